@@ -1,0 +1,135 @@
+// Package directory defines what the opa engine needs from an Active Directory or LDAP server
+// reached through a gateway or agent: search, set a password, change group membership. Package
+// directory/memdir implements it in memory for tests and fixtures; directory/ldapdir over LDAP.
+package directory
+
+import (
+	"context"
+
+	"github.com/opakit/opa/internal/errclass"
+)
+
+// Error classes a Directory returns. They are the same values as opa.ErrUnavailable and so on.
+var (
+	// ErrUnavailable: no agent is connected (the Okta API answers 502 "There are no connected
+	// agents."), or no domain controller could be reached.
+	ErrUnavailable = errclass.Unavailable
+	// ErrTimeout: the agent or server did not answer in time (504 "Timed out waiting for agent").
+	ErrTimeout = errclass.Timeout
+	// ErrNotFound: no such object (a base DN, a group or a member that does not exist).
+	ErrNotFound = errclass.NotFound
+	// ErrInvalid: a malformed filter, DN or argument.
+	ErrInvalid = errclass.Invalid
+	// ErrConstraint: the directory refused a password (AD's constraint violation: password policy).
+	// Implementations mark such errors with both ErrConstraint and ErrInvalid.
+	ErrConstraint = errclass.Mark(errclass.Invalid, "password does not meet the directory's policy")
+)
+
+// Scope of a search.
+type Scope int
+
+// Search scopes, as in RFC 4511.
+const (
+	ScopeSubtree   Scope = iota // the base and everything below it (the default)
+	ScopeOneLevel               // the base's immediate children
+	ScopeBaseObject             // the base only
+)
+
+// SearchRequest asks for the entries under BaseDN that match Filter (RFC 4515 syntax; empty means
+// "(objectClass=*)"). Attributes limits the attributes returned (nil: all).
+type SearchRequest struct {
+	BaseDN     string
+	Scope      Scope
+	Filter     string
+	Attributes []string
+	// SizeLimit caps the number of entries (0: no cap beyond the server's own paging).
+	SizeLimit int
+}
+
+// Entry is a directory object. Attribute names keep the directory's case; look them up with Get,
+// which ignores case. objectSid is given in string form (S-1-5-21-…) and objectGUID in the
+// canonical GUID form (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx), decoded from AD's binary layout.
+type Entry struct {
+	DN         string
+	Attributes map[string][]string
+}
+
+// Get returns the first value of the named attribute (case-insensitive), or "".
+func (e *Entry) Get(name string) string {
+	if v := e.GetAll(name); len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}
+
+// GetAll returns every value of the named attribute (case-insensitive).
+func (e *Entry) GetAll(name string) []string {
+	if v, ok := e.Attributes[name]; ok {
+		return v
+	}
+	for k, v := range e.Attributes {
+		if equalFold(k, name) {
+			return v
+		}
+	}
+	return nil
+}
+
+func equalFold(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		x, y := a[i], b[i]
+		if 'A' <= x && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if 'A' <= y && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
+}
+
+// Directory is an AD or LDAP server. Implementations must be safe for concurrent use and must honour
+// ctx cancellation (returning an ErrTimeout error when ctx's deadline passes).
+type Directory interface {
+	// Search returns the matching entries, all pages of them.
+	Search(ctx context.Context, req SearchRequest) ([]*Entry, error)
+	// SetPassword sets the password of the account with the DN. A password the directory's policy
+	// refuses returns an ErrConstraint error.
+	SetPassword(ctx context.Context, dn, password string) error
+	// ModifyMembers adds (add=true) or removes members of the group with groupDN through the named
+	// attribute ("member" in AD, e.g. "uniqueMember" in LDAP). Members are DNs. Unknown group or
+	// member: ErrNotFound.
+	ModifyMembers(ctx context.Context, groupDN, attribute string, add bool, members []string) error
+}
+
+// Connection is what a resolver knows about the connection whose directory it returns.
+type Connection struct {
+	ID                     string
+	TeamID                 string
+	Domain                 string
+	AppInstanceID          string
+	DomainControllers      []string
+	ServiceAccountUsername string
+	// ServiceAccountPassword is the opened secret. Resolvers must not log or keep it beyond the
+	// directory they build.
+	ServiceAccountPassword string
+}
+
+// Resolver returns the directory of a connection. ErrUnavailable when no agent serves it.
+type Resolver interface {
+	Directory(ctx context.Context, conn Connection) (Directory, error)
+}
+
+// ResolverFunc adapts a function to Resolver.
+type ResolverFunc func(ctx context.Context, conn Connection) (Directory, error)
+
+// Directory calls f.
+func (f ResolverFunc) Directory(ctx context.Context, conn Connection) (Directory, error) {
+	return f(ctx, conn)
+}

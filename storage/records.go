@@ -1,0 +1,513 @@
+package storage
+
+import "time"
+
+// Sealed is a secret encrypted with the engine's key-encryption key (AES-256-GCM: nonce followed by
+// ciphertext and tag). Storage keeps it as opaque bytes; only the engine can open it. It is never
+// plaintext in memory records, logs or files.
+type Sealed []byte
+
+// RoleGrant gives a role to a user or group. ResourceGroupID is set only for the delegated roles,
+// which apply within that resource group.
+type RoleGrant struct {
+	Role            string `json:"role"`
+	ResourceGroupID string `json:"resource_group_id,omitempty"`
+}
+
+// Team is a tenant. Every other record belongs to one team.
+type Team struct {
+	ID        string    `json:"id"`
+	Name      string    `json:"name"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// User is a person or service user of a team.
+type User struct {
+	ID          string      `json:"id"`
+	TeamID      string      `json:"team_id"`
+	Username    string      `json:"username"`
+	FirstName   string      `json:"first_name,omitempty"`
+	LastName    string      `json:"last_name,omitempty"`
+	DisplayName string      `json:"display_name,omitempty"`
+	Email       string      `json:"email,omitempty"`
+	Status      string      `json:"status"` // ACTIVE, DISABLED, DELETED
+	ServiceUser bool        `json:"service_user,omitempty"`
+	GroupIDs    []string    `json:"group_ids,omitempty"`
+	Roles       []RoleGrant `json:"roles,omitempty"`
+	CreatedAt   time.Time   `json:"created_at"`
+}
+
+// Group is a named set of users; its roles apply to every member.
+type Group struct {
+	ID        string      `json:"id"`
+	TeamID    string      `json:"team_id"`
+	Name      string      `json:"name"`
+	Roles     []RoleGrant `json:"roles,omitempty"`
+	CreatedAt time.Time   `json:"created_at"`
+}
+
+// ServiceKey is a key id / key secret pair of a service user. Only a hash of the secret is kept.
+type ServiceKey struct {
+	ID         string    `json:"id"` // the key_id
+	TeamID     string    `json:"team_id"`
+	UserID     string    `json:"user_id"`
+	SecretHash []byte    `json:"secret_hash"`
+	CreatedAt  time.Time `json:"created_at"`
+	ExpiresAt  time.Time `json:"expires_at,omitempty"`
+}
+
+// Token is an issued bearer token. ID is the hex SHA-256 of the token; the token itself is not kept.
+type Token struct {
+	ID        string    `json:"id"`
+	TeamID    string    `json:"team_id"`
+	UserID    string    `json:"user_id"`
+	KeyID     string    `json:"key_id"`
+	CreatedAt time.Time `json:"created_at"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// ResourceGroup groups projects; delegated admins are scoped to one.
+type ResourceGroup struct {
+	ID          string    `json:"id"`
+	TeamID      string    `json:"team_id"`
+	Name        string    `json:"name"`
+	Description string    `json:"description,omitempty"`
+	CreatedAt   time.Time `json:"created_at"`
+}
+
+// AccountRef names an account in a project's include or exclude list.
+type AccountRef struct {
+	Domain      string `json:"domain,omitempty"`
+	AccountSID  string `json:"account_sid,omitempty"`
+	AccountName string `json:"account_name,omitempty"`
+	AccountID   string `json:"account_id,omitempty"`
+}
+
+// CheckoutSettings is a project's checkout configuration for one resource kind.
+type CheckoutSettings struct {
+	Required        bool         `json:"checkout_required"`
+	DurationSeconds int          `json:"checkout_duration_in_seconds"`
+	IncludeList     []AccountRef `json:"include_list,omitempty"`
+	ExcludeList     []AccountRef `json:"exclude_list,omitempty"`
+}
+
+// PasswordPolicy is a project's password rotation policy for one resource kind.
+type PasswordPolicy struct {
+	EnablePeriodicRotation          bool         `json:"enable_periodic_rotation"`
+	PeriodicRotationDurationSeconds int          `json:"periodic_rotation_duration_in_seconds,omitempty"`
+	AccountSelectorMode             string       `json:"periodic_rotation_account_selector_mode,omitempty"` // ALL, INCLUDE, EXCLUDE
+	IncludeList                     []AccountRef `json:"periodic_rotation_account_include_list,omitempty"`
+	ExcludeList                     []AccountRef `json:"periodic_rotation_account_exclude_list,omitempty"`
+	UpperCase                       bool         `json:"upper_case"`
+	LowerCase                       bool         `json:"lower_case"`
+	Digits                          bool         `json:"digits"`
+	Punctuation                     bool         `json:"punctuation"`
+	ExcludeCertainSymbols           []string     `json:"exclude_certain_symbols,omitempty"`
+	MinLength                       int          `json:"min_length_in_bytes"`
+	MaxLength                       int          `json:"max_length_in_bytes"`
+	ModifiedAt                      time.Time    `json:"modified_at,omitempty"`
+}
+
+// Project belongs to a resource group and holds the checkout and password settings of its accounts.
+type Project struct {
+	ID              string           `json:"id"`
+	TeamID          string           `json:"team_id"`
+	ResourceGroupID string           `json:"resource_group_id"`
+	Name            string           `json:"name"`
+	ADCheckout      CheckoutSettings `json:"ad_checkout"`
+	ADPassword      PasswordPolicy   `json:"ad_password"`
+	UDCheckout      CheckoutSettings `json:"ud_checkout"`
+	UDPassword      PasswordPolicy   `json:"ud_password"`
+	CreatedAt       time.Time        `json:"created_at"`
+}
+
+// PartialCriterion is one partial-matching entry: Operator "STARTS WITH" or "ENDS WITH".
+type PartialCriterion struct {
+	Operator   string `json:"operator"`
+	MatchValue string `json:"match_value"`
+}
+
+// RuleSettings is a connection's configuration for matching INDIVIDUAL accounts to users.
+type RuleSettings struct {
+	IsConfigured        bool               `json:"is_configured"`
+	Username            bool               `json:"username"`
+	FirstAndLastName    bool               `json:"first_and_last_name"`
+	DisplayName         bool               `json:"display_name"`
+	Email               bool               `json:"email"`
+	AllowPartialMatches bool               `json:"allow_partial_matches"`
+	Partial             []PartialCriterion `json:"partial_matching_criteria,omitempty"`
+}
+
+// Connection is an AD connection, seen both as the ASA integration (gateway, domain controllers,
+// service account) and as the OPA connection (app instance, status, sync state).
+type Connection struct {
+	ID                     string       `json:"id"`
+	TeamID                 string       `json:"team_id"`
+	Name                   string       `json:"name"`
+	Domain                 string       `json:"domain"`
+	AppInstanceID          string       `json:"app_instance_id"`
+	Status                 string       `json:"status"` // connected, disconnected, inactive
+	GatewayID              string       `json:"gateway_id,omitempty"`
+	GatewayName            string       `json:"gateway_name,omitempty"`
+	DomainControllers      []string     `json:"domain_controllers,omitempty"`
+	ServiceAccountUsername string       `json:"service_account_username,omitempty"`
+	ServiceAccountPassword Sealed       `json:"service_account_password,omitempty"`
+	ActiveTaskSettingsID   string       `json:"active_task_settings_id,omitempty"`
+	SyncStatus             string       `json:"sync_status"` // NOT_SYNCED, SYNC_IN_PROGRESS, SYNC_FAILED, SYNC_COMPLETED
+	SyncStartedAt          time.Time    `json:"sync_started_at,omitempty"`
+	LastSyncAt             time.Time    `json:"last_sync_at,omitempty"`
+	RuleSettings           RuleSettings `json:"rule_settings"`
+	CreatedAt              time.Time    `json:"created_at"`
+	UpdatedAt              time.Time    `json:"updated_at"`
+}
+
+// AttributeMapping maps a directory attribute to a server label.
+type AttributeMapping struct {
+	Label  string `json:"label"`
+	Value  string `json:"value"`
+	IsGUID bool   `json:"is_guid"`
+}
+
+// RuleAssignment of a server sync job: computers under BaseDN matching the filter go to ProjectID.
+// Lower Priority wins.
+type RuleAssignment struct {
+	ID              string `json:"id"`
+	BaseDN          string `json:"base_dn"`
+	LDAPQueryFilter string `json:"ldap_query_filter"`
+	ProjectID       string `json:"project_id"`
+	Priority        int    `json:"priority"`
+}
+
+// ServerSyncJob is an ASA "task settings" object: discovery of computers into projects.
+type ServerSyncJob struct {
+	ID                         string             `json:"id"`
+	TeamID                     string             `json:"team_id"`
+	ConnectionID               string             `json:"connection_id"`
+	Name                       string             `json:"name"`
+	Frequency                  int                `json:"frequency"`
+	StartHourUTC               *int               `json:"start_hour_utc,omitempty"`
+	IsActive                   bool               `json:"is_active"`
+	HostnameAttribute          string             `json:"hostname_attribute"`
+	AccessAddressAttribute     string             `json:"access_address_attribute,omitempty"`
+	OSAttribute                string             `json:"os_attribute,omitempty"`
+	BastionAttribute           string             `json:"bastion_attribute,omitempty"`
+	AltNamesAttributes         []string           `json:"alt_names_attributes,omitempty"`
+	AdditionalAttributeMapping []AttributeMapping `json:"additional_attribute_mapping,omitempty"`
+	RuleAssignments            []RuleAssignment   `json:"rule_assignments"`
+	LastRunAt                  time.Time          `json:"last_run_at,omitempty"`
+	NextRunAt                  time.Time          `json:"next_run_at,omitempty"`
+	CreatedAt                  time.Time          `json:"created_at"`
+	UpdatedAt                  time.Time          `json:"updated_at"`
+}
+
+// UserSyncJob imports directory users under BaseDN matching the filter as AD accounts.
+type UserSyncJob struct {
+	ID              string    `json:"id"`
+	TeamID          string    `json:"team_id"`
+	ConnectionID    string    `json:"connection_id"`
+	Name            string    `json:"name"`
+	Frequency       int       `json:"frequency"`
+	StartHourUTC    *int      `json:"start_hour_utc,omitempty"`
+	IsActive        bool      `json:"is_active"`
+	BaseDN          string    `json:"base_dn"`
+	LDAPQueryFilter string    `json:"ldap_query_filter"`
+	SIDField        string    `json:"sid_field,omitempty"`
+	UPNField        string    `json:"upn_field,omitempty"`
+	LastRunAt       time.Time `json:"last_run_at,omitempty"`
+	NextRunAt       time.Time `json:"next_run_at,omitempty"`
+	CreatedAt       time.Time `json:"created_at"`
+	UpdatedAt       time.Time `json:"updated_at"`
+}
+
+// SyncResult records one run (or test run) of a server sync job, a user sync job or a force sync.
+type SyncResult struct {
+	ID                 string    `json:"id"`
+	TeamID             string    `json:"team_id"`
+	ConnectionID       string    `json:"connection_id"`
+	JobID              string    `json:"job_id,omitempty"`
+	JobKind            string    `json:"job_kind"` // server, user, force
+	JobName            string    `json:"job_name,omitempty"`
+	TestRequestID      string    `json:"test_request_id,omitempty"`
+	TaskState          string    `json:"task_state"`
+	RulesSummaryStatus string    `json:"rules_summary_status,omitempty"`
+	Summary            string    `json:"summary,omitempty"`
+	DetailedSummary    string    `json:"detailed_summary,omitempty"`
+	Added              int       `json:"added"`
+	Updated            int       `json:"updated"`
+	Removed            int       `json:"removed"`
+	Matched            int       `json:"matched"`
+	Unmatched          int       `json:"unmatched"`
+	CreatedAt          time.Time `json:"created_at"`
+	UpdatedAt          time.Time `json:"updated_at"`
+}
+
+// Server is a computer discovered by a server sync job.
+type Server struct {
+	ID                string            `json:"id"`
+	TeamID            string            `json:"team_id"`
+	ConnectionID      string            `json:"connection_id"`
+	JobID             string            `json:"job_id"`
+	ProjectID         string            `json:"project_id"`
+	DistinguishedName string            `json:"distinguished_name"`
+	ObjectGUID        string            `json:"object_guid,omitempty"`
+	Hostname          string            `json:"hostname"`
+	AccessAddress     string            `json:"access_address,omitempty"`
+	OS                string            `json:"os,omitempty"`
+	Bastion           string            `json:"bastion,omitempty"`
+	AltNames          []string          `json:"alt_names,omitempty"`
+	Labels            map[string]string `json:"labels,omitempty"`
+	CreatedAt         time.Time         `json:"created_at"`
+	UpdatedAt         time.Time         `json:"updated_at"`
+}
+
+// CredentialState is the password and rotation bookkeeping of a managed account (AD or UD).
+type CredentialState struct {
+	Password                 Sealed    `json:"password,omitempty"`
+	LastRotationAt           time.Time `json:"last_rotation_at,omitempty"`
+	NextRotationAt           time.Time `json:"next_rotation_at,omitempty"`
+	NextRotationReason       string    `json:"next_rotation_reason,omitempty"`
+	SuccessCount             int       `json:"success_count"`
+	ErrorCount               int       `json:"error_count"`
+	ErrorsSinceLastSuccess   int       `json:"errors_since_last_success"`
+	LastSuccessReportAt      time.Time `json:"last_success_report_at,omitempty"`
+	LastSuccessSystemAt      time.Time `json:"last_success_system_at,omitempty"`
+	LastErrorReportAt        time.Time `json:"last_error_report_at,omitempty"`
+	LastErrorSystemAt        time.Time `json:"last_error_system_at,omitempty"`
+	LastErrorType            string    `json:"last_error_type,omitempty"`
+	LastErrorMetadata        string    `json:"last_error_metadata,omitempty"`
+	RotationPending          bool      `json:"rotation_pending,omitempty"`
+	RotationPendingReason    string    `json:"rotation_pending_reason,omitempty"`
+	RotationPendingSinceTime time.Time `json:"rotation_pending_since,omitempty"`
+}
+
+// LeaseState is the checkout state of an account. CheckoutID points at the active Checkout.
+type LeaseState struct {
+	Status             string    `json:"status,omitempty"` // "", checked_out
+	CheckoutID         string    `json:"checkout_id,omitempty"`
+	UserID             string    `json:"user_id,omitempty"`
+	ExpiresAt          time.Time `json:"expires_at,omitempty"`
+	LastCheckoutUserID string    `json:"last_checkout_user_id,omitempty"`
+}
+
+// Account is an AD account of a connection, as discovered from the directory.
+type Account struct {
+	ID                       string          `json:"id"`
+	TeamID                   string          `json:"team_id"`
+	ConnectionID             string          `json:"connection_id"`
+	Domain                   string          `json:"domain"`
+	SID                      string          `json:"sid"`
+	UPN                      string          `json:"upn,omitempty"`
+	SAMAccountName           string          `json:"sam_account_name,omitempty"`
+	DistinguishedName        string          `json:"distinguished_name"`
+	FirstName                string          `json:"first_name,omitempty"`
+	LastName                 string          `json:"last_name,omitempty"`
+	DisplayName              string          `json:"display_name,omitempty"`
+	Email                    string          `json:"email,omitempty"`
+	OktaGroupNames           []string        `json:"okta_group_names,omitempty"`
+	Missing                  bool            `json:"missing,omitempty"` // vanished from the directory
+	RuleID                   string          `json:"rule_id,omitempty"`
+	AccountType              string          `json:"account_type,omitempty"` // SHARED, INDIVIDUAL; empty when unmanaged
+	ProjectID                string          `json:"project_id,omitempty"`
+	ResourceGroupID          string          `json:"resource_group_id,omitempty"`
+	BroughtUnderManagementAt time.Time       `json:"brought_under_management_at,omitempty"`
+	RuleMatchUserID          string          `json:"rule_match_user_id,omitempty"`
+	MatchOverrideUserID      string          `json:"match_override_user_id,omitempty"`
+	ForceNoMatch             bool            `json:"force_no_match,omitempty"`
+	MatchStatus              string          `json:"match_status,omitempty"`
+	MatchedUserID            string          `json:"matched_user_id,omitempty"` // the effective user
+	StatusDetail             string          `json:"status_detail,omitempty"`
+	StatusDetailMessage      string          `json:"status_detail_message,omitempty"`
+	Credential               CredentialState `json:"credential"`
+	Lease                    LeaseState      `json:"lease"`
+	CreatedAt                time.Time       `json:"created_at"`
+	UpdatedAt                time.Time       `json:"updated_at"`
+}
+
+// RuleFilter is one enhanced filter of an account rule: Field account_name or okta_group_name,
+// Operator STARTS_WITH, ENDS_WITH, CONTAINS or EQUALS.
+type RuleFilter struct {
+	Field    string `json:"field"`
+	Operator string `json:"operator"`
+	Value    string `json:"value"`
+}
+
+// Rule is an account rule of a connection. Lower Priority wins.
+type Rule struct {
+	ID                            string         `json:"id"`
+	TeamID                        string         `json:"team_id"`
+	ConnectionID                  string         `json:"connection_id"`
+	Name                          string         `json:"name"`
+	RuleType                      string         `json:"rule_type"` // SHARED, INDIVIDUAL
+	OrganizationalUnits           []string       `json:"organizational_units"`
+	EnhancedFilters               [][]RuleFilter `json:"enhanced_filters,omitempty"`
+	ProjectID                     string         `json:"project_id"`
+	ResourceGroupID               string         `json:"resource_group_id"`
+	Priority                      int            `json:"priority"`
+	EnableInitialPasswordRotation bool           `json:"enable_initial_password_rotation,omitempty"`
+	EnableImportOktaUsers         bool           `json:"enable_import_okta_users,omitempty"`
+	CreatedAt                     time.Time      `json:"created_at"`
+	UpdatedAt                     time.Time      `json:"updated_at"`
+}
+
+// PolicyResources selects the resources a policy rule applies to. Empty selectors select nothing.
+type PolicyResources struct {
+	ADConnectionIDs    []string `json:"ad_connection_ids,omitempty"`
+	ADAccountTypes     []string `json:"ad_account_types,omitempty"`
+	ADAccountIDs       []string `json:"ad_account_ids,omitempty"`
+	ADOwnIndividual    bool     `json:"ad_own_individual,omitempty"`
+	UDProjectIDs       []string `json:"ud_project_ids,omitempty"`
+	UDAccountIDs       []string `json:"ud_account_ids,omitempty"`
+	ADProjectIDs       []string `json:"ad_project_ids,omitempty"`
+	ADResourceGroupIDs []string `json:"ad_resource_group_ids,omitempty"`
+}
+
+// PolicyConditions are the conditions a policy rule attaches to its privileges.
+type PolicyConditions struct {
+	CheckoutRequired      bool `json:"checkout_required,omitempty"`
+	CheckoutMaxSeconds    int  `json:"checkout_max_seconds,omitempty"`
+	MFARequired           bool `json:"mfa_required,omitempty"`
+	AccessRequestRequired bool `json:"access_request_required,omitempty"`
+}
+
+// PolicyRule grants privileges on resources under conditions.
+type PolicyRule struct {
+	ID         string           `json:"id"`
+	Name       string           `json:"name"`
+	Resources  PolicyResources  `json:"resources"`
+	Privileges []string         `json:"privileges"`
+	Conditions PolicyConditions `json:"conditions"`
+}
+
+// Policy is a security policy: principals and the rules that apply to them.
+type Policy struct {
+	ID                string       `json:"id"`
+	TeamID            string       `json:"team_id"`
+	Name              string       `json:"name"`
+	Description       string       `json:"description,omitempty"`
+	Active            bool         `json:"active"`
+	PrincipalUserIDs  []string     `json:"principal_user_ids,omitempty"`
+	PrincipalGroupIDs []string     `json:"principal_group_ids,omitempty"`
+	Rules             []PolicyRule `json:"rules"`
+	CreatedAt         time.Time    `json:"created_at"`
+	UpdatedAt         time.Time    `json:"updated_at"`
+}
+
+// UDAccount is an Okta Universal Directory service account managed in a project.
+type UDAccount struct {
+	ID              string          `json:"id"`
+	TeamID          string          `json:"team_id"`
+	ResourceGroupID string          `json:"resource_group_id"`
+	ProjectID       string          `json:"project_id"`
+	Name            string          `json:"name"`
+	Username        string          `json:"username"`
+	Description     string          `json:"description,omitempty"`
+	OktaUserID      string          `json:"okta_user_id,omitempty"`
+	Status          string          `json:"status,omitempty"` // NO_ISSUES, UNSECURED, INFO, ALERT, ERROR
+	StatusDetail    string          `json:"status_detail,omitempty"`
+	SyncStatus      string          `json:"sync_status,omitempty"` // NOT_SYNCED, SYNCED, SYNCING, SYNC_FAILED
+	LCMSyncPossible bool            `json:"lcm_sync_possible,omitempty"`
+	Credential      CredentialState `json:"credential"`
+	Lease           LeaseState      `json:"lease"`
+	CreatedAt       time.Time       `json:"created_at"`
+	UpdatedAt       time.Time       `json:"updated_at"`
+}
+
+// Checkout is one checkout of a resource. ActiveResourceID equals ResourceID while the checkout is
+// active and is empty afterwards; its unique index makes two active checkouts of one resource a
+// conflict in every store.
+type Checkout struct {
+	ID               string    `json:"id"`
+	TeamID           string    `json:"team_id"`
+	ResourceID       string    `json:"resource_id"`
+	ResourceType     string    `json:"resource_type"`
+	ResourceName     string    `json:"resource_name,omitempty"`
+	ProjectID        string    `json:"project_id,omitempty"`
+	ResourceGroupID  string    `json:"resource_group_id,omitempty"`
+	UserID           string    `json:"user_id"`
+	ActiveResourceID string    `json:"active_resource_id,omitempty"`
+	CheckoutAt       time.Time `json:"checkout_at"`
+	ExpiresAt        time.Time `json:"expires_at"`
+	CheckinAt        time.Time `json:"checkin_at,omitempty"`
+	CheckinBy        string    `json:"checkin_by,omitempty"`
+	CheckinType      string    `json:"checkin_type,omitempty"` // self, admin, system_checkout_expired
+	Status           string    `json:"status"`                 // checked_out, checkin_complete, checkin_failed
+}
+
+// AuditEvent records who did what to which resource. It never holds a secret.
+type AuditEvent struct {
+	ID           string    `json:"id"`
+	TeamID       string    `json:"team_id"`
+	At           time.Time `json:"at"`
+	ActorID      string    `json:"actor_id,omitempty"`
+	Action       string    `json:"action"`
+	ResourceType string    `json:"resource_type"`
+	ResourceID   string    `json:"resource_id"`
+	Outcome      string    `json:"outcome"`
+	Detail       string    `json:"detail,omitempty"`
+}
+
+// The tables. Index names are part of the contract: a SQL implementation maps each to columns.
+var (
+	Teams = define[Team]("teams",
+		unique("name", true, "Name"))
+	Users = define[User]("users",
+		idx("team", "TeamID"),
+		unique("username", true, "TeamID", "Username"),
+		Index{Name: "email", Fields: []string{"TeamID", "Email"}, Lowercase: true},
+		multi("group", "GroupIDs"))
+	Groups = define[Group]("groups",
+		idx("team", "TeamID"),
+		unique("name", true, "TeamID", "Name"))
+	ServiceKeys = define[ServiceKey]("service_keys",
+		idx("user", "UserID"))
+	Tokens = define[Token]("tokens",
+		idx("user", "UserID"))
+	ResourceGroups = define[ResourceGroup]("resource_groups",
+		idx("team", "TeamID"),
+		unique("name", true, "TeamID", "Name"))
+	Projects = define[Project]("projects",
+		idx("team", "TeamID"),
+		idx("resource_group", "ResourceGroupID"),
+		unique("name", true, "ResourceGroupID", "Name"))
+	Connections = define[Connection]("connections",
+		idx("team", "TeamID"),
+		unique("domain", true, "TeamID", "Domain"),
+		unique("app_instance", false, "AppInstanceID"))
+	ServerSyncJobs = define[ServerSyncJob]("server_sync_jobs",
+		idx("connection", "ConnectionID"))
+	UserSyncJobs = define[UserSyncJob]("user_sync_jobs",
+		idx("connection", "ConnectionID"))
+	SyncResults = define[SyncResult]("sync_results",
+		idx("connection", "ConnectionID"),
+		idx("job", "JobID"),
+		Index{Name: "test_request", Fields: []string{"TestRequestID"}, Unique: true})
+	Servers = define[Server]("servers",
+		idx("connection", "ConnectionID"),
+		idx("project", "ProjectID"),
+		unique("dn", true, "ConnectionID", "DistinguishedName"))
+	Accounts = define[Account]("accounts",
+		idx("team", "TeamID"),
+		idx("connection", "ConnectionID"),
+		unique("sid", true, "ConnectionID", "SID"),
+		idx("project", "ProjectID"),
+		idx("resource_group", "ResourceGroupID"),
+		idx("matched_user", "MatchedUserID"),
+		idx("rule", "RuleID"))
+	Rules = define[Rule]("rules",
+		idx("connection", "ConnectionID"))
+	Policies = define[Policy]("policies",
+		idx("team", "TeamID"))
+	UDAccounts = define[UDAccount]("ud_accounts",
+		idx("team", "TeamID"),
+		idx("project", "ProjectID"),
+		idx("resource_group", "ResourceGroupID"))
+	Checkouts = define[Checkout]("checkouts",
+		idx("team", "TeamID"),
+		idx("resource", "ResourceID"),
+		idx("user", "UserID"),
+		idx("project", "ProjectID"),
+		Index{Name: "active", Fields: []string{"ActiveResourceID"}, Unique: true})
+	AuditEvents = define[AuditEvent]("audit_events",
+		idx("team", "TeamID"),
+		idx("resource", "ResourceID"))
+)

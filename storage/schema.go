@@ -1,0 +1,182 @@
+package storage
+
+import (
+	"reflect"
+	"strings"
+
+	"github.com/cockroachdb/errors"
+)
+
+// Index describes a named lookup over one or more string fields of a record.
+type Index struct {
+	// Name is the index name used with ReadTx.List; "id" is implicit on every table.
+	Name string
+	// Fields are the record's Go field names, all of type string (or []string when Multi).
+	Fields []string
+	// Unique: at most one record may hold each value (records with an empty value are not indexed).
+	Unique bool
+	// Lowercase makes the index case-insensitive.
+	Lowercase bool
+	// Multi: the single field is a []string and the record is indexed under each element.
+	Multi bool
+}
+
+// TableSchema describes a table: its name, its record type and its indexes.
+type TableSchema struct {
+	Name    string
+	Type    reflect.Type // the struct type; records are pointers to it
+	Indexes []Index
+}
+
+// Schema lists every table, in a fixed order. Implementations build their tables from it.
+var Schema []*TableSchema
+
+var schemaByName = map[string]*TableSchema{}
+
+// Lookup returns the schema of the named table.
+func Lookup(table string) (*TableSchema, error) {
+	s, ok := schemaByName[table]
+	if !ok {
+		return nil, errors.AssertionFailedf("storage: unknown table %q", table)
+	}
+	return s, nil
+}
+
+// Index returns the named index of the table.
+func (s *TableSchema) Index(name string) (Index, bool) {
+	if name == "id" {
+		return Index{Name: "id", Fields: []string{"ID"}, Unique: true}, true
+	}
+	for _, ix := range s.Indexes {
+		if ix.Name == name {
+			return ix, true
+		}
+	}
+	return Index{}, false
+}
+
+// New returns a pointer to a new zero record of the table.
+func (s *TableSchema) New() any { return reflect.New(s.Type).Interface() }
+
+// RecordID returns the ID field of a record pointer.
+func RecordID(rec any) string {
+	return reflect.ValueOf(rec).Elem().FieldByName("ID").String()
+}
+
+// IndexValues returns the values rec holds for index ix: one tuple, or one per element for Multi.
+// A tuple with an empty field is left out (records with an empty value are not indexed).
+func IndexValues(rec any, ix Index) [][]string {
+	v := reflect.ValueOf(rec).Elem()
+	if ix.Multi {
+		var out [][]string
+		f := v.FieldByName(ix.Fields[0])
+		for i := 0; i < f.Len(); i++ {
+			s := f.Index(i).String()
+			if s == "" {
+				continue
+			}
+			if ix.Lowercase {
+				s = strings.ToLower(s)
+			}
+			out = append(out, []string{s})
+		}
+		return out
+	}
+	tuple := make([]string, len(ix.Fields))
+	for i, name := range ix.Fields {
+		s := v.FieldByName(name).String()
+		if s == "" {
+			return nil
+		}
+		if ix.Lowercase {
+			s = strings.ToLower(s)
+		}
+		tuple[i] = s
+	}
+	return [][]string{tuple}
+}
+
+// Table is a typed handle on one table. Its methods check the record type at compile time.
+type Table[T any] struct{ name string }
+
+// Name returns the table's name.
+func (t Table[T]) Name() string { return t.name }
+
+// Get returns the record with id, or an ErrNotFound error.
+func (t Table[T]) Get(tx ReadTx, id string) (*T, error) {
+	r, err := tx.Get(t.name, id)
+	if err != nil {
+		return nil, err
+	}
+	return r.(*T), nil
+}
+
+// List returns the records whose index equals args. List(tx, "id") returns all records.
+func (t Table[T]) List(tx ReadTx, index string, args ...string) ([]*T, error) {
+	rs, err := tx.List(t.name, index, args...)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*T, len(rs))
+	for i, r := range rs {
+		out[i] = r.(*T)
+	}
+	return out, nil
+}
+
+// First returns the first record whose index equals args, or an ErrNotFound error.
+func (t Table[T]) First(tx ReadTx, index string, args ...string) (*T, error) {
+	rs, err := tx.List(t.name, index, args...)
+	if err != nil {
+		return nil, err
+	}
+	if len(rs) == 0 {
+		return nil, errors.Mark(errors.Newf("%s: no record for %s", t.name, index), ErrNotFound)
+	}
+	return rs[0].(*T), nil
+}
+
+// Insert adds rec.
+func (t Table[T]) Insert(tx WriteTx, rec *T) error { return tx.Insert(t.name, rec) }
+
+// Update replaces the stored record with rec's id.
+func (t Table[T]) Update(tx WriteTx, rec *T) error { return tx.Update(t.name, rec) }
+
+// Delete removes the record with id.
+func (t Table[T]) Delete(tx WriteTx, id string) error { return tx.Delete(t.name, id) }
+
+// define registers a table in Schema and returns its typed handle.
+func define[T any](name string, indexes ...Index) Table[T] {
+	var zero T
+	typ := reflect.TypeOf(zero)
+	if typ.Kind() != reflect.Struct {
+		panic("storage: record type must be a struct")
+	}
+	if f, ok := typ.FieldByName("ID"); !ok || f.Type.Kind() != reflect.String {
+		panic("storage: record type " + typ.Name() + " needs an ID string field")
+	}
+	for _, ix := range indexes {
+		for _, fname := range ix.Fields {
+			f, ok := typ.FieldByName(fname)
+			want := reflect.String
+			if ix.Multi {
+				want = reflect.Slice
+			}
+			if !ok || f.Type.Kind() != want {
+				panic("storage: index " + name + "." + ix.Name + " on bad field " + fname)
+			}
+		}
+	}
+	s := &TableSchema{Name: name, Type: typ, Indexes: indexes}
+	Schema = append(Schema, s)
+	schemaByName[name] = s
+	return Table[T]{name: name}
+}
+
+func idx(name string, fields ...string) Index { return Index{Name: name, Fields: fields} }
+
+func unique(name string, lower bool, fields ...string) Index {
+	return Index{Name: name, Fields: fields, Unique: true, Lowercase: lower}
+}
+
+func multi(name, field string) Index { return Index{Name: name, Fields: []string{field}, Multi: true} }

@@ -1,0 +1,65 @@
+// Package storage defines the Storage interface the opa engine runs on, the record types it stores
+// and the schema (tables and their named indexes) that every implementation serves.
+//
+// Transactions are managed, bbolt style: View runs a function in a read transaction, Update in a
+// write transaction that commits when the function returns nil and leaves no trace when it returns
+// an error. Records are reached through typed table handles (Connections.Get, Accounts.List, …) so
+// callers never see an implementation's types. Each table names its indexes; an implementation over
+// SQL maps a table to a relation and an index to its columns.
+//
+// Implementations live in sub-packages: storage/memstore (go-memdb, in memory) and storage/filestore
+// (go-memdb plus a write-ahead log and snapshots on disk).
+package storage
+
+import (
+	"context"
+
+	"github.com/opakit/opa/internal/errclass"
+)
+
+// Error classes returned by every implementation. They are the same values as opa.ErrNotFound,
+// opa.ErrConflict and opa.ErrCorrupt.
+var (
+	// ErrNotFound: no record with that id, or no record for that index value.
+	ErrNotFound = errclass.NotFound
+	// ErrConflict: an insert of an existing id, or a write that breaks a unique index.
+	ErrConflict = errclass.Conflict
+	// ErrCorrupt: the durable state failed a checksum or could not be decoded.
+	ErrCorrupt = errclass.Corrupt
+	// ErrUnavailable: the store is closed, or refuses writes after a failed fsync.
+	ErrUnavailable = errclass.Unavailable
+)
+
+// Storage is a transactional record store. Implementations are safe for concurrent use: any number
+// of View calls run alongside one another and alongside Update; Update calls are serialized.
+type Storage interface {
+	// View runs fn in a read-only transaction that sees one consistent snapshot.
+	View(ctx context.Context, fn func(ReadTx) error) error
+	// Update runs fn in a write transaction. If fn returns nil the writes are committed (and, for a
+	// durable store, on disk) before Update returns; otherwise none of them is visible, ever.
+	Update(ctx context.Context, fn func(WriteTx) error) error
+	// Close releases the store. Later calls return ErrUnavailable.
+	Close() error
+}
+
+// ReadTx reads records. Records returned are copies: the caller may change them freely.
+// The untyped methods are for implementations; callers use the typed Table handles.
+type ReadTx interface {
+	// Get returns the record of table with the id, or an ErrNotFound error.
+	Get(table, id string) (any, error)
+	// List returns the records of table whose index equals args, in the index's order (then id).
+	// With index "id" and no args it returns every record.
+	List(table, index string, args ...string) ([]any, error)
+}
+
+// WriteTx reads and writes records inside one all-or-nothing transaction.
+type WriteTx interface {
+	ReadTx
+	// Insert adds rec (a pointer to the table's record type). ErrConflict if its id exists or a
+	// unique index would hold two records.
+	Insert(table string, rec any) error
+	// Update replaces the record with rec's id. ErrNotFound if absent; ErrConflict on a unique index.
+	Update(table string, rec any) error
+	// Delete removes the record with id. ErrNotFound if absent.
+	Delete(table, id string) error
+}
