@@ -30,9 +30,9 @@ type Scope int
 
 // Search scopes, as in RFC 4511.
 const (
-	ScopeSubtree   Scope = iota // the base and everything below it (the default)
-	ScopeOneLevel               // the base's immediate children
-	ScopeBaseObject             // the base only
+	ScopeSubtree    Scope = iota // the base and everything below it (the default)
+	ScopeOneLevel                // the base's immediate children
+	ScopeBaseObject              // the base only
 )
 
 // SearchRequest asks for the entries under BaseDN that match Filter (RFC 4515 syntax; empty means

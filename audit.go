@@ -1,0 +1,70 @@
+package opa
+
+import (
+	"context"
+	"slices"
+
+	"github.com/opakit/opa/storage"
+)
+
+// Audit actions.
+const (
+	AuditReveal        = "reveal_password"
+	AuditCheckout      = "checkout"
+	AuditCheckin       = "checkin"
+	AuditRotate        = "rotate_password"
+	AuditForceSync     = "force_sync"
+	AuditGroupModify   = "directory_group_modify"
+	AuditPolicyChange  = "policy_change"
+	AuditConnectionSet = "connection_change"
+)
+
+// audit appends an event to the audit trail inside tx. detail must never hold a secret.
+func (e *Engine) audit(tx storage.WriteTx, p Principal, action, resourceType, resourceID, outcome, detail string) error {
+	ev := storage.AuditEvent{
+		ID: e.newID(), TeamID: p.TeamID, At: e.now(), ActorID: p.UserID, Action: action,
+		ResourceType: resourceType, ResourceID: resourceID, Outcome: outcome, Detail: detail,
+	}
+	if p.system {
+		ev.ActorID = "system"
+	}
+	return storage.AuditEvents.Insert(tx, &ev)
+}
+
+// AuditFilter selects audit events. Empty fields match everything.
+type AuditFilter struct {
+	ResourceID string
+	Action     string
+	ActorID    string
+}
+
+// AuditEvents returns the team's audit events that match f, oldest first. Needs security_admin.
+// The trail never contains a password.
+func (e *Engine) AuditEvents(ctx context.Context, p Principal, f AuditFilter) ([]storage.AuditEvent, error) {
+	if err := p.require(RoleSecurityAdmin); err != nil {
+		return nil, err
+	}
+	var out []storage.AuditEvent
+	err := e.store.View(ctx, func(tx storage.ReadTx) error {
+		var evs []*storage.AuditEvent
+		var err error
+		if f.ResourceID != "" {
+			evs, err = storage.AuditEvents.List(tx, "resource", f.ResourceID)
+		} else {
+			evs, err = storage.AuditEvents.List(tx, "team", p.TeamID)
+		}
+		for _, ev := range evs {
+			if ev.TeamID != p.TeamID || (f.Action != "" && ev.Action != f.Action) || (f.ActorID != "" && ev.ActorID != f.ActorID) {
+				continue
+			}
+			out = append(out, *ev)
+		}
+		return err
+	})
+	sortByTime(out)
+	return out, err
+}
+
+func sortByTime(evs []storage.AuditEvent) {
+	slices.SortStableFunc(evs, func(a, b storage.AuditEvent) int { return a.At.Compare(b.At) })
+}

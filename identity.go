@@ -1,0 +1,695 @@
+package opa
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/hex"
+	"io"
+	"net/mail"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/cockroachdb/errors"
+
+	"github.com/opakit/opa/storage"
+)
+
+// Role is an OPA role.
+type Role string
+
+// The roles. The delegated roles apply inside one resource group.
+const (
+	RolePAMAdmin               Role = "pam_admin"
+	RoleResourceAdmin          Role = "resource_admin"
+	RoleSecurityAdmin          Role = "security_admin"
+	RoleDelegatedResourceAdmin Role = "delegated_resource_admin"
+	RoleDelegatedSecurityAdmin Role = "delegated_security_admin"
+	RoleEndUser                Role = "end_user"
+)
+
+func (r Role) valid() bool {
+	switch r {
+	case RolePAMAdmin, RoleResourceAdmin, RoleSecurityAdmin, RoleDelegatedResourceAdmin, RoleDelegatedSecurityAdmin, RoleEndUser:
+		return true
+	}
+	return false
+}
+
+func (r Role) delegated() bool {
+	return r == RoleDelegatedResourceAdmin || r == RoleDelegatedSecurityAdmin
+}
+
+// User statuses.
+const (
+	UserActive   = "ACTIVE"
+	UserDisabled = "DISABLED"
+)
+
+// Principal is who an operation acts as: a user of a team with the roles of the user and of its
+// groups, resolved when the principal was made. Make one with Engine.Authenticate (bearer token),
+// Engine.PrincipalForUser, or SystemPrincipal. The zero Principal is unauthenticated: every operation
+// refuses it with ErrUnauthorized.
+type Principal struct {
+	TeamID   string
+	TeamName string
+	UserID   string
+	Username string
+	GroupIDs []string
+	Roles    []storage.RoleGrant
+	system   bool
+}
+
+// SystemPrincipal returns a principal with every right in the team, for the embedding program's own
+// work (loading fixtures, maintenance). It is never produced from a network credential.
+func SystemPrincipal(team storage.Team) Principal {
+	return Principal{TeamID: team.ID, TeamName: team.Name, Username: "system", system: true}
+}
+
+// IsSystem reports whether p is a SystemPrincipal.
+func (p Principal) IsSystem() bool { return p.system }
+
+// HasRole reports whether p holds role team-wide.
+func (p Principal) HasRole(role Role) bool {
+	if p.system {
+		return true
+	}
+	for _, g := range p.Roles {
+		if Role(g.Role) == role && g.ResourceGroupID == "" {
+			return true
+		}
+	}
+	return false
+}
+
+// HasRoleIn reports whether p holds role (RoleResourceAdmin or RoleSecurityAdmin) for the resource
+// group: team-wide, or through the delegated variant scoped to resourceGroupID.
+func (p Principal) HasRoleIn(role Role, resourceGroupID string) bool {
+	if p.HasRole(role) {
+		return true
+	}
+	var delegated Role
+	switch role {
+	case RoleResourceAdmin:
+		delegated = RoleDelegatedResourceAdmin
+	case RoleSecurityAdmin:
+		delegated = RoleDelegatedSecurityAdmin
+	default:
+		return false
+	}
+	for _, g := range p.Roles {
+		if Role(g.Role) == delegated && g.ResourceGroupID == resourceGroupID && resourceGroupID != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// HasAnyDelegated reports whether p holds the delegated variant of role in any resource group.
+func (p Principal) HasAnyDelegated(role Role) bool {
+	want := map[Role]Role{RoleResourceAdmin: RoleDelegatedResourceAdmin, RoleSecurityAdmin: RoleDelegatedSecurityAdmin}[role]
+	for _, g := range p.Roles {
+		if Role(g.Role) == want {
+			return true
+		}
+	}
+	return false
+}
+
+// check returns ErrUnauthorized for an unauthenticated principal.
+func (p Principal) check() error {
+	if p.TeamID == "" {
+		return unauthorizedf("the request carries no valid credentials")
+	}
+	return nil
+}
+
+// require returns nil if p holds role team-wide, ErrForbidden otherwise.
+func (p Principal) require(role Role) error {
+	if err := p.check(); err != nil {
+		return err
+	}
+	if !p.HasRole(role) {
+		return forbiddenf("missing capability: the %s role is required", role)
+	}
+	return nil
+}
+
+// requireIn returns nil if p holds role for the resource group, ErrForbidden otherwise.
+func (p Principal) requireIn(role Role, resourceGroupID string) error {
+	if err := p.check(); err != nil {
+		return err
+	}
+	if !p.HasRoleIn(role, resourceGroupID) {
+		return forbiddenf("missing capability: the %s role is required for this resource group", role)
+	}
+	return nil
+}
+
+// sameTeam returns a not-found error when a record of another team is reached by id.
+func (p Principal) sameTeam(teamID, kind, id string) error {
+	if teamID != p.TeamID {
+		return notFoundf("%s %q does not exist", kind, id)
+	}
+	return nil
+}
+
+var (
+	teamNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$`)
+	usernameRE = regexp.MustCompile(`^[^\s/\\]{1,255}$`)
+)
+
+// CreateTeam creates a team. It is an operation of the embedding program, not of a principal.
+// Errors: ErrInvalid for a bad name, ErrConflict if the name is taken (case-insensitively).
+func (e *Engine) CreateTeam(ctx context.Context, name string) (storage.Team, error) {
+	if !teamNameRE.MatchString(name) {
+		return storage.Team{}, invalidf("team name %q must be 1-255 letters, digits, '.', '_' or '-'", name)
+	}
+	t := storage.Team{ID: e.newID(), Name: name, CreatedAt: e.now()}
+	err := e.store.Update(ctx, func(tx storage.WriteTx) error {
+		return wrapConflict(storage.Teams.Insert(tx, &t), "a team named %q already exists", name)
+	})
+	return t, err
+}
+
+// Team returns the team with the name (case-insensitive). ErrNotFound if there is none.
+func (e *Engine) Team(ctx context.Context, name string) (storage.Team, error) {
+	var t *storage.Team
+	err := e.store.View(ctx, func(tx storage.ReadTx) error {
+		var err error
+		t, err = storage.Teams.First(tx, "name", name)
+		return err
+	})
+	if err != nil {
+		return storage.Team{}, wrapNotFound(err, "team %q does not exist", name)
+	}
+	return *t, nil
+}
+
+// UserInput describes a user to create.
+type UserInput struct {
+	Username    string
+	FirstName   string
+	LastName    string
+	DisplayName string
+	Email       string
+	ServiceUser bool
+	GroupIDs    []string
+	Roles       []storage.RoleGrant
+}
+
+// CreateUser creates a user of p's team. Needs pam_admin. Errors: ErrInvalid (bad username, email,
+// role, unknown group or resource group), ErrConflict (username taken, case-insensitively).
+func (e *Engine) CreateUser(ctx context.Context, p Principal, in UserInput) (storage.User, error) {
+	if err := p.require(RolePAMAdmin); err != nil {
+		return storage.User{}, err
+	}
+	if !usernameRE.MatchString(in.Username) {
+		return storage.User{}, invalidf("username must be 1-255 characters without spaces or slashes")
+	}
+	if in.Email != "" {
+		if _, err := mail.ParseAddress(in.Email); err != nil {
+			return storage.User{}, invalidf("email %q is not an email address", in.Email)
+		}
+	}
+	if in.DisplayName == "" {
+		in.DisplayName = strings.TrimSpace(in.FirstName + " " + in.LastName)
+	}
+	u := storage.User{
+		ID: e.newID(), TeamID: p.TeamID, Username: in.Username, FirstName: in.FirstName,
+		LastName: in.LastName, DisplayName: in.DisplayName, Email: in.Email, Status: UserActive,
+		ServiceUser: in.ServiceUser, GroupIDs: slices.Clone(in.GroupIDs), Roles: slices.Clone(in.Roles),
+		CreatedAt: e.now(),
+	}
+	err := e.store.Update(ctx, func(tx storage.WriteTx) error {
+		if err := e.checkGrants(tx, p.TeamID, u.Roles); err != nil {
+			return err
+		}
+		for _, gid := range u.GroupIDs {
+			g, err := storage.Groups.Get(tx, gid)
+			if err != nil || g.TeamID != p.TeamID {
+				return invalidf("group %q does not exist", gid)
+			}
+		}
+		return wrapConflict(storage.Users.Insert(tx, &u), "a user named %q already exists", in.Username)
+	})
+	return u, err
+}
+
+func (e *Engine) checkGrants(tx storage.ReadTx, teamID string, grants []storage.RoleGrant) error {
+	for _, g := range grants {
+		r := Role(g.Role)
+		if !r.valid() {
+			return invalidf("unknown role %q", g.Role)
+		}
+		if r.delegated() != (g.ResourceGroupID != "") {
+			return invalidf("role %q needs a resource group exactly when it is a delegated role", g.Role)
+		}
+		if g.ResourceGroupID != "" {
+			rg, err := storage.ResourceGroups.Get(tx, g.ResourceGroupID)
+			if err != nil || rg.TeamID != teamID {
+				return invalidf("resource group %q does not exist", g.ResourceGroupID)
+			}
+		}
+	}
+	return nil
+}
+
+// GroupInput describes a group to create.
+type GroupInput struct {
+	Name  string
+	Roles []storage.RoleGrant
+}
+
+// CreateGroup creates a group of p's team. Needs pam_admin. Errors: ErrInvalid, ErrConflict (name
+// taken).
+func (e *Engine) CreateGroup(ctx context.Context, p Principal, in GroupInput) (storage.Group, error) {
+	if err := p.require(RolePAMAdmin); err != nil {
+		return storage.Group{}, err
+	}
+	if strings.TrimSpace(in.Name) == "" || len(in.Name) > 255 {
+		return storage.Group{}, invalidf("group name must be 1-255 characters")
+	}
+	g := storage.Group{ID: e.newID(), TeamID: p.TeamID, Name: in.Name, Roles: slices.Clone(in.Roles), CreatedAt: e.now()}
+	err := e.store.Update(ctx, func(tx storage.WriteTx) error {
+		if err := e.checkGrants(tx, p.TeamID, g.Roles); err != nil {
+			return err
+		}
+		return wrapConflict(storage.Groups.Insert(tx, &g), "a group named %q already exists", in.Name)
+	})
+	return g, err
+}
+
+// SetUserGroups replaces the groups of a user. Needs pam_admin. ErrNotFound for an unknown user,
+// ErrInvalid for an unknown group.
+func (e *Engine) SetUserGroups(ctx context.Context, p Principal, userID string, groupIDs []string) error {
+	if err := p.require(RolePAMAdmin); err != nil {
+		return err
+	}
+	return e.store.Update(ctx, func(tx storage.WriteTx) error {
+		u, err := e.teamUser(tx, p, userID)
+		if err != nil {
+			return err
+		}
+		for _, gid := range groupIDs {
+			g, err := storage.Groups.Get(tx, gid)
+			if err != nil || g.TeamID != p.TeamID {
+				return invalidf("group %q does not exist", gid)
+			}
+		}
+		u.GroupIDs = slices.Clone(groupIDs)
+		return storage.Users.Update(tx, u)
+	})
+}
+
+// SetUserStatus sets a user ACTIVE or DISABLED. A disabled user's tokens stop working. Needs
+// pam_admin.
+func (e *Engine) SetUserStatus(ctx context.Context, p Principal, userID, status string) error {
+	if err := p.require(RolePAMAdmin); err != nil {
+		return err
+	}
+	if status != UserActive && status != UserDisabled {
+		return invalidf("status must be %s or %s", UserActive, UserDisabled)
+	}
+	return e.store.Update(ctx, func(tx storage.WriteTx) error {
+		u, err := e.teamUser(tx, p, userID)
+		if err != nil {
+			return err
+		}
+		u.Status = status
+		return storage.Users.Update(tx, u)
+	})
+}
+
+// User returns a user of p's team. Any authenticated principal of the team may read users.
+func (e *Engine) User(ctx context.Context, p Principal, userID string) (storage.User, error) {
+	if err := p.check(); err != nil {
+		return storage.User{}, err
+	}
+	var u *storage.User
+	err := e.store.View(ctx, func(tx storage.ReadTx) error {
+		var err error
+		u, err = e.teamUser(tx, p, userID)
+		return err
+	})
+	if err != nil {
+		return storage.User{}, err
+	}
+	return *u, nil
+}
+
+// Users returns the users of p's team.
+func (e *Engine) Users(ctx context.Context, p Principal) ([]storage.User, error) {
+	if err := p.check(); err != nil {
+		return nil, err
+	}
+	var out []storage.User
+	err := e.store.View(ctx, func(tx storage.ReadTx) error {
+		us, err := storage.Users.List(tx, "team", p.TeamID)
+		for _, u := range us {
+			out = append(out, *u)
+		}
+		return err
+	})
+	return out, err
+}
+
+func (e *Engine) teamUser(tx storage.ReadTx, p Principal, userID string) (*storage.User, error) {
+	u, err := storage.Users.Get(tx, userID)
+	if err != nil {
+		return nil, wrapNotFound(err, "user %q does not exist", userID)
+	}
+	if err := p.sameTeam(u.TeamID, "user", userID); err != nil {
+		return nil, err
+	}
+	return u, nil
+}
+
+// CreateResourceGroup creates a resource group. Needs resource_admin.
+func (e *Engine) CreateResourceGroup(ctx context.Context, p Principal, name, description string) (storage.ResourceGroup, error) {
+	if err := p.require(RoleResourceAdmin); err != nil {
+		return storage.ResourceGroup{}, err
+	}
+	if strings.TrimSpace(name) == "" || len(name) > 255 {
+		return storage.ResourceGroup{}, invalidf("resource group name must be 1-255 characters")
+	}
+	rg := storage.ResourceGroup{ID: e.newID(), TeamID: p.TeamID, Name: name, Description: description, CreatedAt: e.now()}
+	err := e.store.Update(ctx, func(tx storage.WriteTx) error {
+		return wrapConflict(storage.ResourceGroups.Insert(tx, &rg), "a resource group named %q already exists", name)
+	})
+	return rg, err
+}
+
+// CreateProject creates a project in a resource group, with checkout off and the default password
+// policy. Needs resource_admin, or delegated_resource_admin of that resource group.
+func (e *Engine) CreateProject(ctx context.Context, p Principal, resourceGroupID, name string) (storage.Project, error) {
+	if err := p.check(); err != nil {
+		return storage.Project{}, err
+	}
+	if strings.TrimSpace(name) == "" || len(name) > 255 {
+		return storage.Project{}, invalidf("project name must be 1-255 characters")
+	}
+	pr := storage.Project{
+		ID: e.newID(), TeamID: p.TeamID, ResourceGroupID: resourceGroupID, Name: name,
+		ADCheckout: DefaultCheckoutSettings(), UDCheckout: DefaultCheckoutSettings(),
+		ADPassword: DefaultPasswordPolicy(), UDPassword: DefaultPasswordPolicy(), CreatedAt: e.now(),
+	}
+	err := e.store.Update(ctx, func(tx storage.WriteTx) error {
+		if _, err := e.teamResourceGroup(tx, p, resourceGroupID); err != nil {
+			return err
+		}
+		if err := p.requireIn(RoleResourceAdmin, resourceGroupID); err != nil {
+			return err
+		}
+		return wrapConflict(storage.Projects.Insert(tx, &pr), "a project named %q already exists in the resource group", name)
+	})
+	return pr, err
+}
+
+// DefaultCheckoutSettings: checkout not required, 30 minutes (OPA's default maximum).
+func DefaultCheckoutSettings() storage.CheckoutSettings {
+	return storage.CheckoutSettings{Required: false, DurationSeconds: 1800}
+}
+
+// DefaultPasswordPolicy: no periodic rotation; 32 characters of upper, lower, digits and punctuation.
+func DefaultPasswordPolicy() storage.PasswordPolicy {
+	return storage.PasswordPolicy{
+		AccountSelectorMode: "ALL", UpperCase: true, LowerCase: true, Digits: true, Punctuation: true,
+		MinLength: 32, MaxLength: 32,
+	}
+}
+
+// ResourceGroups returns the resource groups of p's team.
+func (e *Engine) ResourceGroups(ctx context.Context, p Principal) ([]storage.ResourceGroup, error) {
+	if err := p.check(); err != nil {
+		return nil, err
+	}
+	var out []storage.ResourceGroup
+	err := e.store.View(ctx, func(tx storage.ReadTx) error {
+		rs, err := storage.ResourceGroups.List(tx, "team", p.TeamID)
+		for _, r := range rs {
+			out = append(out, *r)
+		}
+		return err
+	})
+	return out, err
+}
+
+// Projects returns the projects of a resource group of p's team.
+func (e *Engine) Projects(ctx context.Context, p Principal, resourceGroupID string) ([]storage.Project, error) {
+	if err := p.check(); err != nil {
+		return nil, err
+	}
+	var out []storage.Project
+	err := e.store.View(ctx, func(tx storage.ReadTx) error {
+		if _, err := e.teamResourceGroup(tx, p, resourceGroupID); err != nil {
+			return err
+		}
+		ps, err := storage.Projects.List(tx, "resource_group", resourceGroupID)
+		for _, pr := range ps {
+			out = append(out, *pr)
+		}
+		return err
+	})
+	return out, err
+}
+
+func (e *Engine) teamResourceGroup(tx storage.ReadTx, p Principal, id string) (*storage.ResourceGroup, error) {
+	rg, err := storage.ResourceGroups.Get(tx, id)
+	if err != nil {
+		return nil, wrapNotFound(err, "resource group %q does not exist", id)
+	}
+	if err := p.sameTeam(rg.TeamID, "resource group", id); err != nil {
+		return nil, err
+	}
+	return rg, nil
+}
+
+// teamProject returns the project, checking that it is p's team's and, when resourceGroupID is not
+// empty, that it belongs to that resource group.
+func (e *Engine) teamProject(tx storage.ReadTx, p Principal, resourceGroupID, projectID string) (*storage.Project, error) {
+	pr, err := storage.Projects.Get(tx, projectID)
+	if err != nil {
+		return nil, wrapNotFound(err, "project %q does not exist", projectID)
+	}
+	if err := p.sameTeam(pr.TeamID, "project", projectID); err != nil {
+		return nil, err
+	}
+	if resourceGroupID != "" && pr.ResourceGroupID != resourceGroupID {
+		return nil, notFoundf("project %q does not exist in resource group %q", projectID, resourceGroupID)
+	}
+	return pr, nil
+}
+
+// ServiceKeyCredentials is a new service key. The secret is shown once: only its hash is kept.
+type ServiceKeyCredentials struct {
+	KeyID     string
+	KeySecret string
+}
+
+// CreateServiceKey creates a key id / key secret pair for a service user. Needs pam_admin.
+// ErrNotFound for an unknown user, ErrInvalid if the user is not a service user.
+func (e *Engine) CreateServiceKey(ctx context.Context, p Principal, userID string) (ServiceKeyCredentials, error) {
+	if err := p.require(RolePAMAdmin); err != nil {
+		return ServiceKeyCredentials{}, err
+	}
+	secret, err := e.randomToken(32)
+	if err != nil {
+		return ServiceKeyCredentials{}, err
+	}
+	creds := ServiceKeyCredentials{KeyID: e.newID(), KeySecret: secret}
+	err = e.AddServiceKey(ctx, p, userID, creds)
+	return creds, err
+}
+
+// AddServiceKey registers a key id / key secret pair chosen by the caller (fixtures use it to have
+// known credentials). Needs pam_admin. ErrInvalid for a key id that is not a UUID or an empty or
+// over-long secret; ErrConflict if the key id exists.
+func (e *Engine) AddServiceKey(ctx context.Context, p Principal, userID string, creds ServiceKeyCredentials) error {
+	if err := p.require(RolePAMAdmin); err != nil {
+		return err
+	}
+	if !uuidRE.MatchString(creds.KeyID) {
+		return invalidf("key_id must be a UUID")
+	}
+	if creds.KeySecret == "" || len(creds.KeySecret) > 512 {
+		return invalidf("key_secret must be 1-512 characters")
+	}
+	return e.store.Update(ctx, func(tx storage.WriteTx) error {
+		u, err := e.teamUser(tx, p, userID)
+		if err != nil {
+			return err
+		}
+		if !u.ServiceUser {
+			return invalidf("user %q is not a service user", u.Username)
+		}
+		k := storage.ServiceKey{ID: creds.KeyID, TeamID: p.TeamID, UserID: userID, SecretHash: hashSecret(creds.KeySecret), CreatedAt: e.now()}
+		return wrapConflict(storage.ServiceKeys.Insert(tx, &k), "the service key already exists")
+	})
+}
+
+var uuidRE = regexp.MustCompile(`(?i)^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
+
+func hashSecret(s string) []byte {
+	h := sha256.Sum256([]byte("opa service key\x00" + s))
+	return h[:]
+}
+
+func hashToken(t string) string {
+	h := sha256.Sum256([]byte(t))
+	return hex.EncodeToString(h[:])
+}
+
+func (e *Engine) randomToken(n int) (string, error) {
+	b := make([]byte, n)
+	if _, err := io.ReadFull(e.random, b); err != nil {
+		return "", errors.Wrap(err, "reading randomness")
+	}
+	return base64.RawURLEncoding.EncodeToString(b), nil
+}
+
+// IssuedToken is a bearer token from IssueToken.
+type IssuedToken struct {
+	BearerToken string
+	ExpiresAt   time.Time
+	TeamName    string
+}
+
+// IssueToken exchanges a service key for a bearer token of the team, valid for the engine's token
+// lifetime. Every failure (unknown team, unknown key, wrong secret, key of another team, disabled
+// user) is the same ErrUnauthorized error, so the endpoint reveals nothing. The secret is compared
+// as a hash, in constant time.
+func (e *Engine) IssueToken(ctx context.Context, teamName, keyID, keySecret string) (IssuedToken, error) {
+	fail := unauthorizedf("the key id or key secret is not valid for this team")
+	team, err := e.Team(ctx, teamName)
+	if err != nil {
+		return IssuedToken{}, fail
+	}
+	bearer, err := e.randomToken(32)
+	if err != nil {
+		return IssuedToken{}, err
+	}
+	now := e.now()
+	tok := storage.Token{ID: hashToken(bearer), TeamID: team.ID, KeyID: keyID, CreatedAt: now, ExpiresAt: now.Add(e.tokenTTL)}
+	err = e.store.Update(ctx, func(tx storage.WriteTx) error {
+		k, err := storage.ServiceKeys.Get(tx, keyID)
+		if err != nil || k.TeamID != team.ID || subtle.ConstantTimeCompare(k.SecretHash, hashSecret(keySecret)) != 1 {
+			return fail
+		}
+		if !k.ExpiresAt.IsZero() && !now.Before(k.ExpiresAt) {
+			return fail
+		}
+		u, err := storage.Users.Get(tx, k.UserID)
+		if err != nil || u.Status != UserActive {
+			return fail
+		}
+		tok.UserID = u.ID
+		e.pruneTokens(tx, u.ID, now)
+		return storage.Tokens.Insert(tx, &tok)
+	})
+	if err != nil {
+		return IssuedToken{}, err
+	}
+	return IssuedToken{BearerToken: bearer, ExpiresAt: tok.ExpiresAt, TeamName: team.Name}, nil
+}
+
+// pruneTokens deletes a user's expired tokens so the table does not grow without bound.
+func (e *Engine) pruneTokens(tx storage.WriteTx, userID string, now time.Time) {
+	toks, err := storage.Tokens.List(tx, "user", userID)
+	if err != nil {
+		return
+	}
+	for _, t := range toks {
+		if !now.Before(t.ExpiresAt) {
+			_ = storage.Tokens.Delete(tx, t.ID)
+		}
+	}
+}
+
+// Authenticate resolves a bearer token of the team to a Principal with the user's current roles.
+// ErrUnauthorized for an unknown, expired or other team's token, or a disabled user.
+func (e *Engine) Authenticate(ctx context.Context, teamName, bearer string) (Principal, error) {
+	fail := unauthorizedf("the bearer token is missing, expired or not valid for this team")
+	if bearer == "" || len(bearer) > 4096 {
+		return Principal{}, fail
+	}
+	var p Principal
+	err := e.store.View(ctx, func(tx storage.ReadTx) error {
+		tok, err := storage.Tokens.Get(tx, hashToken(bearer))
+		if err != nil || !e.now().Before(tok.ExpiresAt) {
+			return fail
+		}
+		team, err := storage.Teams.Get(tx, tok.TeamID)
+		if err != nil || !strings.EqualFold(team.Name, teamName) {
+			return fail
+		}
+		p, err = e.principalOf(tx, team, tok.UserID)
+		if err != nil {
+			return fail
+		}
+		return nil
+	})
+	return p, err
+}
+
+// PrincipalForUser returns the principal of a user (by id or username) of the named team, for an
+// embedding program that authenticates users itself. ErrNotFound for an unknown team or user,
+// ErrUnauthorized for a disabled user.
+func (e *Engine) PrincipalForUser(ctx context.Context, teamName, user string) (Principal, error) {
+	var p Principal
+	err := e.store.View(ctx, func(tx storage.ReadTx) error {
+		team, err := storage.Teams.First(tx, "name", teamName)
+		if err != nil {
+			return wrapNotFound(err, "team %q does not exist", teamName)
+		}
+		u, err := storage.Users.Get(tx, user)
+		if err != nil || u.TeamID != team.ID {
+			u, err = storage.Users.First(tx, "username", team.ID, user)
+			if err != nil {
+				return wrapNotFound(err, "user %q does not exist", user)
+			}
+		}
+		p, err = e.principalOf(tx, team, u.ID)
+		return err
+	})
+	return p, err
+}
+
+func (e *Engine) principalOf(tx storage.ReadTx, team *storage.Team, userID string) (Principal, error) {
+	u, err := storage.Users.Get(tx, userID)
+	if err != nil {
+		return Principal{}, err
+	}
+	if u.Status != UserActive {
+		return Principal{}, unauthorizedf("user %q is disabled", u.Username)
+	}
+	p := Principal{TeamID: team.ID, TeamName: team.Name, UserID: u.ID, Username: u.Username,
+		GroupIDs: slices.Clone(u.GroupIDs), Roles: slices.Clone(u.Roles)}
+	for _, gid := range u.GroupIDs {
+		g, err := storage.Groups.Get(tx, gid)
+		if err != nil {
+			continue // a deleted group grants nothing
+		}
+		p.Roles = append(p.Roles, g.Roles...)
+	}
+	return p, nil
+}
+
+// wrapConflict gives a storage conflict a message a user can act on; other errors pass through.
+func wrapConflict(err error, format string, args ...any) error {
+	if errors.Is(err, ErrConflict) {
+		return errors.Mark(errors.Newf(format, args...), ErrConflict)
+	}
+	return err
+}
+
+// wrapNotFound gives a storage not-found a message a user can act on; other errors pass through.
+func wrapNotFound(err error, format string, args ...any) error {
+	if errors.Is(err, ErrNotFound) {
+		return errors.Mark(errors.Newf(format, args...), ErrNotFound)
+	}
+	return err
+}

@@ -1,0 +1,8 @@
+//go:build !linux
+
+package filestore
+
+import "os"
+
+// datasync flushes f with fsync where fdatasync is not available.
+func datasync(f *os.File) error { return f.Sync() }
