@@ -44,15 +44,21 @@ var (
 	snapMagic = [8]byte{'O', 'P', 'A', 'S', 'N', 'P', 0, 1}
 )
 
-// appendFrame appends a frame holding payload to dst. payload must already hold its seq and kind.
-func appendFrame(dst, payload []byte) []byte {
-	var hdr [frameHeaderSize]byte
-	binary.LittleEndian.PutUint32(hdr[0:4], uint32(len(payload)))
-	crc := crc32.Update(0, castagnoli, hdr[0:4])
-	crc = crc32.Update(crc, castagnoli, payload)
-	binary.LittleEndian.PutUint32(hdr[4:8], crc)
-	dst = append(dst, hdr[:]...)
-	return append(dst, payload...)
+// newFrame returns a buffer with room for a frame header, followed by the payload header for seq
+// and kind. Append the body, then call sealFrame.
+func newFrame(dst []byte, seq uint64, kind byte) []byte {
+	dst = append(dst[:0], make([]byte, frameHeaderSize)...)
+	dst = binary.LittleEndian.AppendUint64(dst, seq)
+	return append(dst, kind)
+}
+
+// sealFrame fills in the header of the frame that makes up all of b (from newFrame) and returns b.
+func sealFrame(b []byte) []byte {
+	binary.LittleEndian.PutUint32(b[0:4], uint32(len(b)-frameHeaderSize))
+	crc := crc32.Update(0, castagnoli, b[0:4])
+	crc = crc32.Update(crc, castagnoli, b[frameHeaderSize:])
+	binary.LittleEndian.PutUint32(b[4:8], crc)
+	return b
 }
 
 // nextFrame reads the frame at the start of b. It returns the payload and the frame's total size,
@@ -83,12 +89,6 @@ func anyFrameIn(b []byte) bool {
 		}
 	}
 	return false
-}
-
-// payloadHeader starts a payload with seq and kind.
-func payloadHeader(dst []byte, seq uint64, kind byte) []byte {
-	dst = binary.LittleEndian.AppendUint64(dst, seq)
-	return append(dst, kind)
 }
 
 // appendOps appends the body of a commit or rows payload.
