@@ -1,0 +1,406 @@
+package opa
+
+import (
+	"context"
+	"crypto/sha256"
+	"net"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/opakit/opa/storage"
+)
+
+// Connection statuses (ADConnectionStatus).
+const (
+	ConnectionConnected    = "connected"
+	ConnectionDisconnected = "disconnected"
+	ConnectionInactive     = "inactive"
+)
+
+// Sync statuses of a connection's AD accounts (ADAccountSyncStatus).
+const (
+	SyncNotSynced  = "NOT_SYNCED"
+	SyncInProgress = "SYNC_IN_PROGRESS"
+	SyncFailed     = "SYNC_FAILED"
+	SyncCompleted  = "SYNC_COMPLETED"
+)
+
+// ADConnection is the ASA view of an AD connection (ADConnectionWithGatewayName), in the wire
+// format. It never carries the service account password.
+type ADConnection struct {
+	ID                     string   `json:"id"`
+	Name                   string   `json:"name"`
+	GatewayID              string   `json:"gateway_id"`
+	GatewayName            string   `json:"gateway_name"`
+	Domain                 string   `json:"domain"`
+	DomainControllers      []string `json:"domain_controllers"`
+	ServiceAccountUsername string   `json:"service_account_username"`
+	ActiveTaskSettingsID   string   `json:"active_task_settings_id"`
+}
+
+// OPAConnection is the OPA view of an AD connection (ActiveDirectoryConnection), in the wire format.
+type OPAConnection struct {
+	ID            string `json:"id"`
+	Name          string `json:"name"`
+	Domain        string `json:"domain"`
+	AppInstanceID string `json:"app_instance_id"`
+	Status        string `json:"status"`
+}
+
+// ADConnectionInput creates or updates an AD connection (ADConnectionRequest, wire format).
+//
+// ServiceAccountPassword is write-only: it is sealed at rest and no read returns it; on update an
+// empty password keeps the stored one. AppInstanceID and Status are not part of the ASA request:
+// they let fixtures create a connection with a known Okta app instance id and status. When empty,
+// a new connection gets a generated Okta-style app instance id ("0oa" and 17 base-62 characters)
+// and status connected; on update they are left unchanged.
+type ADConnectionInput struct {
+	Name                   string   `json:"name"`
+	GatewayID              string   `json:"gateway_id"`
+	GatewayName            string   `json:"gateway_name,omitempty"`
+	Domain                 string   `json:"domain"`
+	DomainControllers      []string `json:"domain_controllers,omitempty"`
+	ServiceAccountUsername string   `json:"service_account_username,omitempty"`
+	ServiceAccountPassword string   `json:"service_account_password,omitempty"`
+	AppInstanceID          string   `json:"app_instance_id,omitempty"`
+	Status                 string   `json:"status,omitempty"`
+}
+
+var (
+	domainRE      = regexp.MustCompile(`^(?i)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$`)
+	appInstanceRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+)
+
+func (in *ADConnectionInput) validate() error {
+	in.Name = strings.TrimSpace(in.Name)
+	in.Domain = strings.TrimSuffix(strings.TrimSpace(in.Domain), ".")
+	switch {
+	case in.Name == "" || len(in.Name) > 255:
+		return invalidf("name must be 1-255 characters")
+	case in.GatewayID != "" && !uuidRE.MatchString(in.GatewayID):
+		return invalidf("gateway_id must be a UUID")
+	case len(in.GatewayName) > 255:
+		return invalidf("gateway_name must be at most 255 characters")
+	case in.Domain == "" || len(in.Domain) > 253 || !domainRE.MatchString(in.Domain):
+		return invalidf("domain %q must be a DNS domain name such as corp.example.com", in.Domain)
+	case len(in.ServiceAccountUsername) > 255:
+		return invalidf("service_account_username must be at most 255 characters")
+	case len(in.ServiceAccountPassword) > 255:
+		return invalidf("service_account_password must be at most 255 characters")
+	case in.AppInstanceID != "" && !appInstanceRE.MatchString(in.AppInstanceID):
+		return invalidf("app_instance_id must be 1-64 letters, digits, '-' or '_'")
+	case in.Status != "" && in.Status != ConnectionConnected && in.Status != ConnectionDisconnected && in.Status != ConnectionInactive:
+		return invalidf("status must be connected, disconnected or inactive")
+	}
+	for _, dc := range in.DomainControllers {
+		if net.ParseIP(dc) == nil && (!domainRE.MatchString(dc) || len(dc) > 253) {
+			return invalidf("domain controller %q must be a host name or an IP address", dc)
+		}
+	}
+	return nil
+}
+
+// newAppInstanceID returns an Okta-style app instance id derived from a fresh engine id, so it is
+// deterministic under WithSeed.
+func (e *Engine) newAppInstanceID() string {
+	const alphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	h := sha256.Sum256([]byte(e.newID()))
+	b := []byte("0oa")
+	for i := 0; i < 17; i++ {
+		b = append(b, alphabet[int(h[i])%len(alphabet)])
+	}
+	return string(b)
+}
+
+func adView(c *storage.Connection) ADConnection {
+	dcs := slices.Clone(c.DomainControllers)
+	if dcs == nil {
+		dcs = []string{}
+	}
+	return ADConnection{
+		ID: c.ID, Name: c.Name, GatewayID: c.GatewayID, GatewayName: c.GatewayName, Domain: c.Domain,
+		DomainControllers: dcs, ServiceAccountUsername: c.ServiceAccountUsername,
+		ActiveTaskSettingsID: c.ActiveTaskSettingsID,
+	}
+}
+
+func opaView(c *storage.Connection) OPAConnection {
+	return OPAConnection{ID: c.ID, Name: c.Name, Domain: c.Domain, AppInstanceID: c.AppInstanceID, Status: c.Status}
+}
+
+// requireConnRead allows resource_admin and security_admin (read-only).
+func (p Principal) requireConnRead() error {
+	if err := p.check(); err != nil {
+		return err
+	}
+	if p.HasRole(RoleResourceAdmin) || p.HasRole(RoleSecurityAdmin) {
+		return nil
+	}
+	return forbiddenf("missing capability: the resource_admin or security_admin role is required")
+}
+
+// teamConnection returns the connection with the id if it is p's team's, ErrNotFound otherwise.
+func (e *Engine) teamConnection(tx storage.ReadTx, p Principal, id string) (*storage.Connection, error) {
+	c, err := storage.Connections.Get(tx, id)
+	if err != nil {
+		return nil, wrapNotFound(err, "AD connection %q does not exist", id)
+	}
+	if err := p.sameTeam(c.TeamID, "AD connection", id); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// CreateADConnection creates an AD connection of p's team, with sync status NOT_SYNCED. Needs
+// resource_admin. The service account password is sealed at rest and never returned or logged.
+// Errors: ErrInvalid for bad input, ErrConflict when the team already has a connection for the
+// domain (case-insensitively) or the app instance id is taken. Safe for concurrent use.
+func (e *Engine) CreateADConnection(ctx context.Context, p Principal, in ADConnectionInput) (ADConnection, error) {
+	if err := p.require(RoleResourceAdmin); err != nil {
+		return ADConnection{}, err
+	}
+	if err := in.validate(); err != nil {
+		return ADConnection{}, err
+	}
+	now := e.now()
+	c := storage.Connection{
+		ID: e.newID(), TeamID: p.TeamID, Name: in.Name, Domain: in.Domain, AppInstanceID: in.AppInstanceID,
+		Status: in.Status, GatewayID: in.GatewayID, GatewayName: in.GatewayName,
+		DomainControllers: slices.Clone(in.DomainControllers), ServiceAccountUsername: in.ServiceAccountUsername,
+		SyncStatus: SyncNotSynced, CreatedAt: now, UpdatedAt: now,
+	}
+	if c.AppInstanceID == "" {
+		c.AppInstanceID = e.newAppInstanceID()
+	}
+	if c.Status == "" {
+		c.Status = ConnectionConnected
+	}
+	if in.ServiceAccountPassword != "" {
+		c.ServiceAccountPassword = e.seal.seal(in.ServiceAccountPassword, purposeServiceAccountPassword, c.ID)
+	}
+	err := e.store.Update(ctx, func(tx storage.WriteTx) error {
+		if other, err := storage.Connections.First(tx, "app_instance", c.AppInstanceID); err == nil && other != nil {
+			return conflictf("app instance %q already belongs to an AD connection", c.AppInstanceID)
+		}
+		if err := wrapConflict(storage.Connections.Insert(tx, &c), "the team already has an AD connection for domain %q", c.Domain); err != nil {
+			return err
+		}
+		return e.audit(tx, p, AuditConnectionSet, "active_directory_connection", c.ID, "created", "domain "+c.Domain)
+	})
+	if err != nil {
+		return ADConnection{}, err
+	}
+	return adView(&c), nil
+}
+
+// UpdateADConnection replaces the properties of an AD connection (the ASA PUT). An empty
+// ServiceAccountPassword keeps the stored password; empty AppInstanceID and Status keep theirs.
+// Needs resource_admin. Errors: ErrNotFound, ErrInvalid, ErrConflict (domain or app instance taken).
+func (e *Engine) UpdateADConnection(ctx context.Context, p Principal, id string, in ADConnectionInput) error {
+	if err := p.require(RoleResourceAdmin); err != nil {
+		return err
+	}
+	if err := in.validate(); err != nil {
+		return err
+	}
+	return e.store.Update(ctx, func(tx storage.WriteTx) error {
+		c, err := e.teamConnection(tx, p, id)
+		if err != nil {
+			return err
+		}
+		c.Name, c.Domain, c.GatewayID, c.GatewayName = in.Name, in.Domain, in.GatewayID, in.GatewayName
+		c.DomainControllers = slices.Clone(in.DomainControllers)
+		c.ServiceAccountUsername = in.ServiceAccountUsername
+		if in.ServiceAccountPassword != "" {
+			c.ServiceAccountPassword = e.seal.seal(in.ServiceAccountPassword, purposeServiceAccountPassword, c.ID)
+		}
+		if in.AppInstanceID != "" && in.AppInstanceID != c.AppInstanceID {
+			if other, err := storage.Connections.First(tx, "app_instance", in.AppInstanceID); err == nil && other.ID != c.ID {
+				return conflictf("app instance %q already belongs to an AD connection", in.AppInstanceID)
+			}
+			c.AppInstanceID = in.AppInstanceID
+		}
+		if in.Status != "" {
+			c.Status = in.Status
+		}
+		c.UpdatedAt = e.now()
+		if err := wrapConflict(storage.Connections.Update(tx, c), "the team already has an AD connection for domain %q", c.Domain); err != nil {
+			return err
+		}
+		return e.audit(tx, p, AuditConnectionSet, "active_directory_connection", c.ID, "updated", "")
+	})
+}
+
+// ADConnection returns an AD connection in the ASA view. Needs resource_admin or security_admin.
+// ErrNotFound for an unknown id or another team's connection.
+func (e *Engine) ADConnection(ctx context.Context, p Principal, id string) (ADConnection, error) {
+	c, err := e.readConnection(ctx, p, id)
+	if err != nil {
+		return ADConnection{}, err
+	}
+	return adView(c), nil
+}
+
+// OPAConnection returns an AD connection in the OPA view. Needs resource_admin or security_admin.
+// ErrNotFound for an unknown id or another team's connection.
+func (e *Engine) OPAConnection(ctx context.Context, p Principal, id string) (OPAConnection, error) {
+	c, err := e.readConnection(ctx, p, id)
+	if err != nil {
+		return OPAConnection{}, err
+	}
+	return opaView(c), nil
+}
+
+func (e *Engine) readConnection(ctx context.Context, p Principal, id string) (*storage.Connection, error) {
+	if err := p.requireConnRead(); err != nil {
+		return nil, err
+	}
+	var c *storage.Connection
+	err := e.store.View(ctx, func(tx storage.ReadTx) error {
+		var err error
+		c, err = e.teamConnection(tx, p, id)
+		return err
+	})
+	return c, err
+}
+
+func (e *Engine) listConnections(ctx context.Context, p Principal) ([]*storage.Connection, error) {
+	if err := p.requireConnRead(); err != nil {
+		return nil, err
+	}
+	var cs []*storage.Connection
+	err := e.store.View(ctx, func(tx storage.ReadTx) error {
+		var err error
+		cs, err = storage.Connections.List(tx, "team", p.TeamID)
+		return err
+	})
+	return cs, err
+}
+
+// ADConnections lists the team's AD connections in the ASA view, paged. Needs resource_admin or
+// security_admin. ErrInvalid for a bad page request.
+func (e *Engine) ADConnections(ctx context.Context, p Principal, page PageRequest) (Page[ADConnection], error) {
+	cs, err := e.listConnections(ctx, p)
+	if err != nil {
+		return Page[ADConnection]{}, err
+	}
+	out := make([]ADConnection, len(cs))
+	for i, c := range cs {
+		out[i] = adView(c)
+	}
+	return paginate(out, func(c ADConnection) string { return c.ID }, page)
+}
+
+// OPAConnections lists the team's AD connections in the OPA view, paged. Needs resource_admin or
+// security_admin. ErrInvalid for a bad page request.
+func (e *Engine) OPAConnections(ctx context.Context, p Principal, page PageRequest) (Page[OPAConnection], error) {
+	cs, err := e.listConnections(ctx, p)
+	if err != nil {
+		return Page[OPAConnection]{}, err
+	}
+	out := make([]OPAConnection, len(cs))
+	for i, c := range cs {
+		out[i] = opaView(c)
+	}
+	return paginate(out, func(c OPAConnection) string { return c.ID }, page)
+}
+
+// UpdateConnectionStatus sets a connection connected or disconnected (the only statuses the API
+// accepts). While disconnected, account rules cannot be created for it. Needs resource_admin.
+// Errors: ErrInvalid for another status, ErrNotFound.
+func (e *Engine) UpdateConnectionStatus(ctx context.Context, p Principal, id, status string) error {
+	if err := p.require(RoleResourceAdmin); err != nil {
+		return err
+	}
+	if status != ConnectionConnected && status != ConnectionDisconnected {
+		return invalidf("status must be connected or disconnected")
+	}
+	return e.store.Update(ctx, func(tx storage.WriteTx) error {
+		c, err := e.teamConnection(tx, p, id)
+		if err != nil {
+			return err
+		}
+		c.Status, c.UpdatedAt = status, e.now()
+		if err := storage.Connections.Update(tx, c); err != nil {
+			return err
+		}
+		return e.audit(tx, p, AuditConnectionSet, "active_directory_connection", c.ID, "status", status)
+	})
+}
+
+// DeleteADConnection deletes an AD connection with everything that hangs off it: its server and
+// user sync jobs, their results, its servers, AD accounts and account rules. Needs resource_admin.
+// Errors: ErrNotFound; ErrConflict while a sync of the connection runs.
+func (e *Engine) DeleteADConnection(ctx context.Context, p Principal, id string) error {
+	if err := p.require(RoleResourceAdmin); err != nil {
+		return err
+	}
+	mu := e.connMutex(id)
+	if !mu.TryLock() {
+		return conflictf("a sync of AD connection %q is running; retry when it has finished", id)
+	}
+	defer mu.Unlock()
+	// Deleting in chunks keeps each transaction small; the connection row goes last so a failure
+	// midway leaves a connection that a retried delete finishes.
+	for _, del := range []func(storage.WriteTx) (bool, error){
+		deleteChunk(storage.Accounts, "connection", id),
+		deleteChunk(storage.Servers, "connection", id),
+		deleteChunk(storage.SyncResults, "connection", id),
+		deleteChunk(storage.Rules, "connection", id),
+		deleteChunk(storage.ServerSyncJobs, "connection", id),
+		deleteChunk(storage.UserSyncJobs, "connection", id),
+	} {
+		for more := true; more; {
+			err := e.store.Update(ctx, func(tx storage.WriteTx) error {
+				if _, err := e.teamConnection(tx, p, id); err != nil {
+					return err
+				}
+				var err error
+				more, err = del(tx)
+				return err
+			})
+			if err != nil {
+				return err
+			}
+		}
+	}
+	return e.store.Update(ctx, func(tx storage.WriteTx) error {
+		c, err := e.teamConnection(tx, p, id)
+		if err != nil {
+			return err
+		}
+		if err := storage.Connections.Delete(tx, c.ID); err != nil {
+			return err
+		}
+		return e.audit(tx, p, AuditConnectionSet, "active_directory_connection", c.ID, "deleted", "domain "+c.Domain)
+	})
+}
+
+// writeChunk is how many records one write transaction of a sync or a cascade touches at most.
+const writeChunk = 1000
+
+// deleteChunk returns a step that deletes up to writeChunk records of the table whose index
+// equals key, reporting whether more remain.
+func deleteChunk[T any](t storage.Table[T], index, key string) func(storage.WriteTx) (bool, error) {
+	return func(tx storage.WriteTx) (bool, error) {
+		rs, err := t.List(tx, index, key)
+		if err != nil {
+			return false, err
+		}
+		n := min(len(rs), writeChunk)
+		for _, r := range rs[:n] {
+			if err := t.Delete(tx, storage.RecordID(r)); err != nil {
+				return false, err
+			}
+		}
+		return len(rs) > n, nil
+	}
+}
+
+// connMutex returns the mutex that serializes sync runs of one connection.
+func (e *Engine) connMutex(connID string) *sync.Mutex {
+	m, _ := e.syncMu.LoadOrStore(connID, &sync.Mutex{})
+	return m.(*sync.Mutex)
+}
