@@ -354,16 +354,7 @@ func lastFrame(t *testing.T, path string) (int, int) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	start, size := -1, 0
-	for off := len(walMagic); off < len(data); {
-		_, n, ok := nextFrame(data[off:])
-		if !ok {
-			break
-		}
-		start, size = off, n
-		off += n
-	}
-	return start, size
+	return lastFrameIn(data)
 }
 
 func flipByte(t *testing.T, path string, off int) {

@@ -1,0 +1,106 @@
+package filestore
+
+import (
+	"fmt"
+	"os"
+	"testing"
+
+	"pgregory.net/rapid"
+
+	"github.com/opakit/opa/storage"
+	"github.com/opakit/opa/storage/storagetest"
+)
+
+// TestStateMachine runs the storage contract's state machine against the file store, with reopen,
+// snapshot and torn-tail actions, several times over so the suite makes several hundred checks.
+func TestStateMachine(t *testing.T) {
+	base := t.TempDir()
+	open := func(t *rapid.T, dir string, snapBytes int64) storage.Storage {
+		s, err := Open(dir, WithSnapshotBytes(snapBytes))
+		if err != nil {
+			t.Fatalf("Open: %v", err)
+		}
+		return s
+	}
+	cfg := storagetest.Config{
+		Open: func(t *rapid.T) storage.Storage {
+			dir, err := os.MkdirTemp(base, "sm")
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Small thresholds make background snapshots race with commits.
+			return open(t, dir, rapid.SampledFrom([]int64{0, 300, 4096}).Draw(t, "snapshot bytes"))
+		},
+		Reopen: func(t *rapid.T, s storage.Storage) storage.Storage {
+			fs := s.(*Store)
+			if err := fs.Close(); err != nil {
+				t.Fatalf("Close: %v", err)
+			}
+			return open(t, fs.dir, fs.opts.snapshotBytes)
+		},
+		Snapshot: func(t *rapid.T, s storage.Storage) {
+			if err := s.(*Store).Snapshot(); err != nil {
+				t.Fatalf("Snapshot: %v", err)
+			}
+		},
+		TearTail: func(t *rapid.T, s storage.Storage, mayLose bool) (storage.Storage, bool) {
+			fs := s.(*Store)
+			if err := fs.Close(); err != nil {
+				t.Fatalf("Close: %v", err)
+			}
+			seg := lastSegmentT(t, fs.dir)
+			data, err := os.ReadFile(seg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			start, size := lastFrameIn(data)
+			lost := mayLose && start >= 0 && rapid.Bool().Draw(t, "cut last frame")
+			if lost {
+				// A crash while writing the last frame: only part of it reached the disk.
+				keep := rapid.IntRange(0, size-1).Draw(t, "bytes of the last frame kept")
+				data = data[:start+keep]
+			} else {
+				// A crash while writing a frame after the last acknowledged one.
+				data = append(data, rapid.SliceOfN(rapid.Byte(), 1, 40).Draw(t, "garbage")...)
+			}
+			if err := os.WriteFile(seg, data, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			return open(t, fs.dir, fs.opts.snapshotBytes), lost
+		},
+	}
+	for i := range 7 {
+		t.Run(fmt.Sprint(i), func(t *testing.T) { storagetest.RunStateMachine(t, cfg) })
+	}
+}
+
+func lastSegmentT(t *rapid.T, dir string) string {
+	names, err := OSFS{}.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var last string
+	for _, n := range names {
+		if _, ok := parseName(n, "wal-", ".log"); ok && n > last {
+			last = n
+		}
+	}
+	if last == "" {
+		t.Fatalf("no log segment in %s", dir)
+	}
+	return dir + "/" + last
+}
+
+// lastFrameIn returns the offset and size of the last valid frame of a log segment (-1 if none).
+func lastFrameIn(data []byte) (int, int) {
+	start, size := -1, 0
+	for off := len(walMagic); off < len(data); {
+		_, n, ok := nextFrame(data[off:])
+		if !ok {
+			break
+		}
+		start, size = off, n
+		off += n
+	}
+	return start, size
+}

@@ -1,0 +1,23 @@
+package storagetest_test
+
+import (
+	"testing"
+
+	"pgregory.net/rapid"
+
+	"github.com/opakit/opa/storage"
+	"github.com/opakit/opa/storage/memstore"
+	"github.com/opakit/opa/storage/storagetest"
+)
+
+// TestMemstoreStateMachine runs the machine against the in-memory store, three times over so the
+// suite makes several hundred checks.
+func TestMemstoreStateMachine(t *testing.T) {
+	for _, name := range []string{"1", "2", "3"} {
+		t.Run(name, func(t *testing.T) {
+			storagetest.RunStateMachine(t, storagetest.Config{
+				Open: func(*rapid.T) storage.Storage { return memstore.New() },
+			})
+		})
+	}
+}
