@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"net"
 	"strings"
 
 	"github.com/cockroachdb/errors"
@@ -24,8 +23,10 @@ func resultCode(err error) (uint16, bool) {
 	return 0, false
 }
 
-// isNetworkError reports whether err means the connection is unusable: a transport failure, not
-// an answer from the server.
+// isNetworkError reports whether err, as returned by go-ldap, means the connection is unusable: a
+// transport failure rather than an answer from the server. go-ldap reports some transport failures
+// as plain errors ("unable to send request"), so any error that is neither an LDAP result nor
+// already marked with a class counts.
 func isNetworkError(err error) bool {
 	if err == nil {
 		return false
@@ -33,9 +34,16 @@ func isNetworkError(err error) bool {
 	if code, ok := resultCode(err); ok {
 		return code == ldap.ErrorNetwork
 	}
-	var ne net.Error
-	return errors.As(err, &ne)
+	for _, class := range classes {
+		if errors.Is(err, class) {
+			return false
+		}
+	}
+	return true
 }
+
+var classes = []error{directory.ErrUnavailable, directory.ErrTimeout, directory.ErrNotFound,
+	directory.ErrInvalid, errclass.Conflict, errclass.Forbidden}
 
 // isCertError reports whether err is a TLS certificate verification failure.
 func isCertError(err error) bool {
