@@ -1,0 +1,446 @@
+package httpapi
+
+// Test-fixture controls, served under /_fake/ only when the handler is made WithControls:
+//
+//	POST   /_fake/reset      reload the fixtures into a fresh engine (204)
+//	GET    /_fake/clock      {"now": RFC 3339}
+//	POST   /_fake/clock      {"now": RFC 3339} sets, {"advance": "90m"} advances (Go duration);
+//	                         then runs the engine's due work (Tick) and answers {"now": …}
+//	GET    /_fake/faults     {"list":[Fault…]}
+//	POST   /_fake/faults     add a Fault (201 with it, id assigned)
+//	DELETE /_fake/faults     remove every fault (204)
+//	DELETE /_fake/faults/{id} remove one (204)
+//	GET    /_fake/requests   {"list":[RecordedRequest…]} oldest first
+//	DELETE /_fake/requests   forget them (204)
+//
+// The controls need no credentials: they are for a fake on a test machine, and the server binary
+// can turn them off (-controls=false). Recorded requests never include the Authorization header,
+// cookies, or secret fields of JSON bodies (key_secret, any *password* or *secret* field), which
+// are replaced by "REDACTED".
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/cockroachdb/errors"
+
+	"github.com/opakit/opa"
+)
+
+const controlPrefix = "/_fake/"
+
+func isControlPath(p string) bool { return strings.HasPrefix(p, controlPrefix) }
+
+func (h *Handler) controlRoutes() {
+	m := h.mux
+	m.HandleFunc("POST /_fake/reset", h.control(h.reset))
+	m.HandleFunc("GET /_fake/clock", h.control(h.getClock))
+	m.HandleFunc("POST /_fake/clock", h.control(h.setClock))
+	m.HandleFunc("GET /_fake/faults", h.control(h.listFaults))
+	m.HandleFunc("POST /_fake/faults", h.control(h.addFault))
+	m.HandleFunc("DELETE /_fake/faults", h.control(h.clearFaults))
+	m.HandleFunc("DELETE /_fake/faults/{id}", h.control(h.deleteFault))
+	m.HandleFunc("GET /_fake/requests", h.control(h.listRequests))
+	m.HandleFunc("DELETE /_fake/requests", h.control(h.clearRequests))
+}
+
+func (h *Handler) control(fn func(w http.ResponseWriter, r *http.Request) error) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := fn(w, r); err != nil {
+			h.writeError(w, r, err)
+		}
+	}
+}
+
+func (h *Handler) reset(w http.ResponseWriter, r *http.Request) error {
+	if h.controls.Reset == nil {
+		return errors.Mark(errors.New("reset is not available: the server was not started from fixtures"), opa.ErrNotFound)
+	}
+	e, err := h.controls.Reset()
+	if err != nil {
+		return err
+	}
+	h.SetEngine(e)
+	h.faults.clear()
+	h.recorder.clear()
+	noContent(w)
+	return nil
+}
+
+type clockBody struct {
+	Now     *time.Time `json:"now,omitempty"`
+	Advance string     `json:"advance,omitempty"`
+}
+
+func (h *Handler) manualClock() (*opa.ManualClock, error) {
+	if h.controls.Clock == nil {
+		return nil, errors.Mark(errors.New("the clock controls are not available: the engine runs on the system clock"), opa.ErrNotFound)
+	}
+	return h.controls.Clock, nil
+}
+
+func (h *Handler) getClock(w http.ResponseWriter, r *http.Request) error {
+	c, err := h.manualClock()
+	if err != nil {
+		return err
+	}
+	now := c.Now().UTC()
+	encode(w, http.StatusOK, clockBody{Now: &now})
+	return nil
+}
+
+func (h *Handler) setClock(w http.ResponseWriter, r *http.Request) error {
+	c, err := h.manualClock()
+	if err != nil {
+		return err
+	}
+	var req clockBody
+	if err := requireBody(r, &req); err != nil {
+		return err
+	}
+	switch {
+	case req.Now != nil && req.Advance != "":
+		return invalid("give either now or advance, not both")
+	case req.Now != nil:
+		c.Set(*req.Now)
+	case req.Advance != "":
+		d, err := time.ParseDuration(req.Advance)
+		if err != nil || d < 0 {
+			return invalid("advance must be a non-negative Go duration such as \"90m\"")
+		}
+		c.Advance(d)
+	default:
+		return invalid("give now (RFC 3339) or advance (a duration)")
+	}
+	if err := h.Engine().Tick(r.Context()); err != nil {
+		h.log.Warn("tick after a clock change", "error", err)
+	}
+	now := c.Now().UTC()
+	encode(w, http.StatusOK, clockBody{Now: &now})
+	return nil
+}
+
+// Fault is an injected failure. Requests whose method matches Method (empty: any) and whose path
+// equals Path, or starts with it when Path ends in "*", are delayed by LatencyMS and then, if
+// Status is not 0, answered with that status and Body (default: the API's error body for the
+// status). A 429 carries X-RateLimit-Retry-At = now + RetryAfterSeconds (default 1). Times limits
+// how many requests the fault hits (0: every one).
+type Fault struct {
+	ID                string          `json:"id"`
+	Method            string          `json:"method,omitempty"`
+	Path              string          `json:"path"`
+	Status            int             `json:"status,omitempty"`
+	Body              json.RawMessage `json:"body,omitempty"`
+	LatencyMS         int             `json:"latency_ms,omitempty"`
+	RetryAfterSeconds int             `json:"retry_after_seconds,omitempty"`
+	Times             int             `json:"times,omitempty"`
+	Hits              int             `json:"hits"`
+}
+
+type faultSet struct {
+	mu     sync.Mutex
+	next   int
+	faults []*Fault
+}
+
+func (s *faultSet) clear() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults = nil
+}
+
+// match returns a copy of the first fault that applies to r, counting the hit.
+func (s *faultSet) match(r *http.Request) (Fault, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i, f := range s.faults {
+		if f.Method != "" && !strings.EqualFold(f.Method, r.Method) {
+			continue
+		}
+		if p, ok := strings.CutSuffix(f.Path, "*"); ok {
+			if !strings.HasPrefix(r.URL.Path, p) {
+				continue
+			}
+		} else if f.Path != r.URL.Path {
+			continue
+		}
+		f.Hits++
+		out := *f
+		if f.Times > 0 && f.Hits >= f.Times {
+			s.faults = append(s.faults[:i:i], s.faults[i+1:]...)
+		}
+		return out, true
+	}
+	return Fault{}, false
+}
+
+// apply injects a matching fault; it reports whether it answered the request.
+func (s *faultSet) apply(w http.ResponseWriter, r *http.Request, now func() time.Time) bool {
+	f, ok := s.match(r)
+	if !ok {
+		return false
+	}
+	if f.LatencyMS > 0 {
+		t := time.NewTimer(time.Duration(f.LatencyMS) * time.Millisecond)
+		select {
+		case <-t.C:
+		case <-r.Context().Done():
+			t.Stop()
+		}
+	}
+	if f.Status == 0 {
+		return false
+	}
+	if f.Status == http.StatusTooManyRequests {
+		retry := f.RetryAfterSeconds
+		if retry <= 0 {
+			retry = 1
+		}
+		w.Header().Set("X-RateLimit-Retry-At", strconv.FormatInt(time.Now().Add(time.Duration(retry)*time.Second).Unix(), 10))
+		w.Header().Set("X-RateLimit-Remaining", "0")
+	}
+	_ = now
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(f.Status)
+	if len(f.Body) > 0 {
+		_, _ = w.Write(f.Body)
+		return true
+	}
+	if strings.HasPrefix(r.URL.Path, "/api/v1/") {
+		b, _ := json.Marshal(oktaError{ErrorCode: "E0000047", ErrorSummary: http.StatusText(f.Status), ErrorLink: "E0000047",
+			ErrorID: newErrorID(), ErrorCauses: []oktaCauses{}})
+		_, _ = w.Write(b)
+		return true
+	}
+	b, _ := json.Marshal(v1Error{Type: faultType(f.Status), Code: f.Status, Message: http.StatusText(f.Status)})
+	_, _ = w.Write(b)
+	return true
+}
+
+func faultType(code int) string {
+	switch code {
+	case http.StatusTooManyRequests:
+		return "too_many_requests"
+	case http.StatusServiceUnavailable:
+		return "service_offline"
+	case http.StatusGatewayTimeout:
+		return "gateway_timeout"
+	case http.StatusUnauthorized:
+		return "authentication_error"
+	case http.StatusForbidden:
+		return "forbidden_error"
+	case http.StatusNotFound:
+		return "resource_does_not_exist"
+	case http.StatusConflict:
+		return "resource_already_exists"
+	case http.StatusBadRequest:
+		return "invalid_request"
+	default:
+		return "internal_error"
+	}
+}
+
+func (h *Handler) listFaults(w http.ResponseWriter, r *http.Request) error {
+	h.faults.mu.Lock()
+	out := make([]Fault, 0, len(h.faults.faults))
+	for _, f := range h.faults.faults {
+		out = append(out, *f)
+	}
+	h.faults.mu.Unlock()
+	encode(w, http.StatusOK, list[Fault]{List: out})
+	return nil
+}
+
+func (h *Handler) addFault(w http.ResponseWriter, r *http.Request) error {
+	var f Fault
+	if err := requireBody(r, &f); err != nil {
+		return err
+	}
+	switch {
+	case !strings.HasPrefix(f.Path, "/"):
+		return invalid("path must start with /")
+	case f.Status != 0 && (f.Status < 100 || f.Status > 599):
+		return invalid("status must be an HTTP status code")
+	case f.Status == 0 && f.LatencyMS <= 0:
+		return invalid("give a status, a latency_ms, or both")
+	case f.LatencyMS < 0 || f.LatencyMS > 600000 || f.Times < 0:
+		return invalid("latency_ms must be 0-600000 and times not negative")
+	case len(f.Body) > 0 && !json.Valid(f.Body):
+		return invalid("body must be JSON")
+	}
+	h.faults.mu.Lock()
+	h.faults.next++
+	f.ID = strconv.Itoa(h.faults.next)
+	f.Hits = 0
+	h.faults.faults = append(h.faults.faults, &f)
+	out := f
+	h.faults.mu.Unlock()
+	encode(w, http.StatusCreated, out)
+	return nil
+}
+
+func (h *Handler) clearFaults(w http.ResponseWriter, r *http.Request) error {
+	h.faults.clear()
+	noContent(w)
+	return nil
+}
+
+func (h *Handler) deleteFault(w http.ResponseWriter, r *http.Request) error {
+	id := r.PathValue("id")
+	h.faults.mu.Lock()
+	defer h.faults.mu.Unlock()
+	for i, f := range h.faults.faults {
+		if f.ID == id {
+			h.faults.faults = append(h.faults.faults[:i:i], h.faults.faults[i+1:]...)
+			noContent(w)
+			return nil
+		}
+	}
+	return errors.Mark(errors.Newf("fault %q does not exist", id), opa.ErrNotFound)
+}
+
+// RecordedRequest is a request the handler served, as listed by GET /_fake/requests. Headers leave
+// out Authorization and Cookie; Body is the JSON body with secret fields redacted (or omitted when
+// it is not JSON or too large).
+type RecordedRequest struct {
+	At      time.Time           `json:"at"`
+	Method  string              `json:"method"`
+	Path    string              `json:"path"`
+	Query   string              `json:"query,omitempty"`
+	Headers map[string][]string `json:"headers,omitempty"`
+	Body    json.RawMessage     `json:"body,omitempty"`
+	Status  int                 `json:"status"`
+}
+
+// maxRecorded bounds the request log; the oldest entries go first.
+const maxRecorded = 1000
+
+type recorder struct {
+	mu   sync.Mutex
+	reqs []RecordedRequest
+}
+
+func (rc *recorder) clear() {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	rc.reqs = nil
+}
+
+// statusWriter remembers the status a handler wrote.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	body   []byte
+}
+
+func (s *statusWriter) WriteHeader(code int) {
+	if s.status == 0 {
+		s.status = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusWriter) Write(b []byte) (int, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	return s.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+func (rc *recorder) start(w http.ResponseWriter, r *http.Request) *statusWriter {
+	sw := &statusWriter{ResponseWriter: w}
+	if r.Body != nil && r.Body != http.NoBody {
+		var buf bytes.Buffer
+		_, _ = buf.ReadFrom(http.MaxBytesReader(nil, r.Body, maxBody+1))
+		sw.body = buf.Bytes()
+		r.Body = readCloser{bytes.NewReader(sw.body)}
+	}
+	return sw
+}
+
+type readCloser struct{ *bytes.Reader }
+
+func (readCloser) Close() error { return nil }
+
+func (rc *recorder) finish(sw *statusWriter, r *http.Request) {
+	rec := RecordedRequest{At: time.Now().UTC(), Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Status: sw.status}
+	for k, v := range r.Header {
+		switch http.CanonicalHeaderKey(k) {
+		case "Authorization", "Cookie", "Proxy-Authorization", "X-Opa-Token":
+			continue
+		}
+		if rec.Headers == nil {
+			rec.Headers = map[string][]string{}
+		}
+		rec.Headers[k] = v
+	}
+	if len(sw.body) > 0 && len(sw.body) <= maxBody {
+		rec.Body = redact(sw.body)
+	}
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	if len(rc.reqs) >= maxRecorded {
+		rc.reqs = append(rc.reqs[:0:0], rc.reqs[1:]...)
+	}
+	rc.reqs = append(rc.reqs, rec)
+}
+
+// redact returns body with every value of a secret-named field replaced by "REDACTED", or nil
+// when body is not JSON (so nothing unparsed is kept).
+func redact(body []byte) json.RawMessage {
+	var v any
+	if err := json.Unmarshal(body, &v); err != nil {
+		return nil
+	}
+	out, err := json.Marshal(redactValue(v))
+	if err != nil {
+		return nil
+	}
+	return out
+}
+
+func redactValue(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		for k, val := range x {
+			if secretField(k) {
+				x[k] = "REDACTED"
+				continue
+			}
+			x[k] = redactValue(val)
+		}
+	case []any:
+		for i := range x {
+			x[i] = redactValue(x[i])
+		}
+	}
+	return v
+}
+
+func secretField(name string) bool {
+	n := strings.ToLower(name)
+	return strings.Contains(n, "password") || strings.Contains(n, "secret") || n == "bearer_token" ||
+		n == "d" || n == "p" || n == "q" || n == "dp" || n == "dq" || n == "qi" || n == "k"
+}
+
+func (h *Handler) listRequests(w http.ResponseWriter, r *http.Request) error {
+	h.recorder.mu.Lock()
+	out := append([]RecordedRequest{}, h.recorder.reqs...)
+	h.recorder.mu.Unlock()
+	encode(w, http.StatusOK, list[RecordedRequest]{List: out})
+	return nil
+}
+
+func (h *Handler) clearRequests(w http.ResponseWriter, r *http.Request) error {
+	h.recorder.clear()
+	noContent(w)
+	return nil
+}

@@ -1,0 +1,140 @@
+// Package httpapi serves an opa.Engine over HTTP with the paths, methods, status codes, field names,
+// error bodies and paging of the real Okta Privileged Access (OPA) / Advanced Server Access (ASA)
+// API, and of the Okta Directories Integration API, so that existing clients (the pam-sdk-go, the
+// terraform-provider-oktapam, scripts) can be pointed at it.
+//
+// Wire rules (see routes.go for every route):
+//
+//   - /v1 calls authenticate with "Authorization: Bearer <token>" from
+//     POST /v1/teams/{team_name}/service_token; the token must belong to the path's team.
+//   - /api/v1 calls accept "Authorization: SSWS <token>" or "Bearer <token>", where the token is a
+//     bearer token from the service_token exchange (of any team) or an Okta API token registered
+//     with WithOktaTokens (fixtures can define them).
+//   - Lists are {"list":[…]} paged with count (default 100, at most opa.MaxPageCount), offset, prev
+//     and descending; the next and previous pages are given in RFC 8288 Link headers whose absolute
+//     URLs keep the caller's query.
+//   - Errors are {"type","code","message"} on /v1 and Okta's {errorCode, errorSummary, errorLink,
+//     errorId, errorCauses} on /api/v1. 5xx bodies are generic; the detail goes to the log.
+//   - Bodies are JSON of at most 1 MiB; null means unset, unknown fields are ignored; malformed
+//     JSON, wrong types and trailing data are 400 and change nothing.
+//
+// Test-fixture controls (reset, clock, fault injection, request log) live under /_fake/ when
+// enabled with WithControls; see controls.go.
+package httpapi
+
+import (
+	"log/slog"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/opakit/opa"
+)
+
+// maxBody is the largest request body accepted.
+const maxBody = 1 << 20
+
+// Handler is the HTTP API. Make one with New. It is safe for concurrent use.
+type Handler struct {
+	engine     atomic.Pointer[opa.Engine]
+	log        *slog.Logger
+	mux        *http.ServeMux
+	controls   *Controls
+	oktaTokens map[string]OktaToken
+	extra      map[string]http.Handler
+	now        func() time.Time
+
+	rateMu     sync.Mutex
+	rateWindow int64
+	rateUsed   int
+
+	faults   faultSet
+	recorder recorder
+}
+
+// OktaToken is what an Okta API token (sent as "Authorization: SSWS <token>" to /api/v1) stands
+// for: a user of a team, by user id or username.
+type OktaToken struct {
+	Team string
+	User string
+}
+
+// Controls enables the test-fixture controls under /_fake/. Reset returns a fresh engine loaded
+// with the fixtures (nil disables /_fake/reset); Clock is the engine's clock (nil disables the
+// clock controls). Fault injection and the request log are always available when Controls is set.
+type Controls struct {
+	Reset func() (*opa.Engine, error)
+	Clock *opa.ManualClock
+}
+
+// Option configures a Handler.
+type Option func(*Handler)
+
+// WithLogger sets the logger for request failures. Default: discard. Bearer tokens and secrets are
+// never logged.
+func WithLogger(l *slog.Logger) Option {
+	return func(h *Handler) {
+		if l != nil {
+			h.log = l
+		}
+	}
+}
+
+// WithControls enables the /_fake/ test-fixture controls. Without it those paths are 404.
+func WithControls(c Controls) Option {
+	return func(h *Handler) { h.controls = &c }
+}
+
+// WithOktaTokens registers Okta API tokens accepted on /api/v1 (token -> user).
+func WithOktaTokens(tokens map[string]OktaToken) Option {
+	return func(h *Handler) {
+		for k, v := range tokens {
+			h.oktaTokens[k] = v
+		}
+	}
+}
+
+// WithMount serves handler under the path prefix (e.g. "/ui/" for the browser demo).
+func WithMount(prefix string, handler http.Handler) Option {
+	return func(h *Handler) { h.extra[prefix] = handler }
+}
+
+// New returns the HTTP API over engine.
+func New(engine *opa.Engine, opts ...Option) *Handler {
+	h := &Handler{
+		log:        slog.New(slog.DiscardHandler),
+		oktaTokens: map[string]OktaToken{},
+		extra:      map[string]http.Handler{},
+	}
+	h.engine.Store(engine)
+	for _, o := range opts {
+		o(h)
+	}
+	h.now = func() time.Time { return h.Engine().Clock().Now() }
+	h.mux = http.NewServeMux()
+	h.routes()
+	for prefix, x := range h.extra {
+		h.mux.Handle(prefix, x)
+	}
+	return h
+}
+
+// Engine returns the engine the handler serves now (it changes on /_fake/reset).
+func (h *Handler) Engine() *opa.Engine { return h.engine.Load() }
+
+// SetEngine replaces the engine the handler serves.
+func (h *Handler) SetEngine(e *opa.Engine) { h.engine.Store(e) }
+
+// ServeHTTP implements http.Handler.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if h.controls != nil && !isControlPath(r.URL.Path) {
+		rw := h.recorder.start(w, r)
+		defer h.recorder.finish(rw, r)
+		w = rw
+		if h.faults.apply(w, r, h.now) {
+			return
+		}
+	}
+	h.mux.ServeHTTP(w, r)
+}

@@ -1,0 +1,151 @@
+package httpapi
+
+import (
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/opakit/opa"
+)
+
+// pageRequest reads count, offset, prev and descending from the query. A parameter given twice
+// counts once (the first value). A count that is not a number, below 1 or above opa.MaxPageCount
+// is an ErrInvalid error.
+func pageRequest(r *http.Request) (opa.PageRequest, error) {
+	q := r.URL.Query()
+	var pr opa.PageRequest
+	if c := q.Get("count"); c != "" {
+		n, err := strconv.Atoi(c)
+		if err != nil || n < 1 || n > opa.MaxPageCount {
+			return pr, invalid("count must be a number between 1 and %d", opa.MaxPageCount)
+		}
+		pr.Count = n
+	}
+	pr.Offset = q.Get("offset")
+	var err error
+	if pr.Prev, err = queryBool(r, "prev"); err != nil {
+		return pr, err
+	}
+	if pr.Descending, err = queryBool(r, "descending"); err != nil {
+		return pr, err
+	}
+	return pr, nil
+}
+
+// writePage writes a page as {"list":[…]} with RFC 8288 Link headers for the next and previous
+// pages. The links are absolute and keep the caller's query (filters, count, descending), changing
+// only offset and prev.
+func writePage[T any](w http.ResponseWriter, r *http.Request, p opa.Page[T]) {
+	var links []string
+	if p.Next != "" {
+		links = append(links, "<"+pageURL(r, p.Next, false)+`>; rel="next"`)
+	}
+	if p.Prev != "" {
+		links = append(links, "<"+pageURL(r, p.Prev, true)+`>; rel="prev"`)
+	}
+	if len(links) > 0 {
+		w.Header().Set("Link", strings.Join(links, ", "))
+	}
+	items := p.Items
+	if items == nil {
+		items = []T{}
+	}
+	encode(w, http.StatusOK, list[T]{List: items})
+}
+
+// pageURL is the absolute URL of the request with offset and prev replaced.
+func pageURL(r *http.Request, offset string, prev bool) string {
+	q := r.URL.Query()
+	for k, vs := range q {
+		// A filter given twice is kept once, so links do not grow page after page.
+		if len(vs) > 1 && allSame(vs) {
+			q[k] = vs[:1]
+		}
+	}
+	q.Set("offset", offset)
+	if prev {
+		q.Set("prev", "true")
+	} else {
+		q.Del("prev")
+	}
+	u := url.URL{Scheme: scheme(r), Host: r.Host, Path: r.URL.Path, RawQuery: q.Encode()}
+	return u.String()
+}
+
+func allSame(vs []string) bool {
+	for _, v := range vs[1:] {
+		if v != vs[0] {
+			return false
+		}
+	}
+	return true
+}
+
+func scheme(r *http.Request) string {
+	if r.TLS != nil {
+		return "https"
+	}
+	if p := r.Header.Get("X-Forwarded-Proto"); p == "https" || p == "http" {
+		return p
+	}
+	return "http"
+}
+
+// paginate pages a whole list the same way the engine's own paged lists do (ids ascending, or
+// descending; offset compared with ids), for engine operations that return a full slice.
+func paginate[T any](items []T, id func(T) string, req opa.PageRequest) opa.Page[T] {
+	count := req.Count
+	if count == 0 {
+		count = opa.DefaultPageCount
+	}
+	sorted := slices.Clone(items)
+	slices.SortFunc(sorted, func(a, b T) int {
+		c := strings.Compare(id(a), id(b))
+		if req.Descending {
+			c = -c
+		}
+		return c
+	})
+	after := func(x string) bool {
+		if req.Descending {
+			return x < req.Offset
+		}
+		return x > req.Offset
+	}
+	var lo, hi int
+	switch {
+	case req.Offset == "":
+		lo, hi = 0, min(count, len(sorted))
+		if req.Prev {
+			lo, hi = max(0, len(sorted)-count), len(sorted)
+		}
+	case !req.Prev:
+		lo = len(sorted)
+		for i, it := range sorted {
+			if after(id(it)) {
+				lo = i
+				break
+			}
+		}
+		hi = min(lo+count, len(sorted))
+	default:
+		end := len(sorted)
+		for i, it := range sorted {
+			if id(it) == req.Offset || after(id(it)) {
+				end = i
+				break
+			}
+		}
+		lo, hi = max(0, end-count), end
+	}
+	p := opa.Page[T]{Items: sorted[lo:hi]}
+	if hi < len(sorted) && hi > lo {
+		p.Next = id(sorted[hi-1])
+	}
+	if lo > 0 && hi > lo {
+		p.Prev = id(sorted[lo])
+	}
+	return p
+}

@@ -1,0 +1,247 @@
+package httpapi
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/cockroachdb/errors"
+
+	"github.com/opakit/opa"
+)
+
+// decode reads the request body as JSON into v. JSON null leaves a field unset and unknown fields
+// are ignored; an empty body decodes nothing. Malformed JSON, a wrong type, trailing data and a body
+// over maxBody are ErrInvalid errors.
+func decode(r *http.Request, v any) error {
+	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, maxBody))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return invalid("the request body is larger than %d bytes", maxBody)
+		}
+		return invalid("the request body could not be read")
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		return nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if err := dec.Decode(v); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			field := te.Field
+			if field == "" {
+				field = "the body"
+			}
+			return invalid("%s must be a JSON %s, not %s", field, jsonKind(te.Type.Kind().String()), te.Value)
+		}
+		return errors.Mark(invalid("the request body is not well-formed JSON"), errMalformed)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return errors.Mark(invalid("the request body has data after the JSON value"), errMalformed)
+	}
+	return nil
+}
+
+func jsonKind(goKind string) string {
+	switch goKind {
+	case "string":
+		return "string"
+	case "bool":
+		return "boolean"
+	case "slice", "array":
+		return "array"
+	case "struct", "map":
+		return "object"
+	default:
+		return "number"
+	}
+}
+
+// requireBody is decode for operations whose body is required.
+func requireBody(r *http.Request, v any) error {
+	if r.ContentLength == 0 && r.Body == http.NoBody {
+		return invalid("a JSON request body is required")
+	}
+	return decode(r, v)
+}
+
+// invalid returns an ErrInvalid error made in the handler (decoding, query parameters).
+func invalid(format string, args ...any) error {
+	return errors.Mark(errors.Newf(format, args...), opa.ErrInvalid)
+}
+
+// encode writes v as JSON with the status.
+func encode(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		// Only a programming error (an unencodable type) gets here.
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusInternalServerError)
+		_, _ = w.Write([]byte(`{"type":"internal_error","code":500,"message":"Internal server error"}`))
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
+	_, _ = w.Write([]byte("\n"))
+}
+
+// noContent answers 204 with an empty body.
+func noContent(w http.ResponseWriter) { w.WriteHeader(http.StatusNoContent) }
+
+// list is the {"list":[…]} body.
+type list[T any] struct {
+	List []T `json:"list"`
+}
+
+// status maps an error class to the HTTP status and the /v1 error type.
+func status(err error) (int, string) {
+	switch opa.ErrorClass(err) {
+	case opa.ErrInvalid:
+		return http.StatusBadRequest, "invalid_request"
+	case opa.ErrUnauthorized:
+		return http.StatusUnauthorized, "authentication_error"
+	case opa.ErrForbidden:
+		return http.StatusForbidden, "forbidden_error"
+	case opa.ErrNotFound:
+		return http.StatusNotFound, "resource_does_not_exist"
+	case opa.ErrConflict:
+		return http.StatusConflict, "resource_already_exists"
+	case opa.ErrUnavailable:
+		return http.StatusServiceUnavailable, "service_offline"
+	case opa.ErrTimeout:
+		return http.StatusGatewayTimeout, "gateway_timeout"
+	default:
+		return http.StatusInternalServerError, "internal_error"
+	}
+}
+
+// v1Error is the OPA/ASA error body.
+type v1Error struct {
+	Type    string `json:"type"`
+	Code    int    `json:"code"`
+	Message string `json:"message"`
+}
+
+// writeError answers a /v1 request with the error's status and {"type","code","message"} body.
+// 5xx bodies are generic and the detail goes to the log.
+func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	code, typ := status(err)
+	msg := publicMessage(err)
+	if code >= 500 {
+		h.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "status", code, "error", err)
+		msg = genericMessage(code)
+	}
+	if code == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="opa"`)
+	}
+	encode(w, code, v1Error{Type: typ, Code: code, Message: msg})
+}
+
+// publicMessage returns the message of err's outermost layer, which for engine errors is the
+// message the engine wrote for users.
+func publicMessage(err error) string {
+	s := err.Error()
+	if s == "" {
+		return ""
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+func genericMessage(code int) string {
+	switch code {
+	case http.StatusBadGateway:
+		return "There are no connected agents."
+	case http.StatusServiceUnavailable:
+		return "The service is unavailable; retry later"
+	case http.StatusGatewayTimeout:
+		return "Timed out waiting for agent"
+	default:
+		return "Internal server error"
+	}
+}
+
+// oktaError is the Okta management API error body.
+type oktaError struct {
+	ErrorCode    string       `json:"errorCode"`
+	ErrorSummary string       `json:"errorSummary"`
+	ErrorLink    string       `json:"errorLink"`
+	ErrorID      string       `json:"errorId"`
+	ErrorCauses  []oktaCauses `json:"errorCauses"`
+}
+
+type oktaCauses struct {
+	ErrorSummary string `json:"errorSummary"`
+}
+
+// writeOktaError answers an /api/v1 request with Okta's error body: 400 E0000001 (E0000003 for a
+// malformed body), 401 E0000004, 403 E0000006, 404 E0000007, 409 E0000001, 502 "There are no
+// connected agents.", 504 "Timed out waiting for agent", 500 E0000009.
+func (h *Handler) writeOktaError(w http.ResponseWriter, r *http.Request, err error) {
+	code, _ := status(err)
+	detail := publicMessage(err)
+	var e oktaError
+	switch code {
+	case http.StatusBadRequest:
+		if errors.Is(err, errMalformed) {
+			e = oktaError{ErrorCode: "E0000003", ErrorSummary: "The request body was not well-formed."}
+		} else {
+			e = oktaError{ErrorCode: "E0000001", ErrorSummary: "Api validation failed: " + detail,
+				ErrorCauses: []oktaCauses{{ErrorSummary: detail}}}
+		}
+	case http.StatusUnauthorized:
+		e = oktaError{ErrorCode: "E0000004", ErrorSummary: "Authentication failed"}
+		w.Header().Set("WWW-Authenticate", `SSWS realm="okta"`)
+	case http.StatusForbidden:
+		e = oktaError{ErrorCode: "E0000006", ErrorSummary: "You do not have permission to perform the requested action"}
+	case http.StatusNotFound:
+		e = oktaError{ErrorCode: "E0000007", ErrorSummary: "Not found: " + detail}
+	case http.StatusConflict:
+		e = oktaError{ErrorCode: "E0000001", ErrorSummary: "Api validation failed: " + detail,
+			ErrorCauses: []oktaCauses{{ErrorSummary: detail}}}
+	case http.StatusServiceUnavailable:
+		code = http.StatusBadGateway
+		e = oktaError{ErrorCode: "E0000150", ErrorSummary: "There are no connected agents."}
+	case http.StatusGatewayTimeout:
+		e = oktaError{ErrorCode: "E0000151", ErrorSummary: "Timed out waiting for agent"}
+	default:
+		e = oktaError{ErrorCode: "E0000009", ErrorSummary: "Internal Server Error"}
+	}
+	if code >= 500 {
+		h.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "status", code, "error", err)
+	}
+	e.ErrorLink = e.ErrorCode
+	e.ErrorID = newErrorID()
+	if e.ErrorCauses == nil {
+		e.ErrorCauses = []oktaCauses{}
+	}
+	encode(w, code, e)
+}
+
+// errMalformed marks a body that is not JSON at all (Okta's E0000003).
+var errMalformed = errors.New("malformed body")
+
+func newErrorID() string {
+	b := make([]byte, 15)
+	_, _ = rand.Read(b)
+	return "oae" + base64.RawURLEncoding.EncodeToString(b)
+}
+
+// queryBool parses a boolean query parameter; absent is false.
+func queryBool(r *http.Request, name string) (bool, error) {
+	v := r.URL.Query().Get(name)
+	if v == "" {
+		return false, nil
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return false, invalid("query parameter %s must be true or false", name)
+	}
+	return b, nil
+}
