@@ -1,0 +1,161 @@
+package opa
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/cockroachdb/errors"
+	"github.com/go-ldap/ldap/v3"
+
+	"github.com/opakit/opa/directory"
+	"github.com/opakit/opa/storage"
+)
+
+// Group membership actions.
+const (
+	GroupActionAdd    = "ADD"
+	GroupActionRemove = "REMOVE"
+)
+
+// MaxGroupMembershipValues caps the values of one group membership change.
+const MaxGroupMembershipValues = 1000
+
+// AgentAction is the body of the Directories Integration "update group membership" operation
+// (POST /api/v1/directories/{appInstanceId}/groups/modify), in the wire format.
+type AgentAction struct {
+	// ID names the AD or LDAP group; see ModifyDirectoryGroup for the accepted forms.
+	ID         string                `json:"id"`
+	Parameters AgentActionParameters `json:"parameters"`
+}
+
+// AgentActionParameters says what to change: Action ADD or REMOVE, the membership Attribute
+// ("member" in AD, e.g. "uniqueMember" in LDAP), and the Values naming the users.
+type AgentActionParameters struct {
+	Action    string   `json:"action"`
+	Attribute string   `json:"attribute"`
+	Values    []string `json:"values"`
+}
+
+func (a *AgentAction) validate() error {
+	a.Parameters.Action = strings.ToUpper(strings.TrimSpace(a.Parameters.Action))
+	switch {
+	case strings.TrimSpace(a.ID) == "":
+		return invalidf("Api validation failed: id is required")
+	case a.Parameters.Action == "":
+		return invalidf("Api validation failed: parameters.action is required")
+	case a.Parameters.Action != GroupActionAdd && a.Parameters.Action != GroupActionRemove:
+		return invalidf("Api validation failed: parameters.action must be ADD or REMOVE")
+	case strings.TrimSpace(a.Parameters.Attribute) == "":
+		return invalidf("Api validation failed: parameters.attribute is required (member for AD)")
+	case len(a.Parameters.Values) == 0:
+		return invalidf("Api validation failed: parameters.values needs at least one user id")
+	case len(a.Parameters.Values) > MaxGroupMembershipValues:
+		return invalidf("Api validation failed: parameters.values allows at most %d user ids", MaxGroupMembershipValues)
+	}
+	for _, v := range a.Parameters.Values {
+		if strings.TrimSpace(v) == "" {
+			return invalidf("Api validation failed: parameters.values holds an empty user id")
+		}
+	}
+	return nil
+}
+
+// ModifyDirectoryGroup adds users to or removes them from a group in the directory of the AD
+// connection whose Okta app instance id is appInstanceID. Needs resource_admin.
+//
+// Identifiers, decided here: the group id and each value may be an objectGUID (the id Okta's AD
+// integration imports objects by, e.g. "2f1c…-…"), an objectSid ("S-1-5-21-…") or a distinguished
+// name; each is resolved by a search under the connection's domain. Groups must be of objectClass
+// group, groupOfNames or groupOfUniqueNames. The directory receives member DNs.
+//
+// Errors: ErrInvalid for a missing id, action (ADD or REMOVE), attribute or values; ErrNotFound
+// for an unknown app instance (or one of another team), group or user; ErrUnavailable when no
+// agent serves the directory (the API's 502); ErrTimeout when the agent does not answer in time
+// (504). Every attempt past validation is audited. Safe for concurrent use.
+func (e *Engine) ModifyDirectoryGroup(ctx context.Context, p Principal, appInstanceID string, action AgentAction) error {
+	if err := p.require(RoleResourceAdmin); err != nil {
+		return err
+	}
+	if err := action.validate(); err != nil {
+		return err
+	}
+	var conn *storage.Connection
+	err := e.store.View(ctx, func(tx storage.ReadTx) error {
+		c, err := storage.Connections.First(tx, "app_instance", appInstanceID)
+		if err != nil || c.TeamID != p.TeamID {
+			return notFoundf("Not found: Resource not found: %s (AppInstance)", appInstanceID)
+		}
+		conn = c
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	err = e.modifyGroup(ctx, conn, action)
+	outcome, detail := "success", fmt.Sprintf("%s %d members of group %s via %s", action.Parameters.Action, len(action.Parameters.Values), action.ID, action.Parameters.Attribute)
+	if err != nil {
+		outcome, detail = "failure", detail+": "+errorCodeOf(err)
+	}
+	if aerr := e.store.Update(context.WithoutCancel(ctx), func(tx storage.WriteTx) error {
+		return e.audit(tx, p, AuditGroupModify, "active_directory_group", action.ID, outcome, detail)
+	}); aerr != nil {
+		err = errors.CombineErrors(err, aerr)
+	}
+	return err
+}
+
+func (e *Engine) modifyGroup(ctx context.Context, conn *storage.Connection, action AgentAction) error {
+	dir, err := e.directoryFor(ctx, conn)
+	if err != nil {
+		return err
+	}
+	base := domainDN(conn.Domain)
+	group, err := resolveObject(ctx, dir, base, action.ID, "(|(objectClass=group)(objectClass=groupOfNames)(objectClass=groupOfUniqueNames))")
+	if err != nil {
+		return wrapNotFound(err, "Not found: Resource not found: %s (Group)", action.ID)
+	}
+	members := make([]string, 0, len(action.Parameters.Values))
+	for _, v := range action.Parameters.Values {
+		dn, err := resolveObject(ctx, dir, base, v, "")
+		if err != nil {
+			return wrapNotFound(err, "Not found: Resource not found: %s (User)", v)
+		}
+		members = append(members, dn)
+	}
+	err = dir.ModifyMembers(ctx, group, action.Parameters.Attribute, action.Parameters.Action == GroupActionAdd, members)
+	return wrapNotFound(err, "Not found: a group or user of the request no longer exists in the directory")
+}
+
+// resolveObject returns the DN of the object an id names: a DN, an objectSid or an objectGUID.
+// classFilter, when set, restricts the object's class.
+func resolveObject(ctx context.Context, dir directory.Directory, base, id, classFilter string) (string, error) {
+	req := directory.SearchRequest{BaseDN: base, Scope: directory.ScopeSubtree, Attributes: []string{"objectClass"}, SizeLimit: 2}
+	switch {
+	case looksLikeDN(id):
+		req.BaseDN, req.Scope, req.Filter = id, directory.ScopeBaseObject, "(objectClass=*)"
+	case strings.HasPrefix(strings.ToUpper(id), "S-1-"):
+		req.Filter = "(objectSid=" + ldap.EscapeFilter(id) + ")"
+	default:
+		req.Filter = "(objectGUID=" + ldap.EscapeFilter(id) + ")"
+	}
+	if classFilter != "" {
+		req.Filter = "(&" + req.Filter + classFilter + ")"
+	}
+	es, err := dir.Search(ctx, req)
+	if err != nil {
+		return "", err
+	}
+	if len(es) != 1 {
+		return "", notFoundf("no single directory object has the id %q", id)
+	}
+	return es[0].DN, nil
+}
+
+func looksLikeDN(s string) bool {
+	if !strings.Contains(s, "=") {
+		return false
+	}
+	dn, err := ldap.ParseDN(s)
+	return err == nil && len(dn.RDNs) > 0
+}
