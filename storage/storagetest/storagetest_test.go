@@ -10,10 +10,10 @@ import (
 	"github.com/opakit/opa/storage/storagetest"
 )
 
-// TestMemstoreStateMachine runs the machine against the in-memory store, three times over so the
+// TestMemstoreStateMachine runs the machine against the in-memory store, four times over so the
 // suite makes several hundred checks.
 func TestMemstoreStateMachine(t *testing.T) {
-	for _, name := range []string{"1", "2", "3"} {
+	for _, name := range []string{"1", "2", "3", "4"} {
 		t.Run(name, func(t *testing.T) {
 			storagetest.RunStateMachine(t, storagetest.Config{
 				Open: func(*rapid.T) storage.Storage { return memstore.New() },
