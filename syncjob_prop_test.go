@@ -178,4 +178,3 @@ func TestServerSyncAssignmentProperty(t *testing.T) {
 		}
 	})
 }
-
