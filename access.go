@@ -1,0 +1,481 @@
+package opa
+
+import (
+	"context"
+	"encoding/json"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/opakit/opa/storage"
+)
+
+// ActiveDirectoryDomain is an AD connection as an end user sees it. It carries both the SDK's
+// "domain" and the seed sample's "name" (the same value).
+type ActiveDirectoryDomain struct {
+	ID                string `json:"id"`
+	Name              string `json:"name"`
+	Domain            string `json:"domain"`
+	OktaAppInstanceID string `json:"okta_app_instance_id"`
+	Status            string `json:"status"`
+}
+
+// EndUserADAccount is the "account" object of the end-user AD account views. The fields after
+// AccountStatusDetail are filled only by the detail view (ADAccountEndUser).
+type EndUserADAccount struct {
+	ID                       string     `json:"id"`
+	Username                 string     `json:"username"`
+	AccountType              string     `json:"account_type"`
+	AvailabilityStatus       string     `json:"availability_status"`
+	AccountStatusDetail      string     `json:"account_status_detail,omitempty"`
+	FirstName                string     `json:"first_name,omitempty"`
+	LastName                 string     `json:"last_name,omitempty"`
+	Email                    string     `json:"email,omitempty"`
+	DisplayName              string     `json:"display_name,omitempty"`
+	SAMAccountName           string     `json:"sam_account_name,omitempty"`
+	BroughtUnderManagementAt *time.Time `json:"brought_under_management_at,omitempty"`
+	DistinguishedName        string     `json:"distinguished_name,omitempty"`
+	SID                      string     `json:"sid,omitempty"`
+}
+
+// EndUserCheckoutDetails is the "checkout_details" object of the end-user views.
+type EndUserCheckoutDetails struct {
+	LastCheckedOutBy             string     `json:"last_checked_out_by,omitempty"`
+	CheckoutRequired             bool       `json:"checkout_required"`
+	CurrentUserCheckoutExpiresAt *time.Time `json:"current_user_checkout_expires_at,omitempty"`
+}
+
+// RotationDetails is the "rotation" object of the end-user AD account detail.
+type RotationDetails struct {
+	LastPasswordChangeSuccessReportTimestamp *time.Time `json:"last_password_change_success_report_timestamp,omitempty"`
+	LastPasswordChangeSystemTimestamp        *time.Time `json:"last_password_change_system_timestamp,omitempty"`
+	LastPasswordChangeErrorReportTimestamp   *time.Time `json:"last_password_change_error_report_timestamp,omitempty"`
+	LastPasswordChangeErrorSystemTimestamp   *time.Time `json:"last_password_change_error_system_timestamp,omitempty"`
+	LastPasswordChangeErrorType              *string    `json:"last_password_change_error_type"`
+	PasswordChangeSuccessCount               int        `json:"password_change_success_count"`
+	PasswordChangeErrorCount                 int        `json:"password_change_error_count"`
+	PasswordChangeErrorCountSinceLastSuccess int        `json:"password_change_error_count_since_last_success"`
+}
+
+// ADAccountEndUserItem is an item of ListActiveDirectoryAccountsEndUser.
+type ADAccountEndUserItem struct {
+	Account         EndUserADAccount       `json:"account"`
+	CheckoutDetails EndUserCheckoutDetails `json:"checkout_details"`
+}
+
+// ADAccountEndUserDetail is ActiveDirectoryAccountEndUser: the account, its checkout details and its
+// rotation history.
+type ADAccountEndUserDetail struct {
+	Account         EndUserADAccount       `json:"account"`
+	CheckoutDetails EndUserCheckoutDetails `json:"checkout_details"`
+	Rotation        RotationDetails        `json:"rotation"`
+}
+
+// UAMConditional is a condition of a user access method. DESIGN: the engine runs no MFA or access
+// request workflow, so such conditions are reported with condition_is_met false and an access
+// method carrying one does not authorize a reveal or rotation (ErrForbidden).
+type UAMConditional struct {
+	Type           string `json:"type"`
+	ConditionIsMet bool   `json:"condition_is_met"`
+	Description    string `json:"description,omitempty"`
+}
+
+// CheckoutRequirements says whether using an access method checks the account out, and for how long
+// at most.
+type CheckoutRequirements struct {
+	Required                     bool `json:"required"`
+	MaxCheckoutDurationInSeconds int  `json:"max_checkout_duration_in_seconds"`
+}
+
+// UAMPrivilege is one privilege of an access method: {"privilege_type", "privilege_value"}.
+type UAMPrivilege struct {
+	PrivilegeType  string          `json:"privilege_type"`
+	PrivilegeValue map[string]bool `json:"privilege_value,omitempty"`
+}
+
+// UAMPrivileges is the privileges list of an access method's details. On input it also accepts
+// the seed sample's object form ({"_type":…, "secret_reveal":true, …}), which names no AD
+// privilege and decodes to an empty list.
+type UAMPrivileges []UAMPrivilege
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (ps *UAMPrivileges) UnmarshalJSON(b []byte) error {
+	var list []UAMPrivilege
+	if err := json.Unmarshal(b, &list); err == nil {
+		*ps = list
+		return nil
+	}
+	var obj map[string]any
+	if err := json.Unmarshal(b, &obj); err != nil {
+		return invalidf("details.privileges must be a list or an object")
+	}
+	*ps = nil
+	for k, v := range obj {
+		if on, ok := v.(bool); ok && on && knownPrivilege(k) {
+			*ps = append(*ps, UAMPrivilege{PrivilegeType: k, PrivilegeValue: map[string]bool{k: true}})
+		}
+	}
+	return nil
+}
+
+// UAMDetails is the "details" object of an access method for an account.
+type UAMDetails struct {
+	Type       string        `json:"_type"`
+	AccountID  string        `json:"account_id,omitempty"`
+	Privileges UAMPrivileges `json:"privileges"`
+}
+
+// UserAccessMethod is how a user may use an account, per security policy rule and privilege
+// (okta-api.md §6.6). The engine emits one method per (rule, privilege); rule_ids names the rule.
+type UserAccessMethod struct {
+	Identity                     string                `json:"identity"`
+	AccessCredential             string                `json:"access_credential"`
+	Brokered                     bool                  `json:"brokered"`
+	ServerHostName               string                `json:"server_host_name"`
+	UserAccessType               string                `json:"user_access_type"`
+	ResourceStatus               string                `json:"resource_status"`
+	SudoDisplayName              string                `json:"sudo_display_name"`
+	ShortText                    string                `json:"short_text,omitempty"`
+	AvailabilityDetailsText      string                `json:"availability_details_text,omitempty"`
+	Conditionals                 []UAMConditional      `json:"conditionals"`
+	RuleIDs                      []string              `json:"rule_ids"`
+	RuleResourceType             string                `json:"rule_resource_type,omitempty"`
+	Details                      UAMDetails            `json:"details"`
+	CheckoutRequirements         *CheckoutRequirements `json:"checkout_requirements,omitempty"`
+	CurrentUserCheckoutExpiresAt *time.Time            `json:"current_user_checkout_expires_at,omitempty"`
+}
+
+// Rule resource types of access methods. DESIGN: UD accounts use okta_app_based_resource, the
+// SDK enum's value for Okta-hosted accounts, so strict enum decoders accept it.
+const (
+	ruleResourceAD = "active_directory_based_resource"
+	ruleResourceUD = "okta_app_based_resource"
+)
+
+// DomainFilter narrows ADDomains: Domain is an exact (case-insensitive) domain name, Contains a
+// substring of it.
+type DomainFilter struct {
+	Domain   string
+	Contains string
+}
+
+// ADDomains returns the AD connections in which p can access at least one account through a
+// security policy. Any authenticated user.
+func (e *Engine) ADDomains(ctx context.Context, p Principal, f DomainFilter) ([]ActiveDirectoryDomain, error) {
+	if err := p.check(); err != nil {
+		return nil, err
+	}
+	out := []ActiveDirectoryDomain{}
+	err := e.store.View(ctx, func(tx storage.ReadTx) error {
+		set, err := policiesFor(tx, p)
+		if err != nil {
+			return err
+		}
+		conns, err := storage.Connections.List(tx, "team", p.TeamID)
+		if err != nil {
+			return err
+		}
+		for _, c := range conns {
+			if f.Domain != "" && !strings.EqualFold(f.Domain, c.Domain) {
+				continue
+			}
+			if f.Contains != "" && !strings.Contains(strings.ToLower(c.Domain), strings.ToLower(f.Contains)) {
+				continue
+			}
+			accts, err := storage.Accounts.List(tx, "connection", c.ID)
+			if err != nil {
+				return err
+			}
+			if slices.ContainsFunc(accts, func(a *storage.Account) bool { return len(set.forAccount(a)) > 0 }) {
+				out = append(out, domainOf(c))
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+func domainOf(c *storage.Connection) ActiveDirectoryDomain {
+	return ActiveDirectoryDomain{ID: c.ID, Name: c.Domain, Domain: c.Domain, OktaAppInstanceID: c.AppInstanceID, Status: c.Status}
+}
+
+// ADDomain returns one AD connection p can access. ErrNotFound if it does not exist or p can
+// access none of its accounts.
+func (e *Engine) ADDomain(ctx context.Context, p Principal, connectionID string) (ActiveDirectoryDomain, error) {
+	ds, err := e.ADDomains(ctx, p, DomainFilter{})
+	if err != nil {
+		return ActiveDirectoryDomain{}, err
+	}
+	for _, d := range ds {
+		if d.ID == connectionID {
+			return d, nil
+		}
+	}
+	return ActiveDirectoryDomain{}, notFoundf("AD connection %q does not exist", connectionID)
+}
+
+// accessView is what the end-user views need of one account.
+type accessView struct {
+	r       resource
+	grants  []grant
+	project *storage.Project
+}
+
+// checkoutRequired reports whether revealing the account through any of the user's grants needs a
+// checkout, and the longest duration among them.
+func (v accessView) checkoutRequired() (bool, int) {
+	req, max := false, 0
+	for _, g := range v.grants {
+		if !slices.ContainsFunc(g.rule.Privileges, revealPrivilege) {
+			continue
+		}
+		r, d := checkoutRequirement(v.r, v.project, g.rule.Conditions)
+		if r {
+			req = true
+			max = d
+		}
+	}
+	return req, max
+}
+
+func (v accessView) checkoutDetails(userID string) EndUserCheckoutDetails {
+	req, _ := v.checkoutRequired()
+	d := EndUserCheckoutDetails{CheckoutRequired: req}
+	if l := v.r.lease(); l.Status == leaseCheckedOut && l.UserID == userID {
+		d.CurrentUserCheckoutExpiresAt = optTime(l.ExpiresAt)
+	}
+	return d
+}
+
+// visibleAD returns the AD account of the connection if p's policies grant anything on it;
+// ErrNotFound otherwise (never ErrForbidden, so nothing leaks).
+func (e *Engine) visibleAD(tx storage.ReadTx, p Principal, set *policySet, connectionID, accountID string) (accessView, error) {
+	a, err := storage.Accounts.Get(tx, accountID)
+	if err != nil || a.TeamID != p.TeamID || a.ConnectionID != connectionID {
+		return accessView{}, notFoundf("AD account %q does not exist", accountID)
+	}
+	return e.viewOf(tx, set, resource{ad: a})
+}
+
+func (e *Engine) viewOf(tx storage.ReadTx, set *policySet, r resource) (accessView, error) {
+	gs := set.forResource(r)
+	if len(gs) == 0 {
+		if r.ad != nil {
+			return accessView{}, notFoundf("AD account %q does not exist", r.id())
+		}
+		return accessView{}, notFoundf("Okta Universal Directory account %q does not exist", r.id())
+	}
+	pr, err := storage.Projects.Get(tx, r.projectID())
+	if err != nil {
+		return accessView{}, notFoundf("the project of account %q does not exist", r.id())
+	}
+	return accessView{r: r, grants: gs, project: pr}, nil
+}
+
+func endUserADAccount(a *storage.Account, userID string) EndUserADAccount {
+	r := resource{ad: a}
+	return EndUserADAccount{
+		ID: a.ID, Username: r.name(), AccountType: a.AccountType,
+		AvailabilityStatus: availabilityFor(r, userID), AccountStatusDetail: a.StatusDetail,
+	}
+}
+
+// ADAccountsEndUser returns the managed accounts of a connection that p's policies grant access
+// to, with their availability for p. accountName, when set, keeps accounts whose name contains it
+// (case-insensitive). ErrNotFound when the connection is not one of p's domains.
+func (e *Engine) ADAccountsEndUser(ctx context.Context, p Principal, connectionID, accountName string) ([]ADAccountEndUserItem, error) {
+	if err := p.check(); err != nil {
+		return nil, err
+	}
+	out := []ADAccountEndUserItem{}
+	err := e.store.View(ctx, func(tx storage.ReadTx) error {
+		set, err := policiesFor(tx, p)
+		if err != nil {
+			return err
+		}
+		c, err := storage.Connections.Get(tx, connectionID)
+		if err != nil || c.TeamID != p.TeamID {
+			return notFoundf("AD connection %q does not exist", connectionID)
+		}
+		accts, err := storage.Accounts.List(tx, "connection", connectionID)
+		if err != nil {
+			return err
+		}
+		for _, a := range accts {
+			v, err := e.viewOf(tx, set, resource{ad: a})
+			if err != nil {
+				continue
+			}
+			item := ADAccountEndUserItem{Account: endUserADAccount(a, p.UserID), CheckoutDetails: v.checkoutDetails(p.UserID)}
+			if accountName != "" && !strings.Contains(strings.ToLower(item.Account.Username+" "+a.SAMAccountName), strings.ToLower(accountName)) {
+				continue
+			}
+			out = append(out, item)
+		}
+		if len(out) == 0 && accountName == "" {
+			return notFoundf("AD connection %q does not exist", connectionID)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// ADAccountEndUser returns one account p's policies grant access to, with its checkout details and
+// rotation history. ErrNotFound otherwise.
+func (e *Engine) ADAccountEndUser(ctx context.Context, p Principal, connectionID, accountID string) (ADAccountEndUserDetail, error) {
+	if err := p.check(); err != nil {
+		return ADAccountEndUserDetail{}, err
+	}
+	var out ADAccountEndUserDetail
+	err := e.store.View(ctx, func(tx storage.ReadTx) error {
+		set, err := policiesFor(tx, p)
+		if err != nil {
+			return err
+		}
+		v, err := e.visibleAD(tx, p, set, connectionID, accountID)
+		if err != nil {
+			return err
+		}
+		a := v.r.ad
+		acc := endUserADAccount(a, p.UserID)
+		acc.FirstName, acc.LastName, acc.Email, acc.DisplayName = a.FirstName, a.LastName, a.Email, a.DisplayName
+		acc.SAMAccountName, acc.DistinguishedName, acc.SID = a.SAMAccountName, a.DistinguishedName, a.SID
+		acc.BroughtUnderManagementAt = optTime(a.BroughtUnderManagementAt)
+		cd := v.checkoutDetails(p.UserID)
+		if id := a.Lease.LastCheckoutUserID; id != "" {
+			if u, err := storage.Users.Get(tx, id); err == nil {
+				cd.LastCheckedOutBy = u.Username
+			}
+		}
+		out = ADAccountEndUserDetail{Account: acc, CheckoutDetails: cd, Rotation: rotationDetails(a.Credential)}
+		return nil
+	})
+	return out, err
+}
+
+func rotationDetails(c storage.CredentialState) RotationDetails {
+	d := RotationDetails{
+		LastPasswordChangeSuccessReportTimestamp: optTime(c.LastSuccessReportAt),
+		LastPasswordChangeSystemTimestamp:        optTime(c.LastSuccessSystemAt),
+		LastPasswordChangeErrorReportTimestamp:   optTime(c.LastErrorReportAt),
+		LastPasswordChangeErrorSystemTimestamp:   optTime(c.LastErrorSystemAt),
+		PasswordChangeSuccessCount:               c.SuccessCount,
+		PasswordChangeErrorCount:                 c.ErrorCount,
+		PasswordChangeErrorCountSinceLastSuccess: c.ErrorsSinceLastSuccess,
+	}
+	if c.LastErrorType != "" {
+		t := c.LastErrorType
+		d.LastPasswordChangeErrorType = &t
+	}
+	return d
+}
+
+// ADAccountUAMs returns the user access methods p has for the account: one per security policy
+// rule and privilege, filtered by privilegeType when it is not empty. ErrNotFound when p has none.
+// ErrInvalid for an unknown privilegeType.
+func (e *Engine) ADAccountUAMs(ctx context.Context, p Principal, connectionID, accountID, privilegeType string) ([]UserAccessMethod, error) {
+	if err := p.check(); err != nil {
+		return nil, err
+	}
+	if privilegeType != "" && !knownPrivilege(privilegeType) {
+		return nil, invalidf("unknown privilege_type %q", privilegeType)
+	}
+	var out []UserAccessMethod
+	err := e.store.View(ctx, func(tx storage.ReadTx) error {
+		set, err := policiesFor(tx, p)
+		if err != nil {
+			return err
+		}
+		v, err := e.visibleAD(tx, p, set, connectionID, accountID)
+		if err != nil {
+			return err
+		}
+		out = v.uams(p.UserID, privilegeType)
+		return nil
+	})
+	return out, err
+}
+
+// uams builds the access methods of the view for userID.
+func (v accessView) uams(userID, privilegeType string) []UserAccessMethod {
+	out := []UserAccessMethod{}
+	avail := availabilityFor(v.r, userID)
+	detailType, rrt := "active_directory_account", ruleResourceAD
+	if v.r.ud != nil {
+		detailType, rrt = "okta_universal_directory_account", ruleResourceUD
+	}
+	for _, g := range v.grants {
+		for _, priv := range g.rule.Privileges {
+			if privilegeType != "" && priv != privilegeType {
+				continue
+			}
+			m := UserAccessMethod{
+				Identity: v.r.name(), AccessCredential: "managed", Brokered: priv == PrivilegePasswordCheckoutRDP || priv == PrivilegePasswordCheckoutSSH,
+				UserAccessType: priv, ResourceStatus: lowerAvailability(avail), Conditionals: conditionalsOf(g.rule.Conditions),
+				RuleIDs: []string{g.rule.ID}, RuleResourceType: rrt, ShortText: g.rule.Name,
+				Details: UAMDetails{Type: detailType, AccountID: v.r.id(), Privileges: UAMPrivileges{privilegeOf(priv)}},
+			}
+			if revealPrivilege(priv) {
+				req, d := checkoutRequirement(v.r, v.project, g.rule.Conditions)
+				m.CheckoutRequirements = &CheckoutRequirements{Required: req, MaxCheckoutDurationInSeconds: d}
+			} else {
+				m.CheckoutRequirements = &CheckoutRequirements{}
+			}
+			if l := v.r.lease(); l.Status == leaseCheckedOut && l.UserID == userID {
+				m.CurrentUserCheckoutExpiresAt = optTime(l.ExpiresAt)
+			}
+			if avail == AvailabilityUnavailable || avail == AvailabilityCheckedOutByOther {
+				m.AvailabilityDetailsText = "The account is not available right now."
+			}
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+func privilegeOf(priv string) UAMPrivilege {
+	v := map[string]bool{priv: true}
+	if priv == PrivilegePasswordCheckoutRDP {
+		v["admin_level_permissions"] = false
+		v["remote_access_permissions"] = true
+	}
+	return UAMPrivilege{PrivilegeType: priv, PrivilegeValue: v}
+}
+
+func conditionalsOf(c storage.PolicyConditions) []UAMConditional {
+	out := []UAMConditional{}
+	if c.MFARequired {
+		out = append(out, UAMConditional{Type: "mfa", Description: "Multi-factor authentication is required; this engine cannot verify it."})
+	}
+	if c.AccessRequestRequired {
+		out = append(out, UAMConditional{Type: "access_request", Description: "An approved access request is required; this engine has no access requests."})
+	}
+	return out
+}
+
+// authorize returns the grant the access method names (through rule_ids) that still gives p one of
+// the wanted privileges with every condition met. ErrInvalid when the method names no rule,
+// ErrForbidden when no named rule authorizes the user any more (ForbiddenUAMResponse).
+func (v accessView) authorize(m UserAccessMethod, wanted func(string) bool) (grant, error) {
+	if len(m.RuleIDs) == 0 {
+		return grant{}, invalidf("user_access_method.rule_ids is required")
+	}
+	var asked []string
+	for _, pr := range m.Details.Privileges {
+		asked = append(asked, pr.PrivilegeType)
+	}
+	for _, g := range v.grants {
+		if !slices.Contains(m.RuleIDs, g.rule.ID) {
+			continue
+		}
+		if len(conditionalsOf(g.rule.Conditions)) > 0 {
+			continue
+		}
+		for _, pr := range g.rule.Privileges {
+			if wanted(pr) && (len(asked) == 0 || slices.Contains(asked, pr)) {
+				return g, nil
+			}
+		}
+	}
+	return grant{}, forbiddenf("the user access method no longer authorizes this operation")
+}

@@ -1,0 +1,406 @@
+package opa
+
+import (
+	"context"
+	"slices"
+	"strings"
+
+	"github.com/opakit/opa/storage"
+)
+
+// Privileges a security policy rule grants on a resource (SecurityPolicyRulePrivilegeType).
+const (
+	PrivilegeRevealPassword      = "reveal_password"
+	PrivilegePasswordCheckoutRDP = "password_checkout_rdp"
+	PrivilegePasswordCheckoutSSH = "password_checkout_ssh"
+	PrivilegeRotatePassword      = "rotate_password"
+)
+
+// Account types of managed AD accounts.
+const (
+	AccountTypeShared     = "SHARED"
+	AccountTypeIndividual = "INDIVIDUAL"
+)
+
+// Checkout duration limits, for both project settings and policy conditions.
+const (
+	MinCheckoutSeconds = 900
+	MaxCheckoutSeconds = 86400
+)
+
+func knownPrivilege(s string) bool {
+	switch s {
+	case PrivilegeRevealPassword, PrivilegePasswordCheckoutRDP, PrivilegePasswordCheckoutSSH, PrivilegeRotatePassword:
+		return true
+	}
+	return false
+}
+
+// revealPrivilege reports whether the privilege lets its holder read the password.
+func revealPrivilege(s string) bool {
+	return s == PrivilegeRevealPassword || s == PrivilegePasswordCheckoutRDP || s == PrivilegePasswordCheckoutSSH
+}
+
+// PolicyInput describes a security policy to create or replace.
+//
+// Rules select resources with storage.PolicyResources. DESIGN: within a rule the AD selectors that
+// are set are ANDed (ADConnectionIDs and ADAccountTypes {SHARED} select the shared accounts of those
+// connections; ADOwnIndividual selects the INDIVIDUAL accounts matched to the requesting user), and
+// a rule with no AD selector selects no AD account; likewise UDProjectIDs and UDAccountIDs for
+// Universal Directory accounts. Conditions.CheckoutMaxSeconds is 0 (use the project's duration) or
+// between MinCheckoutSeconds and MaxCheckoutSeconds.
+type PolicyInput struct {
+	Name              string
+	Description       string
+	Active            bool
+	PrincipalUserIDs  []string
+	PrincipalGroupIDs []string
+	Rules             []storage.PolicyRule
+}
+
+// CreatePolicy creates a security policy in p's team and returns it with ids assigned to its rules.
+// Needs security_admin. Errors: ErrInvalid for bad input, including references in the input (users,
+// groups, connections, accounts, projects, resource groups) that do not exist in the team — DESIGN:
+// an unknown reference in a request body is invalid input, only the object named by the operation
+// itself is ErrNotFound. Safe for concurrent use.
+func (e *Engine) CreatePolicy(ctx context.Context, p Principal, in PolicyInput) (storage.Policy, error) {
+	if err := p.require(RoleSecurityAdmin); err != nil {
+		return storage.Policy{}, err
+	}
+	now := e.now()
+	pol := storage.Policy{ID: e.newID(), TeamID: p.TeamID, CreatedAt: now, UpdatedAt: now}
+	err := e.store.Update(ctx, func(tx storage.WriteTx) error {
+		if err := e.fillPolicy(tx, p, &pol, in); err != nil {
+			return err
+		}
+		if err := storage.Policies.Insert(tx, &pol); err != nil {
+			return err
+		}
+		return e.audit(tx, p, AuditPolicyChange, "security_policy", pol.ID, "created", pol.Name)
+	})
+	if err != nil {
+		return storage.Policy{}, err
+	}
+	return pol, nil
+}
+
+// UpdatePolicy replaces the policy's name, description, state, principals and rules. Rules that
+// keep their id keep it; new rules get one. Needs security_admin. Errors: ErrNotFound for an unknown
+// policy, ErrInvalid as for CreatePolicy. The change applies to the next request of every user.
+func (e *Engine) UpdatePolicy(ctx context.Context, p Principal, policyID string, in PolicyInput) (storage.Policy, error) {
+	if err := p.require(RoleSecurityAdmin); err != nil {
+		return storage.Policy{}, err
+	}
+	var out storage.Policy
+	err := e.store.Update(ctx, func(tx storage.WriteTx) error {
+		pol, err := e.teamPolicy(tx, p, policyID)
+		if err != nil {
+			return err
+		}
+		if err := e.fillPolicy(tx, p, pol, in); err != nil {
+			return err
+		}
+		pol.UpdatedAt = e.now()
+		if err := storage.Policies.Update(tx, pol); err != nil {
+			return err
+		}
+		out = *pol
+		return e.audit(tx, p, AuditPolicyChange, "security_policy", pol.ID, "updated", pol.Name)
+	})
+	return out, err
+}
+
+// DeletePolicy deletes a security policy. Needs security_admin. ErrNotFound for an unknown policy.
+// Active checkouts made through it run until check-in or expiry.
+func (e *Engine) DeletePolicy(ctx context.Context, p Principal, policyID string) error {
+	if err := p.require(RoleSecurityAdmin); err != nil {
+		return err
+	}
+	return e.store.Update(ctx, func(tx storage.WriteTx) error {
+		pol, err := e.teamPolicy(tx, p, policyID)
+		if err != nil {
+			return err
+		}
+		if err := storage.Policies.Delete(tx, pol.ID); err != nil {
+			return err
+		}
+		return e.audit(tx, p, AuditPolicyChange, "security_policy", pol.ID, "deleted", pol.Name)
+	})
+}
+
+// Policy returns one security policy. Needs security_admin. ErrNotFound for an unknown policy.
+func (e *Engine) Policy(ctx context.Context, p Principal, policyID string) (storage.Policy, error) {
+	if err := p.require(RoleSecurityAdmin); err != nil {
+		return storage.Policy{}, err
+	}
+	var out storage.Policy
+	err := e.store.View(ctx, func(tx storage.ReadTx) error {
+		pol, err := e.teamPolicy(tx, p, policyID)
+		if err == nil {
+			out = *pol
+		}
+		return err
+	})
+	return out, err
+}
+
+// Policies returns the team's security policies ordered by name. Needs security_admin.
+func (e *Engine) Policies(ctx context.Context, p Principal) ([]storage.Policy, error) {
+	if err := p.require(RoleSecurityAdmin); err != nil {
+		return nil, err
+	}
+	var out []storage.Policy
+	err := e.store.View(ctx, func(tx storage.ReadTx) error {
+		ps, err := storage.Policies.List(tx, "team", p.TeamID)
+		for _, pol := range ps {
+			out = append(out, *pol)
+		}
+		return err
+	})
+	slices.SortFunc(out, func(a, b storage.Policy) int { return strings.Compare(a.Name, b.Name) })
+	return out, err
+}
+
+func (e *Engine) teamPolicy(tx storage.ReadTx, p Principal, id string) (*storage.Policy, error) {
+	pol, err := storage.Policies.Get(tx, id)
+	if err != nil {
+		return nil, wrapNotFound(err, "security policy %q does not exist", id)
+	}
+	if err := p.sameTeam(pol.TeamID, "security policy", id); err != nil {
+		return nil, err
+	}
+	return pol, nil
+}
+
+// fillPolicy validates in and copies it into pol.
+func (e *Engine) fillPolicy(tx storage.ReadTx, p Principal, pol *storage.Policy, in PolicyInput) error {
+	if strings.TrimSpace(in.Name) == "" || len(in.Name) > 255 {
+		return invalidf("security policy name must be 1-255 characters")
+	}
+	if len(in.PrincipalUserIDs)+len(in.PrincipalGroupIDs) == 0 {
+		return invalidf("a security policy needs at least one principal (user or group)")
+	}
+	for _, id := range in.PrincipalUserIDs {
+		if u, err := storage.Users.Get(tx, id); err != nil || u.TeamID != p.TeamID {
+			return invalidf("principal user %q does not exist", id)
+		}
+	}
+	for _, id := range in.PrincipalGroupIDs {
+		if g, err := storage.Groups.Get(tx, id); err != nil || g.TeamID != p.TeamID {
+			return invalidf("principal group %q does not exist", id)
+		}
+	}
+	old := map[string]bool{}
+	for _, r := range pol.Rules {
+		old[r.ID] = true
+	}
+	seen := map[string]bool{}
+	rules := make([]storage.PolicyRule, 0, len(in.Rules))
+	for i, r := range in.Rules {
+		if err := e.checkPolicyRule(tx, p, r); err != nil {
+			return invalidf("rule %d (%q): %v", i+1, r.Name, err)
+		}
+		if r.ID == "" || (!old[r.ID] && !uuidRE.MatchString(r.ID)) {
+			r.ID = e.newID()
+		}
+		if seen[r.ID] {
+			return invalidf("rule %d: rule id %q appears twice", i+1, r.ID)
+		}
+		seen[r.ID] = true
+		r.Privileges = slices.Clone(r.Privileges)
+		r.Resources = clonePolicyResources(r.Resources)
+		rules = append(rules, r)
+	}
+	pol.Name, pol.Description, pol.Active = in.Name, in.Description, in.Active
+	pol.PrincipalUserIDs, pol.PrincipalGroupIDs = slices.Clone(in.PrincipalUserIDs), slices.Clone(in.PrincipalGroupIDs)
+	pol.Rules = rules
+	return nil
+}
+
+func clonePolicyResources(r storage.PolicyResources) storage.PolicyResources {
+	return storage.PolicyResources{
+		ADConnectionIDs: slices.Clone(r.ADConnectionIDs), ADAccountTypes: slices.Clone(r.ADAccountTypes),
+		ADAccountIDs: slices.Clone(r.ADAccountIDs), ADOwnIndividual: r.ADOwnIndividual,
+		UDProjectIDs: slices.Clone(r.UDProjectIDs), UDAccountIDs: slices.Clone(r.UDAccountIDs),
+		ADProjectIDs: slices.Clone(r.ADProjectIDs), ADResourceGroupIDs: slices.Clone(r.ADResourceGroupIDs),
+	}
+}
+
+// checkPolicyRule validates one rule; its errors are wrapped by the caller into ErrInvalid.
+func (e *Engine) checkPolicyRule(tx storage.ReadTx, p Principal, r storage.PolicyRule) error {
+	if len(r.Name) > 255 {
+		return invalidf("the name is longer than 255 characters")
+	}
+	if len(r.Privileges) == 0 {
+		return invalidf("at least one privilege is required")
+	}
+	for _, pr := range r.Privileges {
+		if !knownPrivilege(pr) {
+			return invalidf("unknown privilege %q (want reveal_password, password_checkout_rdp, password_checkout_ssh or rotate_password)", pr)
+		}
+	}
+	res := r.Resources
+	if !hasADSelector(res) && !hasUDSelector(res) {
+		return invalidf("select at least one resource (AD connections, account types, accounts, projects, resource groups, own individual accounts, or UD projects or accounts)")
+	}
+	for _, t := range res.ADAccountTypes {
+		if t != AccountTypeShared && t != AccountTypeIndividual {
+			return invalidf("unknown AD account type %q (want SHARED or INDIVIDUAL)", t)
+		}
+	}
+	exists := func(kind string, ids []string, get func(string) (string, error)) error {
+		for _, id := range ids {
+			team, err := get(id)
+			if err != nil || team != p.TeamID {
+				return invalidf("%s %q does not exist", kind, id)
+			}
+		}
+		return nil
+	}
+	checks := []error{
+		exists("AD connection", res.ADConnectionIDs, func(id string) (string, error) {
+			c, err := storage.Connections.Get(tx, id)
+			if err != nil {
+				return "", err
+			}
+			return c.TeamID, nil
+		}),
+		exists("AD account", res.ADAccountIDs, func(id string) (string, error) {
+			a, err := storage.Accounts.Get(tx, id)
+			if err != nil {
+				return "", err
+			}
+			return a.TeamID, nil
+		}),
+		exists("project", append(slices.Clone(res.ADProjectIDs), res.UDProjectIDs...), func(id string) (string, error) {
+			pr, err := storage.Projects.Get(tx, id)
+			if err != nil {
+				return "", err
+			}
+			return pr.TeamID, nil
+		}),
+		exists("resource group", res.ADResourceGroupIDs, func(id string) (string, error) {
+			rg, err := storage.ResourceGroups.Get(tx, id)
+			if err != nil {
+				return "", err
+			}
+			return rg.TeamID, nil
+		}),
+		exists("UD account", res.UDAccountIDs, func(id string) (string, error) {
+			a, err := storage.UDAccounts.Get(tx, id)
+			if err != nil {
+				return "", err
+			}
+			return a.TeamID, nil
+		}),
+	}
+	for _, err := range checks {
+		if err != nil {
+			return err
+		}
+	}
+	c := r.Conditions
+	if c.CheckoutMaxSeconds != 0 && (c.CheckoutMaxSeconds < MinCheckoutSeconds || c.CheckoutMaxSeconds > MaxCheckoutSeconds) {
+		return invalidf("checkout_max_seconds must be 0 (the project's duration) or between %d and %d", MinCheckoutSeconds, MaxCheckoutSeconds)
+	}
+	if c.CheckoutMaxSeconds != 0 && !c.CheckoutRequired {
+		return invalidf("checkout_max_seconds needs checkout_required")
+	}
+	return nil
+}
+
+func hasADSelector(r storage.PolicyResources) bool {
+	return len(r.ADConnectionIDs) > 0 || len(r.ADAccountTypes) > 0 || len(r.ADAccountIDs) > 0 ||
+		len(r.ADProjectIDs) > 0 || len(r.ADResourceGroupIDs) > 0 || r.ADOwnIndividual
+}
+
+func hasUDSelector(r storage.PolicyResources) bool {
+	return len(r.UDProjectIDs) > 0 || len(r.UDAccountIDs) > 0
+}
+
+// grant is one policy rule that applies to a principal.
+type grant struct {
+	policyID string
+	rule     storage.PolicyRule
+}
+
+// policySet holds the rules of the active policies whose principals include a user.
+type policySet struct {
+	userID string
+	grants []grant
+}
+
+// policiesFor loads the rules that apply to p: active policies of p's team naming p's user or one of
+// p's groups. Inactive policies grant nothing.
+func policiesFor(tx storage.ReadTx, p Principal) (*policySet, error) {
+	set := &policySet{userID: p.UserID}
+	if p.UserID == "" {
+		return set, nil
+	}
+	pols, err := storage.Policies.List(tx, "team", p.TeamID)
+	if err != nil {
+		return nil, err
+	}
+	for _, pol := range pols {
+		if !pol.Active {
+			continue
+		}
+		applies := slices.Contains(pol.PrincipalUserIDs, p.UserID)
+		for _, g := range p.GroupIDs {
+			applies = applies || slices.Contains(pol.PrincipalGroupIDs, g)
+		}
+		if !applies {
+			continue
+		}
+		for _, r := range pol.Rules {
+			set.grants = append(set.grants, grant{policyID: pol.ID, rule: r})
+		}
+	}
+	return set, nil
+}
+
+// forAccount returns the grants that select the AD account. Only managed accounts are selectable.
+func (s *policySet) forAccount(a *storage.Account) []grant {
+	if !adManaged(a) {
+		return nil
+	}
+	var out []grant
+	for _, g := range s.grants {
+		r := g.rule.Resources
+		if !hasADSelector(r) {
+			continue
+		}
+		ok := (len(r.ADConnectionIDs) == 0 || slices.Contains(r.ADConnectionIDs, a.ConnectionID)) &&
+			(len(r.ADAccountTypes) == 0 || slices.Contains(r.ADAccountTypes, a.AccountType)) &&
+			(len(r.ADAccountIDs) == 0 || slices.Contains(r.ADAccountIDs, a.ID)) &&
+			(len(r.ADProjectIDs) == 0 || slices.Contains(r.ADProjectIDs, a.ProjectID)) &&
+			(len(r.ADResourceGroupIDs) == 0 || slices.Contains(r.ADResourceGroupIDs, a.ResourceGroupID)) &&
+			(!r.ADOwnIndividual || (a.AccountType == AccountTypeIndividual && a.MatchedUserID == s.userID && s.userID != ""))
+		if ok {
+			out = append(out, g)
+		}
+	}
+	return out
+}
+
+// forUD returns the grants that select the UD account.
+func (s *policySet) forUD(a *storage.UDAccount) []grant {
+	var out []grant
+	for _, g := range s.grants {
+		r := g.rule.Resources
+		if !hasUDSelector(r) {
+			continue
+		}
+		if (len(r.UDProjectIDs) == 0 || slices.Contains(r.UDProjectIDs, a.ProjectID)) &&
+			(len(r.UDAccountIDs) == 0 || slices.Contains(r.UDAccountIDs, a.ID)) {
+			out = append(out, g)
+		}
+	}
+	return out
+}
+
+// adManaged reports whether an AD account is under management and present: only such accounts are
+// visible to end users.
+func adManaged(a *storage.Account) bool {
+	return a.AccountType != "" && !a.Missing && a.ProjectID != ""
+}

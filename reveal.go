@@ -1,0 +1,162 @@
+package opa
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+
+	"github.com/cockroachdb/errors"
+
+	"github.com/opakit/opa/revealjwe"
+	"github.com/opakit/opa/storage"
+)
+
+// MaxRevealRequestBytes bounds a reveal request body.
+const MaxRevealRequestBytes = 64 << 10
+
+// RevealRequest is the body of reveal_credentials: the client's public JWK (RFC 7517) and the access
+// method it chose (UserAccessMethodWithRuleIds).
+type RevealRequest struct {
+	PublicKey        json.RawMessage  `json:"public_key"`
+	UserAccessMethod UserAccessMethod `json:"user_access_method"`
+}
+
+// RevealResponse is the answer of reveal_credentials: {"password_jwe"}, a compact JWE (RFC 7516
+// §7.1) whose plaintext is the password as UTF-8 bytes.
+type RevealResponse struct {
+	PasswordJWE string `json:"password_jwe"`
+}
+
+// DecodeRevealRequest decodes a reveal request body. ErrInvalid for a body larger than
+// MaxRevealRequestBytes, malformed JSON, trailing data, a missing or non-object public_key or a
+// missing user_access_method. The key itself is validated by the reveal. Safe for concurrent use.
+func DecodeRevealRequest(body []byte) (RevealRequest, error) {
+	var req RevealRequest
+	if len(body) > MaxRevealRequestBytes {
+		return req, invalidf("the request body is larger than %d bytes", MaxRevealRequestBytes)
+	}
+	var raw struct {
+		PublicKey        json.RawMessage `json:"public_key"`
+		UserAccessMethod json.RawMessage `json:"user_access_method"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if err := dec.Decode(&raw); err != nil {
+		return req, invalidf("the request body is not a JSON object with public_key and user_access_method")
+	}
+	if dec.More() {
+		return req, invalidf("the request body has data after the JSON object")
+	}
+	pk := bytes.TrimSpace(raw.PublicKey)
+	if len(pk) == 0 || pk[0] != '{' {
+		return req, invalidf("public_key is required and must be a JSON Web Key object")
+	}
+	um := bytes.TrimSpace(raw.UserAccessMethod)
+	if len(um) == 0 || um[0] != '{' {
+		return req, invalidf("user_access_method is required and must be an object")
+	}
+	if err := json.Unmarshal(um, &req.UserAccessMethod); err != nil {
+		return req, invalidf("user_access_method is malformed")
+	}
+	req.PublicKey = append(json.RawMessage(nil), pk...)
+	return req, nil
+}
+
+// parseRevealKey validates the client's key: RSA of at least 2048 bits for RSA-OAEP-256 or EC on
+// P-256, P-384 or P-521 for ECDH-ES, with no private or symmetric members. ErrInvalid otherwise; the
+// message names no key material.
+func parseRevealKey(raw json.RawMessage) (*revealjwe.PublicKey, error) {
+	if len(raw) == 0 {
+		return nil, invalidf("public_key is required")
+	}
+	pub, err := revealjwe.ParsePublicKey(raw)
+	if err != nil {
+		return nil, errors.Mark(errors.Wrap(err, "public_key is not an acceptable encryption key"), ErrInvalid)
+	}
+	return pub, nil
+}
+
+// errNeedsPassword makes a reveal transaction roll back so the account can get its first password.
+var errNeedsPassword = errors.New("account has no known password yet")
+
+// RevealADAccountPassword returns the password of an AD account encrypted to the client's key
+// (reveal_credentials).
+//
+// Order of checks: the key (ErrInvalid), the account's visibility to p (ErrNotFound, never
+// forbidden), the access method (ErrInvalid without rule_ids; ErrForbidden when none of its rules
+// still grants p a reveal privilege with its conditions met — ForbiddenUAMResponse), then the
+// account's state: checked out by another user, being rotated, or waiting for a rotation after a
+// failed post-check-in rotation are ErrConflict (DESIGN: the request clashes with the account's
+// state; nothing about p's rights is wrong). When the access method requires a checkout (policy
+// condition or project setting, see checkoutRequirement) the reveal checks the account out to p;
+// while p holds the checkout p may reveal again. An account brought under management with no known
+// password (MISSING_PASSWORD) is first rotated (DESIGN: the engine never hands out a password it did
+// not set); that rotation's directory errors are returned. Every reveal and checkout is audited,
+// never with the password. Safe for concurrent use: of concurrent checkouts exactly one wins.
+func (e *Engine) RevealADAccountPassword(ctx context.Context, p Principal, connectionID, accountID string, req RevealRequest) (RevealResponse, error) {
+	return e.reveal(ctx, p, req, func(tx storage.ReadTx, set *policySet) (accessView, error) {
+		return e.visibleAD(tx, p, set, connectionID, accountID)
+	})
+}
+
+func (e *Engine) reveal(ctx context.Context, p Principal, req RevealRequest, view func(storage.ReadTx, *policySet) (accessView, error)) (RevealResponse, error) {
+	if err := p.check(); err != nil {
+		return RevealResponse{}, err
+	}
+	pub, err := parseRevealKey(req.PublicKey)
+	if err != nil {
+		return RevealResponse{}, err
+	}
+	for attempt := 0; ; attempt++ {
+		var (
+			out RevealResponse
+			r   resource
+		)
+		err := e.store.Update(ctx, func(tx storage.WriteTx) error {
+			set, err := policiesFor(tx, p)
+			if err != nil {
+				return err
+			}
+			v, err := view(tx, set)
+			if err != nil {
+				return err
+			}
+			r = v.r
+			g, err := v.authorize(req.UserAccessMethod, revealPrivilege)
+			if err != nil {
+				return err
+			}
+			if err := usable(r, p.UserID); err != nil {
+				return err
+			}
+			if len(r.cred().Password) == 0 {
+				return errNeedsPassword
+			}
+			now := e.now()
+			if required, secs := checkoutRequirement(r, v.project, g.rule.Conditions); required {
+				if err := e.startCheckout(tx, p, r, secs, now); err != nil {
+					return err
+				}
+			}
+			pw, err := e.seal.open(r.cred().Password, r.purpose(), r.id())
+			if err != nil {
+				return err
+			}
+			jwe, err := revealjwe.Encrypt(pub, []byte(pw))
+			if err != nil {
+				return errors.Mark(errors.New("encrypting the password to public_key failed"), ErrInvalid)
+			}
+			out.PasswordJWE = jwe
+			return e.audit(tx, p, AuditReveal, r.kind(), r.id(), "success", "rule "+g.rule.ID)
+		})
+		if errors.Is(err, errNeedsPassword) && attempt == 0 {
+			if err := e.rotate(ctx, p, r.kind(), r.id(), rotationReasonInitial, ""); err != nil {
+				return RevealResponse{}, err
+			}
+			continue
+		}
+		if errors.Is(err, errNeedsPassword) {
+			return RevealResponse{}, errors.WithHint(conflictf("account %q has no known password", r.name()), "rotate it first")
+		}
+		return out, err
+	}
+}
