@@ -1,0 +1,442 @@
+package opa
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/opakit/opa/storage"
+)
+
+// NamedObject types (NamedObjectType) used by the AD account views.
+const (
+	NamedUser          = "user"
+	NamedProject       = "project"
+	NamedResourceGroup = "resource_group"
+	NamedConnection    = "active_directory_connection"
+)
+
+// NamedObject is a reference to another object in the wire format ({id, name, type, missing}).
+// Missing is true when the object no longer exists; Name is then empty.
+type NamedObject struct {
+	ID      string `json:"id"`
+	Name    string `json:"name,omitempty"`
+	Type    string `json:"type,omitempty"`
+	Missing bool   `json:"missing"`
+}
+
+// Account settings (AccountSetting) a project enables for an account.
+const (
+	SettingCheckout         = "CHECKOUT"
+	SettingRotationSchedule = "ROTATION_SCHEDULE"
+)
+
+// Checkout statuses of the admin views (ResourceAvailabilityStatus, lower case).
+const (
+	CheckoutAvailable   = "available"
+	CheckoutCheckedOut  = "checked_out"
+	CheckoutUnavailable = "unavailable"
+)
+
+// ADAccount is an AD account as the admin views show it (ActiveDirectoryAccount, wire format).
+// AccountName is the sAMAccountName, or the UPN when there is none. AccountType, Project and
+// ResourceGroup come from the rule that manages the account and are empty when none does;
+// MatchStatus and MatchedUser are the effective match (see the MatchStatus constants). Domain names
+// the connection (its name is the AD domain).
+type ADAccount struct {
+	ID                         string       `json:"id"`
+	AccountName                string       `json:"account_name"`
+	AccountType                string       `json:"account_type,omitempty"`
+	MatchStatus                string       `json:"match_status,omitempty"`
+	LastRotationAt             *time.Time   `json:"last_rotation_at,omitempty"`
+	BroughtUnderManagementAt   *time.Time   `json:"brought_under_management_at,omitempty"`
+	ResourceGroup              *NamedObject `json:"resource_group,omitempty"`
+	Project                    *NamedObject `json:"project,omitempty"`
+	MatchedUser                *NamedObject `json:"matched_user,omitempty"`
+	Domain                     *NamedObject `json:"domain,omitempty"`
+	DistinguishedName          string       `json:"distinguished_name"`
+	UPN                        string       `json:"upn,omitempty"`
+	SID                        string       `json:"sid"`
+	SAMAccountName             string       `json:"sam_account_name,omitempty"`
+	FirstName                  string       `json:"first_name,omitempty"`
+	LastName                   string       `json:"last_name,omitempty"`
+	DisplayName                string       `json:"display_name,omitempty"`
+	Email                      string       `json:"email,omitempty"`
+	AccountStatusDetail        string       `json:"account_status_detail,omitempty"`
+	AccountStatusDetailMessage string       `json:"account_status_detail_message,omitempty"`
+}
+
+// ADAccountDetails is an AD account with its password rotation and checkout details
+// (ActiveDirectoryAccountWithPasswordAndCheckoutDetails, wire format), read from the account's
+// credential and lease state. CheckoutStatus is checked_out while checked out, available when the
+// account is managed, unavailable otherwise.
+type ADAccountDetails struct {
+	ADAccount
+	NextScheduledPasswordRotationTimestamp   *time.Time `json:"next_scheduled_password_rotation_timestamp,omitempty"`
+	NextScheduledPasswordRotationReason      string     `json:"next_scheduled_password_rotation_reason,omitempty"`
+	CheckoutStatus                           string     `json:"checkout_status"`
+	LastCheckoutUser                         string     `json:"last_checkout_user,omitempty"`
+	CheckoutExpiryAt                         *time.Time `json:"checkout_expiry_at,omitempty"`
+	PasswordChangeSuccessCount               int        `json:"password_change_success_count"`
+	PasswordChangeErrorCount                 int        `json:"password_change_error_count"`
+	PasswordChangeErrorCountSinceLastSuccess int        `json:"password_change_error_count_since_last_success"`
+	LastPasswordChangeSuccessReportTimestamp *time.Time `json:"last_password_change_success_report_timestamp,omitempty"`
+	LastPasswordChangeSystemTimestamp        *time.Time `json:"last_password_change_system_timestamp,omitempty"`
+	LastPasswordChangeErrorReportTimestamp   *time.Time `json:"last_password_change_error_report_timestamp,omitempty"`
+	LastPasswordChangeErrorSystemTimestamp   *time.Time `json:"last_password_change_error_system_timestamp,omitempty"`
+	LastPasswordChangeErrorType              string     `json:"last_password_change_error_type,omitempty"`
+	LastPasswordChangeErrorMetadata          string     `json:"last_password_change_error_metadata,omitempty"`
+}
+
+// ADAccountWithSettings is an AD account of a project with the project settings that apply to it
+// (ActiveDirectoryAccountWithSettings, wire format): SettingCheckout when the project requires
+// checkout for it, SettingRotationSchedule when periodic rotation selects it.
+type ADAccountWithSettings struct {
+	ADAccount
+	AccountSettingsEnabled []string `json:"account_settings_enabled"`
+}
+
+// DiscoveredQuery filters and pages the per-connection account list.
+// ContainsAccountNameOrAssignedOPAUser keeps accounts whose UPN, sAMAccountName or effective user's
+// username contains it (case-insensitive). ManagedOnly keeps accounts a rule manages.
+type DiscoveredQuery struct {
+	ContainsAccountNameOrAssignedOPAUser string
+	ManagedOnly                          bool
+	Page                                 PageRequest
+}
+
+// AccountsQuery filters the team-wide and resource-group account lists. Contains keeps accounts
+// whose account name, UPN or sAMAccountName contains it (case-insensitive); AccountType keeps SHARED
+// or INDIVIDUAL accounts; ADConnectionIDs, when not empty, keeps accounts of those connections.
+type AccountsQuery struct {
+	Contains        string
+	AccountType     string
+	ADConnectionIDs []string
+}
+
+func tptr(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	t = t.UTC()
+	return &t
+}
+
+func (n *namer) account(a *storage.Account) ADAccount {
+	return ADAccount{
+		ID: a.ID, AccountName: accountName(a), AccountType: a.AccountType, MatchStatus: a.MatchStatus,
+		LastRotationAt: tptr(a.Credential.LastRotationAt), BroughtUnderManagementAt: tptr(a.BroughtUnderManagementAt),
+		ResourceGroup: n.get(NamedResourceGroup, a.ResourceGroupID), Project: n.get(NamedProject, a.ProjectID),
+		MatchedUser: n.get(NamedUser, a.MatchedUserID), Domain: n.get(NamedConnection, a.ConnectionID),
+		DistinguishedName: a.DistinguishedName, UPN: a.UPN, SID: a.SID, SAMAccountName: a.SAMAccountName,
+		FirstName: a.FirstName, LastName: a.LastName, DisplayName: a.DisplayName, Email: a.Email,
+		AccountStatusDetail: a.StatusDetail, AccountStatusDetailMessage: a.StatusDetailMessage,
+	}
+}
+
+func (n *namer) details(a *storage.Account) ADAccountDetails {
+	c, l := a.Credential, a.Lease
+	d := ADAccountDetails{
+		ADAccount:                              n.account(a),
+		NextScheduledPasswordRotationTimestamp: tptr(c.NextRotationAt), NextScheduledPasswordRotationReason: c.NextRotationReason,
+		PasswordChangeSuccessCount: c.SuccessCount, PasswordChangeErrorCount: c.ErrorCount,
+		PasswordChangeErrorCountSinceLastSuccess: c.ErrorsSinceLastSuccess,
+		LastPasswordChangeSuccessReportTimestamp: tptr(c.LastSuccessReportAt), LastPasswordChangeSystemTimestamp: tptr(c.LastSuccessSystemAt),
+		LastPasswordChangeErrorReportTimestamp: tptr(c.LastErrorReportAt), LastPasswordChangeErrorSystemTimestamp: tptr(c.LastErrorSystemAt),
+		LastPasswordChangeErrorType: c.LastErrorType, LastPasswordChangeErrorMetadata: c.LastErrorMetadata,
+	}
+	switch {
+	case l.Status == CheckoutCheckedOut:
+		d.CheckoutStatus, d.CheckoutExpiryAt = CheckoutCheckedOut, tptr(l.ExpiresAt)
+	case a.AccountType != "":
+		d.CheckoutStatus = CheckoutAvailable
+	default:
+		d.CheckoutStatus = CheckoutUnavailable
+	}
+	last := l.LastCheckoutUserID
+	if l.Status == CheckoutCheckedOut && l.UserID != "" {
+		last = l.UserID
+	}
+	if u := n.get(NamedUser, last); u != nil && !u.Missing {
+		d.LastCheckoutUser = u.Name
+	}
+	return d
+}
+
+// connAccount returns an account of the connection, which must be p's team's.
+func (e *Engine) connAccount(tx storage.ReadTx, p Principal, connID, accountID string) (*storage.Account, error) {
+	if _, err := e.teamConnection(tx, p, connID); err != nil {
+		return nil, err
+	}
+	a, err := storage.Accounts.Get(tx, accountID)
+	if err != nil || a.ConnectionID != connID {
+		return nil, notFoundf("AD account %q does not exist on AD connection %q", accountID, connID)
+	}
+	return a, nil
+}
+
+func containsFold(s, sub string) bool { return strings.Contains(strings.ToLower(s), sub) }
+
+// DiscoveredADAccounts lists the accounts of a connection as discovered by sync, managed or not
+// (accounts gone from the directory are left out), paged by id. Needs resource_admin or
+// security_admin. Errors: ErrNotFound for an unknown connection, ErrInvalid for bad paging,
+// ErrForbidden. Safe for concurrent use.
+func (e *Engine) DiscoveredADAccounts(ctx context.Context, p Principal, connID string, q DiscoveredQuery) (Page[ADAccount], error) {
+	if err := p.requireConnRead(); err != nil {
+		return Page[ADAccount]{}, err
+	}
+	if err := q.Page.validate(); err != nil {
+		return Page[ADAccount]{}, err
+	}
+	sub := strings.ToLower(q.ContainsAccountNameOrAssignedOPAUser)
+	var out []ADAccount
+	err := e.store.View(ctx, func(tx storage.ReadTx) error {
+		if _, err := e.teamConnection(tx, p, connID); err != nil {
+			return err
+		}
+		as, err := storage.Accounts.List(tx, "connection", connID)
+		if err != nil {
+			return err
+		}
+		n := newNamer(tx)
+		for _, a := range as {
+			if a.Missing || (q.ManagedOnly && a.AccountType == "") {
+				continue
+			}
+			if sub != "" && !containsFold(a.UPN, sub) && !containsFold(a.SAMAccountName, sub) {
+				u := n.get(NamedUser, a.MatchedUserID)
+				if u == nil || !containsFold(u.Name, sub) {
+					continue
+				}
+			}
+			out = append(out, n.account(a))
+		}
+		return nil
+	})
+	if err != nil {
+		return Page[ADAccount]{}, err
+	}
+	return paginate(out, func(a ADAccount) string { return a.ID }, q.Page)
+}
+
+// GetADAccount returns an account of a connection with its rotation and checkout details. Needs
+// resource_admin or security_admin, team-wide or delegated for the account's resource group.
+// Errors: ErrNotFound for an unknown connection or account, ErrForbidden. Safe for concurrent use.
+func (e *Engine) GetADAccount(ctx context.Context, p Principal, connID, accountID string) (ADAccountDetails, error) {
+	if err := p.check(); err != nil {
+		return ADAccountDetails{}, err
+	}
+	var out ADAccountDetails
+	err := e.store.View(ctx, func(tx storage.ReadTx) error {
+		a, err := e.connAccount(tx, p, connID, accountID)
+		if err != nil {
+			return err
+		}
+		if !p.HasRoleIn(RoleResourceAdmin, a.ResourceGroupID) && !p.HasRoleIn(RoleSecurityAdmin, a.ResourceGroupID) {
+			return forbiddenf("missing capability: the resource_admin or security_admin role is required for this account")
+		}
+		out = newNamer(tx).details(a)
+		return nil
+	})
+	return out, err
+}
+
+func (q AccountsQuery) validate() (AccountsQuery, error) {
+	if q.AccountType != "" {
+		t, ok := normRuleType(q.AccountType)
+		if !ok {
+			return q, invalidf("ad_account_type must be SHARED or INDIVIDUAL, got %q", q.AccountType)
+		}
+		q.AccountType = t
+	}
+	q.Contains = strings.ToLower(q.Contains)
+	return q, nil
+}
+
+func (q AccountsQuery) keep(a *storage.Account) bool {
+	if a.Missing || (q.AccountType != "" && a.AccountType != q.AccountType) {
+		return false
+	}
+	if len(q.ADConnectionIDs) > 0 && !slices.Contains(q.ADConnectionIDs, a.ConnectionID) {
+		return false
+	}
+	return q.Contains == "" || containsFold(a.UPN, q.Contains) || containsFold(a.SAMAccountName, q.Contains)
+}
+
+func sortAccounts(as []ADAccount) []ADAccount {
+	if as == nil {
+		return []ADAccount{}
+	}
+	slices.SortFunc(as, func(a, b ADAccount) int { return strings.Compare(a.ID, b.ID) })
+	return as
+}
+
+// AllADAccounts lists the AD accounts of every connection of the team (those gone from the
+// directory left out), by id. Needs security_admin. Errors: ErrInvalid for a bad account type,
+// ErrForbidden. Safe for concurrent use.
+func (e *Engine) AllADAccounts(ctx context.Context, p Principal, q AccountsQuery) ([]ADAccount, error) {
+	if err := p.require(RoleSecurityAdmin); err != nil {
+		return nil, err
+	}
+	q, err := q.validate()
+	if err != nil {
+		return nil, err
+	}
+	var out []ADAccount
+	err = e.store.View(ctx, func(tx storage.ReadTx) error {
+		as, err := storage.Accounts.List(tx, "team", p.TeamID)
+		if err != nil {
+			return err
+		}
+		n := newNamer(tx)
+		for _, a := range as {
+			if q.keep(a) {
+				out = append(out, n.account(a))
+			}
+		}
+		return nil
+	})
+	return sortAccounts(out), err
+}
+
+// ResourceGroupADAccounts lists the AD accounts managed into a resource group, by id. Needs
+// security_admin, or delegated_security_admin of the resource group. Errors: ErrNotFound for an
+// unknown resource group, ErrInvalid for a bad account type, ErrForbidden. Safe for concurrent use.
+func (e *Engine) ResourceGroupADAccounts(ctx context.Context, p Principal, resourceGroupID string, q AccountsQuery) ([]ADAccount, error) {
+	if err := p.check(); err != nil {
+		return nil, err
+	}
+	q, err := q.validate()
+	if err != nil {
+		return nil, err
+	}
+	var out []ADAccount
+	err = e.store.View(ctx, func(tx storage.ReadTx) error {
+		if _, err := e.teamResourceGroup(tx, p, resourceGroupID); err != nil {
+			return err
+		}
+		if err := p.requireIn(RoleSecurityAdmin, resourceGroupID); err != nil {
+			return err
+		}
+		as, err := storage.Accounts.List(tx, "resource_group", resourceGroupID)
+		if err != nil {
+			return err
+		}
+		n := newNamer(tx)
+		for _, a := range as {
+			if a.TeamID == p.TeamID && q.keep(a) {
+				out = append(out, n.account(a))
+			}
+		}
+		return nil
+	})
+	return sortAccounts(out), err
+}
+
+// requireRGAdmin allows resource or security admins of the resource group (team-wide or delegated).
+func (p Principal) requireRGAdmin(resourceGroupID string) error {
+	if err := p.check(); err != nil {
+		return err
+	}
+	if p.HasRoleIn(RoleResourceAdmin, resourceGroupID) || p.HasRoleIn(RoleSecurityAdmin, resourceGroupID) {
+		return nil
+	}
+	return forbiddenf("missing capability: the resource_admin or security_admin role is required for this resource group")
+}
+
+// refMatches reports whether an include or exclude list entry names the account.
+func refMatches(r storage.AccountRef, a *storage.Account) bool {
+	switch {
+	case r.AccountID != "":
+		return r.AccountID == a.ID
+	case r.AccountSID != "":
+		return strings.EqualFold(r.AccountSID, a.SID)
+	case r.AccountName != "":
+		return (strings.EqualFold(r.AccountName, a.SAMAccountName) || strings.EqualFold(r.AccountName, a.UPN)) &&
+			(r.Domain == "" || strings.EqualFold(r.Domain, a.Domain))
+	}
+	return false
+}
+
+func anyRef(refs []storage.AccountRef, a *storage.Account) bool {
+	return slices.ContainsFunc(refs, func(r storage.AccountRef) bool { return refMatches(r, a) })
+}
+
+// accountSettings returns the project settings that apply to a.
+func accountSettings(pr *storage.Project, a *storage.Account) []string {
+	out := []string{}
+	co := pr.ADCheckout
+	if co.Required && (len(co.IncludeList) == 0 || anyRef(co.IncludeList, a)) && !anyRef(co.ExcludeList, a) {
+		out = append(out, SettingCheckout)
+	}
+	pw := pr.ADPassword
+	if pw.EnablePeriodicRotation {
+		sel := true
+		switch pw.AccountSelectorMode {
+		case "INCLUDE":
+			sel = anyRef(pw.IncludeList, a)
+		case "EXCLUDE":
+			sel = !anyRef(pw.ExcludeList, a)
+		}
+		if sel {
+			out = append(out, SettingRotationSchedule)
+		}
+	}
+	return out
+}
+
+// ProjectADAccounts lists the AD accounts managed into a project of a resource group, by id, with
+// the project settings that apply to each. contains keeps accounts whose UPN contains it
+// (case-insensitive). Needs resource_admin or security_admin, team-wide or delegated for the
+// resource group. Errors: ErrNotFound for an unknown resource group or project, ErrForbidden. Safe
+// for concurrent use.
+func (e *Engine) ProjectADAccounts(ctx context.Context, p Principal, resourceGroupID, projectID, contains string) ([]ADAccountWithSettings, error) {
+	if err := p.requireRGAdmin(resourceGroupID); err != nil {
+		return nil, err
+	}
+	sub := strings.ToLower(contains)
+	out := []ADAccountWithSettings{}
+	err := e.store.View(ctx, func(tx storage.ReadTx) error {
+		pr, err := e.teamProject(tx, p, resourceGroupID, projectID)
+		if err != nil {
+			return err
+		}
+		as, err := storage.Accounts.List(tx, "project", projectID)
+		if err != nil {
+			return err
+		}
+		n := newNamer(tx)
+		for _, a := range as {
+			if a.Missing || (sub != "" && !containsFold(a.UPN, sub)) {
+				continue
+			}
+			out = append(out, ADAccountWithSettings{ADAccount: n.account(a), AccountSettingsEnabled: accountSettings(pr, a)})
+		}
+		return nil
+	})
+	slices.SortFunc(out, func(a, b ADAccountWithSettings) int { return strings.Compare(a.ID, b.ID) })
+	return out, err
+}
+
+// ProjectADAccount returns an AD account of a project with its rotation and checkout details.
+// Roles as ProjectADAccounts. Errors: ErrNotFound for an unknown resource group, project, or an
+// account not in the project; ErrForbidden. Safe for concurrent use.
+func (e *Engine) ProjectADAccount(ctx context.Context, p Principal, resourceGroupID, projectID, accountID string) (ADAccountDetails, error) {
+	if err := p.requireRGAdmin(resourceGroupID); err != nil {
+		return ADAccountDetails{}, err
+	}
+	var out ADAccountDetails
+	err := e.store.View(ctx, func(tx storage.ReadTx) error {
+		if _, err := e.teamProject(tx, p, resourceGroupID, projectID); err != nil {
+			return err
+		}
+		a, err := storage.Accounts.Get(tx, accountID)
+		if err != nil || a.ProjectID != projectID || a.TeamID != p.TeamID {
+			return notFoundf("AD account %q does not exist in project %q", accountID, projectID)
+		}
+		out = newNamer(tx).details(a)
+		return nil
+	})
+	return out, err
+}

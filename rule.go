@@ -1,0 +1,661 @@
+package opa
+
+import (
+	"context"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/go-ldap/ldap/v3"
+
+	"github.com/opakit/opa/storage"
+)
+
+// Enhanced filter fields (ActiveDirectoryAccountFieldNameFilterField) and operators
+// (ActiveDirectoryFieldNameFilterOperator, with an underscore, unlike the partial-matching ones).
+const (
+	FilterAccountName   = "account_name"
+	FilterOktaGroupName = "okta_group_name"
+
+	FilterStartsWith = "STARTS_WITH"
+	FilterEndsWith   = "ENDS_WITH"
+	FilterContains   = "CONTAINS"
+	FilterEquals     = "EQUALS"
+)
+
+// Limits on account rules, so that a request cannot make evaluation arbitrarily expensive.
+const (
+	maxRuleOUs        = 100
+	maxFiltersPerOU   = 20
+	maxPartialEntries = 50
+)
+
+// RuleFilter is one enhanced filter of an account rule (wire format {field, operator, value}):
+// Field FilterAccountName or FilterOktaGroupName, Operator FilterStartsWith, FilterEndsWith,
+// FilterContains or FilterEquals. Comparisons are case-insensitive.
+type RuleFilter = storage.RuleFilter
+
+// ADAccountRule is an account rule of a connection (ActiveDirectoryAccountRuleResponse, wire
+// format). EnhancedFilters, when present, holds one list per organizational unit (same index); all
+// filters of an OU's list must pass. Lower Priority wins; priorities run 1..n.
+type ADAccountRule struct {
+	ID                            string         `json:"id"`
+	Name                          string         `json:"name"`
+	RuleType                      string         `json:"rule_type"`
+	OrganizationalUnits           []string       `json:"organizational_units"`
+	EnhancedFilters               [][]RuleFilter `json:"enhanced_filters,omitempty"`
+	ResourceGroup                 NamedObject    `json:"resource_group"`
+	Project                       NamedObject    `json:"project"`
+	Priority                      int            `json:"priority"`
+	EnableInitialPasswordRotation bool           `json:"enable_initial_password_rotation"`
+	EnableImportOktaUsers         bool           `json:"enable_import_okta_users"`
+}
+
+// AccountRuleInput creates or updates an account rule (ActiveDirectoryAccountRuleRequest, wire
+// format). Only the id of ResourceGroup and Project is read. RuleType and the filter enums are
+// accepted in any case and stored in the canonical upper (operators) or lower (fields) case.
+type AccountRuleInput struct {
+	Name                          string         `json:"name"`
+	RuleType                      string         `json:"rule_type"`
+	OrganizationalUnits           []string       `json:"organizational_units"`
+	EnhancedFilters               [][]RuleFilter `json:"enhanced_filters,omitempty"`
+	ResourceGroup                 NamedObject    `json:"resource_group"`
+	Project                       NamedObject    `json:"project"`
+	EnableInitialPasswordRotation bool           `json:"enable_initial_password_rotation,omitempty"`
+	EnableImportOktaUsers         bool           `json:"enable_import_okta_users,omitempty"`
+}
+
+// RulePriority is one entry of a reorder request ({rule_id, priority}).
+type RulePriority struct {
+	RuleID   string `json:"rule_id"`
+	Priority int    `json:"priority"`
+}
+
+// MatchingCriteria are the exact matching criteria of the rule settings; the enabled ones must all
+// match, case-insensitively. Username compares the user's username with the account's
+// sAMAccountName, its UPN and its UPN's local part (any of them); FirstAndLastName needs both
+// names on both sides.
+type MatchingCriteria struct {
+	Username         bool `json:"username"`
+	FirstAndLastName bool `json:"first_and_last_name"`
+	DisplayName      bool `json:"display_name"`
+	Email            bool `json:"email"`
+}
+
+// PartialMatchCriterion is one partial matching entry: Operator PartialStartsWith or
+// PartialEndsWith ("STARTS WITH" / "ENDS WITH", with a space; the underscore forms are accepted on
+// input), MatchValue the prefix or suffix.
+type PartialMatchCriterion struct {
+	Operator   string `json:"operator"`
+	MatchValue string `json:"match_value"`
+}
+
+// RuleSettings is how a connection matches INDIVIDUAL accounts to users
+// (ActiveDirectoryAccountRuleSettings, wire format). An account matches a user when all enabled
+// MatchingCriteria hold (no criterion enabled: no exact match), or, with AllowPartialMatches, when
+// for any PartialMatchingCriteria entry the account name with the prefix or suffix (and one
+// separator '.', '-' or '_' next to it) stripped equals the username. The partial entries are
+// alternatives to each other and to the exact criteria. IsConfigured is output only.
+type RuleSettings struct {
+	IsConfigured            bool                    `json:"is_configured"`
+	MatchingCriteria        MatchingCriteria        `json:"matching_criteria"`
+	AllowPartialMatches     bool                    `json:"allow_partial_matches"`
+	PartialMatchingCriteria []PartialMatchCriterion `json:"partial_matching_criteria"`
+}
+
+// requireRuleRead allows resource admins (team-wide or delegated) and security admins.
+func (p Principal) requireRuleRead() error {
+	if err := p.check(); err != nil {
+		return err
+	}
+	if p.HasRole(RoleResourceAdmin) || p.HasRole(RoleSecurityAdmin) || p.HasAnyDelegated(RoleResourceAdmin) {
+		return nil
+	}
+	return forbiddenf("missing capability: the resource_admin or security_admin role is required")
+}
+
+func normRuleType(t string) (string, bool) {
+	switch strings.ToUpper(strings.TrimSpace(t)) {
+	case AccountShared:
+		return AccountShared, true
+	case AccountIndividual:
+		return AccountIndividual, true
+	}
+	return "", false
+}
+
+// validate checks the input and normalises it in place.
+func (in *AccountRuleInput) validate() error {
+	in.Name = strings.TrimSpace(in.Name)
+	if in.Name == "" || len(in.Name) > 255 {
+		return invalidf("name must be 1-255 characters")
+	}
+	t, ok := normRuleType(in.RuleType)
+	if !ok {
+		return invalidf("rule_type must be SHARED or INDIVIDUAL, got %q", in.RuleType)
+	}
+	in.RuleType = t
+	if len(in.OrganizationalUnits) == 0 || len(in.OrganizationalUnits) > maxRuleOUs {
+		return invalidf("organizational_units must hold 1-%d distinguished names", maxRuleOUs)
+	}
+	seen := map[string]bool{}
+	for i, ou := range in.OrganizationalUnits {
+		ou = strings.TrimSpace(ou)
+		in.OrganizationalUnits[i] = ou
+		if ou == "" || len(ou) > 1024 {
+			return invalidf("organizational unit %d must be a distinguished name such as OU=Admins,DC=corp,DC=example,DC=com", i)
+		}
+		if _, err := ldap.ParseDN(ou); err != nil {
+			return invalidf("organizational unit %q is not a valid distinguished name (RFC 4514)", ou)
+		}
+		key, ok := canonicalDN(ou)
+		if !ok {
+			return invalidf("organizational unit %q is not a valid distinguished name (RFC 4514)", ou)
+		}
+		if seen[key] {
+			return invalidf("organizational unit %q is listed twice", ou)
+		}
+		seen[key] = true
+	}
+	if len(in.EnhancedFilters) != 0 && len(in.EnhancedFilters) != len(in.OrganizationalUnits) {
+		return invalidf("enhanced_filters must hold one list per organizational unit (%d), got %d", len(in.OrganizationalUnits), len(in.EnhancedFilters))
+	}
+	for i, fs := range in.EnhancedFilters {
+		if len(fs) > maxFiltersPerOU {
+			return invalidf("at most %d filters per organizational unit", maxFiltersPerOU)
+		}
+		for j := range fs {
+			f := &in.EnhancedFilters[i][j]
+			f.Field = strings.ToLower(strings.TrimSpace(f.Field))
+			f.Operator = strings.ToUpper(strings.TrimSpace(f.Operator))
+			if f.Field != FilterAccountName && f.Field != FilterOktaGroupName {
+				return invalidf("filter field must be account_name or okta_group_name, got %q", f.Field)
+			}
+			switch f.Operator {
+			case FilterStartsWith, FilterEndsWith, FilterContains, FilterEquals:
+			default:
+				return invalidf("filter operator must be STARTS_WITH, ENDS_WITH, CONTAINS or EQUALS, got %q", f.Operator)
+			}
+			if f.Value == "" || len(f.Value) > 255 {
+				return invalidf("filter value must be 1-255 characters")
+			}
+		}
+	}
+	if in.ResourceGroup.ID == "" || in.Project.ID == "" {
+		return invalidf("resource_group.id and project.id are required")
+	}
+	return nil
+}
+
+// checkTarget checks that the rule's resource group and project exist in p's team and match.
+func (e *Engine) checkTarget(tx storage.ReadTx, p Principal, rgID, projectID string) error {
+	rg, err := storage.ResourceGroups.Get(tx, rgID)
+	if err != nil || rg.TeamID != p.TeamID {
+		return invalidf("resource group %q does not exist", rgID)
+	}
+	pr, err := storage.Projects.Get(tx, projectID)
+	if err != nil || pr.TeamID != p.TeamID {
+		return invalidf("project %q does not exist", projectID)
+	}
+	if pr.ResourceGroupID != rgID {
+		return invalidf("project %q does not belong to resource group %q", projectID, rgID)
+	}
+	return nil
+}
+
+// namer resolves ids to NamedObjects within one transaction, caching lookups.
+type namer struct {
+	tx    storage.ReadTx
+	cache map[string]NamedObject
+}
+
+func newNamer(tx storage.ReadTx) *namer { return &namer{tx: tx, cache: map[string]NamedObject{}} }
+
+func (n *namer) get(typ, id string) *NamedObject {
+	if id == "" {
+		return nil
+	}
+	key := typ + "\x00" + id
+	if o, ok := n.cache[key]; ok {
+		return &o
+	}
+	o := NamedObject{ID: id, Type: typ, Missing: true}
+	switch typ {
+	case NamedResourceGroup:
+		if r, err := storage.ResourceGroups.Get(n.tx, id); err == nil {
+			o.Name, o.Missing = r.Name, false
+		}
+	case NamedProject:
+		if r, err := storage.Projects.Get(n.tx, id); err == nil {
+			o.Name, o.Missing = r.Name, false
+		}
+	case NamedUser:
+		if r, err := storage.Users.Get(n.tx, id); err == nil {
+			o.Name, o.Missing = r.Username, false
+		}
+	case NamedConnection:
+		if r, err := storage.Connections.Get(n.tx, id); err == nil {
+			o.Name, o.Missing = r.Domain, false
+		}
+	}
+	n.cache[key] = o
+	return &o
+}
+
+func (n *namer) rule(r *storage.Rule) ADAccountRule {
+	out := ADAccountRule{
+		ID: r.ID, Name: r.Name, RuleType: r.RuleType, OrganizationalUnits: slices.Clone(r.OrganizationalUnits),
+		Priority: r.Priority, EnableInitialPasswordRotation: r.EnableInitialPasswordRotation,
+		EnableImportOktaUsers: r.EnableImportOktaUsers,
+		ResourceGroup:         *n.get(NamedResourceGroup, r.ResourceGroupID),
+		Project:               *n.get(NamedProject, r.ProjectID),
+	}
+	for _, fs := range r.EnhancedFilters {
+		out.EnhancedFilters = append(out.EnhancedFilters, slices.Clone(fs))
+	}
+	return out
+}
+
+// connRules returns the connection's rules by priority.
+func connRules(tx storage.ReadTx, connID string) ([]*storage.Rule, error) {
+	rs, err := storage.Rules.List(tx, "connection", connID)
+	if err != nil {
+		return nil, err
+	}
+	sort.Slice(rs, func(i, j int) bool {
+		if rs[i].Priority != rs[j].Priority {
+			return rs[i].Priority < rs[j].Priority
+		}
+		return rs[i].ID < rs[j].ID
+	})
+	return rs, nil
+}
+
+func checkRuleName(rules []*storage.Rule, name, exceptID string) error {
+	for _, r := range rules {
+		if r.ID != exceptID && strings.EqualFold(r.Name, name) {
+			return conflictf("the connection already has an account rule named %q", name)
+		}
+	}
+	return nil
+}
+
+// CreateAccountRule creates an account rule on the connection with the lowest priority (it goes
+// last) and re-evaluates the connection's accounts in the same transaction. Needs resource_admin, or
+// delegated_resource_admin of the rule's resource group. Errors: ErrInvalid for bad input (a name,
+// rule type, OU that is not a DN, filter, or a resource group or project that does not exist or do
+// not match); ErrNotFound for an unknown connection; ErrConflict when the connection is not
+// connected (rules cannot be created while it is disconnected or inactive) or the name is taken on
+// the connection (case-insensitively); ErrForbidden. Safe for concurrent use.
+func (e *Engine) CreateAccountRule(ctx context.Context, p Principal, connID string, in AccountRuleInput) (ADAccountRule, error) {
+	if err := p.check(); err != nil {
+		return ADAccountRule{}, err
+	}
+	in.OrganizationalUnits = slices.Clone(in.OrganizationalUnits)
+	in.EnhancedFilters = cloneFilters(in.EnhancedFilters)
+	if err := in.validate(); err != nil {
+		return ADAccountRule{}, err
+	}
+	if err := p.requireIn(RoleResourceAdmin, in.ResourceGroup.ID); err != nil {
+		return ADAccountRule{}, err
+	}
+	var out ADAccountRule
+	err := e.store.Update(ctx, func(tx storage.WriteTx) error {
+		conn, err := e.teamConnection(tx, p, connID)
+		if err != nil {
+			return err
+		}
+		if conn.Status != ConnectionConnected {
+			return conflictf("AD connection %q is %s: account rules can only be created while it is connected", connID, conn.Status)
+		}
+		if err := e.checkTarget(tx, p, in.ResourceGroup.ID, in.Project.ID); err != nil {
+			return err
+		}
+		rules, err := connRules(tx, connID)
+		if err != nil {
+			return err
+		}
+		if err := checkRuleName(rules, in.Name, ""); err != nil {
+			return err
+		}
+		now := e.now()
+		r := storage.Rule{
+			ID: e.newID(), TeamID: p.TeamID, ConnectionID: connID, Priority: len(rules) + 1,
+			CreatedAt: now, UpdatedAt: now,
+		}
+		if len(rules) > 0 {
+			r.Priority = max(r.Priority, rules[len(rules)-1].Priority+1)
+		}
+		setRule(&r, in)
+		if err := storage.Rules.Insert(tx, &r); err != nil {
+			return err
+		}
+		if _, err := e.evaluateConnection(tx, conn, now); err != nil {
+			return err
+		}
+		out = newNamer(tx).rule(&r)
+		return nil
+	})
+	return out, err
+}
+
+func setRule(r *storage.Rule, in AccountRuleInput) {
+	r.Name, r.RuleType = in.Name, in.RuleType
+	r.OrganizationalUnits = slices.Clone(in.OrganizationalUnits)
+	r.EnhancedFilters = cloneFilters(in.EnhancedFilters)
+	r.ProjectID, r.ResourceGroupID = in.Project.ID, in.ResourceGroup.ID
+	r.EnableInitialPasswordRotation, r.EnableImportOktaUsers = in.EnableInitialPasswordRotation, in.EnableImportOktaUsers
+}
+
+func cloneFilters(fs [][]RuleFilter) [][]RuleFilter {
+	if fs == nil {
+		return nil
+	}
+	out := make([][]RuleFilter, len(fs))
+	for i, f := range fs {
+		out[i] = slices.Clone(f)
+	}
+	return out
+}
+
+// AccountRules returns the connection's account rules by priority (highest first). Needs
+// resource_admin (team-wide or delegated) or security_admin. Errors: ErrNotFound, ErrForbidden.
+// Safe for concurrent use.
+func (e *Engine) AccountRules(ctx context.Context, p Principal, connID string) ([]ADAccountRule, error) {
+	if err := p.requireRuleRead(); err != nil {
+		return nil, err
+	}
+	out := []ADAccountRule{}
+	err := e.store.View(ctx, func(tx storage.ReadTx) error {
+		if _, err := e.teamConnection(tx, p, connID); err != nil {
+			return err
+		}
+		rules, err := connRules(tx, connID)
+		if err != nil {
+			return err
+		}
+		n := newNamer(tx)
+		for _, r := range rules {
+			out = append(out, n.rule(r))
+		}
+		return nil
+	})
+	return out, err
+}
+
+// AccountRule returns one account rule of the connection. Roles as AccountRules. Errors:
+// ErrNotFound for an unknown connection or rule, ErrForbidden. Safe for concurrent use.
+func (e *Engine) AccountRule(ctx context.Context, p Principal, connID, ruleID string) (ADAccountRule, error) {
+	if err := p.requireRuleRead(); err != nil {
+		return ADAccountRule{}, err
+	}
+	var out ADAccountRule
+	err := e.store.View(ctx, func(tx storage.ReadTx) error {
+		r, err := e.connRule(tx, p, connID, ruleID)
+		if err != nil {
+			return err
+		}
+		out = newNamer(tx).rule(r)
+		return nil
+	})
+	return out, err
+}
+
+func (e *Engine) connRule(tx storage.ReadTx, p Principal, connID, ruleID string) (*storage.Rule, error) {
+	if _, err := e.teamConnection(tx, p, connID); err != nil {
+		return nil, err
+	}
+	r, err := storage.Rules.Get(tx, ruleID)
+	if err != nil || r.ConnectionID != connID {
+		return nil, notFoundf("account rule %q does not exist on AD connection %q", ruleID, connID)
+	}
+	return r, nil
+}
+
+// UpdateAccountRule replaces an account rule's definition (its priority is kept) and re-evaluates
+// the connection's accounts in the same transaction; match overrides are kept. Needs resource_admin,
+// or delegated_resource_admin of both the rule's current and its new resource group. Errors as
+// CreateAccountRule, except that a disconnected connection does not prevent updates; ErrNotFound
+// for an unknown rule. Safe for concurrent use.
+func (e *Engine) UpdateAccountRule(ctx context.Context, p Principal, connID, ruleID string, in AccountRuleInput) (ADAccountRule, error) {
+	if err := p.check(); err != nil {
+		return ADAccountRule{}, err
+	}
+	in.OrganizationalUnits = slices.Clone(in.OrganizationalUnits)
+	in.EnhancedFilters = cloneFilters(in.EnhancedFilters)
+	if err := in.validate(); err != nil {
+		return ADAccountRule{}, err
+	}
+	if err := p.requireIn(RoleResourceAdmin, in.ResourceGroup.ID); err != nil {
+		return ADAccountRule{}, err
+	}
+	var out ADAccountRule
+	err := e.store.Update(ctx, func(tx storage.WriteTx) error {
+		r, err := e.connRule(tx, p, connID, ruleID)
+		if err != nil {
+			return err
+		}
+		if err := p.requireIn(RoleResourceAdmin, r.ResourceGroupID); err != nil {
+			return err
+		}
+		if err := e.checkTarget(tx, p, in.ResourceGroup.ID, in.Project.ID); err != nil {
+			return err
+		}
+		rules, err := connRules(tx, connID)
+		if err != nil {
+			return err
+		}
+		if err := checkRuleName(rules, in.Name, ruleID); err != nil {
+			return err
+		}
+		now := e.now()
+		setRule(r, in)
+		r.UpdatedAt = now
+		if err := storage.Rules.Update(tx, r); err != nil {
+			return err
+		}
+		if err := e.reevaluate(tx, p, connID, now); err != nil {
+			return err
+		}
+		out = newNamer(tx).rule(r)
+		return nil
+	})
+	return out, err
+}
+
+func (e *Engine) reevaluate(tx storage.WriteTx, p Principal, connID string, now time.Time) error {
+	conn, err := e.teamConnection(tx, p, connID)
+	if err != nil {
+		return err
+	}
+	_, err = e.evaluateConnection(tx, conn, now)
+	return err
+}
+
+// DeleteAccountRule deletes an account rule, renumbers the remaining priorities 1..n and
+// re-evaluates the connection's accounts in the same transaction (accounts only the deleted rule
+// managed become unmanaged; their match overrides are kept). Needs resource_admin, or
+// delegated_resource_admin of the rule's resource group. Errors: ErrNotFound, ErrForbidden. Safe
+// for concurrent use.
+func (e *Engine) DeleteAccountRule(ctx context.Context, p Principal, connID, ruleID string) error {
+	if err := p.check(); err != nil {
+		return err
+	}
+	return e.store.Update(ctx, func(tx storage.WriteTx) error {
+		r, err := e.connRule(tx, p, connID, ruleID)
+		if err != nil {
+			return err
+		}
+		if err := p.requireIn(RoleResourceAdmin, r.ResourceGroupID); err != nil {
+			return err
+		}
+		if err := storage.Rules.Delete(tx, r.ID); err != nil {
+			return err
+		}
+		now := e.now()
+		rules, err := connRules(tx, connID)
+		if err != nil {
+			return err
+		}
+		if err := renumber(tx, rules, now); err != nil {
+			return err
+		}
+		return e.reevaluate(tx, p, connID, now)
+	})
+}
+
+// renumber gives rules (in order) the priorities 1..n, writing only those that change.
+func renumber(tx storage.WriteTx, rules []*storage.Rule, now time.Time) error {
+	for i, r := range rules {
+		if r.Priority != i+1 {
+			r.Priority, r.UpdatedAt = i+1, now
+			if err := storage.Rules.Update(tx, r); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// ReorderAccountRules sets the priorities of all of the connection's rules at once and returns them
+// in the new order; the accounts are re-evaluated in the same transaction. order must name every
+// rule of the connection exactly once; the rules are ranked by the given priorities (lower wins) and
+// renumbered 1..n. Needs resource_admin (team-wide: the order affects every resource group).
+//
+// Errors: ErrInvalid when the list is empty, an entry lacks a rule_id or a positive priority, a
+// rule or a priority appears twice, or a rule_id is not a rule of the connection (a rule deleted
+// meanwhile reads as unknown: no tombstones are kept); ErrConflict when the list leaves out rules
+// of the connection (they were created meanwhile, so the client's view is stale: reload and
+// retry); ErrNotFound for an unknown connection; ErrForbidden. Safe for concurrent use.
+func (e *Engine) ReorderAccountRules(ctx context.Context, p Principal, connID string, order []RulePriority) ([]ADAccountRule, error) {
+	if err := p.require(RoleResourceAdmin); err != nil {
+		return nil, err
+	}
+	if len(order) == 0 {
+		return nil, invalidf("the reorder list must name every account rule of the connection")
+	}
+	ids, prios := map[string]bool{}, map[int]bool{}
+	for _, o := range order {
+		switch {
+		case o.RuleID == "":
+			return nil, invalidf("every reorder entry needs a rule_id")
+		case o.Priority <= 0:
+			return nil, invalidf("rule %q needs a positive priority", o.RuleID)
+		case ids[o.RuleID]:
+			return nil, invalidf("rule %q appears twice in the reorder list", o.RuleID)
+		case prios[o.Priority]:
+			return nil, invalidf("priority %d appears twice in the reorder list", o.Priority)
+		}
+		ids[o.RuleID], prios[o.Priority] = true, true
+	}
+	sorted := slices.Clone(order)
+	slices.SortFunc(sorted, func(a, b RulePriority) int { return a.Priority - b.Priority })
+	var out []ADAccountRule
+	err := e.store.Update(ctx, func(tx storage.WriteTx) error {
+		if _, err := e.teamConnection(tx, p, connID); err != nil {
+			return err
+		}
+		rules, err := connRules(tx, connID)
+		if err != nil {
+			return err
+		}
+		byID := map[string]*storage.Rule{}
+		for _, r := range rules {
+			byID[r.ID] = r
+		}
+		for _, o := range sorted {
+			if byID[o.RuleID] == nil {
+				return invalidf("rule %q is not an account rule of AD connection %q", o.RuleID, connID)
+			}
+		}
+		if len(sorted) != len(rules) {
+			return conflictf("the account rules of AD connection %q changed meanwhile: the list names %d of %d rules; reload them and retry", connID, len(sorted), len(rules))
+		}
+		next := make([]*storage.Rule, len(sorted))
+		for i, o := range sorted {
+			next[i] = byID[o.RuleID]
+		}
+		now := e.now()
+		if err := renumber(tx, next, now); err != nil {
+			return err
+		}
+		if err := e.reevaluate(tx, p, connID, now); err != nil {
+			return err
+		}
+		n := newNamer(tx)
+		for _, r := range next {
+			out = append(out, n.rule(r))
+		}
+		return nil
+	})
+	return out, err
+}
+
+// AccountRuleSettings returns the connection's rule settings. Roles as AccountRules. Errors:
+// ErrNotFound, ErrForbidden. Safe for concurrent use.
+func (e *Engine) AccountRuleSettings(ctx context.Context, p Principal, connID string) (RuleSettings, error) {
+	if err := p.requireRuleRead(); err != nil {
+		return RuleSettings{}, err
+	}
+	var out RuleSettings
+	err := e.store.View(ctx, func(tx storage.ReadTx) error {
+		c, err := e.teamConnection(tx, p, connID)
+		if err != nil {
+			return err
+		}
+		s := c.RuleSettings
+		out = RuleSettings{
+			IsConfigured: s.IsConfigured, AllowPartialMatches: s.AllowPartialMatches,
+			MatchingCriteria:        MatchingCriteria{Username: s.Username, FirstAndLastName: s.FirstAndLastName, DisplayName: s.DisplayName, Email: s.Email},
+			PartialMatchingCriteria: []PartialMatchCriterion{},
+		}
+		for _, pc := range s.Partial {
+			out.PartialMatchingCriteria = append(out.PartialMatchingCriteria, PartialMatchCriterion(pc))
+		}
+		return nil
+	})
+	return out, err
+}
+
+// ConfigureAccountRuleSettings sets the connection's rule settings (is_configured becomes true) and
+// re-evaluates its accounts in the same transaction; match overrides are kept. Needs
+// resource_admin. Errors: ErrInvalid for an operator other than "STARTS WITH" / "ENDS WITH" (the
+// underscore forms are accepted and stored with a space), an empty or over-long match_value, more
+// than 50 entries (entries are kept but unused while allow_partial_matches is false); ErrNotFound;
+// ErrForbidden. Safe for concurrent use.
+func (e *Engine) ConfigureAccountRuleSettings(ctx context.Context, p Principal, connID string, in RuleSettings) error {
+	if err := p.require(RoleResourceAdmin); err != nil {
+		return err
+	}
+	if len(in.PartialMatchingCriteria) > maxPartialEntries {
+		return invalidf("at most %d partial_matching_criteria entries", maxPartialEntries)
+	}
+	s := storage.RuleSettings{
+		IsConfigured: true, Username: in.MatchingCriteria.Username, FirstAndLastName: in.MatchingCriteria.FirstAndLastName,
+		DisplayName: in.MatchingCriteria.DisplayName, Email: in.MatchingCriteria.Email, AllowPartialMatches: in.AllowPartialMatches,
+	}
+	for _, pc := range in.PartialMatchingCriteria {
+		op := strings.ReplaceAll(strings.ToUpper(strings.TrimSpace(pc.Operator)), "_", " ")
+		if op != PartialStartsWith && op != PartialEndsWith {
+			return invalidf("partial matching operator must be %q or %q, got %q", PartialStartsWith, PartialEndsWith, pc.Operator)
+		}
+		if pc.MatchValue == "" || len(pc.MatchValue) > 255 {
+			return invalidf("match_value must be 1-255 characters")
+		}
+		s.Partial = append(s.Partial, storage.PartialCriterion{Operator: op, MatchValue: pc.MatchValue})
+	}
+	return e.store.Update(ctx, func(tx storage.WriteTx) error {
+		c, err := e.teamConnection(tx, p, connID)
+		if err != nil {
+			return err
+		}
+		now := e.now()
+		c.RuleSettings, c.UpdatedAt = s, now
+		if err := storage.Connections.Update(tx, c); err != nil {
+			return err
+		}
+		_, err = e.evaluateConnection(tx, c, now)
+		return err
+	})
+}
