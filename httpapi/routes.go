@@ -22,6 +22,43 @@ func (h *Handler) routes() {
 	m.Handle("PUT "+team+"/integrations/ad_connections/{ad_connection_id}", h.v1(updateADConnection))
 	m.Handle("DELETE "+team+"/integrations/ad_connections/{ad_connection_id}", h.v1(deleteADConnection))
 
+	// OPA account force sync and sync status (sections 1, 3.2).
+	const ra = team + "/resource_assignment/active_directory/{ad_connection_id}"
+	m.Handle("PUT "+ra+"/force_sync", h.v1(forceSync))
+	m.Handle("GET "+ra+"/sync_status", h.v1(syncStatus))
+
+	// ASA server sync jobs (section 2.2).
+	const ts = team + "/integrations/ad_connections/{ad_connection_id}/task_settings"
+	m.Handle("GET "+ts, h.v1(listServerSyncJobs))
+	m.Handle("POST "+ts, h.v1(createServerSyncJob))
+	m.Handle("GET "+ts+"/{task_settings_id}", h.v1(getServerSyncJob))
+	m.Handle("PUT "+ts+"/{task_settings_id}", h.v1(updateServerSyncJob))
+	m.Handle("DELETE "+ts+"/{task_settings_id}", h.v1(deleteServerSyncJob))
+	m.Handle("POST "+ts+"/{task_settings_id}/deactivate", h.v1(deactivateServerSyncJob))
+	m.Handle("POST "+ts+"/{task_settings_id}/schedule", h.v1(scheduleServerSyncJob))
+	m.Handle("PUT "+ts+"/{task_settings_id}/schedule", h.v1(scheduleServerSyncJob))
+	m.Handle("GET "+ts+"/{task_settings_id}/results", h.v1(listServerSyncResults))
+	m.Handle("GET "+ts+"/{task_settings_id}/results/{result_id}", h.v1(getServerSyncResult))
+	m.Handle("POST "+ts+"/{task_settings_id}/test_requests", h.v1(testServerSyncJob))
+
+	// ASA user sync jobs (section 2.3).
+	const us = team + "/integrations/ad_connections/{ad_connection_id}/user_sync_task_settings"
+	m.Handle("GET "+us, h.v1(listUserSyncJobs))
+	m.Handle("POST "+us, h.v1(createUserSyncJob))
+	m.Handle("GET "+us+"/{user_sync_task_settings_id}", h.v1(getUserSyncJob))
+	m.Handle("PUT "+us+"/{user_sync_task_settings_id}", h.v1(updateUserSyncJob))
+	m.Handle("DELETE "+us+"/{user_sync_task_settings_id}", h.v1(deleteUserSyncJob))
+	m.Handle("POST "+us+"/{user_sync_task_settings_id}/schedule", h.v1(scheduleUserSyncJob))
+	m.Handle("PUT "+us+"/{user_sync_task_settings_id}/schedule", h.v1(scheduleUserSyncJob))
+	m.Handle("POST "+us+"/{user_sync_task_settings_id}/state", h.v1(setUserSyncJobState))
+	m.Handle("PUT "+us+"/{user_sync_task_settings_id}/state", h.v1(setUserSyncJobState))
+	m.Handle("GET "+us+"/{user_sync_task_settings_id}/results", h.v1(listUserSyncResults))
+	m.Handle("GET "+us+"/{user_sync_task_settings_id}/results/{result_id}", h.v1(getUserSyncResult))
+	m.Handle("POST "+us+"/{user_sync_task_settings_id}/test_requests", h.v1(testUserSyncJob))
+
+	// Okta Directories Integration (section 5).
+	m.Handle("POST /api/v1/directories/{appInstanceId}/groups/modify", h.okta(modifyDirectoryGroup))
+
 	// Test-fixture controls.
 	if h.controls != nil {
 		h.controlRoutes()

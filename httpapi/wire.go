@@ -32,6 +32,9 @@ func decode(r *http.Request, v any) error {
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	if err := dec.Decode(v); err != nil {
+		if opa.ErrorClass(err) != nil {
+			return err // a type's own UnmarshalJSON said what is wrong
+		}
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) {
 			field := te.Field
