@@ -1,0 +1,222 @@
+package webui_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/opakit/opa/revealjwe"
+	"github.com/opakit/opa/webui"
+)
+
+const (
+	team      = "acme"
+	keyID     = "6f1c1f54-0e5c-4a53-9c4b-3a2d6b8d7e01"
+	keySecret = "service-key-secret"
+	password  = "Dir3ctory-Pässw0rd!"
+	connID    = "conn-7b1e"
+	accountID = "acct-42"
+)
+
+// fakeServer implements just the endpoints the demo page calls, with revealjwe doing the reveal. It
+// records every request body so the test can check that no private key was ever sent.
+type fakeServer struct {
+	mu     sync.Mutex
+	bodies []string
+	kids   []string
+}
+
+func (f *fakeServer) routes(wasmDir string) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/ui/", http.StripPrefix("/ui", webui.Handler(os.DirFS(wasmDir))))
+	writeJSON := func(w http.ResponseWriter, code int, v any) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(code)
+		_ = json.NewEncoder(w).Encode(v)
+	}
+	apiErr := func(w http.ResponseWriter, code int, typ, msg string) {
+		writeJSON(w, code, map[string]any{"type": typ, "code": code, "message": msg})
+	}
+	authed := func(h http.HandlerFunc) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			if r.Header.Get("Authorization") != "Bearer tok-1" || r.PathValue("team") != team {
+				apiErr(w, 401, "authentication_error", "bad token")
+				return
+			}
+			h(w, r)
+		}
+	}
+	base := "/v1/teams/{team}/active_directory/{conn}/accounts/{id}"
+	mux.HandleFunc("POST /v1/teams/{team}/service_token", func(w http.ResponseWriter, r *http.Request) {
+		var req struct {
+			KeyID     string `json:"key_id"`
+			KeySecret string `json:"key_secret"`
+		}
+		if json.NewDecoder(r.Body).Decode(&req) != nil || req.KeyID != keyID || req.KeySecret != keySecret || r.PathValue("team") != team {
+			apiErr(w, 401, "authentication_error", "bad credentials")
+			return
+		}
+		writeJSON(w, 200, map[string]any{"bearer_token": "tok-1", "expires_at": time.Now().Add(time.Hour).Format(time.RFC3339), "team_name": team})
+	})
+	mux.HandleFunc("GET /v1/teams/{team}/active_directory", authed(func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, 200, map[string]any{"list": []any{map[string]any{"id": connID, "domain": "corp.example.com", "okta_app_instance_id": "0oa1", "status": "connected"}}})
+	}))
+	mux.HandleFunc("GET /v1/teams/{team}/active_directory/{conn}/accounts", authed(func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, 200, map[string]any{"list": []any{map[string]any{
+			"account":          map[string]any{"id": accountID, "username": "svc-backup@corp.example.com", "account_type": "SHARED", "availability_status": "AVAILABLE"},
+			"checkout_details": map[string]any{"checkout_required": false},
+		}}})
+	}))
+	mux.HandleFunc("GET "+base+"/user_access_methods", authed(func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, 200, map[string]any{"list": []any{uam()}})
+	}))
+	mux.HandleFunc("POST "+base+"/reveal_credentials", authed(func(w http.ResponseWriter, r *http.Request) {
+		var req struct {
+			PublicKey        json.RawMessage `json:"public_key"`
+			UserAccessMethod json.RawMessage `json:"user_access_method"`
+		}
+		if json.NewDecoder(r.Body).Decode(&req) != nil || len(req.UserAccessMethod) == 0 || r.PathValue("conn") != connID || r.PathValue("id") != accountID {
+			apiErr(w, 400, "invalid_request", "bad request")
+			return
+		}
+		pub, err := revealjwe.ParsePublicKey(req.PublicKey)
+		if err != nil {
+			apiErr(w, 400, "invalid_request", err.Error())
+			return
+		}
+		jwe, err := revealjwe.Encrypt(pub, []byte(password))
+		if err != nil {
+			apiErr(w, 500, "internal", "internal error")
+			return
+		}
+		f.mu.Lock()
+		f.kids = append(f.kids, pub.Algorithm())
+		f.mu.Unlock()
+		writeJSON(w, 200, map[string]any{"password_jwe": jwe})
+	}))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		f.mu.Lock()
+		f.bodies = append(f.bodies, string(body))
+		f.mu.Unlock()
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		mux.ServeHTTP(w, r)
+	})
+}
+
+func uam() map[string]any {
+	return map[string]any{
+		"identity": "svc-backup@corp.example.com", "access_credential": "password", "brokered": false,
+		"server_host_name": "", "user_access_type": "active_directory_account", "resource_status": "active",
+		"sudo_display_name": "", "short_text": "Reveal password", "rule_ids": []string{"rule-1"},
+		"rule_resource_type": "active_directory_based_resource",
+		"details":            map[string]any{"_type": "active_directory_account", "account_id": accountID, "privileges": []any{map[string]any{"privilege_type": "reveal_password", "privilege_value": map[string]any{"reveal_password": true}}}},
+	}
+}
+
+// privateMember reports whether v holds, at any depth, a JWK-like object with a private member.
+func privateMember(v any) bool {
+	switch x := v.(type) {
+	case map[string]any:
+		if _, isJWK := x["kty"]; isJWK {
+			for _, m := range []string{"d", "p", "q", "dp", "dq", "qi", "k", "oth"} {
+				if _, ok := x[m]; ok {
+					return true
+				}
+			}
+		}
+		for _, e := range x {
+			if privateMember(e) {
+				return true
+			}
+		}
+	case []any:
+		for _, e := range x {
+			if privateMember(e) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// TestRevealInChromium serves the demo page from a fake API server and drives headless Chromium
+// through sign-in and two reveals (EC P-256, then RSA-2048) with wasm/test/e2e.mjs (playwright-core).
+// It needs wasm/build.sh's output, wasm/test/node_modules and /usr/bin/chromium, so it runs only with
+// OPA_E2E=1 (scripts/test-browser.sh sets it, and installs all of that); then anything missing is a
+// failure.
+func TestRevealInChromium(t *testing.T) {
+	if os.Getenv("OPA_E2E") == "" {
+		t.Skip("browser end-to-end test: run scripts/test-browser.sh (or set OPA_E2E=1)")
+	}
+	wasmDir, err := filepath.Abs("../wasm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, need := range []string{"opa-reveal.wasm", "wasm_exec.js", "test/node_modules/playwright-core"} {
+		if _, err := os.Stat(filepath.Join(wasmDir, need)); err != nil {
+			t.Fatalf("missing %s: run scripts/test-browser.sh", need)
+		}
+	}
+	f := &fakeServer{}
+	srv := httptest.NewServer(f.routes(wasmDir))
+	defer srv.Close()
+
+	cmd := exec.Command("node", filepath.Join(wasmDir, "test", "e2e.mjs"), srv.URL+"/ui/")
+	cmd.Env = append(os.Environ(), "OPA_TEAM="+team, "OPA_KEY_ID="+keyID, "OPA_KEY_SECRET="+keySecret)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("e2e.mjs: %v\n%s", err, stderr.String())
+	}
+	var res struct {
+		Passwords []string `json:"passwords"`
+		Errors    []string `json:"errors"`
+	}
+	if err := json.Unmarshal(out, &res); err != nil {
+		t.Fatalf("e2e.mjs output %q: %v", out, err)
+	}
+	if len(res.Errors) != 0 {
+		t.Errorf("page errors: %v", res.Errors)
+	}
+	if fmt.Sprint(res.Passwords) != fmt.Sprint([]string{password, password}) {
+		t.Errorf("page showed %q, want the directory password twice", res.Passwords)
+	}
+
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if fmt.Sprint(f.kids) != "[ECDH-ES RSA-OAEP-256]" {
+		t.Errorf("reveals with algorithms %v, want [ECDH-ES RSA-OAEP-256]", f.kids)
+	}
+	reveals := 0
+	for _, b := range f.bodies {
+		if b == "" {
+			continue
+		}
+		var v any
+		if err := json.Unmarshal([]byte(b), &v); err != nil {
+			t.Errorf("non-JSON request body %q", b)
+			continue
+		}
+		if privateMember(v) {
+			t.Errorf("a request carried a private key: %s", b)
+		}
+		if strings.Contains(b, `"public_key"`) {
+			reveals++
+		}
+	}
+	if reveals != 2 {
+		t.Errorf("%d reveal requests seen, want 2", reveals)
+	}
+}

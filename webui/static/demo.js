@@ -1,0 +1,100 @@
+// demo.js drives the reveal demo page: service-key sign-in, domain/account/access-method pickers,
+// and a reveal whose key pair lives in the WASM helper (opa-reveal.js). Plain JS, no framework.
+import { generateKey, decrypt, destroyKey } from "./opa-reveal.js";
+
+const $ = (id) => document.getElementById(id);
+const state = { team: "", token: "", domain: "", account: "", uams: [] };
+
+function status(msg, isError = false) {
+  $("status").textContent = msg;
+  $("status").className = isError ? "error" : "";
+}
+
+async function api(method, path, body) {
+  const headers = { Accept: "application/json" };
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  if (state.token) headers.Authorization = "Bearer " + state.token;
+  const resp = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const text = await resp.text();
+  const data = text ? JSON.parse(text) : null;
+  if (!resp.ok) {
+    throw new Error(`${method} ${path}: ${resp.status} ${(data && (data.message || data.errorSummary)) || ""}`.trim());
+  }
+  return data;
+}
+
+const teamPath = () => `/v1/teams/${encodeURIComponent(state.team)}`;
+const adPath = () => `${teamPath()}/active_directory/${encodeURIComponent(state.domain)}`;
+const accountPath = () => `${adPath()}/accounts/${encodeURIComponent(state.account)}`;
+
+function fill(select, items, value, label) {
+  select.replaceChildren(
+    ...items.map((it, i) => {
+      const o = document.createElement("option");
+      o.value = value(it, i);
+      o.textContent = label(it);
+      return o;
+    }),
+  );
+}
+
+async function signIn(ev) {
+  ev.preventDefault();
+  try {
+    state.team = $("team").value.trim();
+    state.token = "";
+    const tok = await api("POST", `${teamPath()}/service_token`, {
+      key_id: $("key-id").value.trim(),
+      key_secret: $("key-secret").value,
+    });
+    state.token = tok.bearer_token;
+    $("key-secret").value = "";
+    const domains = (await api("GET", `${teamPath()}/active_directory`)).list;
+    fill($("domains"), domains, (d) => d.id, (d) => d.domain || d.name || d.id);
+    $("pick").disabled = false;
+    status(`Signed in to ${state.team}; ${domains.length} domain(s).`);
+    if (domains.length) await pickDomain();
+  } catch (e) {
+    status(e.message, true);
+  }
+}
+
+async function pickDomain() {
+  state.domain = $("domains").value;
+  const accounts = (await api("GET", `${adPath()}/accounts`)).list;
+  fill($("accounts"), accounts, (a) => a.account.id, (a) => `${a.account.username} (${a.account.availability_status || "?"})`);
+  if (accounts.length) await pickAccount();
+  else fill($("uams"), [], () => "", () => "");
+}
+
+async function pickAccount() {
+  state.account = $("accounts").value;
+  state.uams = (await api("GET", `${accountPath()}/user_access_methods`)).list;
+  fill($("uams"), state.uams, (_, i) => String(i), (u) => u.short_text || `${u.identity} (${u.user_access_type})`);
+}
+
+async function reveal() {
+  const uam = state.uams[Number($("uams").value)];
+  if (!uam) return status("Pick a user access method first.", true);
+  let handle;
+  try {
+    status("Generating a key pair in the browser…");
+    const key = await generateKey({ kind: $("kind").value });
+    handle = key.handle;
+    status("Asking the server to encrypt the password to the public key…");
+    const resp = await api("POST", `${accountPath()}/reveal_credentials`, { public_key: key.publicJwk, user_access_method: uam });
+    $("password").textContent = await decrypt(resp.password_jwe, handle);
+    status("Password decrypted in the browser.");
+  } catch (e) {
+    status(e.code === "decrypt_failed" ? "Could not decrypt the server's answer." : e.message, true);
+  } finally {
+    if (handle) await destroyKey(handle).catch(() => {});
+  }
+}
+
+const guarded = (f) => () => f().catch((e) => status(e.message, true));
+$("sign-in-form").addEventListener("submit", signIn);
+$("domains").addEventListener("change", guarded(pickDomain));
+$("accounts").addEventListener("change", guarded(pickAccount));
+$("reveal").addEventListener("click", () => reveal());
+$("clear").addEventListener("click", () => { $("password").textContent = ""; });
