@@ -27,6 +27,44 @@ func (h *Handler) routes() {
 	m.Handle("PUT "+ra+"/force_sync", h.v1(forceSync))
 	m.Handle("GET "+ra+"/sync_status", h.v1(syncStatus))
 
+	// OPA AD accounts, admin views (section 3.2).
+	m.Handle("GET "+ra+"/accounts", h.v1(discoveredAccounts))
+	m.Handle("GET "+ra+"/accounts/{ad_account_id}", h.v1(getAccount))
+	m.Handle("GET "+ra+"/accounts/{ad_account_id}/match", h.v1(getAccountMatch))
+	m.Handle("PUT "+ra+"/accounts/{ad_account_id}/match", h.v1(updateAccountMatch))
+	m.Handle("GET "+ra+"/rule_settings", h.v1(getRuleSettings))
+	m.Handle("POST "+ra+"/rule_settings", h.v1(configureRuleSettings))
+	m.Handle("PUT "+ra+"/rule_settings", h.v1(configureRuleSettings))
+	m.Handle("GET "+ra+"/rules", h.v1(listRules))
+	m.Handle("POST "+ra+"/rules", h.v1(createRule))
+	m.Handle("POST "+ra+"/rules/reorder", h.v1(reorderRules))
+	m.Handle("GET "+ra+"/rules/{ad_account_rule_id}", h.v1(getRule))
+	m.Handle("PUT "+ra+"/rules/{ad_account_rule_id}", h.v1(updateRule))
+	m.Handle("DELETE "+ra+"/rules/{ad_account_rule_id}", h.v1(deleteRule))
+	m.Handle("GET "+team+"/all_active_directory_accounts", h.v1(allAccounts))
+	const rg = team + "/resource_groups/{resource_group_id}"
+	const prj = rg + "/projects/{project_id}"
+	m.Handle("GET "+rg+"/all_active_directory_accounts", h.v1(resourceGroupAccounts))
+	m.Handle("GET "+prj+"/active_directory_accounts", h.v1(projectAccounts))
+	m.Handle("GET "+prj+"/active_directory_accounts/{ad_account_id}", h.v1(projectAccount))
+
+	// OPA AD accounts, end-user views (section 3.1).
+	const ad = team + "/active_directory"
+	m.Handle("GET "+ad, h.v1(listDomains))
+	m.Handle("GET "+ad+"/{ad_connection_id}", h.v1(getDomain))
+	m.Handle("GET "+ad+"/{ad_connection_id}/accounts", h.v1(listEndUserAccounts))
+	m.Handle("GET "+ad+"/{ad_connection_id}/accounts/{ad_account_id}", h.v1(getEndUserAccount))
+	m.Handle("GET "+ad+"/{ad_connection_id}/accounts/{ad_account_id}/user_access_methods", h.v1(listAccountUAMs))
+	m.Handle("POST "+ad+"/{ad_connection_id}/accounts/{ad_account_id}/reveal_credentials", h.v1(revealAccountPassword))
+	m.Handle("POST "+ad+"/{ad_connection_id}/accounts/{ad_account_id}/rotate_password", h.v1(rotateAccountPassword))
+
+	// Checkout, check-in and rotation (section 6.7).
+	m.Handle("POST "+team+"/checkin_resource", h.v1(checkinSelf))
+	m.Handle("GET "+team+"/checked_out_resources", h.v1(checkedOutSelf))
+	m.Handle("POST "+prj+"/checkin_resource", h.v1(checkinAdmin))
+	m.Handle("POST "+prj+"/rotate_resource", h.v1(rotateResource))
+	m.Handle("GET "+prj+"/checked_out_resources", h.v1(checkedOutProject))
+
 	// ASA server sync jobs (section 2.2).
 	const ts = team + "/integrations/ad_connections/{ad_connection_id}/task_settings"
 	m.Handle("GET "+ts, h.v1(listServerSyncJobs))
