@@ -181,11 +181,39 @@ func (d *Dir) DomainSID() string { return d.domSID }
 // NormalizeDN returns the canonical form of a DN: parsed per RFC 4514 and lower-cased, so two DNs
 // that name the same entry compare equal. directory.ErrInvalid for a malformed DN.
 func NormalizeDN(dn string) (string, error) {
+	if n, ok := simpleNormDN(dn); ok {
+		return n, nil
+	}
 	p, err := ldap.ParseDN(dn)
 	if err != nil {
 		return "", errclass.Wrap(err, directory.ErrInvalid, "malformed DN %q", dn)
 	}
 	return strings.ToLower(p.String()), nil
+}
+
+// simpleNormDN normalizes a DN without escapes, quotes or multi-valued RDNs (nearly all of them)
+// to the same form as ldap.ParseDN(dn).String() lower-cased, without parsing; ok is false for any
+// other DN.
+func simpleNormDN(dn string) (string, bool) {
+	if dn == "" || strings.ContainsAny(dn, "\\\"+#;<>") {
+		return "", false
+	}
+	var b strings.Builder
+	b.Grow(len(dn))
+	for i, rdn := range strings.Split(dn, ",") {
+		typ, val, found := strings.Cut(rdn, "=")
+		typ, val = strings.TrimSpace(typ), strings.Trim(val, " ")
+		if !found || typ == "" || val == "" || strings.Contains(val, "=") {
+			return "", false
+		}
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(strings.ToLower(typ))
+		b.WriteByte('=')
+		b.WriteString(strings.ToLower(val))
+	}
+	return b.String(), true
 }
 
 func parentOf(dn string) (parent string, onlyDC bool, err error) {
@@ -518,6 +546,7 @@ func (d *Dir) Search(ctx context.Context, req directory.SearchRequest) ([]*direc
 	if err := checkFilter(f); err != nil {
 		return nil, err
 	}
+	lowerFilterAttrs(f)
 	base, err := NormalizeDN(req.BaseDN)
 	if err != nil {
 		return nil, err
@@ -623,6 +652,23 @@ func str(p *ber.Packet) string {
 		return p.Data.String()
 	}
 	return ""
+}
+
+// lowerFilterAttrs lower-cases the attribute names of a compiled filter once, so that matching
+// each entry looks them up without converting them again.
+func lowerFilterAttrs(p *ber.Packet) {
+	switch p.Tag {
+	case ldap.FilterAnd, ldap.FilterOr, ldap.FilterNot:
+		for _, c := range p.Children {
+			lowerFilterAttrs(c)
+		}
+	case ldap.FilterPresent:
+		p.Value = strings.ToLower(str(p))
+	case ldap.FilterEqualityMatch, ldap.FilterApproxMatch, ldap.FilterGreaterOrEqual, ldap.FilterLessOrEqual, ldap.FilterSubstrings:
+		if len(p.Children) > 0 {
+			p.Children[0].Value = strings.ToLower(str(p.Children[0]))
+		}
+	}
 }
 
 // checkFilter rejects filter kinds the directory does not evaluate (extensible match).

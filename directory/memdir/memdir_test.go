@@ -3,10 +3,12 @@ package memdir_test
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/cockroachdb/errors"
+	"github.com/go-ldap/ldap/v3"
 
 	"github.com/opakit/opa/directory"
 	"github.com/opakit/opa/directory/memdir"
@@ -158,5 +160,25 @@ func TestLoadJSON(t *testing.T) {
 	}
 	if _, err := memdir.Load([]memdir.EntrySpec{{DN: "CN=x,OU=missing,DC=a"}}); !errors.Is(err, directory.ErrNotFound) {
 		t.Fatalf("missing parent: %v", err)
+	}
+}
+
+func TestNormalizeDNMatchesParser(t *testing.T) {
+	for _, dn := range []string{
+		"CN=Jane Doe,OU=Users,DC=corp,DC=example,DC=com",
+		"cn = Jane Doe , ou=Users,dc=CORP, dc=example",
+		"CN=Doe\\, Jane,OU=Users,DC=corp",
+		"CN=a+SN=b,DC=corp",
+		"OU=  padded  ,DC=x",
+		"CN=WEB1$,OU=Servers,DC=x",
+	} {
+		p, err := ldap.ParseDN(dn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := memdir.NormalizeDN(dn)
+		if err != nil || got != strings.ToLower(p.String()) {
+			t.Errorf("NormalizeDN(%q) = %q, %v; want %q", dn, got, err, strings.ToLower(p.String()))
+		}
 	}
 }
