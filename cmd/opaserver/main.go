@@ -20,6 +20,9 @@
 // wall clock (it is advanced by the elapsed time every tick) and that /_fake/clock can set or move
 // ahead. /_fake/reset is available only without -data.
 //
+// The browser reveal demo (package webui) is served under /ui/, its WASM assets read from -wasm-dir
+// (build them with wasm/build.sh).
+//
 // SIGINT or SIGTERM shuts down gracefully: in-flight requests finish (up to 10 s), then the store
 // is closed.
 package main
@@ -65,6 +68,7 @@ type flags struct {
 	fixtures string
 	controls bool
 	verbose  bool
+	wasmDir  string
 }
 
 func parseFlags(args []string, stderr io.Writer) (flags, error) {
@@ -76,6 +80,7 @@ func parseFlags(args []string, stderr io.Writer) (flags, error) {
 	fs.StringVar(&f.keyFile, "key-file", "", "file holding the 32-byte key-encryption key (raw or 64 hex digits); default with -data: DIR/kek, generated on first start")
 	fs.StringVar(&f.fixtures, "fixtures", "", "fixture file to load instead of the embedded demo (docs/fixtures.md)")
 	fs.BoolVar(&f.controls, "controls", true, "serve the test-fixture controls under /_fake/")
+	fs.StringVar(&f.wasmDir, "wasm-dir", "wasm", "directory with the reveal demo's WASM assets (wasm/build.sh), served under /ui/")
 	fs.BoolVar(&f.verbose, "v", false, "log every request failure in detail")
 	if err := fs.Parse(args); err != nil {
 		return f, err
@@ -183,7 +188,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if f.controls {
 		opts = append(opts, httpapi.WithControls(httpapi.Controls{Reset: reset, Clock: clock}))
 	}
-	opts = append(opts, uiMount()...)
+	opts = append(opts, uiMount(f.wasmDir)...)
 	handler := httpapi.New(engine, opts...)
 
 	ln, err := net.Listen("tcp", f.addr)
@@ -274,6 +279,7 @@ func printBanner(w io.Writer, base string, fx *fixture.File, _ *fixture.Loaded) 
 	fmt.Fprintf(w, "  TOKEN=$(curl -s -X POST %s/v1/teams/%s/service_token -H 'Content-Type: application/json' -d '{\"key_id\":\"%s\",\"key_secret\":\"%s\"}' | sed -E 's/.*\"bearer_token\":\"([^\"]+)\".*/\\1/')\n",
 		base, team.Name, keyID, secret)
 	fmt.Fprintf(w, "  curl -s %s/v1/teams/%s/connections/active_directory -H \"Authorization: Bearer $TOKEN\"\n", base, team.Name)
+	fmt.Fprintf(w, "browser reveal demo: %s/ui/ (after wasm/build.sh)\n", base)
 }
 
 // loadKey reads the key-encryption key from keyFile, or from DIR/kek, generating that file (mode

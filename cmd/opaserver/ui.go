@@ -1,7 +1,16 @@
 package main
 
-import "github.com/opakit/opa/httpapi"
+import (
+	"net/http"
+	"os"
 
-// uiMount returns the option that serves the browser reveal demo under /ui/, once the WASM UI
-// handler package exists; until then the server has no /ui/.
-func uiMount() []httpapi.Option { return nil }
+	"github.com/opakit/opa/httpapi"
+	"github.com/opakit/opa/webui"
+)
+
+// uiMount serves the browser reveal demo (package webui) under /ui/, with the WASM assets read from
+// dir (normally "wasm" after wasm/build.sh; without them the page loads but reveal is unavailable).
+func uiMount(dir string) []httpapi.Option {
+	var assets = os.DirFS(dir)
+	return []httpapi.Option{httpapi.WithMount("/ui/", http.StripPrefix("/ui", webui.Handler(assets)))}
+}
