@@ -367,10 +367,11 @@ func (e *Engine) requireProjectSecurity(ctx context.Context, p Principal, resour
 		return err
 	}
 	return e.store.View(ctx, func(tx storage.ReadTx) error {
-		if _, err := e.teamProject(tx, p, resourceGroupID, projectID); err != nil {
+		pr, err := e.teamProject(tx, p, resourceGroupID, projectID)
+		if err != nil {
 			return err
 		}
-		return p.requireIn(RoleSecurityAdmin, resourceGroupID)
+		return p.requireIn(RoleSecurityAdmin, pr.ResourceGroupID)
 	})
 }
 

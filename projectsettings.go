@@ -1,0 +1,301 @@
+package opa
+
+import (
+	"context"
+	"slices"
+	"time"
+
+	"github.com/opakit/opa/storage"
+)
+
+// Periodic rotation limits of a project password policy.
+const (
+	MinPeriodicRotationSeconds = 3600
+	MaxPeriodicRotationSeconds = 366 * 24 * 3600
+)
+
+// ProjectAccountRef names an account in a project's include or exclude list: an AD account by
+// domain and SID or name, a UD account by account_id or name. Missing is output only: the
+// reference names no account of the project now.
+type ProjectAccountRef struct {
+	Domain      string `json:"domain,omitempty"`
+	AccountSID  string `json:"account_sid,omitempty"`
+	AccountName string `json:"account_name,omitempty"`
+	AccountID   string `json:"account_id,omitempty"`
+	Missing     bool   `json:"missing"`
+}
+
+// ProjectCheckoutSettings is the wire shape of a project's AD or UD checkout settings
+// (ActiveDirectoryCheckoutSettings / ResourceCheckoutSettings).
+type ProjectCheckoutSettings struct {
+	CheckoutRequired          bool                `json:"checkout_required"`
+	CheckoutDurationInSeconds int                 `json:"checkout_duration_in_seconds"`
+	IncludeList               []ProjectAccountRef `json:"include_list"`
+	ExcludeList               []ProjectAccountRef `json:"exclude_list"`
+}
+
+// PasswordCharacterOptions is the "character_options" object of a password policy.
+type PasswordCharacterOptions struct {
+	UpperCase             bool     `json:"upper_case"`
+	LowerCase             bool     `json:"lower_case"`
+	Digits                bool     `json:"digits"`
+	Punctuation           bool     `json:"punctuation"`
+	ExcludeCertainSymbols []string `json:"exclude_certain_symbols"`
+}
+
+// ProjectPasswordPolicy is the wire shape of a project's AD or UD password policy
+// (ActiveDirectoryPasswordPolicy). ModifiedAt is output only.
+type ProjectPasswordPolicy struct {
+	EnablePeriodicRotation              bool                     `json:"enable_periodic_rotation"`
+	PeriodicRotationAccountSelectorMode string                   `json:"periodic_rotation_account_selector_mode,omitempty"`
+	PeriodicRotationAccountIncludeList  []ProjectAccountRef      `json:"periodic_rotation_account_include_list"`
+	PeriodicRotationAccountExcludeList  []ProjectAccountRef      `json:"periodic_rotation_account_exclude_list"`
+	PeriodicRotationDurationInSeconds   int                      `json:"periodic_rotation_duration_in_seconds,omitempty"`
+	CharacterOptions                    PasswordCharacterOptions `json:"character_options"`
+	MinLengthInBytes                    int                      `json:"min_length_in_bytes"`
+	MaxLengthInBytes                    int                      `json:"max_length_in_bytes"`
+	ModifiedAt                          *time.Time               `json:"modified_at,omitempty"`
+}
+
+// Resource kinds of project settings.
+const (
+	SettingsAD = "active_directory"
+	SettingsUD = "okta_universal_directory"
+)
+
+func refsToWire(refs []storage.AccountRef) []ProjectAccountRef {
+	out := []ProjectAccountRef{}
+	for _, r := range refs {
+		out = append(out, ProjectAccountRef{Domain: r.Domain, AccountSID: r.AccountSID, AccountName: r.AccountName, AccountID: r.AccountID})
+	}
+	return out
+}
+
+func refsFromWire(refs []ProjectAccountRef) ([]storage.AccountRef, error) {
+	var out []storage.AccountRef
+	for _, r := range refs {
+		if r.AccountSID == "" && r.AccountName == "" && r.AccountID == "" {
+			return nil, invalidf("every list entry needs account_sid, account_name or account_id")
+		}
+		out = append(out, storage.AccountRef{Domain: r.Domain, AccountSID: r.AccountSID, AccountName: r.AccountName, AccountID: r.AccountID})
+	}
+	return out, nil
+}
+
+// markMissing sets Missing on references that name no account of the kind in the project.
+func markMissing(tx storage.ReadTx, pr *storage.Project, kind string, refs []ProjectAccountRef) {
+	var rs []resource
+	if kind == SettingsAD {
+		accts, _ := storage.Accounts.List(tx, "project", pr.ID)
+		for _, a := range accts {
+			rs = append(rs, resource{ad: a})
+		}
+	} else {
+		uds, _ := storage.UDAccounts.List(tx, "project", pr.ID)
+		for _, a := range uds {
+			rs = append(rs, resource{ud: a})
+		}
+	}
+	for i, ref := range refs {
+		sref := storage.AccountRef{Domain: ref.Domain, AccountSID: ref.AccountSID, AccountName: ref.AccountName, AccountID: ref.AccountID}
+		refs[i].Missing = !slices.ContainsFunc(rs, func(r resource) bool { return r.refMatches(sref) })
+	}
+}
+
+func checkSettingsKind(kind string) error {
+	if kind != SettingsAD && kind != SettingsUD {
+		return invalidf("settings kind must be %s or %s", SettingsAD, SettingsUD)
+	}
+	return nil
+}
+
+// projectForSettings loads the project; any authenticated member of the team may read settings
+// (DESIGN: they are not secret and end users' access methods already reveal them).
+func (e *Engine) projectForSettings(tx storage.ReadTx, p Principal, resourceGroupID, projectID string) (*storage.Project, error) {
+	return e.teamProject(tx, p, resourceGroupID, projectID)
+}
+
+// ProjectCheckoutSettings returns the project's checkout settings for kind (SettingsAD or
+// SettingsUD). Any authenticated user of the team. ErrNotFound for an unknown project.
+func (e *Engine) ProjectCheckoutSettings(ctx context.Context, p Principal, resourceGroupID, projectID, kind string) (ProjectCheckoutSettings, error) {
+	if err := p.check(); err != nil {
+		return ProjectCheckoutSettings{}, err
+	}
+	if err := checkSettingsKind(kind); err != nil {
+		return ProjectCheckoutSettings{}, err
+	}
+	var out ProjectCheckoutSettings
+	err := e.store.View(ctx, func(tx storage.ReadTx) error {
+		pr, err := e.projectForSettings(tx, p, resourceGroupID, projectID)
+		if err != nil {
+			return err
+		}
+		cs := pr.ADCheckout
+		if kind == SettingsUD {
+			cs = pr.UDCheckout
+		}
+		out = ProjectCheckoutSettings{CheckoutRequired: cs.Required, CheckoutDurationInSeconds: cs.DurationSeconds,
+			IncludeList: refsToWire(cs.IncludeList), ExcludeList: refsToWire(cs.ExcludeList)}
+		markMissing(tx, pr, kind, out.IncludeList)
+		markMissing(tx, pr, kind, out.ExcludeList)
+		return nil
+	})
+	return out, err
+}
+
+// UpdateProjectCheckoutSettings replaces the project's checkout settings for kind. Needs
+// security_admin or delegated_security_admin of the resource group ("Only security admins can
+// configure this setting"). ErrInvalid for a duration outside 900–86400 seconds or both an include
+// and an exclude list. New settings apply to new checkouts; running ones keep their expiry.
+func (e *Engine) UpdateProjectCheckoutSettings(ctx context.Context, p Principal, resourceGroupID, projectID, kind string, in ProjectCheckoutSettings) (ProjectCheckoutSettings, error) {
+	if err := p.check(); err != nil {
+		return ProjectCheckoutSettings{}, err
+	}
+	if err := checkSettingsKind(kind); err != nil {
+		return ProjectCheckoutSettings{}, err
+	}
+	if in.CheckoutDurationInSeconds < MinCheckoutSeconds || in.CheckoutDurationInSeconds > MaxCheckoutSeconds {
+		return ProjectCheckoutSettings{}, invalidf("checkout_duration_in_seconds must be between %d and %d", MinCheckoutSeconds, MaxCheckoutSeconds)
+	}
+	if len(in.IncludeList) > 0 && len(in.ExcludeList) > 0 {
+		return ProjectCheckoutSettings{}, invalidf("include_list and exclude_list are mutually exclusive")
+	}
+	inc, err := refsFromWire(in.IncludeList)
+	if err != nil {
+		return ProjectCheckoutSettings{}, err
+	}
+	exc, err := refsFromWire(in.ExcludeList)
+	if err != nil {
+		return ProjectCheckoutSettings{}, err
+	}
+	cs := storage.CheckoutSettings{Required: in.CheckoutRequired, DurationSeconds: in.CheckoutDurationInSeconds, IncludeList: inc, ExcludeList: exc}
+	err = e.store.Update(ctx, func(tx storage.WriteTx) error {
+		pr, err := e.teamProject(tx, p, resourceGroupID, projectID)
+		if err != nil {
+			return err
+		}
+		if err := p.requireIn(RoleSecurityAdmin, pr.ResourceGroupID); err != nil {
+			return err
+		}
+		if kind == SettingsAD {
+			pr.ADCheckout = cs
+		} else {
+			pr.UDCheckout = cs
+		}
+		if err := storage.Projects.Update(tx, pr); err != nil {
+			return err
+		}
+		return e.audit(tx, p, AuditPolicyChange, "project", pr.ID, "success", kind+" checkout settings")
+	})
+	if err != nil {
+		return ProjectCheckoutSettings{}, err
+	}
+	return e.ProjectCheckoutSettings(ctx, p, resourceGroupID, projectID, kind)
+}
+
+// ProjectPasswordPolicy returns the project's password policy for kind. Any authenticated user of
+// the team. ErrNotFound for an unknown project.
+func (e *Engine) ProjectPasswordPolicy(ctx context.Context, p Principal, resourceGroupID, projectID, kind string) (ProjectPasswordPolicy, error) {
+	if err := p.check(); err != nil {
+		return ProjectPasswordPolicy{}, err
+	}
+	if err := checkSettingsKind(kind); err != nil {
+		return ProjectPasswordPolicy{}, err
+	}
+	var out ProjectPasswordPolicy
+	err := e.store.View(ctx, func(tx storage.ReadTx) error {
+		pr, err := e.projectForSettings(tx, p, resourceGroupID, projectID)
+		if err != nil {
+			return err
+		}
+		pol := pr.ADPassword
+		if kind == SettingsUD {
+			pol = pr.UDPassword
+		}
+		out = passwordPolicyToWire(pol)
+		markMissing(tx, pr, kind, out.PeriodicRotationAccountIncludeList)
+		markMissing(tx, pr, kind, out.PeriodicRotationAccountExcludeList)
+		return nil
+	})
+	return out, err
+}
+
+func passwordPolicyToWire(pol storage.PasswordPolicy) ProjectPasswordPolicy {
+	return ProjectPasswordPolicy{
+		EnablePeriodicRotation: pol.EnablePeriodicRotation, PeriodicRotationAccountSelectorMode: pol.AccountSelectorMode,
+		PeriodicRotationAccountIncludeList: refsToWire(pol.IncludeList), PeriodicRotationAccountExcludeList: refsToWire(pol.ExcludeList),
+		PeriodicRotationDurationInSeconds: pol.PeriodicRotationDurationSeconds,
+		CharacterOptions: PasswordCharacterOptions{UpperCase: pol.UpperCase, LowerCase: pol.LowerCase, Digits: pol.Digits,
+			Punctuation: pol.Punctuation, ExcludeCertainSymbols: append([]string{}, pol.ExcludeCertainSymbols...)},
+		MinLengthInBytes: pol.MinLength, MaxLengthInBytes: pol.MaxLength, ModifiedAt: optTime(pol.ModifiedAt),
+	}
+}
+
+// UpdateProjectPasswordPolicy replaces the project's password policy for kind. Needs security_admin
+// or delegated_security_admin of the resource group. ErrInvalid for: periodic rotation without a
+// duration between MinPeriodicRotationSeconds and MaxPeriodicRotationSeconds, a selector other than
+// ALL, INCLUDE or EXCLUDE (empty means ALL), lists that do not fit the selector, no character class,
+// lengths outside MinPasswordLength–MaxPasswordLength or min > max. Accounts already scheduled keep
+// their next rotation time; the next rotation reschedules them.
+func (e *Engine) UpdateProjectPasswordPolicy(ctx context.Context, p Principal, resourceGroupID, projectID, kind string, in ProjectPasswordPolicy) (ProjectPasswordPolicy, error) {
+	if err := p.check(); err != nil {
+		return ProjectPasswordPolicy{}, err
+	}
+	if err := checkSettingsKind(kind); err != nil {
+		return ProjectPasswordPolicy{}, err
+	}
+	mode := in.PeriodicRotationAccountSelectorMode
+	if mode == "" {
+		mode = "ALL"
+	}
+	switch {
+	case mode != "ALL" && mode != "INCLUDE" && mode != "EXCLUDE":
+		return ProjectPasswordPolicy{}, invalidf("periodic_rotation_account_selector_mode must be ALL, INCLUDE or EXCLUDE")
+	case mode != "INCLUDE" && len(in.PeriodicRotationAccountIncludeList) > 0,
+		mode != "EXCLUDE" && len(in.PeriodicRotationAccountExcludeList) > 0:
+		return ProjectPasswordPolicy{}, invalidf("the include list needs selector INCLUDE and the exclude list selector EXCLUDE")
+	case in.EnablePeriodicRotation && (in.PeriodicRotationDurationInSeconds < MinPeriodicRotationSeconds || in.PeriodicRotationDurationInSeconds > MaxPeriodicRotationSeconds):
+		return ProjectPasswordPolicy{}, invalidf("periodic_rotation_duration_in_seconds must be between %d and %d", MinPeriodicRotationSeconds, MaxPeriodicRotationSeconds)
+	}
+	inc, err := refsFromWire(in.PeriodicRotationAccountIncludeList)
+	if err != nil {
+		return ProjectPasswordPolicy{}, err
+	}
+	exc, err := refsFromWire(in.PeriodicRotationAccountExcludeList)
+	if err != nil {
+		return ProjectPasswordPolicy{}, err
+	}
+	co := in.CharacterOptions
+	pol := storage.PasswordPolicy{
+		EnablePeriodicRotation: in.EnablePeriodicRotation, PeriodicRotationDurationSeconds: in.PeriodicRotationDurationInSeconds,
+		AccountSelectorMode: mode, IncludeList: inc, ExcludeList: exc,
+		UpperCase: co.UpperCase, LowerCase: co.LowerCase, Digits: co.Digits, Punctuation: co.Punctuation,
+		ExcludeCertainSymbols: slices.Clone(co.ExcludeCertainSymbols), MinLength: in.MinLengthInBytes, MaxLength: in.MaxLengthInBytes,
+		ModifiedAt: e.now(),
+	}
+	if err := validatePasswordPolicy(pol); err != nil {
+		return ProjectPasswordPolicy{}, err
+	}
+	err = e.store.Update(ctx, func(tx storage.WriteTx) error {
+		pr, err := e.teamProject(tx, p, resourceGroupID, projectID)
+		if err != nil {
+			return err
+		}
+		if err := p.requireIn(RoleSecurityAdmin, pr.ResourceGroupID); err != nil {
+			return err
+		}
+		if kind == SettingsAD {
+			pr.ADPassword = pol
+		} else {
+			pr.UDPassword = pol
+		}
+		if err := storage.Projects.Update(tx, pr); err != nil {
+			return err
+		}
+		return e.audit(tx, p, AuditPolicyChange, "project", pr.ID, "success", kind+" password policy")
+	})
+	if err != nil {
+		return ProjectPasswordPolicy{}, err
+	}
+	return e.ProjectPasswordPolicy(ctx, p, resourceGroupID, projectID, kind)
+}
