@@ -1,0 +1,273 @@
+package httpapi_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/opakit/opa/opatest"
+	"github.com/opakit/opa/storage"
+)
+
+// hostile is a demo server driven in-process (handler.ServeHTTP, no sockets) for fuzzing and
+// hostile-input tests, with a token per role and the ids the routes need.
+type hostile struct {
+	tb     testing.TB
+	srv    *opatest.Server
+	tokens map[string]string
+	ids    map[string]string
+}
+
+func newHostile(tb testing.TB) *hostile {
+	tb.Helper()
+	srv := opatest.NewServer(tb)
+	h := &hostile{tb: tb, srv: srv, tokens: map[string]string{}, ids: map[string]string{}}
+	for role, k := range roleKeys {
+		tok, err := srv.ExchangeToken(k[0], k[1])
+		if err != nil {
+			tb.Fatalf("token for %s: %v", role, err)
+		}
+		h.tokens[role] = tok
+	}
+	lt := srv.Loaded.Team("demo")
+	h.ids["team"] = "demo"
+	h.ids["conn"] = lt.Connections["corp.example.com"]
+	h.ids["rg"] = lt.ResourceGroups["infra"]
+	h.ids["project"] = lt.Projects["infra/domain-admins"]
+	h.ids["shared_project"] = lt.Projects["infra/service-accounts"]
+	h.ids["user"] = lt.UserIDs["jane.doe"]
+	ctx := context.Background()
+	_ = srv.Engine.Store().View(ctx, func(tx storage.ReadTx) error {
+		if as, err := storage.Accounts.List(tx, "id"); err == nil && len(as) > 0 {
+			h.ids["account"] = as[0].ID
+		}
+		if rs, err := storage.Rules.List(tx, "id"); err == nil && len(rs) > 0 {
+			h.ids["rule"] = rs[0].ID
+		}
+		if ss, err := storage.ServerSyncJobs.List(tx, "id"); err == nil && len(ss) > 0 {
+			h.ids["server_job"] = ss[0].ID
+		}
+		if us, err := storage.UserSyncJobs.List(tx, "id"); err == nil && len(us) > 0 {
+			h.ids["user_job"] = us[0].ID
+		}
+		if cs, err := storage.Connections.List(tx, "id"); err == nil && len(cs) > 0 {
+			h.ids["app_instance"] = cs[0].AppInstanceID
+		}
+		return nil
+	})
+	for _, k := range []string{"conn", "rg", "project", "account", "rule"} {
+		if h.ids[k] == "" {
+			tb.Fatalf("demo fixture has no %s", k)
+		}
+	}
+	return h
+}
+
+// path expands {name} placeholders from h.ids.
+func (h *hostile) path(p string) string {
+	for k, v := range h.ids {
+		p = strings.ReplaceAll(p, "{"+k+"}", v)
+	}
+	return p
+}
+
+// serve sends one request through the handler as role ("" for none; an unknown role is a raw
+// token) and returns the recorder.
+func (h *hostile) serve(role, method, target string, body []byte) *httptest.ResponseRecorder {
+	req := httptest.NewRequest(method, "http://opa.test"+target, bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	if role != "" {
+		tok, ok := h.tokens[role]
+		if !ok {
+			tok = role
+		}
+		scheme := "Bearer "
+		if strings.HasPrefix(target, "/api/") {
+			scheme = "SSWS "
+		}
+		req.Header.Set("Authorization", scheme+tok)
+	}
+	rec := httptest.NewRecorder()
+	h.srv.Handler.ServeHTTP(rec, req)
+	return rec
+}
+
+// fingerprint is the JSON of every stored record except the audit trail and tokens (a request
+// may audit a refusal; tokens record their last use).
+func (h *hostile) fingerprint() string {
+	var b strings.Builder
+	err := h.srv.Handler.Engine().Store().View(context.Background(), func(tx storage.ReadTx) error {
+		for _, s := range storage.Schema {
+			if s.Name == storage.AuditEvents.Name() || s.Name == storage.Tokens.Name() {
+				continue
+			}
+			recs, err := tx.List(s.Name, "id")
+			if err != nil {
+				return err
+			}
+			raw, err := json.Marshal(recs)
+			if err != nil {
+				return err
+			}
+			b.WriteString(s.Name)
+			b.Write(raw)
+		}
+		return nil
+	})
+	if err != nil {
+		h.tb.Fatalf("fingerprint: %v", err)
+	}
+	return b.String()
+}
+
+// bodyRoute is a route that decodes a request body.
+type bodyRoute struct {
+	name, role, method, path string
+	seeds                    []string
+}
+
+// bodyRoutes lists every route of httpapi that decodes a JSON request body, with seeds.
+var bodyRoutes = []bodyRoute{
+	{"ServiceToken", "", "POST", "/v1/teams/{team}/service_token", []string{
+		`{"key_id":"6f2c1c0e-5b7a-4d8e-9a51-0c3f7f1b2a10","key_secret":"demo-secret-change-me"}`,
+		`{"key_id":"x","key_secret":""}`, `{"key_id":1}`}},
+	{"ConnectionCreate", "all", "POST", "/v1/teams/{team}/integrations/ad_connections", []string{
+		`{"name":"c","gateway_id":"5a3af768-063f-4a12-a056-8ef24e555555","domain":"fuzz.example.com","domain_controllers":["1.2.3.4"],"service_account_username":"admin","service_account_password":"p@$$w0rD"}`,
+		`{"domain":"","domain_controllers":null}`}},
+	{"ConnectionUpdate", "all", "PUT", "/v1/teams/{team}/integrations/ad_connections/{conn}", []string{
+		`{"name":"corp","gateway_id":"5a3af768-063f-4a12-a056-8ef24e555555","domain":"corp.example.com","domain_controllers":["dc2"],"service_account_username":"svc","service_account_password":"x"}`}},
+	{"ConnectionStatus", "all", "PUT", "/v1/teams/{team}/connections/active_directory/{conn}/status", []string{
+		`{"status":"disconnected"}`, `{"status":"connected"}`}},
+	{"ServerSyncJob", "all", "POST", "/v1/teams/{team}/integrations/ad_connections/{conn}/task_settings", []string{
+		`{"host_name_attribute":"dNSHostName","access_address_attribute":"dNSHostName","os_attribute":"operatingSystem","bastion_attribute":"","alt_names_attributes":[],"additional_attributes":[],"base_dn":"OU=Servers,DC=corp,DC=example,DC=com","ldap_query_filter":"(objectClass=computer)","project_id":"x","run_test":false,"frequency":12,"start_hour_utc":0,"is_active":true}`}},
+	{"ServerSyncSchedule", "all", "PUT", "/v1/teams/{team}/integrations/ad_connections/{conn}/task_settings/{server_job}/schedule", []string{
+		`{"frequency":6,"start_hour_utc":3}`, `{"frequency":-1}`}},
+	{"ServerSyncTest", "all", "POST", "/v1/teams/{team}/integrations/ad_connections/{conn}/task_settings/{server_job}/test_requests", []string{`{}`}},
+	{"UserSyncJob", "all", "POST", "/v1/teams/{team}/integrations/ad_connections/{conn}/user_sync_task_settings", []string{
+		`{"name":"u","base_dn":"OU=Admins,DC=corp,DC=example,DC=com","ldap_query_filter":"(objectClass=user)","frequency":12,"start_hour_utc":1,"sid_field":"objectSid","upn_field":"userPrincipalName","is_active":true,"rule_assignments":[]}`}},
+	{"UserSyncState", "all", "PUT", "/v1/teams/{team}/integrations/ad_connections/{conn}/user_sync_task_settings/{user_job}/state", []string{
+		`{"is_active":false}`}},
+	{"RuleCreate", "all", "POST", "/v1/teams/{team}/resource_assignment/active_directory/{conn}/rules", []string{
+		`{"name":"r","rule_type":"SHARED","organizational_units":["OU=Users,DC=corp,DC=example,DC=com"],"resource_group":{"id":"{rg}"},"project":{"id":"{shared_project}"}}`,
+		`{"name":"r2","rule_type":"INDIVIDUAL","organizational_units":[],"enhanced_filters":[[{"attribute":"sAMAccountName","operator":"STARTS WITH","value":"a"}]]}`}},
+	{"RuleUpdate", "all", "PUT", "/v1/teams/{team}/resource_assignment/active_directory/{conn}/rules/{rule}", []string{
+		`{"name":"renamed","rule_type":"SHARED","organizational_units":["OU=ServiceAccounts,DC=corp,DC=example,DC=com"],"resource_group":{"id":"{rg}"},"project":{"id":"{shared_project}"}}`}},
+	{"Reorder", "all", "POST", "/v1/teams/{team}/resource_assignment/active_directory/{conn}/rules/reorder", []string{
+		`[{"rule_id":"{rule}","priority":1}]`, `[]`, `[{"rule_id":"x","priority":-9223372036854775808}]`}},
+	{"RuleSettings", "all", "PUT", "/v1/teams/{team}/resource_assignment/active_directory/{conn}/rule_settings", []string{
+		`{"matching_criteria":{"username":true,"first_and_last_name":false,"display_name":false,"email":false},"allow_partial_matches":true,"partial_matching_criteria":[{"operator":"STARTS WITH","match_value":"adm"}]}`}},
+	{"Match", "all", "PUT", "/v1/teams/{team}/resource_assignment/active_directory/{conn}/accounts/{account}/match", []string{
+		`{"match_override_user_id":"{user}"}`, `{"force_no_match":true}`}},
+	{"Reveal", "end_user", "POST", "/v1/teams/{team}/active_directory/{conn}/accounts/{account}/reveal_credentials", []string{
+		`{"public_key":{"kty":"EC","crv":"P-256","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"},"user_access_method":{}}`,
+		`{"public_key":"x"}`}},
+	{"Rotate", "end_user", "POST", "/v1/teams/{team}/active_directory/{conn}/accounts/{account}/rotate_password", []string{
+		`{"user_access_method":{"identity":"x"}}`}},
+	{"CheckinSelf", "end_user", "POST", "/v1/teams/{team}/checkin_resource", []string{
+		`{"resource_id":"{account}","resource_type":"active_directory_account"}`}},
+	{"CheckinAdmin", "all", "POST", "/v1/teams/{team}/resource_groups/{rg}/projects/{project}/checkin_resource", []string{
+		`{"resource_id":"{account}","resource_type":"active_directory_account"}`}},
+	{"RotateResource", "all", "POST", "/v1/teams/{team}/resource_groups/{rg}/projects/{project}/rotate_resource", []string{
+		`{"resource_id":"{account}","resource_type":"active_directory_account"}`}},
+	{"GroupModify", "00demo-okta-api-token-change-me", "POST", "/api/v1/directories/{app_instance}/groups/modify", []string{
+		`{"id":"a1","actionType":"ADD_MEMBERS","data":{"groupId":"x","members":["CN=x"]}}`, `{"actionType":"REMOVE_MEMBERS"}`}},
+}
+
+// generic seeds added to every route's corpus.
+var genericSeeds = []string{"", "null", "{}", "[]", `"`, "{", strings.Repeat("[", 1000), `{"a":` + strings.Repeat(`{"a":`, 200), "\x00\xff", `{"count":1e309}`}
+
+// checkBody sends body to the route and fails on a 5xx (a panic fails the fuzz run by itself)
+// and on a 4xx that changed stored state.
+func (h *hostile) checkBody(t *testing.T, rt bodyRoute, body []byte) {
+	before := h.fingerprint()
+	rec := h.serve(rt.role, rt.method, h.path(rt.path), body)
+	if rec.Code >= 500 {
+		t.Fatalf("%s %s with %q: status %d: %s", rt.method, rt.path, body, rec.Code, rec.Body.Bytes())
+	}
+	if rec.Code >= 400 {
+		if after := h.fingerprint(); after != before {
+			t.Fatalf("%s %s with %q: status %d but stored state changed", rt.method, rt.path, body, rec.Code)
+		}
+	}
+}
+
+func fuzzRoute(f *testing.F, name string) {
+	var rt bodyRoute
+	for _, r := range bodyRoutes {
+		if r.name == name {
+			rt = r
+		}
+	}
+	if rt.name == "" {
+		f.Fatalf("no route %s", name)
+	}
+	h := newHostile(f)
+	for _, s := range append(append([]string{}, rt.seeds...), genericSeeds...) {
+		f.Add([]byte(h.path(s)))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		h.checkBody(t, rt, body)
+	})
+}
+
+func FuzzServiceToken(f *testing.F)       { fuzzRoute(f, "ServiceToken") }
+func FuzzConnectionCreate(f *testing.F)   { fuzzRoute(f, "ConnectionCreate") }
+func FuzzConnectionUpdate(f *testing.F)   { fuzzRoute(f, "ConnectionUpdate") }
+func FuzzConnectionStatus(f *testing.F)   { fuzzRoute(f, "ConnectionStatus") }
+func FuzzServerSyncJob(f *testing.F)      { fuzzRoute(f, "ServerSyncJob") }
+func FuzzServerSyncSchedule(f *testing.F) { fuzzRoute(f, "ServerSyncSchedule") }
+func FuzzServerSyncTest(f *testing.F)     { fuzzRoute(f, "ServerSyncTest") }
+func FuzzUserSyncJob(f *testing.F)        { fuzzRoute(f, "UserSyncJob") }
+func FuzzUserSyncState(f *testing.F)      { fuzzRoute(f, "UserSyncState") }
+func FuzzRuleCreate(f *testing.F)         { fuzzRoute(f, "RuleCreate") }
+func FuzzRuleUpdate(f *testing.F)         { fuzzRoute(f, "RuleUpdate") }
+func FuzzReorder(f *testing.F)            { fuzzRoute(f, "Reorder") }
+func FuzzRuleSettings(f *testing.F)       { fuzzRoute(f, "RuleSettings") }
+func FuzzMatch(f *testing.F)              { fuzzRoute(f, "Match") }
+func FuzzReveal(f *testing.F)             { fuzzRoute(f, "Reveal") }
+func FuzzRotate(f *testing.F)             { fuzzRoute(f, "Rotate") }
+func FuzzCheckinSelf(f *testing.F)        { fuzzRoute(f, "CheckinSelf") }
+func FuzzCheckinAdmin(f *testing.F)       { fuzzRoute(f, "CheckinAdmin") }
+func FuzzRotateResource(f *testing.F)     { fuzzRoute(f, "RotateResource") }
+func FuzzGroupModify(f *testing.F)        { fuzzRoute(f, "GroupModify") }
+
+// FuzzPathID puts arbitrary bytes in every id position of a GET and a DELETE route: never a 5xx,
+// never a panic, and a 4xx changes nothing.
+func FuzzPathID(f *testing.F) {
+	h := newHostile(f)
+	for _, s := range []string{"..%2f..%2fetc%2fpasswd", "%00", "%2e%2e", strings.Repeat("a", 10000), "\u202e", "%ff%fe", h.ids["conn"], "x/y", "%25"} {
+		f.Add(s)
+	}
+	templates := []string{
+		"/v1/teams/demo/integrations/ad_connections/%s",
+		"/v1/teams/demo/resource_assignment/active_directory/%s/accounts/%s",
+		"/v1/teams/demo/active_directory/%s/accounts/%s/user_access_methods",
+		"/v1/teams/%s/current_user",
+	}
+	f.Fuzz(func(t *testing.T, id string) {
+		for _, tmpl := range templates {
+			p := strings.ReplaceAll(tmpl, "%s", id)
+			for _, m := range []string{"GET", "DELETE"} {
+				req, err := http.NewRequest(m, "http://opa.test"+p, nil)
+				if err != nil {
+					continue // not a URL a client could send
+				}
+				before := h.fingerprint()
+				req.Header.Set("Authorization", "Bearer "+h.tokens["all"])
+				rec := httptest.NewRecorder()
+				h.srv.Handler.ServeHTTP(rec, req)
+				if rec.Code >= 500 {
+					t.Fatalf("%s %q: %d %s", m, p, rec.Code, rec.Body.Bytes())
+				}
+				if rec.Code >= 400 && h.fingerprint() != before {
+					t.Fatalf("%s %q: %d but state changed", m, p, rec.Code)
+				}
+			}
+		}
+	})
+}
+

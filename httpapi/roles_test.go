@@ -1,0 +1,93 @@
+package httpapi_test
+
+import (
+	"slices"
+	"testing"
+)
+
+// TestRoleMatrix calls each admin route as each role: the allowed roles succeed (2xx), the others
+// get 403 with forbidden_error. Roles (testdata/fixtures/demo.json): all = pam_admin +
+// resource_admin + security_admin; resource; security; delegated = delegated resource and security
+// admin of resource group "infra"; end_user.
+func TestRoleMatrix(t *testing.T) {
+	e := newEnv(t)
+	conn := e.connID()
+	rg, prj := e.rgID(), e.projectID()
+	accounts := map[string]string{}
+	r := e.must(200, "all", "GET", "/resource_assignment/active_directory/"+conn+"/accounts", nil)
+	var as struct {
+		List []struct {
+			ID          string `json:"id"`
+			AccountName string `json:"account_name"`
+		} `json:"list"`
+	}
+	r.json(t, &as)
+	for _, a := range as.List {
+		accounts[a.AccountName] = a.ID
+	}
+	individual := accounts["adm.jane.doe"]
+	var rules struct {
+		List []struct {
+			ID string `json:"id"`
+		} `json:"list"`
+	}
+	e.must(200, "all", "GET", "/resource_assignment/active_directory/"+conn+"/rules", nil).json(t, &rules)
+	rule := rules.List[0].ID
+	userJob := struct {
+		ID string `json:"id"`
+	}{}
+	e.must(201, "all", "POST", "/integrations/ad_connections/"+conn+"/user_sync_task_settings",
+		map[string]any{"name": "roles", "base_dn": "OU=Users,DC=corp,DC=example,DC=com", "frequency": 24}).json(t, &userJob)
+
+	const (
+		all = "all"
+		res = "resource"
+		sec = "security"
+		del = "delegated"
+		eu  = "end_user"
+	)
+	roles := []string{all, res, sec, del, eu}
+	ra := "/resource_assignment/active_directory/" + conn
+	for _, tc := range []struct {
+		name, method, path string
+		body               any
+		allowed            []string
+	}{
+		{"list OPA connections", "GET", "/connections/active_directory", nil, []string{all, res, sec}},
+		{"get OPA connection", "GET", "/connections/active_directory/" + conn, nil, []string{all, res, sec}},
+		{"update connection status", "PUT", "/connections/active_directory/" + conn + "/status", map[string]string{"status": "connected"}, []string{all, res}},
+		{"list ASA connections", "GET", "/integrations/ad_connections", nil, []string{all, res, sec}},
+		{"get ASA connection", "GET", "/integrations/ad_connections/" + conn, nil, []string{all, res, sec}},
+		{"update ASA connection", "PUT", "/integrations/ad_connections/" + conn, map[string]any{"name": "corp", "domain": "corp.example.com", "gateway_id": "5a3af768-063f-4a12-a056-8ef24e555555"}, []string{all, res}},
+		{"force sync", "PUT", ra + "/force_sync", nil, []string{all, res}},
+		{"sync status", "GET", ra + "/sync_status", nil, []string{all, res, sec}},
+		{"discovered accounts", "GET", ra + "/accounts", nil, []string{all, res, sec}},
+		{"get account match", "GET", ra + "/accounts/" + individual + "/match", nil, []string{all, res, del}},
+		{"rule settings", "GET", ra + "/rule_settings", nil, []string{all, res, sec, del}},
+		{"list rules", "GET", ra + "/rules", nil, []string{all, res, sec, del}},
+		{"get rule", "GET", ra + "/rules/" + rule, nil, []string{all, res, sec, del}},
+		{"all accounts", "GET", "/all_active_directory_accounts", nil, []string{all, sec}},
+		{"resource group accounts", "GET", "/resource_groups/" + rg + "/all_active_directory_accounts", nil, []string{all, sec, del}},
+		{"project accounts", "GET", "/resource_groups/" + rg + "/projects/" + prj + "/active_directory_accounts", nil, []string{all, res, sec, del}},
+		{"project checked out", "GET", "/resource_groups/" + rg + "/projects/" + prj + "/checked_out_resources", nil, []string{all, sec, del}},
+		{"list user sync jobs", "GET", "/integrations/ad_connections/" + conn + "/user_sync_task_settings", nil, []string{all, res, sec}},
+		{"get user sync job", "GET", "/integrations/ad_connections/" + conn + "/user_sync_task_settings/" + userJob.ID, nil, []string{all, res, sec}},
+		{"schedule user sync job", "POST", "/integrations/ad_connections/" + conn + "/user_sync_task_settings/" + userJob.ID + "/schedule", map[string]any{"frequency": 12}, []string{all, res}},
+		{"list server sync jobs", "GET", "/integrations/ad_connections/" + conn + "/task_settings", nil, []string{all, res, sec, del}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, role := range roles {
+				r := e.do(role, tc.method, tc.path, tc.body)
+				ok := r.status >= 200 && r.status < 300
+				want := slices.Contains(tc.allowed, role)
+				if ok != want {
+					t.Errorf("%s: status %d (allowed %v): %s", role, r.status, tc.allowed, r.body)
+					continue
+				}
+				if !ok && r.status != 403 {
+					t.Errorf("%s: status %d, want 403: %s", role, r.status, r.body)
+				}
+			}
+		})
+	}
+}
