@@ -65,10 +65,13 @@ func TestForceSync(t *testing.T) {
 	s.dir.SetAgentTimeout(true)
 	wantErr(t, "agent timeout", s.e.ForceSync(ctx, s.admin, c.ID), opa.ErrTimeout)
 	s.dir.SetAgentTimeout(false)
-	_, release = s.dir.HoldSearches()
-	dctx, cancel := context.WithTimeout(ctx, 10*time.Millisecond)
-	wantErr(t, "deadline", s.e.ForceSync(dctx, s.admin, c.ID), opa.ErrTimeout)
+	// The caller gives up while the agent is still searching.
+	entered, release = s.dir.HoldSearches()
+	cctx, cancel := context.WithCancel(ctx)
+	go func() { done <- s.e.ForceSync(cctx, s.admin, c.ID) }()
+	<-entered
 	cancel()
+	wantErr(t, "caller gave up", <-done, opa.ErrTimeout)
 	release()
 	must(t, s.e.ForceSync(ctx, s.admin, c.ID))
 

@@ -475,22 +475,27 @@ func (e *Engine) applyChunked(ctx context.Context, ops []func(storage.WriteTx) e
 	return nil
 }
 
-// RunServerSyncTest creates a test request for a server sync job: it computes what a run would do
-// and records the result with its ad_test_request_id, changing no server. Needs resource_admin (or
-// delegated_resource_admin of the job's projects). Errors: ErrNotFound; the directory's
-// ErrUnavailable or ErrTimeout are recorded in the result, which is returned with a nil error.
-func (e *Engine) RunServerSyncTest(ctx context.Context, p Principal, connID, jobID string) (ServerSyncResult, error) {
+// mayRunServerJob checks that p may run the job: resource_admin, or delegated_resource_admin of
+// every project the job assigns to.
+func (e *Engine) mayRunServerJob(ctx context.Context, p Principal, connID, jobID string) error {
 	if err := p.requireJobAdmin(); err != nil {
-		return ServerSyncResult{}, err
+		return err
 	}
-	err := e.store.View(ctx, func(tx storage.ReadTx) error {
+	return e.store.View(ctx, func(tx storage.ReadTx) error {
 		_, j, err := e.teamServerJob(tx, p, connID, jobID)
 		if err != nil {
 			return err
 		}
 		return e.checkJobRules(tx, p, j)
 	})
-	if err != nil {
+}
+
+// RunServerSyncTest creates a test request for a server sync job: it computes what a run would do
+// and records the result with its ad_test_request_id, changing no server. Needs resource_admin (or
+// delegated_resource_admin of the job's projects). Errors: ErrNotFound; the directory's
+// ErrUnavailable or ErrTimeout are recorded in the result, which is returned with a nil error.
+func (e *Engine) RunServerSyncTest(ctx context.Context, p Principal, connID, jobID string) (ServerSyncResult, error) {
+	if err := e.mayRunServerJob(ctx, p, connID, jobID); err != nil {
 		return ServerSyncResult{}, err
 	}
 	res, err := e.runServerJob(ctx, connID, jobID, true)
@@ -505,17 +510,7 @@ func (e *Engine) RunServerSyncTest(ctx context.Context, p Principal, connID, job
 // ErrNotFound; ErrConflict while a sync of the connection runs; a failed run's directory error
 // (ErrUnavailable, ErrTimeout), after recording the failed result.
 func (e *Engine) RunServerSyncJob(ctx context.Context, p Principal, connID, jobID string) (ServerSyncResult, error) {
-	if err := p.requireJobAdmin(); err != nil {
-		return ServerSyncResult{}, err
-	}
-	err := e.store.View(ctx, func(tx storage.ReadTx) error {
-		_, j, err := e.teamServerJob(tx, p, connID, jobID)
-		if err != nil {
-			return err
-		}
-		return e.checkJobRules(tx, p, j)
-	})
-	if err != nil {
+	if err := e.mayRunServerJob(ctx, p, connID, jobID); err != nil {
 		return ServerSyncResult{}, err
 	}
 	mu := e.connMutex(connID)

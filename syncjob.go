@@ -790,22 +790,7 @@ func (e *Engine) ServerSyncResults(ctx context.Context, p Principal, connID, job
 	if err := p.requireJobRead(); err != nil {
 		return Page[ServerSyncResult]{}, err
 	}
-	var out []ServerSyncResult
-	err := e.store.View(ctx, func(tx storage.ReadTx) error {
-		_, j, err := e.teamServerJob(tx, p, connID, jobID)
-		if err != nil {
-			return err
-		}
-		rs, err := storage.SyncResults.List(tx, "job", j.ID)
-		for _, r := range rs {
-			out = append(out, serverResultView(r))
-		}
-		return err
-	})
-	if err != nil {
-		return Page[ServerSyncResult]{}, err
-	}
-	return paginate(out, func(r ServerSyncResult) string { return r.ID }, page)
+	return jobResults(ctx, e, e.serverJobLookup(p, connID, jobID), serverResultView, func(r ServerSyncResult) string { return r.ID }, page)
 }
 
 // ServerSyncResult returns one result of a server sync job. Needs as ServerSyncJob. ErrNotFound
@@ -814,17 +799,62 @@ func (e *Engine) ServerSyncResult(ctx context.Context, p Principal, connID, jobI
 	if err := p.requireJobRead(); err != nil {
 		return ServerSyncResult{}, err
 	}
-	var out ServerSyncResult
-	err := e.store.View(ctx, func(tx storage.ReadTx) error {
+	return jobResult(ctx, e, e.serverJobLookup(p, connID, jobID), resultID, serverResultView)
+}
+
+func (e *Engine) serverJobLookup(p Principal, connID, jobID string) func(storage.ReadTx) (string, error) {
+	return func(tx storage.ReadTx) (string, error) {
 		_, j, err := e.teamServerJob(tx, p, connID, jobID)
+		if err != nil {
+			return "", err
+		}
+		return j.ID, nil
+	}
+}
+
+func (e *Engine) userJobLookup(p Principal, connID, jobID string) func(storage.ReadTx) (string, error) {
+	return func(tx storage.ReadTx) (string, error) {
+		_, j, err := e.teamUserJob(tx, p, connID, jobID)
+		if err != nil {
+			return "", err
+		}
+		return j.ID, nil
+	}
+}
+
+// jobResults lists the results of the job that lookup finds (checking team and connection).
+func jobResults[T any](ctx context.Context, e *Engine, lookup func(storage.ReadTx) (string, error), view func(*storage.SyncResult) T, id func(T) string, page PageRequest) (Page[T], error) {
+	var out []T
+	err := e.store.View(ctx, func(tx storage.ReadTx) error {
+		jobID, err := lookup(tx)
+		if err != nil {
+			return err
+		}
+		rs, err := storage.SyncResults.List(tx, "job", jobID)
+		for _, r := range rs {
+			out = append(out, view(r))
+		}
+		return err
+	})
+	if err != nil {
+		return Page[T]{}, err
+	}
+	return paginate(out, id, page)
+}
+
+// jobResult returns one result of the job that lookup finds.
+func jobResult[T any](ctx context.Context, e *Engine, lookup func(storage.ReadTx) (string, error), resultID string, view func(*storage.SyncResult) T) (T, error) {
+	var out T
+	err := e.store.View(ctx, func(tx storage.ReadTx) error {
+		jobID, err := lookup(tx)
 		if err != nil {
 			return err
 		}
 		r, err := storage.SyncResults.Get(tx, resultID)
-		if err != nil || r.JobID != j.ID {
-			return notFoundf("result %q of server sync job %q does not exist", resultID, jobID)
+		if err != nil || r.JobID != jobID {
+			return notFoundf("result %q of sync job %q does not exist", resultID, jobID)
 		}
-		out = serverResultView(r)
+		out = view(r)
 		return nil
 	})
 	return out, err
@@ -1306,22 +1336,7 @@ func (e *Engine) UserSyncResults(ctx context.Context, p Principal, connID, jobID
 	if err := p.requireConnRead(); err != nil {
 		return Page[UserSyncResult]{}, err
 	}
-	var out []UserSyncResult
-	err := e.store.View(ctx, func(tx storage.ReadTx) error {
-		_, j, err := e.teamUserJob(tx, p, connID, jobID)
-		if err != nil {
-			return err
-		}
-		rs, err := storage.SyncResults.List(tx, "job", j.ID)
-		for _, r := range rs {
-			out = append(out, userResultView(r))
-		}
-		return err
-	})
-	if err != nil {
-		return Page[UserSyncResult]{}, err
-	}
-	return paginate(out, func(r UserSyncResult) string { return r.ID }, page)
+	return jobResults(ctx, e, e.userJobLookup(p, connID, jobID), userResultView, func(r UserSyncResult) string { return r.ID }, page)
 }
 
 // UserSyncResult returns one result of a user sync job. Needs resource_admin or security_admin.
@@ -1330,18 +1345,5 @@ func (e *Engine) UserSyncResult(ctx context.Context, p Principal, connID, jobID,
 	if err := p.requireConnRead(); err != nil {
 		return UserSyncResult{}, err
 	}
-	var out UserSyncResult
-	err := e.store.View(ctx, func(tx storage.ReadTx) error {
-		_, j, err := e.teamUserJob(tx, p, connID, jobID)
-		if err != nil {
-			return err
-		}
-		r, err := storage.SyncResults.Get(tx, resultID)
-		if err != nil || r.JobID != j.ID {
-			return notFoundf("result %q of user sync job %q does not exist", resultID, jobID)
-		}
-		out = userResultView(r)
-		return nil
-	})
-	return out, err
+	return jobResult(ctx, e, e.userJobLookup(p, connID, jobID), resultID, userResultView)
 }
