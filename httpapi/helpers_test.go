@@ -30,14 +30,28 @@ func newEnv(t testing.TB) *env {
 	t.Helper()
 	srv := opatest.NewServer(t)
 	e := &env{t: t, srv: srv, tokens: map[string]string{}}
+	e.login()
+	return e
+}
+
+// login exchanges every role's service key for a fresh bearer token.
+func (e *env) login() {
+	e.t.Helper()
 	for role, k := range roleKeys {
-		tok, err := srv.ExchangeToken(k[0], k[1])
+		tok, err := e.srv.ExchangeToken(k[0], k[1])
 		if err != nil {
-			t.Fatalf("token for %s: %v", role, err)
+			e.t.Fatalf("token for %s: %v", role, err)
 		}
 		e.tokens[role] = tok
 	}
-	return e
+}
+
+// advance moves the server's clock through /_fake/clock (which runs the due work) and logs in
+// again, since tokens expire with the clock.
+func (e *env) advance(d string) {
+	e.t.Helper()
+	e.must(200, "", "POST", "/_fake/clock", map[string]string{"advance": d})
+	e.login()
 }
 
 type response struct {
