@@ -270,4 +270,3 @@ func FuzzPathID(f *testing.F) {
 		}
 	})
 }
-
