@@ -34,6 +34,29 @@ const MaxJWKBytes = 16 << 10
 // private key, so the key is refused rather than silently stripped.
 var privateMembers = []string{"d", "p", "q", "dp", "dq", "qi", "oth", "k", "priv"}
 
+// privateParts decodes just the privateMembers (any JSON type, null included).
+type privateParts struct {
+	D    json.RawMessage `json:"d"`
+	P    json.RawMessage `json:"p"`
+	Q    json.RawMessage `json:"q"`
+	Dp   json.RawMessage `json:"dp"`
+	Dq   json.RawMessage `json:"dq"`
+	Qi   json.RawMessage `json:"qi"`
+	Oth  json.RawMessage `json:"oth"`
+	K    json.RawMessage `json:"k"`
+	Priv json.RawMessage `json:"priv"`
+}
+
+// present returns the name of the first private member found, or "".
+func (p *privateParts) present() string {
+	for i, v := range []json.RawMessage{p.D, p.P, p.Q, p.Dp, p.Dq, p.Qi, p.Oth, p.K, p.Priv} {
+		if v != nil {
+			return privateMembers[i]
+		}
+	}
+	return ""
+}
+
 // PublicKey is a validated public encryption key: RSA (2048–4096 bits) for RSA-OAEP-256, or EC
 // (P-256, P-384, P-521) for ECDH-ES. It is immutable and safe for concurrent use.
 type PublicKey struct {
@@ -78,18 +101,15 @@ func ParsePublicKey(raw []byte) (*PublicKey, error) {
 	if len(raw) > MaxJWKBytes {
 		return nil, invalidKeyf("JWK larger than %d bytes", MaxJWKBytes)
 	}
-	// A first pass over the member names only, so that a private key is refused even where go-jose
-	// would ignore the member (an RSA "p" without "d") and whatever the case of its name.
-	var members map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &members); err != nil || members == nil {
+	// A first pass for the private members only, so that a private key is refused even where
+	// go-jose would ignore the member (an RSA "p" without "d"). encoding/json matches member names
+	// case-insensitively, so "D" is caught too; other members are skipped unparsed.
+	var priv privateParts
+	if err := json.Unmarshal(raw, &priv); err != nil {
 		return nil, invalidKeyf("not a JSON object")
 	}
-	for name := range members {
-		for _, p := range privateMembers {
-			if strings.EqualFold(name, p) {
-				return nil, invalidKeyf("private key material (%q member) must never be sent", p)
-			}
-		}
+	if name := priv.present(); name != "" {
+		return nil, invalidKeyf("private key material (%q member) must never be sent", name)
 	}
 	var jwk jose.JSONWebKey
 	if err := jwk.UnmarshalJSON(raw); err != nil {

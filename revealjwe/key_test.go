@@ -117,6 +117,8 @@ func TestParsePublicKeyRejects(t *testing.T) {
 		{"RSA public with p only", with(rsaPub, "p", b64(128))},
 		{"RSA public with dp", with(rsaPub, "dp", b64(128))},
 		{"EC public with D in upper case", with(ecPub, "D", b64(32))},
+		{"EC public with d null", []byte(strings.Replace(string(ecPub), "{", `{"d":null,`, 1))},
+		{"oct with k in mixed case", []byte(`{"kty":"oct","K":"` + b64(32) + `"}`)},
 		{"oct with k", []byte(`{"kty":"oct","k":"` + b64(32) + `"}`)},
 		{"oct without k", []byte(`{"kty":"oct"}`)},
 		{"OKP Ed25519", mustJSON(t, jose.JSONWebKey{Key: edPub})},
