@@ -130,6 +130,9 @@ func TestPaging(t *testing.T) {
 		{"project accounts", "all", "/resource_groups/" + e.rgID() + "/projects/" + e.srv.Loaded.Team("demo").Projects["infra/service-accounts"] + "/active_directory_accounts", ""},
 		{"end-user domains", "end_user", "/active_directory", ""},
 		{"end-user accounts", "end_user", "/active_directory/" + conn + "/accounts", ""},
+		{"end-user UD accounts", "end_user", "/okta_universal_directory_accounts", ""},
+		{"all UD accounts", "all", "/all_okta_universal_directory_accounts", ""},
+		{"resource group UD accounts", "all", "/resource_groups/" + e.rgID() + "/all_okta_universal_directory_accounts", ""},
 	}
 	for _, l := range lists {
 		t.Run(l.name, func(t *testing.T) {

@@ -1,5 +1,7 @@
 package httpapi
 
+import "github.com/opakit/opa"
+
 // routes registers every route. Paths and methods are the real API's (see
 // /work/shared/reference/okta-api.md sections 1–6); the handlers live in one file per noun.
 func (h *Handler) routes() {
@@ -64,6 +66,29 @@ func (h *Handler) routes() {
 	m.Handle("POST "+prj+"/checkin_resource", h.v1(checkinAdmin))
 	m.Handle("POST "+prj+"/rotate_resource", h.v1(rotateResource))
 	m.Handle("GET "+prj+"/checked_out_resources", h.v1(checkedOutProject))
+
+	// Project checkout and password settings (sections 3.2, 4). PUT answers 204.
+	m.Handle("GET "+prj+"/active_directory_checkout_settings", h.v1(getCheckoutSettings(opa.SettingsAD)))
+	m.Handle("PUT "+prj+"/active_directory_checkout_settings", h.v1(putCheckoutSettings(opa.SettingsAD)))
+	m.Handle("GET "+prj+"/active_directory_password_settings", h.v1(getPasswordSettings(opa.SettingsAD)))
+	m.Handle("PUT "+prj+"/active_directory_password_settings", h.v1(putPasswordSettings(opa.SettingsAD)))
+	m.Handle("GET "+prj+"/okta_universal_directory_checkout_settings", h.v1(getCheckoutSettings(opa.SettingsUD)))
+	m.Handle("PUT "+prj+"/okta_universal_directory_checkout_settings", h.v1(putCheckoutSettings(opa.SettingsUD)))
+	m.Handle("GET "+prj+"/okta_universal_directory_password_settings", h.v1(getPasswordSettings(opa.SettingsUD)))
+	m.Handle("PUT "+prj+"/okta_universal_directory_password_settings", h.v1(putPasswordSettings(opa.SettingsUD)))
+
+	// Okta Universal Directory accounts (section 4).
+	const ud = team + "/okta_universal_directory_accounts"
+	m.Handle("GET "+team+"/all_okta_universal_directory_accounts", h.v1(allUDAccounts))
+	m.Handle("GET "+rg+"/all_okta_universal_directory_accounts", h.v1(resourceGroupUDAccounts))
+	m.Handle("GET "+prj+"/okta_universal_directory_accounts", h.v1(projectUDAccounts))
+	m.Handle("GET "+prj+"/okta_universal_directory_accounts/{okta_universal_directory_account_id}", h.v1(projectUDAccount))
+	m.Handle("GET "+ud, h.v1(endUserUDAccounts))
+	m.Handle("GET "+ud+"/{okta_universal_directory_account_id}", h.v1(endUserUDAccount))
+	m.Handle("GET "+ud+"/{okta_universal_directory_account_id}/user_access_methods", h.v1(udAccountUAMs))
+	m.Handle("POST "+ud+"/{okta_universal_directory_account_id}/reveal_credentials", h.v1(revealUDAccountPassword))
+	m.Handle("POST "+ud+"/{okta_universal_directory_account_id}/rotate_password", h.v1(rotateUDAccountPassword))
+	m.Handle("GET "+team+"/vault/jwks.json", h.v1(vaultJWKS))
 
 	// ASA server sync jobs (section 2.2).
 	const ts = team + "/integrations/ad_connections/{ad_connection_id}/task_settings"

@@ -40,6 +40,10 @@ var seedSamples = map[string]string{
 	"002 reorder request":       `[{"priority":1,"rule_id":"a747a818-a4c4-4446-8a87-704216495a08"}]`,
 	"002 sync status":           `"NOT_SYNCED"`,
 
+	// 004: Okta Universal Directory accounts (the other samples are collapsed to "{ }").
+	"004 account details": `{"account_name":"AWS Prod-5 account","checkout_enabled":true,"checkout_expiry_at":"2019-08-24T14:15:22Z","checkout_status":"checked_out","created_at":"2019-08-24T14:15:22Z","id":"d1b65a78-21ed-429b-8ea3-eec96f2748d6","last_checkout_user":"string","next_scheduled_password_rotation_reason":"string","next_scheduled_password_rotation_timestamp":"2019-08-24T14:15:22Z","project_id":"string","team_id":"string","username":"OpsCaliforniaShared","last_password_change_error_metadata":"string","last_password_change_error_report_timestamp":"2019-08-24T14:15:22Z","last_password_change_error_system_timestamp":"2019-08-24T14:15:22Z","last_password_change_error_type":"string","last_password_change_success_report_timestamp":"2019-08-24T14:15:22Z","last_password_change_system_timestamp":"2019-08-24T14:15:22Z","password_change_error_count":0,"password_change_error_count_since_last_success":0,"password_change_success_count":0}`,
+	"004 reveal response": `{"password_jwe":"string"}`,
+
 	// 003: Okta Directories Integration.
 	"003 modify request": `{"id":"00g1xucgTZFrziXg10g4","parameters":{"action":"ADD","attribute":"member","values":[]}}`,
 	"003 error":          `{"errorCode":"E0000001","errorSummary":"Api validation failed: {0}","errorLink":"E0000001","errorId":"sampleiCF-8D5rLW6myqiPItW","errorCauses":[]}`,
