@@ -1,0 +1,95 @@
+package httpapi_test
+
+import (
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestControlsFaults(t *testing.T) {
+	e := newEnv(t)
+	list := e.srv.TeamURL("/connections/active_directory")
+	path := strings.TrimPrefix(list, e.srv.URL)
+	// A 429 on one route, twice.
+	r := e.must(201, "", "POST", "/_fake/faults", map[string]any{"method": "GET", "path": path, "status": 429, "retry_after_seconds": 30, "times": 2})
+	for i := 0; i < 2; i++ {
+		r = e.must(429, "all", "GET", list, nil)
+		at, err := strconv.ParseInt(r.header.Get("X-RateLimit-Retry-At"), 10, 64)
+		if err != nil || at < time.Now().Unix()+20 {
+			t.Fatalf("X-RateLimit-Retry-At %q", r.header.Get("X-RateLimit-Retry-At"))
+		}
+		if !strings.Contains(string(r.body), "too_many_requests") {
+			t.Fatalf("body %s", r.body)
+		}
+	}
+	e.must(200, "all", "GET", list, nil) // used up
+	// A prefix fault with a status, then removed by id.
+	var f struct {
+		ID string `json:"id"`
+	}
+	e.must(201, "", "POST", "/_fake/faults", map[string]any{"path": "/api/v1/*", "status": 503}).json(t, &f)
+	r = e.do("", "POST", "/api/v1/directories/x/groups/modify", `{}`)
+	if r.status != 503 || !strings.Contains(string(r.body), "errorCode") {
+		t.Fatalf("okta fault: %d %s", r.status, r.body)
+	}
+	var faults struct {
+		List []map[string]any `json:"list"`
+	}
+	e.must(200, "", "GET", "/_fake/faults", nil).json(t, &faults)
+	if len(faults.List) != 1 {
+		t.Fatalf("faults %v", faults.List)
+	}
+	e.must(204, "", "DELETE", "/_fake/faults/"+f.ID, nil)
+	e.must(404, "", "DELETE", "/_fake/faults/"+f.ID, nil)
+	// Latency alone delays and then serves normally.
+	e.must(201, "", "POST", "/_fake/faults", map[string]any{"path": path, "latency_ms": 1, "times": 1})
+	e.must(200, "all", "GET", list, nil)
+	e.must(204, "", "DELETE", "/_fake/faults", nil)
+	e.must(400, "", "POST", "/_fake/faults", map[string]any{"path": "no-slash", "status": 500})
+}
+
+func TestControlsRequestLogRedacts(t *testing.T) {
+	e := newEnv(t)
+	e.must(204, "", "DELETE", "/_fake/requests", nil)
+	k := roleKeys["all"]
+	e.must(200, "", "POST", "/service_token", map[string]string{"key_id": k[0], "key_secret": k[1]})
+	e.must(201, "all", "POST", "/integrations/ad_connections", newConnBody("log.example.com"))
+	r := e.must(200, "", "GET", "/_fake/requests", nil)
+	s := string(r.body)
+	for _, secret := range []string{k[1], "p@$$w0rD", e.tokens["all"], "Bearer"} {
+		if strings.Contains(s, secret) {
+			t.Fatalf("request log holds %q: %s", secret, s)
+		}
+	}
+	if !strings.Contains(s, "REDACTED") || !strings.Contains(s, "log.example.com") || !strings.Contains(s, k[0]) {
+		t.Fatalf("request log: %s", s)
+	}
+}
+
+func TestControlsClockAndReset(t *testing.T) {
+	e := newEnv(t)
+	var c struct {
+		Now time.Time `json:"now"`
+	}
+	e.must(200, "", "GET", "/_fake/clock", nil).json(t, &c)
+	start := c.Now
+	e.must(200, "", "POST", "/_fake/clock", map[string]string{"advance": "90m"}).json(t, &c)
+	if got := c.Now.Sub(start); got != 90*time.Minute {
+		t.Fatalf("advanced by %v", got)
+	}
+	e.must(200, "", "POST", "/_fake/clock", map[string]string{"now": "2030-01-01T00:00:00Z"}).json(t, &c)
+	if !c.Now.Equal(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)) {
+		t.Fatalf("now %v", c.Now)
+	}
+	e.must(400, "", "POST", "/_fake/clock", map[string]string{"advance": "soon"})
+
+	e.login()
+	e.must(201, "all", "POST", "/integrations/ad_connections", newConnBody("reset.example.com"))
+	e.must(204, "", "POST", "/_fake/reset", nil)
+	e.login()
+	r := e.must(200, "all", "GET", "/integrations/ad_connections", nil)
+	if strings.Contains(string(r.body), "reset.example.com") {
+		t.Fatalf("reset kept a created connection: %s", r.body)
+	}
+}
