@@ -320,15 +320,29 @@ type RecordedRequest struct {
 // maxRecorded bounds the request log; the oldest entries go first.
 const maxRecorded = 1000
 
+// recorder keeps the last maxRecorded requests in a ring.
 type recorder struct {
 	mu   sync.Mutex
-	reqs []RecordedRequest
+	reqs []RecordedRequest // len <= maxRecorded
+	next int               // where the next entry goes once the ring is full
 }
 
 func (rc *recorder) clear() {
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
-	rc.reqs = nil
+	rc.reqs, rc.next = nil, 0
+}
+
+// all returns the recorded requests, oldest first.
+func (rc *recorder) all() []RecordedRequest {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	out := make([]RecordedRequest, 0, len(rc.reqs))
+	if len(rc.reqs) < maxRecorded {
+		return append(out, rc.reqs...)
+	}
+	out = append(out, rc.reqs[rc.next:]...)
+	return append(out, rc.reqs[:rc.next]...)
 }
 
 // statusWriter remembers the status a handler wrote.
@@ -387,10 +401,12 @@ func (rc *recorder) finish(sw *statusWriter, r *http.Request) {
 	}
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
-	if len(rc.reqs) >= maxRecorded {
-		rc.reqs = append(rc.reqs[:0:0], rc.reqs[1:]...)
+	if len(rc.reqs) < maxRecorded {
+		rc.reqs = append(rc.reqs, rec)
+		return
 	}
-	rc.reqs = append(rc.reqs, rec)
+	rc.reqs[rc.next] = rec
+	rc.next = (rc.next + 1) % maxRecorded
 }
 
 // redact returns body with every value of a secret-named field replaced by "REDACTED", or nil
@@ -432,10 +448,7 @@ func secretField(name string) bool {
 }
 
 func (h *Handler) listRequests(w http.ResponseWriter, r *http.Request) error {
-	h.recorder.mu.Lock()
-	out := append([]RecordedRequest{}, h.recorder.reqs...)
-	h.recorder.mu.Unlock()
-	encode(w, http.StatusOK, list[RecordedRequest]{List: out})
+	encode(w, http.StatusOK, list[RecordedRequest]{List: h.recorder.all()})
 	return nil
 }
 
