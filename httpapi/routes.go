@@ -9,7 +9,7 @@ func (h *Handler) routes() {
 	const team = "/v1/teams/{team_name}"
 
 	// Authentication (section 6.1).
-	m.Handle("POST "+team+"/service_token", h.public(serviceToken))
+	m.Handle("POST "+team+"/service_token", h.limitTokens(h.public(serviceToken)))
 	m.Handle("GET "+team+"/current_user", h.v1(currentUser))
 
 	// OPA Active Directory connections (section 1).
