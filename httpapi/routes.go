@@ -4,6 +4,20 @@ import "github.com/opakit/opa"
 
 // routes registers every route. Paths and methods are the real API's (see
 // /work/shared/reference/okta-api.md sections 1–6); the handlers live in one file per noun.
+//
+// Decisions where no source gives the wire (documented, not verified):
+//   - sync job results and test requests: …/{job}/results, …/{job}/results/{result_id} and
+//     POST …/{job}/test_requests (201 with the result); schedule and state also accept PUT.
+//   - rule_settings is configured with POST (the SDK) or PUT; both answer 204.
+//   - creates answer 201 (AD connection, sync jobs, account rules — the SDK decodes a rule
+//     although the seed says "No Content"); updates, deletes, schedule, state, deactivate, status,
+//     force_sync, check-in, rotate and settings PUTs answer 204 with an empty body; the Okta
+//     groups/modify answers 200 with an empty body; sync_status is a bare JSON string.
+//   - ErrUnavailable is 503 service_offline on /v1 and 502 "There are no connected agents." on
+//     /api/v1; ErrTimeout is 504 on both.
+//   - lists whose engine operation returns a whole slice are paged here with the engine's rules
+//     (ids ascending, offset compared with ids); the rules list and user access methods are
+//     not paged (their SDK operations take no paging parameters).
 func (h *Handler) routes() {
 	m := h.mux
 	const team = "/v1/teams/{team_name}"
