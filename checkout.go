@@ -442,7 +442,9 @@ func (e *Engine) finishCheckout(tx storage.WriteTx, p Principal, co *storage.Che
 func init() { tickSteps = append(tickSteps, (*Engine).expireCheckouts) }
 
 // expireCheckouts checks in every checkout whose time is up (checkin_type system_checkout_expired)
-// and rotates its password. Part of Tick.
+// and rotates its password. Part of Tick. DESIGN: expiry takes effect at the first Tick at or after
+// the expiry time; until then the account still shows as checked out (the server's Run ticks often
+// enough for this to be invisible; tests move a ManualClock and call Tick).
 func (e *Engine) expireCheckouts(ctx context.Context) error {
 	now := e.now()
 	var due []*storage.Checkout

@@ -223,3 +223,44 @@ func TestConcurrentRevealsExactlyOneCheckout(t *testing.T) {
 		mustOK(t, f.e.CheckInResource(f.ctx, winner, opa.CheckinRequest{ResourceID: a.ID}))
 	}
 }
+
+func TestProjectSettingRequiresCheckoutAndConditionsForbid(t *testing.T) {
+	f := newAccessFixture(t)
+	a := f.account("svc1", opa.AccountTypeShared, "")
+	b := f.account("svc2", opa.AccountTypeShared, "")
+	f.policy(storage.PolicyRule{Name: "plain", Privileges: []string{opa.PrivilegeRevealPassword},
+		Resources: storage.PolicyResources{ADProjectIDs: []string{f.proj.ID}}}, f.alice)
+	_, err := f.e.UpdateProjectCheckoutSettings(f.ctx, f.secAdmin, f.rg.ID, f.proj.ID, opa.SettingsAD, opa.ProjectCheckoutSettings{
+		CheckoutRequired: true, CheckoutDurationInSeconds: 7200, ExcludeList: []opa.ProjectAccountRef{{AccountSID: b.SID}}})
+	mustOK(t, err)
+	key := testKey(t, revealjwe.KindP256)
+	_, err = f.reveal(f.alice, a.ID, key)
+	mustOK(t, err)
+	_, err = f.reveal(f.alice, b.ID, key)
+	mustOK(t, err)
+	if got := f.getAccount(a.ID); got.Lease.Status != "checked_out" || !got.Lease.ExpiresAt.Equal(f.clock.Now().UTC().Add(2*time.Hour)) {
+		t.Fatalf("project setting did not check out for 2 hours: %+v", got.Lease)
+	}
+	if got := f.getAccount(b.ID); got.Lease.Status != "" {
+		t.Fatal("an excluded account was checked out")
+	}
+
+	// A rule with an MFA condition is listed, with condition_is_met false, but does not authorize.
+	f.policy(storage.PolicyRule{Name: "mfa", Privileges: []string{opa.PrivilegeRevealPassword},
+		Resources: storage.PolicyResources{ADAccountIDs: []string{b.ID}}, Conditions: storage.PolicyConditions{MFARequired: true}}, f.bob)
+	m := f.uam(f.bob, b.ID, opa.PrivilegeRevealPassword)
+	if len(m.Conditionals) != 1 || m.Conditionals[0].Type != "mfa" || m.Conditionals[0].ConditionIsMet {
+		t.Fatalf("conditionals: %+v", m.Conditionals)
+	}
+	jwk, _ := key.PublicJWK()
+	if _, err := f.e.RevealADAccountPassword(f.ctx, f.bob, f.conn.ID, b.ID, opa.RevealRequest{PublicKey: jwk, UserAccessMethod: m}); !errors.Is(err, opa.ErrForbidden) {
+		t.Fatalf("unmet MFA condition: got %v", err)
+	}
+
+	// A delegated security admin of the project's resource group may force the check-in.
+	deleg := f.user("deleg", storage.RoleGrant{Role: string(opa.RoleDelegatedSecurityAdmin), ResourceGroupID: f.rg.ID})
+	mustOK(t, f.e.AdminCheckInResource(f.ctx, deleg, f.rg.ID, f.proj.ID, opa.CheckinRequest{ResourceID: a.ID}))
+	if err := f.e.AdminCheckInResource(f.ctx, deleg, f.rg.ID, f.proj.ID, opa.CheckinRequest{ResourceID: a.ID}); !errors.Is(err, opa.ErrNotFound) {
+		t.Fatalf("second forced check-in: got %v", err)
+	}
+}

@@ -9,6 +9,7 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 
 	"github.com/opakit/opa"
+	"github.com/opakit/opa/directory/memdir"
 	"github.com/opakit/opa/revealjwe"
 	"github.com/opakit/opa/storage"
 )
@@ -274,5 +275,37 @@ func TestRevealRequestWireShape(t *testing.T) {
 	out, _ := json.Marshal(resp)
 	if string(out[:16]) != `{"password_jwe":` {
 		t.Fatalf("response shape: %s", out[:16])
+	}
+}
+
+func TestRotationPolicyViolationIsRecorded(t *testing.T) {
+	f := newAccessFixture(t)
+	a := f.account("svc1", opa.AccountTypeShared, "")
+	// A directory that demands longer passwords than the project generates.
+	strict := memdir.New(memdir.WithPasswordPolicy(memdir.PasswordPolicy{MinLength: 100}))
+	root, err := strict.AddDomain(accessDomain)
+	mustOK(t, err)
+	_, err = strict.AddUser(root, memdir.User{CN: "svc1", SAMAccountName: "svc1"})
+	mustOK(t, err)
+	_ = a
+	res := memdir.NewResolver()
+	res.Set(accessDomain, strict)
+	e2, err := opa.New(f.e.Store(), opa.WithClock(f.clock), opa.WithDirectoryResolver(res))
+	mustOK(t, err)
+	mustOK(t, f.e.Store().Update(f.ctx, func(tx storage.WriteTx) error {
+		acct, err := storage.Accounts.Get(tx, a.ID)
+		if err != nil {
+			return err
+		}
+		acct.DistinguishedName = "CN=svc1," + root
+		return storage.Accounts.Update(tx, acct)
+	}))
+	err = e2.AdminRotateResource(f.ctx, f.secAdmin, f.rg.ID, f.proj.ID, opa.CheckinRequest{ResourceID: a.ID})
+	if !errors.Is(err, opa.ErrInvalid) {
+		t.Fatalf("policy violation: got %v", err)
+	}
+	got := f.getAccount(a.ID)
+	if got.StatusDetail != "ROTATION_FAILED" || got.Credential.LastErrorType != opa.RotationErrPolicyViolation || got.Credential.ErrorCount != 1 {
+		t.Fatalf("recorded: %s %s %d", got.StatusDetail, got.Credential.LastErrorType, got.Credential.ErrorCount)
 	}
 }
