@@ -28,6 +28,7 @@ const (
 const (
 	leaseCheckedOut        = "checked_out"
 	checkoutStatusComplete = "checkin_complete"
+	checkoutStatusFailed   = "checkin_failed"
 )
 
 // End-user availability of an AD account (ActiveDirectoryAccountStatus).
@@ -380,7 +381,10 @@ func (e *Engine) endCheckout(ctx context.Context, p Principal, req CheckinReques
 	if req.ResourceID == "" {
 		return invalidf("resource_id is required")
 	}
-	var r resource
+	var (
+		r          resource
+		checkoutID string
+	)
 	err := e.store.Update(ctx, func(tx storage.WriteTx) error {
 		co, err := storage.Checkouts.First(tx, "active", req.ResourceID)
 		if err != nil {
@@ -392,6 +396,7 @@ func (e *Engine) endCheckout(ctx context.Context, p Principal, req CheckinReques
 		if err := allow(co); err != nil {
 			return err
 		}
+		checkoutID = co.ID
 		r, err = e.finishCheckout(tx, p, co, typ)
 		return err
 	})
@@ -400,6 +405,15 @@ func (e *Engine) endCheckout(ctx context.Context, p Principal, req CheckinReques
 	}
 	if err := e.rotate(ctx, p, r.kind(), r.id(), rotationReasonCheckin, ""); err != nil {
 		e.log.Warn("rotation after check-in failed", "resource_id", r.id(), "error_class", ErrorClass(err))
+		// The checkout's record says so too (ResourceLeaseStatus checkin_failed).
+		_ = e.store.Update(ctx, func(tx storage.WriteTx) error {
+			co, err := storage.Checkouts.Get(tx, checkoutID)
+			if err != nil {
+				return err
+			}
+			co.Status = checkoutStatusFailed
+			return storage.Checkouts.Update(tx, co)
+		})
 	}
 	return nil
 }

@@ -137,6 +137,13 @@ func TestFailedRotationAfterCheckinKeepsAccountUnavailable(t *testing.T) {
 	if acct.StatusDetail != "ROTATION_FAILED" || acct.Credential.LastErrorType != opa.RotationErrAgentUnavailable || !acct.Credential.RotationPending {
 		t.Fatalf("after failed rotation: %s %q pending=%v", acct.StatusDetail, acct.Credential.LastErrorType, acct.Credential.RotationPending)
 	}
+	mustOK(t, f.e.Store().View(f.ctx, func(tx storage.ReadTx) error {
+		cos, err := storage.Checkouts.List(tx, "resource", a.ID)
+		if err == nil && (len(cos) != 1 || cos[0].Status != "checkin_failed") {
+			t.Errorf("checkout record after a failed rotation: %+v", cos)
+		}
+		return err
+	}))
 	for _, p := range []opa.Principal{f.alice, f.bob} {
 		if got := availability(t, f, p, a.ID); got != opa.AvailabilityUnavailable {
 			t.Fatalf("%s sees %s", p.Username, got)
