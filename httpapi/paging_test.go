@@ -116,6 +116,16 @@ func TestPaging(t *testing.T) {
 		e.must(201, "all", "POST", "/integrations/ad_connections/"+conn+"/user_sync_task_settings/"+job+"/test_requests", nil)
 	}
 
+	r = e.must(200, "all", "GET", "/integrations/ad_connections/"+conn+"/task_settings?count=1", nil)
+	var sjobs struct {
+		List []idItem `json:"list"`
+	}
+	r.json(t, &sjobs)
+	sjob := sjobs.List[0].ID
+	for i := 0; i < 5; i++ {
+		e.must(201, "all", "POST", "/integrations/ad_connections/"+conn+"/task_settings/"+sjob+"/test_requests", nil)
+	}
+
 	lists := []struct {
 		name, role, path, filter string
 	}{
@@ -123,6 +133,7 @@ func TestPaging(t *testing.T) {
 		{"asa connections", "all", "/integrations/ad_connections", ""},
 		{"user sync jobs", "all", "/integrations/ad_connections/" + conn + "/user_sync_task_settings", "status=INACTIVE"},
 		{"server sync jobs", "all", "/integrations/ad_connections/" + conn + "/task_settings", ""},
+		{"server sync results", "all", "/integrations/ad_connections/" + conn + "/task_settings/" + sjob + "/results", ""},
 		{"user sync results", "all", "/integrations/ad_connections/" + conn + "/user_sync_task_settings/" + job + "/results", ""},
 		{"discovered accounts", "all", "/resource_assignment/active_directory/" + conn + "/accounts", ""},
 		{"all accounts", "all", "/all_active_directory_accounts", "contains=corp"},
