@@ -136,6 +136,8 @@ type evaluator struct {
 	byOU     map[string][]ouEntry // canonical OU DN -> rules naming it
 	settings storage.RuleSettings
 	users    *userIndex // nil when matching is off
+	buf      []byte     // scratch for dnKey
+	offs     []int      // scratch for dnKey
 }
 
 type ouEntry struct{ rule, ou int }
@@ -167,7 +169,7 @@ func newEvaluator(rules []*storage.Rule, settings storage.RuleSettings, users []
 		}
 	}
 	if settings.IsConfigured {
-		ev.users = newUserIndex(users)
+		ev.users = newUserIndex(users, settings)
 	}
 	return ev
 }
@@ -179,19 +181,14 @@ func (ev *evaluator) managingRule(a *storage.Account) int {
 	if len(ev.byOU) == 0 {
 		return -1
 	}
-	rdns, ok := canonicalRDNs(a.DistinguishedName)
+	key, offs, ok := dnKey(a.DistinguishedName, ev.buf[:0], ev.offs[:0])
 	if !ok {
 		return -1
 	}
+	ev.buf, ev.offs = key, offs // reused by the next account: no allocation per account
 	best := -1
-	key := ""
-	for i := len(rdns) - 1; i >= 1; i-- { // strict ancestors, from the root down
-		if key == "" {
-			key = rdns[i]
-		} else {
-			key = rdns[i] + "," + key
-		}
-		for _, en := range ev.byOU[key] {
+	for _, off := range offs { // strict ancestors: the suffixes after each RDN separator
+		for _, en := range ev.byOU[string(key[off:])] {
 			if (best < 0 || en.rule < best) && filtersPass(ev.filters[en.rule][en.ou], a) {
 				best = en.rule
 			}
@@ -343,12 +340,38 @@ func matchNames(a *storage.Account) []string {
 	return out
 }
 
-// userIndex maps lowercased user attributes to users, for matching by lookup.
+// userIndex maps lowercased user attributes to users, for matching by lookup. Only the maps the
+// settings need are built: the one of the first enabled exact criterion (the others are checked on
+// its few candidates) and the username map for partial matching.
 type userIndex struct {
-	byUsername map[string][]*storage.User
-	byEmail    map[string][]*storage.User
-	byName     map[string][]*storage.User // first + "\x00" + last
-	byDisplay  map[string][]*storage.User
+	byUsername map[string]bucket
+	byEmail    map[string]bucket
+	byName     map[string]bucket // first + "\x00" + last
+	byDisplay  map[string]bucket
+}
+
+// bucket holds the users under one key without allocating for the usual single user.
+type bucket struct {
+	first *storage.User
+	more  []*storage.User
+}
+
+func (b bucket) add(u *storage.User) bucket {
+	if b.first == nil {
+		b.first = u
+	} else {
+		b.more = append(b.more, u)
+	}
+	return b
+}
+
+func (b bucket) each(f func(*storage.User)) {
+	if b.first != nil {
+		f(b.first)
+	}
+	for _, u := range b.more {
+		f(u)
+	}
 }
 
 // matchableUser reports whether accounts may be matched to u: users that are not service users
@@ -362,26 +385,43 @@ func fullNameKey(first, last string) string {
 	return strings.ToLower(first) + "\x00" + strings.ToLower(last)
 }
 
-func newUserIndex(users []*storage.User) *userIndex {
-	ix := &userIndex{
-		byUsername: make(map[string][]*storage.User, len(users)),
-		byEmail:    make(map[string][]*storage.User, len(users)),
-		byName:     make(map[string][]*storage.User, len(users)),
-		byDisplay:  make(map[string][]*storage.User, len(users)),
+func newUserIndex(users []*storage.User, s storage.RuleSettings) *userIndex {
+	ix := &userIndex{}
+	mk := func() map[string]bucket { return make(map[string]bucket, len(users)) }
+	switch {
+	case s.Username:
+		ix.byUsername = mk()
+	case s.Email:
+		ix.byEmail = mk()
+	case s.FirstAndLastName:
+		ix.byName = mk()
+	case s.DisplayName:
+		ix.byDisplay = mk()
 	}
-	add := func(m map[string][]*storage.User, k string, u *storage.User) {
-		if k != "" {
-			m[k] = append(m[k], u)
+	if s.AllowPartialMatches && len(s.Partial) > 0 && ix.byUsername == nil {
+		ix.byUsername = mk()
+	}
+	add := func(m map[string]bucket, k string, u *storage.User) {
+		if m != nil && k != "" {
+			m[k] = m[k].add(u)
 		}
 	}
 	for _, u := range users {
 		if !matchableUser(u) {
 			continue
 		}
-		add(ix.byUsername, strings.ToLower(u.Username), u)
-		add(ix.byEmail, strings.ToLower(u.Email), u)
-		add(ix.byName, fullNameKey(u.FirstName, u.LastName), u)
-		add(ix.byDisplay, strings.ToLower(u.DisplayName), u)
+		if ix.byUsername != nil {
+			add(ix.byUsername, strings.ToLower(u.Username), u)
+		}
+		if ix.byEmail != nil {
+			add(ix.byEmail, strings.ToLower(u.Email), u)
+		}
+		if ix.byName != nil {
+			add(ix.byName, fullNameKey(u.FirstName, u.LastName), u)
+		}
+		if ix.byDisplay != nil {
+			add(ix.byDisplay, strings.ToLower(u.DisplayName), u)
+		}
 	}
 	return ix
 }
@@ -417,31 +457,28 @@ func (ix *userIndex) match(a *storage.Account, s storage.RuleSettings) []string 
 			ids = append(ids, u.ID)
 		}
 	}
-	var cands []*storage.User
-	switch {
-	case s.Username:
-		for _, n := range names {
-			cands = append(cands, ix.byUsername[n]...)
-		}
-	case s.Email:
-		cands = ix.byEmail[strings.ToLower(a.Email)]
-	case s.FirstAndLastName:
-		cands = ix.byName[fullNameKey(a.FirstName, a.LastName)]
-	case s.DisplayName:
-		cands = ix.byDisplay[strings.ToLower(a.DisplayName)]
-	}
-	for _, u := range cands {
+	exact := func(u *storage.User) {
 		if exactOK(s, a, names, u) {
 			addUser(u)
 		}
+	}
+	switch {
+	case s.Username:
+		for _, n := range names {
+			ix.byUsername[n].each(exact)
+		}
+	case s.Email:
+		ix.byEmail[strings.ToLower(a.Email)].each(exact)
+	case s.FirstAndLastName:
+		ix.byName[fullNameKey(a.FirstName, a.LastName)].each(exact)
+	case s.DisplayName:
+		ix.byDisplay[strings.ToLower(a.DisplayName)].each(exact)
 	}
 	if s.AllowPartialMatches {
 		for _, pc := range s.Partial {
 			for _, n := range names {
 				if rest, ok := stripPartial(pc.Operator, pc.MatchValue, n); ok {
-					for _, u := range ix.byUsername[rest] {
-						addUser(u)
-					}
+					ix.byUsername[rest].each(addUser)
 				}
 			}
 		}
@@ -484,6 +521,68 @@ func stripPartial(op, value, name string) (string, bool) {
 
 func isSeparator(c byte) bool { return c == '.' || c == '-' || c == '_' }
 
+// dnKey appends dn in canonical form (see canonicalRDNs) to buf and the byte offsets at which each
+// of its strict ancestors starts in that form to offs. Plain ASCII DNs without escapes, quotes,
+// multi-valued RDNs or '=' in values take a fast path that gives the same result as parsing with
+// go-ldap.
+func dnKey(dn string, buf []byte, offs []int) ([]byte, []int, bool) {
+	if key, offs, ok := fastDNKey(dn, buf, offs); ok {
+		return key, offs, true
+	}
+	rdns, ok := canonicalRDNs(dn)
+	if !ok {
+		return nil, nil, false
+	}
+	buf, offs = buf[:0], offs[:0]
+	for i, r := range rdns {
+		if i > 0 {
+			buf = append(buf, ',')
+			offs = append(offs, len(buf))
+		}
+		buf = append(buf, r...)
+	}
+	return buf, offs, true
+}
+
+func fastDNKey(dn string, buf []byte, offs []int) ([]byte, []int, bool) {
+	for i := 0; i < len(dn); i++ {
+		switch c := dn[i]; {
+		case c >= 0x80, c == '\\', c == '"', c == '+', c == ';', c == '#', c == '<', c == '>':
+			return nil, nil, false
+		}
+	}
+	buf, offs = buf[:0], offs[:0]
+	for rest := dn; ; {
+		part := rest
+		i := strings.IndexByte(rest, ',')
+		if i >= 0 {
+			part, rest = rest[:i], rest[i+1:]
+		}
+		eq := strings.IndexByte(part, '=')
+		if eq < 0 || strings.IndexByte(part[eq+1:], '=') >= 0 {
+			return nil, nil, false
+		}
+		typ, val := strings.Trim(part[:eq], " "), strings.Trim(part[eq+1:], " ")
+		if typ == "" {
+			return nil, nil, false
+		}
+		if len(buf) > 0 {
+			buf = append(buf, ',')
+			offs = append(offs, len(buf))
+		}
+		buf = append(append(append(buf, typ...), '='), val...)
+		if i < 0 {
+			break
+		}
+	}
+	for i, c := range buf {
+		if 'A' <= c && c <= 'Z' {
+			buf[i] = c + 'a' - 'A'
+		}
+	}
+	return buf, offs, true
+}
+
 // canonicalRDNs parses dn (RFC 4514, via go-ldap) and returns its RDNs in a canonical form: types
 // and values lowercased, multi-valued RDNs sorted, special characters escaped, leaf first.
 func canonicalRDNs(dn string) ([]string, bool) {
@@ -505,11 +604,8 @@ func canonicalRDNs(dn string) ([]string, bool) {
 
 // canonicalDN returns dn in canonical form (see canonicalRDNs).
 func canonicalDN(dn string) (string, bool) {
-	rdns, ok := canonicalRDNs(dn)
-	if !ok {
-		return "", false
-	}
-	return strings.Join(rdns, ","), true
+	key, _, ok := dnKey(dn, nil, nil)
+	return string(key), ok
 }
 
 var dnEscaper = strings.NewReplacer(`\`, `\\`, `,`, `\,`, `+`, `\+`, `=`, `\=`)
