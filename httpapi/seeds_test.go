@@ -305,6 +305,12 @@ func TestSeedSamples(t *testing.T) {
 	dir.SetAgentTimeout(false)
 	r = e.must(200, "end_user", "POST", eu+"/reveal_credentials", map[string]any{"public_key": rsaJWK(t), "user_access_method": uams.List[0]})
 	checkShape(t, "002 reveal response", r.body)
+	// The seed's own reveal request decodes (its shape is accepted) but its key is the schema's
+	// placeholder ("string" values): 400 invalid_request, never a 5xx.
+	r = e.must(400, "end_user", "POST", eu+"/reveal_credentials", seedSamples["002 reveal request"])
+	if !strings.Contains(string(r.body), `"type":"invalid_request"`) {
+		t.Fatalf("seed reveal request: %s", r.body)
+	}
 	checkShape(t, listSample("002 uam"), e.must(200, "end_user", "GET", eu+"/user_access_methods", nil).body)
 	checkShape(t, "002 end-user account", e.must(200, "end_user", "GET", eu, nil).body)
 	checkShape(t, listSample("002 end-user account"), e.must(200, "end_user", "GET", "/active_directory/"+conn+"/accounts?account_name=svc-sql", nil).body)
