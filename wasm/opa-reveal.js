@@ -13,6 +13,7 @@
 import "./wasm_exec.js";
 
 let loading = null;
+let program = null; // {go, exited}: the running Go program, for close()
 
 // load starts the module once and resolves to the raw API object (globalThis.opaReveal). `source` is
 // the .wasm as a URL or string (fetched), a Response, or bytes (ArrayBuffer / typed array, e.g. read
@@ -41,7 +42,8 @@ async function start(source) {
     const bytes = await resp.arrayBuffer(); // not instantiateStreaming: servers may send another MIME type
     ({ instance } = await WebAssembly.instantiate(bytes, go.importObject));
   }
-  go.run(instance); // resolves only when the Go program exits (after close())
+  const exited = go.run(instance); // resolves only when the Go program exits (after close())
+  program = { go, exited };
   const api = globalThis.opaReveal;
   if (!api) throw new Error("module did not register opaReveal");
   return api;
@@ -77,5 +79,12 @@ export async function close() {
   if (!loading) return;
   const api = await loading;
   loading = null;
-  return api.close();
+  await api.close();
+  const { go, exited } = program;
+  program = null;
+  await exited;
+  // wasm_exec.js leaves Go runtime timers scheduled after the program exits; firing one would throw
+  // "Go program has already exited". Cancel them.
+  for (const t of go._scheduledTimeouts?.values() ?? []) clearTimeout(t);
+  go._scheduledTimeouts?.clear();
 }
