@@ -18,8 +18,9 @@ import (
 //
 //   - A force sync reads the connection's accounts through every active user sync job (its base
 //     DN, filter, SID and UPN fields). With no active user sync job it reads the whole domain
-//     (the DC= naming context of the connection's domain) with ForceSyncFilter, the usual AD
-//     idiom for user objects (computers are objectClass user too). Accounts not found are marked
+//     (the DC= naming context of the connection's domain) with ForceSyncFilter: user objects that
+//     are not computers (in AD a computer is objectClass user too). It does not rely on
+//     objectCategory, which fixture directories often leave out. Accounts not found are marked
 //     Missing; then the account rules and matching run (evaluateConnection).
 //   - The import writes in transactions of at most writeChunk accounts, and the last one also
 //     runs evaluateConnection, records the result and sets the sync status, so a small sync is one
@@ -33,7 +34,7 @@ import (
 //     SYNC_FAILED.
 
 // ForceSyncFilter selects user objects when a force sync reads the whole domain.
-const ForceSyncFilter = "(&(objectCategory=person)(objectClass=user))"
+const ForceSyncFilter = "(&(objectClass=user)(!(objectClass=computer)))"
 
 // accountSource is one directory search that yields accounts.
 type accountSource struct {
