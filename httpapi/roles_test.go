@@ -73,6 +73,12 @@ func TestRoleMatrix(t *testing.T) {
 		{"list user sync jobs", "GET", "/integrations/ad_connections/" + conn + "/user_sync_task_settings", nil, []string{all, res, sec}},
 		{"get user sync job", "GET", "/integrations/ad_connections/" + conn + "/user_sync_task_settings/" + userJob.ID, nil, []string{all, res, sec}},
 		{"schedule user sync job", "POST", "/integrations/ad_connections/" + conn + "/user_sync_task_settings/" + userJob.ID + "/schedule", map[string]any{"frequency": 12}, []string{all, res}},
+		{"configure rule settings", "POST", ra + "/rule_settings", map[string]any{"matching_criteria": map[string]bool{"username": true}}, []string{all, res}},
+		{"all UD accounts", "GET", "/all_okta_universal_directory_accounts", nil, []string{all, sec}},
+		{"resource group UD accounts", "GET", "/resource_groups/" + rg + "/all_okta_universal_directory_accounts", nil, []string{all, sec, del}},
+		{"project UD accounts", "GET", "/resource_groups/" + rg + "/projects/" + prj + "/okta_universal_directory_accounts", nil, []string{all, res, sec, del}},
+		{"put project checkout settings", "PUT", "/resource_groups/" + rg + "/projects/" + prj + "/active_directory_checkout_settings", map[string]any{"checkout_required": false, "checkout_duration_in_seconds": 1800}, []string{all, sec, del}},
+		{"put project password settings", "PUT", "/resource_groups/" + rg + "/projects/" + prj + "/active_directory_password_settings", map[string]any{"enable_periodic_rotation": false, "character_options": map[string]bool{"upper_case": true, "lower_case": true, "digits": true}, "min_length_in_bytes": 20, "max_length_in_bytes": 24}, []string{all, sec, del}},
 		{"list server sync jobs", "GET", "/integrations/ad_connections/" + conn + "/task_settings", nil, []string{all, res, sec, del}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
