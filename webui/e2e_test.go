@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/opakit/opa/httpapi"
+	"github.com/opakit/opa/opatest"
 	"github.com/opakit/opa/revealjwe"
 	"github.com/opakit/opa/webui"
 )
@@ -150,12 +152,17 @@ func privateMember(v any) bool {
 	return false
 }
 
-// TestRevealInChromium serves the demo page from a fake API server and drives headless Chromium
-// through sign-in and two reveals (EC P-256, then RSA-2048) with wasm/test/e2e.mjs (playwright-core).
-// It needs wasm/build.sh's output, wasm/test/node_modules and /usr/bin/chromium, so it runs only with
-// OPA_E2E=1 (scripts/test-browser.sh sets it, and installs all of that); then anything missing is a
-// failure.
-func TestRevealInChromium(t *testing.T) {
+// e2eResult is what wasm/test/e2e.mjs reports.
+type e2eResult struct {
+	Passwords []string `json:"passwords"`
+	Errors    []string `json:"errors"`
+	Bodies    []string `json:"bodies"`
+}
+
+// e2eSetup skips unless OPA_E2E is set and returns the wasm directory, failing if anything the
+// browser test needs is missing.
+func e2eSetup(t *testing.T) string {
+	t.Helper()
 	if os.Getenv("OPA_E2E") == "" {
 		t.Skip("browser end-to-end test: run scripts/test-browser.sh (or set OPA_E2E=1)")
 	}
@@ -168,11 +175,16 @@ func TestRevealInChromium(t *testing.T) {
 			t.Fatalf("missing %s: run scripts/test-browser.sh", need)
 		}
 	}
-	f := &fakeServer{}
-	srv := httptest.NewServer(f.routes(wasmDir))
-	defer srv.Close()
+	return wasmDir
+}
 
-	cmd := exec.Command("node", filepath.Join(wasmDir, "test", "e2e.mjs"), srv.URL+"/ui/")
+// runBrowser opens pageURL in headless Chromium, signs in with the service key and reveals twice
+// (EC P-256, then RSA-2048). It checks that the page showed wantPassword() (called after the run)
+// both times, reported no
+// errors, and that no request body the browser sent carried a private key.
+func runBrowser(t *testing.T, wasmDir, pageURL, team, keyID, keySecret string, wantPassword func() string) e2eResult {
+	t.Helper()
+	cmd := exec.Command("node", filepath.Join(wasmDir, "test", "e2e.mjs"), pageURL)
 	cmd.Env = append(os.Environ(), "OPA_TEAM="+team, "OPA_KEY_ID="+keyID, "OPA_KEY_SECRET="+keySecret)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
@@ -180,43 +192,90 @@ func TestRevealInChromium(t *testing.T) {
 	if err != nil {
 		t.Fatalf("e2e.mjs: %v\n%s", err, stderr.String())
 	}
-	var res struct {
-		Passwords []string `json:"passwords"`
-		Errors    []string `json:"errors"`
-	}
+	var res e2eResult
 	if err := json.Unmarshal(out, &res); err != nil {
 		t.Fatalf("e2e.mjs output %q: %v", out, err)
 	}
 	if len(res.Errors) != 0 {
 		t.Errorf("page errors: %v", res.Errors)
 	}
-	if fmt.Sprint(res.Passwords) != fmt.Sprint([]string{password, password}) {
+	if want := wantPassword(); fmt.Sprint(res.Passwords) != fmt.Sprint([]string{want, want}) {
 		t.Errorf("page showed %q, want the directory password twice", res.Passwords)
 	}
+	checkBodies(t, "browser", res.Bodies)
+	return res
+}
 
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if fmt.Sprint(f.kids) != "[ECDH-ES RSA-OAEP-256]" {
-		t.Errorf("reveals with algorithms %v, want [ECDH-ES RSA-OAEP-256]", f.kids)
-	}
+// checkBodies fails the test if a body is not JSON or carries a JWK with private members, and
+// checks that exactly two reveal requests (with a public_key) were among them.
+func checkBodies(t *testing.T, who string, bodies []string) {
+	t.Helper()
 	reveals := 0
-	for _, b := range f.bodies {
+	for _, b := range bodies {
 		if b == "" {
 			continue
 		}
 		var v any
 		if err := json.Unmarshal([]byte(b), &v); err != nil {
-			t.Errorf("non-JSON request body %q", b)
+			t.Errorf("%s: non-JSON request body %q", who, b)
 			continue
 		}
 		if privateMember(v) {
-			t.Errorf("a request carried a private key: %s", b)
+			t.Errorf("%s: a request carried a private key: %s", who, b)
 		}
 		if strings.Contains(b, `"public_key"`) {
 			reveals++
 		}
 	}
 	if reveals != 2 {
-		t.Errorf("%d reveal requests seen, want 2", reveals)
+		t.Errorf("%s: %d reveal requests seen, want 2", who, reveals)
 	}
+}
+
+// TestRevealInChromium serves the demo page from a fake API server (just the endpoints the page
+// calls, revealing with revealjwe) and drives headless Chromium through it with wasm/test/e2e.mjs
+// (playwright-core). It needs wasm/build.sh's output, wasm/test/node_modules and /usr/bin/chromium,
+// so it runs only with OPA_E2E=1 (scripts/test-browser.sh sets it, and installs all of that); then
+// anything missing is a failure.
+func TestRevealInChromium(t *testing.T) {
+	wasmDir := e2eSetup(t)
+	f := &fakeServer{}
+	srv := httptest.NewServer(f.routes(wasmDir))
+	defer srv.Close()
+
+	runBrowser(t, wasmDir, srv.URL+"/ui/", team, keyID, keySecret, func() string { return password })
+
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if fmt.Sprint(f.kids) != "[ECDH-ES RSA-OAEP-256]" {
+		t.Errorf("reveals with algorithms %v, want [ECDH-ES RSA-OAEP-256]", f.kids)
+	}
+	checkBodies(t, "server", f.bodies)
+}
+
+// TestRevealInChromiumRealServer does the same against the real API (package httpapi through
+// opatest) loaded with testdata/e2e-fixture.json: one SHARED account discovered by sync from an
+// in-memory directory, and a policy letting the service user reveal it. The page must show the
+// directory's current password.
+func TestRevealInChromiumRealServer(t *testing.T) {
+	wasmDir := e2eSetup(t)
+	doc, err := os.ReadFile("testdata/e2e-fixture.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ui := http.StripPrefix("/ui", webui.Handler(os.DirFS(wasmDir)))
+	srv := opatest.NewServer(t, opatest.WithFixture(doc), opatest.WithHandlerOptions(httpapi.WithMount("/ui/", ui)))
+	// The engine rotates the password when it brings the account under management (possibly after
+	// NewServer returns), so the expected value is whatever the directory holds after the reveals.
+	dir := srv.Loaded.Directories["corp.example.com"]
+	if dir == nil {
+		t.Fatal("fixture directory corp.example.com not loaded")
+	}
+	runBrowser(t, wasmDir, srv.URL+"/ui/", srv.Team, srv.KeyID, srv.KeySecret, func() string {
+		pw, ok := dir.Password("CN=svc-backup,OU=ServiceAccounts,DC=corp,DC=example,DC=com")
+		if !ok || pw == "" {
+			t.Fatal("no current password for svc-backup in the directory")
+		}
+		return pw
+	})
 }

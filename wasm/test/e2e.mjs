@@ -1,7 +1,7 @@
 // e2e.mjs drives the reveal demo page in headless Debian Chromium with playwright-core:
 //   node e2e.mjs <page URL>   (env OPA_TEAM, OPA_KEY_ID, OPA_KEY_SECRET)
 // It signs in, reveals with an EC P-256 key and then an RSA-2048 key, and prints
-// {"passwords": [...], "errors": [...]} on stdout. Run by webui's TestRevealInChromium.
+// {"passwords": [...], "errors": [...], "bodies": [...]} on stdout. Run by webui's TestRevealInChromium.
 import { chromium } from "playwright-core";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -11,6 +11,7 @@ const url = process.argv[2];
 const profile = mkdtempSync(join(tmpdir(), "opa-chromium-"));
 const errors = [];
 const passwords = [];
+const bodies = []; // every request body the page sent, for the caller to check for private keys
 const browser = await chromium.launchPersistentContext(profile, {
   executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
   headless: true,
@@ -25,6 +26,7 @@ try {
   page.on("console", (m) => {
     if (m.type() === "error" && !m.text().startsWith("Failed to load resource")) errors.push("console: " + m.text());
   });
+  page.on("request", (r) => { const b = r.postData(); if (b) bodies.push(b); });
   page.on("response", (r) => { if (r.status() >= 400) errors.push(`HTTP ${r.status()} ${r.url()}`); });
   page.setDefaultTimeout(60_000);
   await page.goto(url);
@@ -47,4 +49,4 @@ try {
   await browser.close();
   rmSync(profile, { recursive: true, force: true });
 }
-process.stdout.write(JSON.stringify({ passwords, errors }) + "\n");
+process.stdout.write(JSON.stringify({ passwords, errors, bodies }) + "\n");
