@@ -5,7 +5,8 @@
 #   2. builds wasm/opa-reveal.wasm and copies wasm_exec.js (wasm/build.sh);
 #   3. GOOS=js GOARCH=wasm go test ./wasm/... under node (Go's go_js_wasm_exec);
 #   4. the node interop tests against the `jose` package (wasm/test/interop.test.mjs);
-#   5. the end-to-end test in headless Chromium (webui TestRevealInChromium, OPA_E2E=1).
+#   5. the end-to-end tests in headless Chromium (webui TestRevealInChromium against a fake API and
+#      TestRevealInChromiumRealServer against httpapi via opatest; OPA_E2E=1).
 # A component that cannot be installed is a failure, never a skip (CI=true or not).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
