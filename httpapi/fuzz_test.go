@@ -270,3 +270,20 @@ func FuzzPathID(f *testing.F) {
 		}
 	})
 }
+
+// FuzzAllBodies fuzzes every body route in one target (the route chosen by the first input), so
+// that a short CI budget goes to mutation rather than to per-target start-up.
+func FuzzAllBodies(f *testing.F) {
+	h := newHostile(f)
+	for i, rt := range bodyRoutes {
+		for _, s := range rt.seeds {
+			f.Add(uint8(i), []byte(h.path(s)))
+		}
+	}
+	for _, s := range genericSeeds {
+		f.Add(uint8(0), []byte(s))
+	}
+	f.Fuzz(func(t *testing.T, route uint8, body []byte) {
+		h.checkBody(t, bodyRoutes[int(route)%len(bodyRoutes)], body)
+	})
+}

