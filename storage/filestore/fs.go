@@ -98,11 +98,22 @@ func (OSFS) Lock(name string) (io.Closer, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := lockFile(f); err != nil {
+	unlock, err := lockFile(f)
+	if err != nil {
 		_ = f.Close()
 		return nil, err
 	}
-	return f, nil
+	return lockCloser{f: f, unlock: unlock}, nil
+}
+
+type lockCloser struct {
+	f      *os.File
+	unlock func()
+}
+
+func (l lockCloser) Close() error {
+	l.unlock()
+	return l.f.Close()
 }
 
 type osFile struct{ *os.File }

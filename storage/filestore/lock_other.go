@@ -17,13 +17,19 @@ var (
 	held   = map[string]bool{}
 )
 
-// lockFile locks f within this process only: other platforms have no flock.
-func lockFile(f *os.File) error {
+// lockFile locks f within this process only (these platforms have no flock) and returns the
+// release.
+func lockFile(f *os.File) (func(), error) {
 	heldMu.Lock()
 	defer heldMu.Unlock()
-	if held[f.Name()] {
-		return errWouldBlock
+	name := f.Name()
+	if held[name] {
+		return nil, errWouldBlock
 	}
-	held[f.Name()] = true
-	return nil
+	held[name] = true
+	return func() {
+		heldMu.Lock()
+		defer heldMu.Unlock()
+		delete(held, name)
+	}, nil
 }

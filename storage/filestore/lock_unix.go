@@ -12,12 +12,13 @@ import (
 // errWouldBlock is returned by lockFile when another holder has the lock.
 var errWouldBlock = syscall.EWOULDBLOCK
 
-// lockFile takes flock(LOCK_EX|LOCK_NB) on f. flock locks belong to the open file description, so
-// a second open of the same file in the same process is refused too.
-func lockFile(f *os.File) error {
+// lockFile takes flock(LOCK_EX|LOCK_NB) on f and returns the release (closing f releases it too).
+// flock locks belong to the open file description, so a second open of the same file in the same
+// process is refused too.
+func lockFile(f *os.File) (func(), error) {
 	rc, err := f.SyscallConn()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	var lerr error
 	if err := rc.Control(func(fd uintptr) {
@@ -28,10 +29,13 @@ func lockFile(f *os.File) error {
 			}
 		}
 	}); err != nil {
-		return err
+		return nil, err
 	}
 	if errors.Is(lerr, syscall.EWOULDBLOCK) {
-		return errWouldBlock
+		return nil, errWouldBlock
 	}
-	return lerr
+	if lerr != nil {
+		return nil, lerr
+	}
+	return func() {}, nil
 }
