@@ -42,8 +42,14 @@ func (r PageRequest) validate() error {
 	return nil
 }
 
-// paginate returns the page of items that req selects. id gives each item's id; items need not be
-// sorted.
+// Paginate returns the page of items that req selects, by the rules of PageRequest. id gives each
+// item's id; items need not be sorted and are not modified. It returns an ErrInvalid error for a
+// count above MaxPageCount or a negative count. Safe for concurrent use. Packages that page a
+// full list the engine returned (the HTTP handler) use it so that every list pages alike.
+func Paginate[T any](items []T, id func(T) string, req PageRequest) (Page[T], error) {
+	return paginate(items, id, req)
+}
+
 func paginate[T any](items []T, id func(T) string, req PageRequest) (Page[T], error) {
 	if err := req.validate(); err != nil {
 		return Page[T]{}, err

@@ -3,7 +3,6 @@ package httpapi
 import (
 	"net/http"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -93,59 +92,13 @@ func scheme(r *http.Request) string {
 	return "http"
 }
 
-// paginate pages a whole list the same way the engine's own paged lists do (ids ascending, or
-// descending; offset compared with ids), for engine operations that return a full slice.
+// paginate pages a whole list with the engine's own paging rules (opa.Paginate), for engine
+// operations that return a full slice. req was validated by pageRequest, so an error cannot occur;
+// should one, the page is empty rather than wrong.
 func paginate[T any](items []T, id func(T) string, req opa.PageRequest) opa.Page[T] {
-	count := req.Count
-	if count == 0 {
-		count = opa.DefaultPageCount
-	}
-	sorted := slices.Clone(items)
-	slices.SortFunc(sorted, func(a, b T) int {
-		c := strings.Compare(id(a), id(b))
-		if req.Descending {
-			c = -c
-		}
-		return c
-	})
-	after := func(x string) bool {
-		if req.Descending {
-			return x < req.Offset
-		}
-		return x > req.Offset
-	}
-	var lo, hi int
-	switch {
-	case req.Offset == "":
-		lo, hi = 0, min(count, len(sorted))
-		if req.Prev {
-			lo, hi = max(0, len(sorted)-count), len(sorted)
-		}
-	case !req.Prev:
-		lo = len(sorted)
-		for i, it := range sorted {
-			if after(id(it)) {
-				lo = i
-				break
-			}
-		}
-		hi = min(lo+count, len(sorted))
-	default:
-		end := len(sorted)
-		for i, it := range sorted {
-			if id(it) == req.Offset || after(id(it)) {
-				end = i
-				break
-			}
-		}
-		lo, hi = max(0, end-count), end
-	}
-	p := opa.Page[T]{Items: sorted[lo:hi]}
-	if hi < len(sorted) && hi > lo {
-		p.Next = id(sorted[hi-1])
-	}
-	if lo > 0 && hi > lo {
-		p.Prev = id(sorted[lo])
+	p, err := opa.Paginate(items, id, req)
+	if err != nil {
+		return opa.Page[T]{Items: []T{}}
 	}
 	return p
 }
