@@ -1,0 +1,84 @@
+package ldapdir_test
+
+import (
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/opakit/opa"
+	"github.com/opakit/opa/directory/ldapdir"
+	"github.com/opakit/opa/storage/memstore"
+)
+
+// TestSambaEngineUserSync runs the engine's user sync through the LDAP resolver against Samba,
+// with a dead first domain controller (127.0.0.2; the engine takes bare host names): OU=Engineering's accounts carry the SIDs samba-tool
+// reports, and OU=Bulk's bulkUsers users all arrive through paging.
+func TestSambaEngineUserSync(t *testing.T) {
+	s := needSamba(t)
+	c := ctx(t)
+	resolver, err := ldapdir.NewResolver(ldapdir.WithRootCAs(s.pool))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resolver.Close()
+	e, err := opa.New(memstore.New(), opa.WithDirectoryResolver(resolver))
+	if err != nil {
+		t.Fatal(err)
+	}
+	team, err := e.CreateTeam(c, "acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin := opa.SystemPrincipal(team)
+	conn, err := e.CreateADConnection(c, admin, opa.ADConnectionInput{
+		Name: "samba", Domain: s.domain, DomainControllers: []string{"127.0.0.2", "127.0.0.1"}, // nothing listens on 127.0.0.2
+		ServiceAccountUsername: s.admin, ServiceAccountPassword: s.adminPassword,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	eng, err := e.CreateUserSyncJob(c, admin, conn.ID, opa.UserSyncJobInput{Name: "engineering", BaseDN: s.dn(engineerOU)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := e.RunUserSyncJob(c, admin, conn.ID, eng.ID)
+	if err != nil {
+		t.Fatalf("engineering sync: %v (%+v)", err, res)
+	}
+	t.Logf("engineering: %s", res.Status.Summary)
+	page, err := e.DiscoveredADAccounts(c, admin, conn.ID, opa.DiscoveredQuery{Page: opa.PageRequest{Count: 100}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := 0
+	for _, a := range page.Items {
+		if a.SAMAccountName != "alice" && a.SAMAccountName != "bob" {
+			continue
+		}
+		found++
+		want := s.toolShow(t, a.SAMAccountName)
+		if a.SID != want["objectSid"] || a.DistinguishedName != want["dn"] {
+			t.Errorf("%s: account SID %q DN %q, samba-tool says %v", a.SAMAccountName, a.SID, a.DistinguishedName, want)
+		}
+	}
+	if found != 2 {
+		t.Errorf("found %d of alice and bob among %d accounts", found, len(page.Items))
+	}
+
+	bulk, err := e.CreateUserSyncJob(c, admin, conn.ID, opa.UserSyncJobInput{Name: "bulk", BaseDN: s.dn("OU=Bulk")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	res, err = e.RunUserSyncJob(c, admin, conn.ID, bulk.ID)
+	if err != nil {
+		t.Fatalf("bulk sync: %v (%+v)", err, res)
+	}
+	elapsed := time.Since(start)
+	want := strconv.Itoa(bulkUsers) + " accounts found: " + strconv.Itoa(bulkUsers) + " added"
+	if len(res.Status.Summary) < len(want) || res.Status.Summary[:len(want)] != want {
+		t.Errorf("bulk sync summary %q, want it to start with %q", res.Status.Summary, want)
+	}
+	t.Logf("user sync of OU=Bulk through the engine: %s in %v", res.Status.Summary, elapsed.Round(time.Millisecond))
+}
