@@ -59,7 +59,29 @@ func newHostile(tb testing.TB) *hostile {
 		}
 		return nil
 	})
-	for _, k := range []string{"conn", "rg", "project", "account", "rule"} {
+	// A server and a user sync job (the fixture has none), from the seed samples.
+	var job map[string]any
+	_ = json.Unmarshal([]byte(seedSamples["001 server job request"]), &job)
+	job["rule_assignments"] = map[string]any{"base_dn": "OU=Servers,DC=corp,DC=example,DC=com",
+		"ldap_query_filter": "(objectClass=computer)", "priority": "1", "project_id": h.ids["shared_project"]}
+	raw, _ := json.Marshal(job)
+	for key, req := range map[string][2]string{
+		"server_job": {"/v1/teams/demo/integrations/ad_connections/{conn}/task_settings", string(raw)},
+		"user_job":   {"/v1/teams/demo/integrations/ad_connections/{conn}/user_sync_task_settings", seedSamples["001 user job request"]},
+	} {
+		if h.ids[key] != "" {
+			continue
+		}
+		rec := h.serve("all", "POST", h.path(req[0]), []byte(req[1]))
+		var out struct {
+			ID string `json:"id"`
+		}
+		if rec.Code != 201 || json.Unmarshal(rec.Body.Bytes(), &out) != nil {
+			tb.Fatalf("creating the %s: %d %s", key, rec.Code, rec.Body.Bytes())
+		}
+		h.ids[key] = out.ID
+	}
+	for _, k := range []string{"conn", "rg", "project", "account", "rule", "server_job", "user_job"} {
 		if h.ids[k] == "" {
 			tb.Fatalf("demo fixture has no %s", k)
 		}
@@ -146,7 +168,6 @@ var bodyRoutes = []bodyRoute{
 		`{"host_name_attribute":"dNSHostName","access_address_attribute":"dNSHostName","os_attribute":"operatingSystem","bastion_attribute":"","alt_names_attributes":[],"additional_attributes":[],"base_dn":"OU=Servers,DC=corp,DC=example,DC=com","ldap_query_filter":"(objectClass=computer)","project_id":"x","run_test":false,"frequency":12,"start_hour_utc":0,"is_active":true}`}},
 	{"ServerSyncSchedule", "all", "PUT", "/v1/teams/{team}/integrations/ad_connections/{conn}/task_settings/{server_job}/schedule", []string{
 		`{"frequency":6,"start_hour_utc":3}`, `{"frequency":-1}`}},
-	{"ServerSyncTest", "all", "POST", "/v1/teams/{team}/integrations/ad_connections/{conn}/task_settings/{server_job}/test_requests", []string{`{}`}},
 	{"UserSyncJob", "all", "POST", "/v1/teams/{team}/integrations/ad_connections/{conn}/user_sync_task_settings", []string{
 		`{"name":"u","base_dn":"OU=Admins,DC=corp,DC=example,DC=com","ldap_query_filter":"(objectClass=user)","frequency":12,"start_hour_utc":1,"sid_field":"objectSid","upn_field":"userPrincipalName","is_active":true,"rule_assignments":[]}`}},
 	{"UserSyncState", "all", "PUT", "/v1/teams/{team}/integrations/ad_connections/{conn}/user_sync_task_settings/{user_job}/state", []string{
@@ -175,6 +196,18 @@ var bodyRoutes = []bodyRoute{
 		`{"resource_id":"{account}","resource_type":"active_directory_account"}`}},
 	{"GroupModify", "00demo-okta-api-token-change-me", "POST", "/api/v1/directories/{app_instance}/groups/modify", []string{
 		`{"id":"a1","actionType":"ADD_MEMBERS","data":{"groupId":"x","members":["CN=x"]}}`, `{"actionType":"REMOVE_MEMBERS"}`}},
+}
+
+// sampleSeeds are request samples of the API reference (seed_samples_test.go) added to a route's
+// seeds.
+var sampleSeeds = map[string][]string{
+	"ConnectionCreate":   {"001 create connection request"},
+	"ConnectionUpdate":   {"001 create connection request"},
+	"ConnectionStatus":   {"000 update status request"},
+	"ServerSyncJob":      {"001 server job request"},
+	"ServerSyncSchedule": {"001 schedule request"},
+	"UserSyncJob":        {"001 user job request"},
+	"UserSyncState":      {"001 user state request"},
 }
 
 // generic seeds added to every route's corpus.
@@ -209,6 +242,9 @@ func fuzzRoute(f *testing.F, name string) {
 	for _, s := range append(append([]string{}, rt.seeds...), genericSeeds...) {
 		f.Add([]byte(h.path(s)))
 	}
+	for _, k := range sampleSeeds[rt.name] {
+		f.Add([]byte(seedSamples[k]))
+	}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		h.checkBody(t, rt, body)
 	})
@@ -220,7 +256,6 @@ func FuzzConnectionUpdate(f *testing.F)   { fuzzRoute(f, "ConnectionUpdate") }
 func FuzzConnectionStatus(f *testing.F)   { fuzzRoute(f, "ConnectionStatus") }
 func FuzzServerSyncJob(f *testing.F)      { fuzzRoute(f, "ServerSyncJob") }
 func FuzzServerSyncSchedule(f *testing.F) { fuzzRoute(f, "ServerSyncSchedule") }
-func FuzzServerSyncTest(f *testing.F)     { fuzzRoute(f, "ServerSyncTest") }
 func FuzzUserSyncJob(f *testing.F)        { fuzzRoute(f, "UserSyncJob") }
 func FuzzUserSyncState(f *testing.F)      { fuzzRoute(f, "UserSyncState") }
 func FuzzRuleCreate(f *testing.F)         { fuzzRoute(f, "RuleCreate") }
@@ -278,6 +313,9 @@ func FuzzAllBodies(f *testing.F) {
 	for i, rt := range bodyRoutes {
 		for _, s := range rt.seeds {
 			f.Add(uint8(i), []byte(h.path(s)))
+		}
+		for _, k := range sampleSeeds[rt.name] {
+			f.Add(uint8(i), []byte(seedSamples[k]))
 		}
 	}
 	for _, s := range genericSeeds {
