@@ -321,11 +321,10 @@ func accountName(a *storage.Account) string {
 	return a.UPN
 }
 
-// matchNames are the lowercased names of an account that the username criterion and partial
-// matching compare with a user's username: the sAMAccountName, the full UPN and the UPN's local
-// part (before the last '@'), without duplicates.
-func matchNames(a *storage.Account) []string {
-	out := make([]string, 0, 3)
+// appendMatchNames appends the lowercased names of an account that the username criterion and
+// partial matching compare with a user's username: the sAMAccountName, the full UPN and the UPN's
+// local part (before the last '@'), without duplicates.
+func appendMatchNames(out []string, a *storage.Account) []string {
 	add := func(s string) {
 		s = strings.ToLower(s)
 		if s != "" && !slices.Contains(out, s) {
@@ -340,6 +339,8 @@ func matchNames(a *storage.Account) []string {
 	return out
 }
 
+func matchNames(a *storage.Account) []string { return appendMatchNames(make([]string, 0, 3), a) }
+
 // userIndex maps lowercased user attributes to users, for matching by lookup. Only the maps the
 // settings need are built: the one of the first enabled exact criterion (the others are checked on
 // its few candidates) and the username map for partial matching.
@@ -348,6 +349,8 @@ type userIndex struct {
 	byEmail    map[string]bucket
 	byName     map[string]bucket // first + "\x00" + last
 	byDisplay  map[string]bucket
+	names      []string // scratch for match
+	ids        []string // scratch for match
 }
 
 // bucket holds the users under one key without allocating for the usual single user.
@@ -363,15 +366,6 @@ func (b bucket) add(u *storage.User) bucket {
 		b.more = append(b.more, u)
 	}
 	return b
-}
-
-func (b bucket) each(f func(*storage.User)) {
-	if b.first != nil {
-		f(b.first)
-	}
-	for _, u := range b.more {
-		f(u)
-	}
 }
 
 // matchableUser reports whether accounts may be matched to u: users that are not service users
@@ -449,42 +443,57 @@ func exactOK(s storage.RuleSettings, a *storage.Account, names []string, u *stor
 // match returns the ids of the users a matches, sorted: those passing all enabled exact criteria
 // (none when no criterion is enabled), plus, with partial matching allowed, those whose username
 // equals an account name with a configured prefix or suffix (and one adjacent separator) stripped.
+// The returned slice is scratch space, valid until the next call.
 func (ix *userIndex) match(a *storage.Account, s storage.RuleSettings) []string {
-	names := matchNames(a)
-	var ids []string
-	addUser := func(u *storage.User) {
-		if !slices.Contains(ids, u.ID) {
-			ids = append(ids, u.ID)
-		}
-	}
-	exact := func(u *storage.User) {
-		if exactOK(s, a, names, u) {
-			addUser(u)
-		}
-	}
+	names := appendMatchNames(ix.names[:0], a)
+	ix.names = names
+	ix.ids = ix.ids[:0]
+	var exact bucket
 	switch {
 	case s.Username:
 		for _, n := range names {
-			ix.byUsername[n].each(exact)
+			ix.addExact(ix.byUsername[n], s, a, names)
 		}
 	case s.Email:
-		ix.byEmail[strings.ToLower(a.Email)].each(exact)
+		exact = ix.byEmail[strings.ToLower(a.Email)]
 	case s.FirstAndLastName:
-		ix.byName[fullNameKey(a.FirstName, a.LastName)].each(exact)
+		exact = ix.byName[fullNameKey(a.FirstName, a.LastName)]
 	case s.DisplayName:
-		ix.byDisplay[strings.ToLower(a.DisplayName)].each(exact)
+		exact = ix.byDisplay[strings.ToLower(a.DisplayName)]
 	}
+	ix.addExact(exact, s, a, names)
 	if s.AllowPartialMatches {
 		for _, pc := range s.Partial {
 			for _, n := range names {
 				if rest, ok := stripPartial(pc.Operator, pc.MatchValue, n); ok {
-					ix.byUsername[rest].each(addUser)
+					b := ix.byUsername[rest]
+					ix.add(b.first)
+					for _, u := range b.more {
+						ix.add(u)
+					}
 				}
 			}
 		}
 	}
-	slices.Sort(ids)
-	return ids
+	slices.Sort(ix.ids)
+	return ix.ids
+}
+
+func (ix *userIndex) addExact(b bucket, s storage.RuleSettings, a *storage.Account, names []string) {
+	if b.first != nil && exactOK(s, a, names, b.first) {
+		ix.add(b.first)
+	}
+	for _, u := range b.more {
+		if exactOK(s, a, names, u) {
+			ix.add(u)
+		}
+	}
+}
+
+func (ix *userIndex) add(u *storage.User) {
+	if u != nil && !slices.Contains(ix.ids, u.ID) {
+		ix.ids = append(ix.ids, u.ID)
+	}
 }
 
 // stripPartial strips value (case-insensitively) from the start (STARTS WITH) or the end (ENDS
