@@ -130,14 +130,26 @@ func TestPasswordsMembersFaults(t *testing.T) {
 		t.Fatalf("timeout: %v", err)
 	}
 	d.SetAgentTimeout(false)
+	// A caller whose context ends while the agent holds the search gets ErrTimeout.
 	entered, release := d.HoldSearches()
 	defer release()
-	cctx, cancel := context.WithTimeout(ctx, time.Millisecond)
-	defer cancel()
-	if _, err := d.Search(cctx, directory.SearchRequest{BaseDN: dn["root"]}); !errors.Is(err, directory.ErrTimeout) {
+	cctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() {
+		_, err := d.Search(cctx, directory.SearchRequest{BaseDN: dn["root"]})
+		done <- err
+	}()
+	<-entered
+	cancel()
+	if err := <-done; !errors.Is(err, directory.ErrTimeout) {
+		t.Fatalf("cancelled: %v", err)
+	}
+	// An expired deadline fails at once.
+	dctx, dcancel := context.WithDeadline(ctx, time.Unix(0, 0))
+	defer dcancel()
+	if err := d.SetPassword(dctx, dn["jdoe"], "Correct-Horse-9"); !errors.Is(err, directory.ErrTimeout) {
 		t.Fatalf("deadline: %v", err)
 	}
-	<-entered
 }
 
 func TestLoadJSON(t *testing.T) {
