@@ -16,7 +16,7 @@ import (
 const (
 	tokenBurst   = 10
 	tokenRefill  = 6 * time.Second
-	maxBuckets   = 10000 // buckets kept before idle (full) ones are dropped
+	maxBuckets   = 10000 // buckets kept at most (refilled ones are dropped first)
 	limitMessage = "Too many failed authentication attempts; retry later"
 )
 
@@ -68,10 +68,18 @@ func (l *tokenLimiter) fail(key string) {
 	b, ok := l.buckets[key]
 	if !ok {
 		if len(l.buckets) >= maxBuckets {
+			// Drop refilled buckets; if that is not enough (a flood of distinct team names),
+			// drop arbitrary ones so memory stays bounded.
 			for k, ob := range l.buckets {
 				if refill(ob, now); ob.tokens >= tokenBurst {
 					delete(l.buckets, k)
 				}
+			}
+			for k := range l.buckets {
+				if len(l.buckets) < maxBuckets*9/10 {
+					break
+				}
+				delete(l.buckets, k)
 			}
 		}
 		b = &bucket{tokens: tokenBurst, last: now}
