@@ -242,7 +242,11 @@ func (d *Directory) dial(ctx context.Context) (*conn, error) {
 		}
 		d.markDown(i)
 		certFailure = certFailure || isCertError(err)
-		failures = append(failures, s.addr+": "+strings.ReplaceAll(err.Error(), d.password, "[redacted]"))
+		msg := err.Error()
+		if d.password != "" {
+			msg = strings.ReplaceAll(msg, d.password, "[redacted]")
+		}
+		failures = append(failures, s.addr+": "+msg)
 	}
 	err := errors.Mark(errors.Newf("no domain controller could be reached: %s", strings.Join(failures, "; ")), directory.ErrUnavailable)
 	if certFailure {
