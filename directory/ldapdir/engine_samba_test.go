@@ -7,11 +7,12 @@ import (
 
 	"github.com/opakit/opa"
 	"github.com/opakit/opa/directory/ldapdir"
+	"github.com/opakit/opa/storage"
 	"github.com/opakit/opa/storage/memstore"
 )
 
 // TestSambaEngineUserSync runs the engine's user sync through the LDAP resolver against Samba,
-// with a dead first domain controller (127.0.0.2; the engine takes bare host names): OU=Engineering's accounts carry the SIDs samba-tool
+// and an admin rotation through it, with a dead first domain controller (127.0.0.2; the engine takes bare host names): OU=Engineering's accounts carry the SIDs samba-tool
 // reports, and OU=Bulk's bulkUsers users all arrive through paging.
 func TestSambaEngineUserSync(t *testing.T) {
 	s := needSamba(t)
@@ -64,6 +65,55 @@ func TestSambaEngineUserSync(t *testing.T) {
 	}
 	if found != 2 {
 		t.Errorf("found %d of alice and bob among %d accounts", found, len(page.Items))
+	}
+
+	// An admin rotation of bob's account sets a new password in Samba through the connector.
+	var bobID string
+	for _, a := range page.Items {
+		if a.SAMAccountName == "bob" {
+			bobID = a.ID
+		}
+	}
+	rg, err := e.CreateResourceGroup(c, admin, "rg", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	proj, err := e.CreateProject(c, admin, rg.ID, "proj")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Put the account in the project directly (account rules are tested in package opa).
+	if err := e.Store().Update(c, func(tx storage.WriteTx) error {
+		a, err := storage.Accounts.Get(tx, bobID)
+		if err != nil {
+			return err
+		}
+		cp := *a
+		cp.ProjectID, cp.ResourceGroupID = proj.ID, rg.ID
+		return storage.Accounts.Update(tx, &cp)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.CreateUser(c, admin, opa.UserInput{Username: "sec", Roles: []storage.RoleGrant{{Role: string(opa.RoleSecurityAdmin)}}}); err != nil {
+		t.Fatal(err)
+	}
+	sec, err := e.PrincipalForUser(c, "acme", "sec")
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := s.toolShow(t, "bob")["pwdLastSet"]
+	if err := e.AdminRotateResource(c, sec, rg.ID, proj.ID, opa.CheckinRequest{ResourceID: bobID, ResourceType: opa.ResourceTypeADAccount}); err != nil {
+		t.Fatalf("admin rotation through Samba: %v", err)
+	}
+	if after := s.toolShow(t, "bob")["pwdLastSet"]; after == before {
+		t.Errorf("pwdLastSet unchanged after the engine's rotation (%s)", after)
+	}
+	details, err := e.GetADAccount(c, sec, conn.ID, bobID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if details.PasswordChangeSuccessCount != 1 || details.LastPasswordChangeErrorType != "" {
+		t.Errorf("after rotation: %d successes, error type %q", details.PasswordChangeSuccessCount, details.LastPasswordChangeErrorType)
 	}
 
 	bulk, err := e.CreateUserSyncJob(c, admin, conn.ID, opa.UserSyncJobInput{Name: "bulk", BaseDN: s.dn("OU=Bulk")})
