@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every Go fuzz target of the module for a bounded time each (FUZZTIME, default 2s) with one
-# worker, so that it fits a shared 2-core machine: each package's instrumented test binary is built
+# worker (minimizing new inputs for at most 50 runs, which otherwise eats the budget), so that it
+# fits a shared 2-core machine: each package's instrumented test binary is built
 # once, then run per target. A failing input is written under the package's
 # testdata/fuzz/<Target>/ (commit it as a regression); interesting inputs go to the go cache.
 # Usage: scripts/fuzz.sh [package dir...]   (default: every package with a Fuzz target)
@@ -36,7 +37,7 @@ for pkg in "${pkgs[@]}"; do
 		t=$fuzztime
 		case " $long " in *" $target "*) t=$longtime ;; esac
 		echo "== fuzz $importpath $target ($t)"
-		if ! (cd "$root/$pkg" && "$bin" -test.run='^$' -test.fuzz="^${target}\$" -test.fuzztime="$t" \
+		if ! (cd "$root/$pkg" && "$bin" -test.run='^$' -test.fuzz="^${target}\$" -test.fuzztime="$t" -test.fuzzminimizetime=50x \
 			-test.parallel=1 -test.fuzzcachedir="$cache/$importpath") >"$tmp/log" 2>&1; then
 			cat "$tmp/log" >&2
 			exit 1
