@@ -20,6 +20,10 @@
 // wall clock (it is advanced by the elapsed time every tick) and that /_fake/clock can set or move
 // ahead. /_fake/reset is available only without -data.
 //
+// A connection of the fixture file with an "ldap" object (docs/fixtures.md) reaches a real LDAP/AD
+// server through package directory/ldapdir, at its domain_controllers and bound as its service
+// account; the other connections use the fixture's in-memory directories.
+//
 // The browser reveal demo (package webui) is served under /ui/, its WASM assets read from -wasm-dir
 // (build them with wasm/build.sh).
 //
@@ -41,6 +45,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -144,7 +149,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		store = fstore
 		resolver := memdir.NewResolver()
-		engine, err = opa.New(store, opa.WithClock(engineClock), opa.WithDirectoryResolver(resolver), opa.WithKey(key), opa.WithLogger(log))
+		dirs, err := fixture.NewResolver(fx, resolver)
+		if err != nil {
+			_ = store.Close()
+			return errors.Wrap(err, "fixture")
+		}
+		defer closeDirs(dirs, log)
+		engine, err = opa.New(store, opa.WithClock(engineClock), opa.WithDirectoryResolver(dirs), opa.WithKey(key), opa.WithLogger(log))
 		if err != nil {
 			_ = store.Close()
 			return err
@@ -173,9 +184,23 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return errors.Wrap(err, "loading the fixtures")
 		}
 		store = engine.Store()
+		var mu sync.Mutex
+		dirs := loaded.Directory
+		defer func() {
+			mu.Lock()
+			defer mu.Unlock()
+			closeDirs(dirs, log)
+		}()
 		reset = func() (*opa.Engine, error) {
-			e, _, err := build()
-			return e, err
+			e, l, err := build()
+			if err != nil {
+				return nil, err
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			closeDirs(dirs, log) // the LDAP connections of the engine being replaced
+			dirs = l.Directory
+			return e, nil
 		}
 	}
 	defer func() {
@@ -225,6 +250,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return errors.Wrap(err, "shutting down")
 	}
 	return nil
+}
+
+// closeDirs closes the LDAP connections of a fixture's directory resolver.
+func closeDirs(dirs *fixture.Resolver, log *slog.Logger) {
+	if dirs == nil {
+		return
+	}
+	if err := dirs.Close(); err != nil {
+		log.Warn("closing the LDAP directories", "error", err)
+	}
 }
 
 // tick runs the engine's time-driven work every second on whatever engine the handler serves now
