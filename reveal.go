@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"slices"
 
 	"github.com/cockroachdb/errors"
 
@@ -108,8 +109,9 @@ func (e *Engine) reveal(ctx context.Context, p Principal, req RevealRequest, vie
 	}
 	for attempt := 0; ; attempt++ {
 		var (
-			out RevealResponse
-			r   resource
+			out    RevealResponse
+			r      resource
+			sealed storage.Sealed
 		)
 		err := e.store.Update(ctx, func(tx storage.WriteTx) error {
 			set, err := policiesFor(tx, p)
@@ -137,17 +139,18 @@ func (e *Engine) reveal(ctx context.Context, p Principal, req RevealRequest, vie
 					return err
 				}
 			}
-			pw, err := e.seal.open(r.cred().Password, r.purpose(), r.id())
-			if err != nil {
-				return err
-			}
-			jwe, err := revealjwe.Encrypt(pub, []byte(pw))
-			if err != nil {
-				return errors.Mark(errors.New("encrypting the password to public_key failed"), ErrInvalid)
-			}
-			out.PasswordJWE = jwe
+			sealed = slices.Clone(r.cred().Password)
 			return e.audit(tx, p, AuditReveal, r.kind(), r.id(), "success", "rule "+g.rule.ID)
 		})
+		if err == nil {
+			// Unsealing and the public-key encryption run after the commit, so the store's writer
+			// lock is never held during RSA or ECDH work (which would serialize every writer of the
+			// engine behind each reveal). The decision, the checkout and the audit event were
+			// committed together above; an encryption failure here (only possible if the system's
+			// randomness fails, the key having been validated) leaves the checkout in place, and
+			// the holder may reveal again.
+			out.PasswordJWE, err = e.encryptSealed(pub, sealed, r)
+		}
 		if errors.Is(err, errNeedsPassword) && attempt == 0 {
 			if err := e.rotate(ctx, p, r.kind(), r.id(), rotationReasonInitial, ""); err != nil {
 				return RevealResponse{}, err
@@ -159,4 +162,17 @@ func (e *Engine) reveal(ctx context.Context, p Principal, req RevealRequest, vie
 		}
 		return out, err
 	}
+}
+
+// encryptSealed opens the sealed password of r and encrypts it to pub as a compact JWE.
+func (e *Engine) encryptSealed(pub *revealjwe.PublicKey, sealed storage.Sealed, r resource) (string, error) {
+	pw, err := e.seal.open(sealed, r.purpose(), r.id())
+	if err != nil {
+		return "", err
+	}
+	jwe, err := revealjwe.Encrypt(pub, []byte(pw))
+	if err != nil {
+		return "", errors.Mark(errors.New("encrypting the password to public_key failed"), ErrInvalid)
+	}
+	return jwe, nil
 }
