@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/cockroachdb/errors"
-	"github.com/go-ldap/ldap/v3"
 
 	"github.com/opakit/opa/directory"
 	"github.com/opakit/opa/storage"
@@ -118,42 +117,13 @@ type serverPlan struct {
 	rules   []ruleStat
 }
 
-// normDN returns a DN's canonical form (parsed per RFC 4514, lower-cased) for comparisons; a DN
-// that does not parse is only lower-cased.
+// normDN returns a DN's canonical form (directory.NormalizeDN) for comparisons; a DN that does
+// not parse is only lower-cased.
 func normDN(dn string) string {
-	if n, ok := simpleNormDN(dn); ok {
+	if n, err := directory.NormalizeDN(dn); err == nil {
 		return n
 	}
-	p, err := ldap.ParseDN(dn)
-	if err != nil {
-		return strings.ToLower(dn)
-	}
-	return strings.ToLower(p.String())
-}
-
-// simpleNormDN normalizes a DN without escapes, quotes or multi-valued RDNs (nearly all of them)
-// to the same form as ldap.ParseDN(dn).String() lower-cased, without parsing; ok is false for any
-// other DN.
-func simpleNormDN(dn string) (string, bool) {
-	if dn == "" || strings.ContainsAny(dn, "\\\"+#;<>") {
-		return "", false
-	}
-	var b strings.Builder
-	b.Grow(len(dn))
-	for i, rdn := range strings.Split(dn, ",") {
-		typ, val, found := strings.Cut(rdn, "=")
-		typ, val = strings.TrimSpace(typ), strings.Trim(val, " ")
-		if !found || typ == "" || val == "" || strings.Contains(val, "=") {
-			return "", false
-		}
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		b.WriteString(strings.ToLower(typ))
-		b.WriteByte('=')
-		b.WriteString(strings.ToLower(val))
-	}
-	return b.String(), true
+	return strings.ToLower(dn)
 }
 
 // underDN reports whether dn is base or lies below it; both are normalized.
