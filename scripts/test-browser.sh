@@ -3,7 +3,7 @@
 #   1. installs what is missing: Debian's nodejs, npm and chromium (apt-get, only if absent), and the
 #      test's npm packages (jose, playwright-core) into wasm/test/node_modules with `npm ci`;
 #   2. builds wasm/opa-reveal.wasm and copies wasm_exec.js (wasm/build.sh);
-#   3. GOOS=js GOARCH=wasm go test ./wasm/... under node (Go's go_js_wasm_exec);
+#   3. GOOS=js GOARCH=wasm go test ./revealjwe ./wasm/... under node (Go's go_js_wasm_exec);
 #   4. the node interop tests against the `jose` package (wasm/test/interop.test.mjs);
 #   5. the end-to-end tests in headless Chromium (webui TestRevealInChromium against a fake API and
 #      TestRevealInChromiumRealServer against httpapi via opatest; OPA_E2E=1).
@@ -36,8 +36,8 @@ log "build the WASM helper"
 wasm/build.sh
 
 export PATH="$(go env GOROOT)/lib/wasm:$PATH"
-log "GOOS=js GOARCH=wasm go test ./wasm/... (node)"
-GOOS=js GOARCH=wasm go test -count=1 ./wasm/...
+log "GOOS=js GOARCH=wasm go test ./revealjwe ./wasm/... (node)"
+GOOS=js GOARCH=wasm go test -count=1 ./revealjwe ./wasm/...
 
 log "node interop tests (jose)"
 mkdir -p wasm/test/out
