@@ -507,7 +507,8 @@ var (
 		idx("user", "UserID"),
 		idx("project", "ProjectID"),
 		Index{Name: "active", Fields: []string{"ActiveResourceID"}, Unique: true})
-	AuditEvents = define[AuditEvent]("audit_events",
+	// AuditEvents is append-only: its lists come in the order events were recorded.
+	AuditEvents = defineLog[AuditEvent]("audit_events",
 		idx("team", "TeamID"),
 		idx("resource", "ResourceID"))
 )

@@ -26,6 +26,11 @@ type TableSchema struct {
 	Name    string
 	Type    reflect.Type // the struct type; records are pointers to it
 	Indexes []Index
+	// AppendOnly marks a log: records are inserted and never updated or deleted (WriteTx.Update and
+	// Delete fail with an assertion error), its indexes are not unique, and every List returns
+	// records in insertion (commit) order, not id order. Implementations keep such a table as an
+	// append-only sequence, so an insert costs the same however long the log has grown.
+	AppendOnly bool
 }
 
 // Schema lists every table, in a fixed order. Implementations build their tables from it.
@@ -147,6 +152,21 @@ func (t Table[T]) Delete(tx WriteTx, id string) error { return tx.Delete(t.name,
 
 // define registers a table in Schema and returns its typed handle.
 func define[T any](name string, indexes ...Index) Table[T] {
+	return register[T](&TableSchema{Name: name, Indexes: indexes})
+}
+
+// defineLog registers an append-only table (TableSchema.AppendOnly) and returns its typed handle.
+func defineLog[T any](name string, indexes ...Index) Table[T] {
+	for _, ix := range indexes {
+		if ix.Unique {
+			panic("storage: append-only table " + name + " cannot have the unique index " + ix.Name)
+		}
+	}
+	return register[T](&TableSchema{Name: name, Indexes: indexes, AppendOnly: true})
+}
+
+func register[T any](s *TableSchema) Table[T] {
+	name, indexes := s.Name, s.Indexes
 	var zero T
 	typ := reflect.TypeOf(zero)
 	if typ.Kind() != reflect.Struct {
@@ -167,7 +187,7 @@ func define[T any](name string, indexes ...Index) Table[T] {
 			}
 		}
 	}
-	s := &TableSchema{Name: name, Type: typ, Indexes: indexes}
+	s.Type = typ
 	Schema = append(Schema, s)
 	schemaByName[name] = s
 	return Table[T]{name: name}

@@ -47,8 +47,9 @@ type Storage interface {
 type ReadTx interface {
 	// Get returns the record of table with the id, or an ErrNotFound error.
 	Get(table, id string) (any, error)
-	// List returns the records of table whose index equals args, in the index's order (then id).
-	// With index "id" and no args it returns every record.
+	// List returns the records of table whose index equals args, in the index's order (then id);
+	// for an append-only table (TableSchema.AppendOnly), in insertion order. With index "id" and
+	// no args it returns every record.
 	List(table, index string, args ...string) ([]any, error)
 }
 
@@ -59,7 +60,9 @@ type WriteTx interface {
 	// unique index would hold two records.
 	Insert(table string, rec any) error
 	// Update replaces the record with rec's id. ErrNotFound if absent; ErrConflict on a unique index.
+	// An append-only table refuses it with an assertion failure.
 	Update(table string, rec any) error
-	// Delete removes the record with id. ErrNotFound if absent.
+	// Delete removes the record with id. ErrNotFound if absent. An append-only table refuses it
+	// with an assertion failure.
 	Delete(table, id string) error
 }

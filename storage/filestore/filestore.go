@@ -29,7 +29,6 @@ import (
 	"sync/atomic"
 
 	"github.com/cockroachdb/errors"
-	"github.com/hashicorp/go-memdb"
 
 	"github.com/opakit/opa/storage"
 	"github.com/opakit/opa/storage/memstore"
@@ -112,7 +111,7 @@ var _ storage.Storage = (*Store)(nil)
 type pending struct {
 	seq   uint64
 	frame []byte
-	snap  *memdb.MemDB
+	snap  *memstore.Snapshot
 	done  chan error
 }
 

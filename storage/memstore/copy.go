@@ -7,57 +7,113 @@ import (
 
 // deepCopy returns a copy of the record pointer rec that shares no slices, maps or pointers with it,
 // so neither the caller nor the store can change the other's copy.
+//
+// Every read and write copies records, so the copy is planned once per type (copierFor): a struct
+// is copied whole with one assignment and then only its fields that hold references are replaced
+// by copies, instead of walking every field by reflection.
 func deepCopy(rec any) any {
 	v := reflect.ValueOf(rec)
 	out := reflect.New(v.Elem().Type())
-	copyInto(out.Elem(), v.Elem())
+	copierFor(v.Elem().Type())(out.Elem(), v.Elem())
 	return out.Interface()
 }
 
-func copyInto(dst, src reflect.Value) {
-	switch src.Kind() {
+// copier copies src into the settable dst, both of one type.
+type copier func(dst, src reflect.Value)
+
+var copiers sync.Map // reflect.Type -> copier
+
+func copierFor(t reflect.Type) copier { return cached(&copiers, t, planCopy) }
+
+// cached returns compute(t), computing it once per type.
+func cached[V any](m *sync.Map, t reflect.Type, compute func(reflect.Type) V) V {
+	if v, ok := m.Load(t); ok {
+		return v.(V)
+	}
+	v := compute(t)
+	m.Store(t, v)
+	return v
+}
+
+func setValue(dst, src reflect.Value) { dst.Set(src) }
+
+func planCopy(t reflect.Type) copier {
+	if !hasRefs(t) {
+		return setValue // plain values, time.Time, structs of them
+	}
+	switch t.Kind() {
 	case reflect.Struct:
-		if !hasRefs(src.Type()) {
-			dst.Set(src) // time.Time and structs of plain values
-			return
+		type fieldCopy struct {
+			i int
+			c copier
 		}
-		for i := 0; i < src.NumField(); i++ {
-			copyInto(dst.Field(i), src.Field(i))
+		var refs []fieldCopy
+		for i := 0; i < t.NumField(); i++ {
+			if hasRefs(t.Field(i).Type) {
+				refs = append(refs, fieldCopy{i, copierFor(t.Field(i).Type)})
+			}
+		}
+		return func(dst, src reflect.Value) {
+			dst.Set(src)
+			for _, f := range refs {
+				f.c(dst.Field(f.i), src.Field(f.i))
+			}
 		}
 	case reflect.Slice:
-		if src.IsNil() {
-			return
-		}
-		s := reflect.MakeSlice(src.Type(), src.Len(), src.Len())
-		if hasRefs(src.Type().Elem()) {
-			for i := 0; i < src.Len(); i++ {
-				copyInto(s.Index(i), src.Index(i))
+		elem := t.Elem()
+		deep := hasRefs(elem)
+		return func(dst, src reflect.Value) {
+			if src.IsNil() {
+				dst.SetZero()
+				return
 			}
-		} else {
-			reflect.Copy(s, src)
+			s := reflect.MakeSlice(t, src.Len(), src.Len())
+			if deep {
+				c := copierFor(elem)
+				for i := 0; i < src.Len(); i++ {
+					c(s.Index(i), src.Index(i))
+				}
+			} else {
+				reflect.Copy(s, src)
+			}
+			dst.Set(s)
 		}
-		dst.Set(s)
 	case reflect.Map:
-		if src.IsNil() {
-			return
+		return func(dst, src reflect.Value) {
+			if src.IsNil() {
+				dst.SetZero()
+				return
+			}
+			c := copierFor(t.Elem())
+			m := reflect.MakeMapWithSize(t, src.Len())
+			it := src.MapRange()
+			for it.Next() {
+				nv := reflect.New(t.Elem()).Elem()
+				c(nv, it.Value())
+				m.SetMapIndex(it.Key(), nv)
+			}
+			dst.Set(m)
 		}
-		m := reflect.MakeMapWithSize(src.Type(), src.Len())
-		it := src.MapRange()
-		for it.Next() {
-			nv := reflect.New(src.Type().Elem()).Elem()
-			copyInto(nv, it.Value())
-			m.SetMapIndex(it.Key(), nv)
-		}
-		dst.Set(m)
 	case reflect.Pointer:
-		if src.IsNil() {
-			return
+		return func(dst, src reflect.Value) {
+			if src.IsNil() {
+				dst.SetZero()
+				return
+			}
+			p := reflect.New(t.Elem())
+			copierFor(t.Elem())(p.Elem(), src.Elem())
+			dst.Set(p)
 		}
-		p := reflect.New(src.Type().Elem())
-		copyInto(p.Elem(), src.Elem())
-		dst.Set(p)
+	case reflect.Array:
+		c := copierFor(t.Elem())
+		return func(dst, src reflect.Value) {
+			for i := 0; i < src.Len(); i++ {
+				c(dst.Index(i), src.Index(i))
+			}
+		}
 	default:
-		dst.Set(src)
+		// Interfaces: records hold none; an interface value is shared as it is.
+		return setValue
 	}
 }
 
@@ -65,14 +121,7 @@ var refsCache sync.Map // reflect.Type -> bool
 
 // hasRefs reports whether values of t contain slices, maps or pointers that need copying.
 // time.Time counts as a plain value.
-func hasRefs(t reflect.Type) bool {
-	if v, ok := refsCache.Load(t); ok {
-		return v.(bool)
-	}
-	r := computeRefs(t)
-	refsCache.Store(t, r)
-	return r
-}
+func hasRefs(t reflect.Type) bool { return cached(&refsCache, t, computeRefs) }
 
 func computeRefs(t reflect.Type) bool {
 	switch t.Kind() {

@@ -5,7 +5,8 @@
 // snapshot becomes visible to readers (Publish). The in-memory Store publishes at once.
 //
 // go-memdb does not enforce Unique on secondary indexes (hashicorp/go-memdb#7), so every unique
-// index of storage.Schema is checked here, in code, on Insert and Update.
+// index of storage.Schema is checked here, in code, on Insert and Update. Append-only tables
+// (storage.TableSchema.AppendOnly) are kept outside go-memdb, in an appendLog each.
 package memstore
 
 import (
@@ -42,9 +43,18 @@ type Op struct {
 // snapshot that may lag the latest committed state. It is safe for concurrent use; write
 // transactions are serialized by go-memdb's writer lock.
 type Core struct {
-	wmu     sync.Mutex // held for the life of a write transaction, so Commit can snapshot atomically
-	db      *memdb.MemDB
-	visible atomic.Pointer[memdb.MemDB]
+	wmu      sync.Mutex // held for the life of a write transaction, so Commit can snapshot atomically
+	db       *memdb.MemDB
+	logs     []*appendLog   // the append-only tables, in storage.Schema order
+	logIndex map[string]int // table name -> index in logs
+	visible  atomic.Pointer[Snapshot]
+}
+
+// Snapshot is the state right after a write transaction: a go-memdb snapshot and the length of
+// every append-only log. Readers of a published Snapshot see exactly that state.
+type Snapshot struct {
+	db   *memdb.MemDB
+	lens []int
 }
 
 // NewCore returns an empty Core.
@@ -53,14 +63,32 @@ func NewCore() (*Core, error) {
 	if err != nil {
 		return nil, errors.Wrap(err, "memstore: schema")
 	}
-	c := &Core{db: db}
-	c.visible.Store(db.Snapshot())
+	c := &Core{db: db, logIndex: map[string]int{}}
+	for _, ts := range storage.Schema {
+		if ts.AppendOnly {
+			c.logIndex[ts.Name] = len(c.logs)
+			c.logs = append(c.logs, newAppendLog(ts))
+		}
+	}
+	c.visible.Store(&Snapshot{db: db.Snapshot(), lens: c.logLens()})
 	return c, nil
+}
+
+// logLens returns the committed length of every log.
+func (c *Core) logLens() []int {
+	lens := make([]int, len(c.logs))
+	for i, l := range c.logs {
+		lens[i] = l.length()
+	}
+	return lens
 }
 
 func dbSchema() *memdb.DBSchema {
 	s := &memdb.DBSchema{Tables: map[string]*memdb.TableSchema{}}
 	for _, ts := range storage.Schema {
+		if ts.AppendOnly {
+			continue
+		}
 		t := &memdb.TableSchema{Name: ts.Name, Indexes: map[string]*memdb.IndexSchema{
 			"id": {Name: "id", Unique: true, Indexer: &memdb.StringFieldIndex{Field: "ID"}},
 		}}
@@ -87,16 +115,20 @@ func indexer(ix storage.Index) memdb.Indexer {
 }
 
 // Read returns a read transaction on the published snapshot.
-func (c *Core) Read() storage.ReadTx { return &readTx{txn: c.visible.Load().Txn(false)} }
+func (c *Core) Read() storage.ReadTx {
+	s := c.visible.Load()
+	return &readTx{txn: s.db.Txn(false), core: c, lens: s.lens}
+}
 
 // Publish makes snap (from WriteTxn.Commit) the state readers see.
-func (c *Core) Publish(snap *memdb.MemDB) { c.visible.Store(snap) }
+func (c *Core) Publish(snap *Snapshot) { c.visible.Store(snap) }
 
 // Begin starts a write transaction. It blocks while another is open. The caller must end it with
 // Commit or Abort.
 func (c *Core) Begin() *WriteTxn {
 	c.wmu.Lock()
-	return &WriteTxn{core: c, readTx: readTx{txn: c.db.Txn(true)}}
+	return &WriteTxn{readTx: readTx{txn: c.db.Txn(true), core: c, lens: c.logLens(),
+		pend: make([]*logPending, len(c.logs))}}
 }
 
 // Apply runs ops (from a log) in one transaction and publishes the result. Used by recovery.
@@ -126,8 +158,17 @@ func (c *Core) Apply(ops []Op) error {
 // Each calls fn for every record of every table of the published snapshot, table by table in
 // storage.Schema order. Used to write snapshots.
 func (c *Core) Each(fn func(table string, rec any) error) error {
-	txn := c.visible.Load().Txn(false)
+	s := c.visible.Load()
+	txn := s.db.Txn(false)
 	for _, ts := range storage.Schema {
+		if li, l := c.logFor(ts.Name); l != nil {
+			for _, rec := range l.list(-1, "", s.lens[li]) {
+				if err := fn(ts.Name, rec); err != nil {
+					return err
+				}
+			}
+			continue
+		}
 		it, err := txn.Get(ts.Name, "id")
 		if err != nil {
 			return errors.Wrap(err, "memstore: scan")
@@ -141,9 +182,19 @@ func (c *Core) Each(fn func(table string, rec any) error) error {
 	return nil
 }
 
-type readTx struct{ txn *memdb.Txn }
+// readTx reads a go-memdb transaction and the first lens[i] records of each append-only log,
+// plus, in a write transaction, the transaction's own log inserts (pend).
+type readTx struct {
+	txn  *memdb.Txn
+	core *Core
+	lens []int
+	pend []*logPending // nil in a read transaction
+}
 
 func (r *readTx) Get(table, id string) (any, error) {
+	if li, l := r.core.logFor(table); l != nil {
+		return r.logGet(li, l, table, id)
+	}
 	obj, err := r.txn.First(table, "id", id)
 	if err != nil {
 		return nil, errors.Wrapf(err, "memstore: get %s", table)
@@ -166,6 +217,9 @@ func (r *readTx) List(table, index string, args ...string) ([]any, error) {
 	if !(index == "id" && len(args) == 0) && len(args) != len(ix.Fields) {
 		return nil, errors.AssertionFailedf("memstore: index %s.%s takes %d values, got %d", table, index, len(ix.Fields), len(args))
 	}
+	if li, l := r.core.logFor(table); l != nil {
+		return r.logList(li, l, ix, args), nil
+	}
 	vals := make([]any, len(args))
 	for i, a := range args {
 		vals[i] = a
@@ -184,7 +238,6 @@ func (r *readTx) List(table, index string, args ...string) ([]any, error) {
 // WriteTxn is a write transaction of a Core. It implements storage.WriteTx.
 type WriteTxn struct {
 	readTx
-	core *Core
 	ops  []Op
 	done bool
 }
@@ -194,13 +247,18 @@ func (w *WriteTxn) Ops() []Op { return w.ops }
 
 // Commit commits the transaction in memory and returns a snapshot of the database right after it.
 // The snapshot is not visible to readers until the Core publishes it.
-func (w *WriteTxn) Commit() *memdb.MemDB {
+func (w *WriteTxn) Commit() *Snapshot {
 	if w.done {
 		panic("memstore: Commit of a finished transaction")
 	}
 	w.done = true
 	w.txn.Commit()
-	snap := w.core.db.Snapshot()
+	for i, p := range w.pend {
+		if p != nil {
+			w.core.logs[i].add(p.recs)
+		}
+	}
+	snap := &Snapshot{db: w.core.db.Snapshot(), lens: w.core.logLens()}
 	w.core.wmu.Unlock()
 	return snap
 }
@@ -218,6 +276,9 @@ func (w *WriteTxn) Insert(table string, rec any) error {
 	if err := w.checkRecord(table, rec); err != nil {
 		return err
 	}
+	if li, l := w.core.logFor(table); l != nil {
+		return w.logInsert(li, l, table, rec)
+	}
 	id := storage.RecordID(rec)
 	if existing, err := w.txn.First(table, "id", id); err != nil {
 		return errors.Wrapf(err, "memstore: insert %s", table)
@@ -230,6 +291,9 @@ func (w *WriteTxn) Insert(table string, rec any) error {
 func (w *WriteTxn) Update(table string, rec any) error {
 	if err := w.checkRecord(table, rec); err != nil {
 		return err
+	}
+	if _, l := w.core.logFor(table); l != nil {
+		return errAppendOnly(table, "update")
 	}
 	id := storage.RecordID(rec)
 	if existing, err := w.txn.First(table, "id", id); err != nil {
@@ -269,6 +333,9 @@ func (w *WriteTxn) put(kind OpKind, table, id string, rec any) error {
 func (w *WriteTxn) Delete(table, id string) error {
 	if _, err := storage.Lookup(table); err != nil {
 		return err
+	}
+	if _, l := w.core.logFor(table); l != nil {
+		return errAppendOnly(table, "delete")
 	}
 	obj, err := w.txn.First(table, "id", id)
 	if err != nil {
