@@ -3,6 +3,7 @@ package revealjwe
 import (
 	"crypto/ecdsa"
 	"crypto/rsa"
+	"encoding/json"
 	"strings"
 	"testing"
 
@@ -26,10 +27,16 @@ func FuzzParsePublicKey(f *testing.F) {
 		f.Add([]byte(strings.Replace(string(pub), `"kty"`, `"kty":"oct","k":"AAAA","x"`, 1)))
 	}
 	for _, s := range []string{``, `{}`, `null`, `[]`, `{"kty":"oct","k":"AAAA"}`, `{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}`,
-		`{"kty":"EC","crv":"P-256","x":"","y":""}`, `{"kty":"RSA","n":"AQAB","e":"AQAB"}`, `{"kty":"EC","kty":"RSA"}`} {
+		`{"kty":"EC","crv":"P-256","x":"","y":""}`, `{"kty":"RSA","n":"AQAB","e":"AQAB"}`, `{"kty":"EC","kty":"RSA"}`,
+		`{"D":"x"}`, `{"\u0064":"x"}`, `{"K":"x"}`, `{"kid":"d","Qi":null}`} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, raw []byte) {
+		// The shortcut may skip the private-member pass only where that pass finds nothing.
+		var priv privateParts
+		if json.Unmarshal(raw, &priv) == nil && priv.present() != "" && !mayHavePrivateMembers(raw) {
+			t.Fatalf("mayHavePrivateMembers missed the %q member", priv.present())
+		}
 		pk, err := ParsePublicKey(raw)
 		if err != nil {
 			if !errors.Is(err, ErrInvalidKey) {

@@ -57,6 +57,39 @@ func (p *privateParts) present() string {
 	return ""
 }
 
+// mayHavePrivateMembers reports whether raw could hold one of privateMembers, so the decoding pass
+// for them can be skipped for an ordinary public key (it costs as much as go-jose's own parse).
+// If raw has no backslash and no byte above 0x7f, every JSON string in it is written literally
+// between two quote characters, so a member name can only be such a quoted run; encoding/json
+// matches names ignoring case, and with ASCII only that is ASCII case (the non-ASCII folds, like
+// the Kelvin sign for "k", need a byte above 0x7f). Any doubt answers true.
+func mayHavePrivateMembers(raw []byte) bool {
+	for _, b := range raw {
+		if b == '\\' || b >= 0x80 {
+			return true
+		}
+	}
+	for i := 0; i < len(raw); i++ {
+		if raw[i] != '"' {
+			continue
+		}
+		end := i + 1
+		for end < len(raw) && raw[end] != '"' {
+			end++
+		}
+		if end-i-1 <= 4 {
+			name := strings.ToLower(string(raw[i+1 : end]))
+			for _, m := range privateMembers {
+				if name == m {
+					return true
+				}
+			}
+		}
+		i = end
+	}
+	return false
+}
+
 // PublicKey is a validated public encryption key: RSA (2048–4096 bits) for RSA-OAEP-256, or EC
 // (P-256, P-384, P-521) for ECDH-ES. It is immutable and safe for concurrent use.
 type PublicKey struct {
@@ -104,12 +137,14 @@ func ParsePublicKey(raw []byte) (*PublicKey, error) {
 	// A first pass for the private members only, so that a private key is refused even where
 	// go-jose would ignore the member (an RSA "p" without "d"). encoding/json matches member names
 	// case-insensitively, so "D" is caught too; other members are skipped unparsed.
-	var priv privateParts
-	if err := json.Unmarshal(raw, &priv); err != nil {
-		return nil, invalidKeyf("not a JSON object")
-	}
-	if name := priv.present(); name != "" {
-		return nil, invalidKeyf("private key material (%q member) must never be sent", name)
+	if mayHavePrivateMembers(raw) {
+		var priv privateParts
+		if err := json.Unmarshal(raw, &priv); err != nil {
+			return nil, invalidKeyf("not a JSON object")
+		}
+		if name := priv.present(); name != "" {
+			return nil, invalidKeyf("private key material (%q member) must never be sent", name)
+		}
 	}
 	var jwk jose.JSONWebKey
 	if err := jwk.UnmarshalJSON(raw); err != nil {

@@ -204,3 +204,21 @@ func TestGenerateKey(t *testing.T) {
 		}
 	}
 }
+
+// TestPrivateMembersShortcut: every spelling encoding/json would match to a private member (ASCII
+// case, escapes, the Kelvin sign for "k") takes the full pass and is refused.
+func TestPrivateMembersShortcut(t *testing.T) {
+	pub := string(publicJWK(t, loadPrivate(t, "p256")))
+	for _, member := range []string{`"d"`, `"D"`, `"\u0064"`, `"Dq"`, `"QI"`, `"oTh"`, `"\u212a"`, "\"\u212a\"", `"PRIV"`} {
+		raw := strings.Replace(pub, `{`, `{`+member+`:"AAAA",`, 1)
+		if !mayHavePrivateMembers([]byte(raw)) {
+			t.Errorf("%s: the shortcut would skip the private-member pass", member)
+		}
+		if _, err := ParsePublicKey([]byte(raw)); !errors.Is(err, ErrInvalidKey) || !strings.Contains(err.Error(), "private key material") {
+			t.Errorf("%s: ParsePublicKey = %v, want a private key material refusal", member, err)
+		}
+	}
+	if mayHavePrivateMembers([]byte(pub)) {
+		t.Errorf("an ordinary public key takes the slow pass: %s", pub)
+	}
+}
