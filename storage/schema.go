@@ -3,6 +3,7 @@ package storage
 import (
 	"reflect"
 	"strings"
+	"sync"
 
 	"github.com/cockroachdb/errors"
 )
@@ -65,7 +66,30 @@ func (s *TableSchema) New() any { return reflect.New(s.Type).Interface() }
 
 // RecordID returns the ID field of a record pointer.
 func RecordID(rec any) string {
-	return reflect.ValueOf(rec).Elem().FieldByName("ID").String()
+	v := reflect.ValueOf(rec).Elem()
+	return v.Field(fieldIndex(v.Type(), "ID")).String()
+}
+
+type fieldKey struct {
+	t    reflect.Type
+	name string
+}
+
+var fieldIndexes sync.Map // fieldKey -> int
+
+// fieldIndex returns the index of the top-level field name of the struct type t (every record
+// write looks fields up by name, and reflect's FieldByName walks the type each time).
+func fieldIndex(t reflect.Type, name string) int {
+	k := fieldKey{t, name}
+	if i, ok := fieldIndexes.Load(k); ok {
+		return i.(int)
+	}
+	f, ok := t.FieldByName(name)
+	if !ok || len(f.Index) != 1 {
+		panic("storage: " + t.String() + " has no top-level field " + name)
+	}
+	fieldIndexes.Store(k, f.Index[0])
+	return f.Index[0]
 }
 
 // IndexValues returns the values rec holds for index ix: one tuple, or one per element for Multi.
@@ -74,7 +98,7 @@ func IndexValues(rec any, ix Index) [][]string {
 	v := reflect.ValueOf(rec).Elem()
 	if ix.Multi {
 		var out [][]string
-		f := v.FieldByName(ix.Fields[0])
+		f := v.Field(fieldIndex(v.Type(), ix.Fields[0]))
 		for i := 0; i < f.Len(); i++ {
 			s := f.Index(i).String()
 			if s == "" {
@@ -89,7 +113,7 @@ func IndexValues(rec any, ix Index) [][]string {
 	}
 	tuple := make([]string, len(ix.Fields))
 	for i, name := range ix.Fields {
-		s := v.FieldByName(name).String()
+		s := v.Field(fieldIndex(v.Type(), name)).String()
 		if s == "" {
 			return nil
 		}
@@ -118,7 +142,11 @@ func (t Table[T]) Get(tx ReadTx, id string) (*T, error) {
 
 // List returns the records whose index equals args. List(tx, "id") returns all records.
 func (t Table[T]) List(tx ReadTx, index string, args ...string) ([]*T, error) {
-	rs, err := tx.List(t.name, index, args...)
+	return typed[T](tx.List(t.name, index, args...))
+}
+
+// typed converts a ReadTx list to the table's record type.
+func typed[T any](rs []any, err error) ([]*T, error) {
 	if err != nil {
 		return nil, err
 	}
@@ -139,6 +167,30 @@ func (t Table[T]) First(tx ReadTx, index string, args ...string) (*T, error) {
 		return nil, errors.Mark(errors.Newf("%s: no record for %s", t.name, index), ErrNotFound)
 	}
 	return rs[0].(*T), nil
+}
+
+// Borrow returns the record with id for reading only, or an ErrNotFound error. Where the
+// transaction can lend its stored record (Lender) no copy is made, so the caller must not change
+// the record or anything it references; elsewhere it is Get. Meant for hot read paths.
+func (t Table[T]) Borrow(tx ReadTx, id string) (*T, error) {
+	l, ok := tx.(Lender)
+	if !ok {
+		return t.Get(tx, id)
+	}
+	r, err := l.Lend(t.name, id)
+	if err != nil {
+		return nil, err
+	}
+	return r.(*T), nil
+}
+
+// BorrowList is List for reading only, with Borrow's rule: the records must not be changed.
+func (t Table[T]) BorrowList(tx ReadTx, index string, args ...string) ([]*T, error) {
+	l, ok := tx.(Lender)
+	if !ok {
+		return t.List(tx, index, args...)
+	}
+	return typed[T](l.LendList(t.name, index, args...))
 }
 
 // Insert adds rec.

@@ -53,6 +53,15 @@ type ReadTx interface {
 	List(table, index string, args ...string) ([]any, error)
 }
 
+// Lender is implemented by a ReadTx (and WriteTx) whose stored records never change once
+// written, so it can hand them out without a copy: Lend is Get and LendList is List, minus the copy.
+// Callers use Table.Borrow and Table.BorrowList, which fall back to copies for other stores, and
+// must never change what they borrow.
+type Lender interface {
+	Lend(table, id string) (any, error)
+	LendList(table, index string, args ...string) ([]any, error)
+}
+
 // WriteTx reads and writes records inside one all-or-nothing transaction.
 type WriteTx interface {
 	ReadTx

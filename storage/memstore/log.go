@@ -101,7 +101,33 @@ func logKeys(rec any, ix storage.Index) []string {
 // logPending is a write transaction's inserts into one log, not yet committed.
 type logPending struct {
 	recs []any
-	ids  map[string]struct{}
+	ids  map[string]struct{} // built once recs is longer than a few (a replayed batch)
+}
+
+func (p *logPending) has(id string) bool {
+	if p.ids != nil {
+		_, ok := p.ids[id]
+		return ok
+	}
+	for _, r := range p.recs {
+		if storage.RecordID(r) == id {
+			return true
+		}
+	}
+	return false
+}
+
+func (p *logPending) add(rec any, id string) {
+	p.recs = append(p.recs, rec)
+	switch {
+	case p.ids != nil:
+		p.ids[id] = struct{}{}
+	case len(p.recs) > 8:
+		p.ids = make(map[string]struct{}, 2*len(p.recs))
+		for _, r := range p.recs {
+			p.ids[storage.RecordID(r)] = struct{}{}
+		}
+	}
 }
 
 // logFor returns the append-only log of table, or nil if table is not append-only.
@@ -114,10 +140,10 @@ func (c *Core) logFor(table string) (int, *appendLog) {
 }
 
 // logGet serves Get on an append-only table.
-func (r *readTx) logGet(li int, l *appendLog, table, id string) (any, error) {
+func (r *readTx) logGet(li int, l *appendLog, table, id string, out func(any) any) (any, error) {
 	rec := l.get(id, r.lens[li])
 	if rec == nil && r.pend != nil && r.pend[li] != nil {
-		if _, ok := r.pend[li].ids[id]; ok {
+		if r.pend[li].has(id) {
 			for _, p := range r.pend[li].recs {
 				if storage.RecordID(p) == id {
 					rec = p
@@ -128,11 +154,11 @@ func (r *readTx) logGet(li int, l *appendLog, table, id string) (any, error) {
 	if rec == nil {
 		return nil, errors.Mark(errors.Newf("%s %q not found", table, id), storage.ErrNotFound)
 	}
-	return deepCopy(rec), nil
+	return out(rec), nil
 }
 
 // logList serves List on an append-only table: committed records, then this transaction's.
-func (r *readTx) logList(li int, l *appendLog, ix storage.Index, args []string) []any {
+func (r *readTx) logList(li int, l *appendLog, ix storage.Index, args []string, copyOut func(any) any) []any {
 	var stored []any
 	switch {
 	case ix.Name == "id" && len(args) == 0:
@@ -159,11 +185,10 @@ func (r *readTx) logList(li int, l *appendLog, ix storage.Index, args []string) 
 			}
 		}
 	}
-	out := make([]any, len(stored))
 	for i, rec := range stored {
-		out[i] = deepCopy(rec)
+		stored[i] = copyOut(rec)
 	}
-	return out
+	return stored
 }
 
 func logMatches(rec any, ix storage.Index, args []string) bool {
@@ -187,15 +212,14 @@ func (w *WriteTxn) logInsert(li int, l *appendLog, table string, rec any) error 
 	id := storage.RecordID(rec)
 	p := w.pend[li]
 	if p == nil {
-		p = &logPending{ids: map[string]struct{}{}}
+		p = &logPending{}
 		w.pend[li] = p
 	}
-	if _, dup := p.ids[id]; dup || l.get(id, w.lens[li]) != nil {
+	if p.has(id) || l.get(id, w.lens[li]) != nil {
 		return errors.Mark(errors.Newf("%s %q already exists", table, id), storage.ErrConflict)
 	}
 	c := deepCopy(rec)
-	p.recs = append(p.recs, c)
-	p.ids[id] = struct{}{}
+	p.add(c, id)
 	w.ops = append(w.ops, Op{Kind: OpInsert, Table: table, ID: id, Rec: c})
 	return nil
 }

@@ -252,3 +252,123 @@ func TestDeepCopyShapes(t *testing.T) {
 		t.Errorf("nil and empty values not kept: %+v", got)
 	}
 }
+
+// TestBorrow: Borrow and BorrowList hand out the stored records (equal to Get's copies, the same
+// pointer each time) and see the transaction's own writes.
+func TestBorrow(t *testing.T) {
+	s := New()
+	u := &storage.User{ID: "u1", TeamID: "t", Username: "alice", GroupIDs: []string{"g1"}}
+	if err := insertUser(s, u); err != nil {
+		t.Fatal(err)
+	}
+	err := s.Update(ctx, func(tx storage.WriteTx) error {
+		if err := storage.AuditEvents.Insert(tx, event("e1", "t", "u1")); err != nil {
+			return err
+		}
+		b1, err := storage.Users.Borrow(tx, "u1")
+		if err != nil {
+			return err
+		}
+		b2, _ := storage.Users.Borrow(tx, "u1")
+		got, _ := storage.Users.Get(tx, "u1")
+		if b1 != b2 || b1 == got {
+			t.Errorf("Borrow copies: %p %p (Get %p)", b1, b2, got)
+		}
+		if diff := cmp.Diff(got, b1); diff != "" {
+			t.Errorf("borrowed user (-get +borrow):\n%s", diff)
+		}
+		list, err := storage.Users.BorrowList(tx, "group", "g1")
+		if err != nil || len(list) != 1 || list[0] != b1 {
+			t.Errorf("BorrowList = %v, %v", list, err)
+		}
+		evs, err := storage.AuditEvents.BorrowList(tx, "team", "t")
+		if err != nil || len(evs) != 1 || evs[0].ID != "e1" {
+			t.Errorf("BorrowList of the log in its own transaction = %v, %v", evs, err)
+		}
+		if _, err := storage.Users.Borrow(tx, "nobody"); !errors.Is(err, storage.ErrNotFound) {
+			t.Errorf("Borrow of a missing record = %v", err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A write stores a new copy, so what was borrowed before it does not change.
+	var before *storage.User
+	_ = s.View(ctx, func(tx storage.ReadTx) error { before, _ = storage.Users.Borrow(tx, "u1"); return nil })
+	if err := s.Update(ctx, func(tx storage.WriteTx) error {
+		return storage.Users.Update(tx, &storage.User{ID: "u1", TeamID: "t", Username: "bob"})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if before.Username != "alice" || len(before.GroupIDs) != 1 {
+		t.Errorf("a borrowed record changed under a later write: %+v", before)
+	}
+}
+
+// TestAppendOnlyLargeTransaction: duplicate ids are refused however many events a transaction
+// inserts (a replayed snapshot batch inserts thousands).
+func TestAppendOnlyLargeTransaction(t *testing.T) {
+	s := New()
+	err := s.Update(ctx, func(tx storage.WriteTx) error {
+		for i := range 50 {
+			if err := storage.AuditEvents.Insert(tx, event(fmt.Sprint("e", i), "t", "r")); err != nil {
+				return err
+			}
+		}
+		for _, id := range []string{"e0", "e7", "e49"} {
+			if err := storage.AuditEvents.Insert(tx, event(id, "t", "r")); !errors.Is(err, storage.ErrConflict) {
+				t.Errorf("duplicate %s in a large transaction = %v, want ErrConflict", id, err)
+			}
+			if _, err := storage.AuditEvents.Get(tx, id); err != nil {
+				t.Errorf("Get(%s) inside the transaction: %v", id, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = s.View(ctx, func(tx storage.ReadTx) error {
+		if evs, _ := storage.AuditEvents.List(tx, "resource", "r"); len(evs) != 50 {
+			t.Errorf("%d events, want 50", len(evs))
+		}
+		return nil
+	})
+}
+
+// TestConcurrentWritersMixed runs writers that append only to a log alongside writers that also
+// change go-memdb (meant for -race): every commit is kept.
+func TestConcurrentWritersMixed(t *testing.T) {
+	s := New()
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 100 {
+				err := s.Update(ctx, func(tx storage.WriteTx) error {
+					if g%2 == 0 {
+						if err := storage.Teams.Insert(tx, &storage.Team{ID: fmt.Sprint("t", g, "-", i), Name: fmt.Sprint("n", g, "-", i)}); err != nil {
+							return err
+						}
+					}
+					return storage.AuditEvents.Insert(tx, event(fmt.Sprint("e", g, "-", i), "t", "r"))
+				})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	_ = s.View(ctx, func(tx storage.ReadTx) error {
+		evs, _ := storage.AuditEvents.List(tx, "id")
+		teams, _ := storage.Teams.List(tx, "id")
+		if len(evs) != 400 || len(teams) != 200 {
+			t.Errorf("%d events and %d teams, want 400 and 200", len(evs), len(teams))
+		}
+		return nil
+	})
+}

@@ -48,6 +48,7 @@ type Core struct {
 	logs     []*appendLog   // the append-only tables, in storage.Schema order
 	logIndex map[string]int // table name -> index in logs
 	visible  atomic.Pointer[Snapshot]
+	last     *Snapshot // the state after the latest commit, published or not; under wmu
 }
 
 // Snapshot is the state right after a write transaction: a go-memdb snapshot and the length of
@@ -70,7 +71,8 @@ func NewCore() (*Core, error) {
 			c.logs = append(c.logs, newAppendLog(ts))
 		}
 	}
-	c.visible.Store(&Snapshot{db: db.Snapshot(), lens: c.logLens()})
+	c.last = &Snapshot{db: db.Snapshot(), lens: c.logLens()}
+	c.visible.Store(c.last)
 	return c, nil
 }
 
@@ -127,7 +129,7 @@ func (c *Core) Publish(snap *Snapshot) { c.visible.Store(snap) }
 // Commit or Abort.
 func (c *Core) Begin() *WriteTxn {
 	c.wmu.Lock()
-	return &WriteTxn{readTx: readTx{txn: c.db.Txn(true), core: c, lens: c.logLens(),
+	return &WriteTxn{readTx: readTx{txn: c.db.Txn(true), core: c, lens: c.last.lens,
 		pend: make([]*logPending, len(c.logs))}}
 }
 
@@ -191,9 +193,28 @@ type readTx struct {
 	pend []*logPending // nil in a read transaction
 }
 
-func (r *readTx) Get(table, id string) (any, error) {
+var _ storage.Lender = (*readTx)(nil)
+
+func (r *readTx) Get(table, id string) (any, error) { return r.get(table, id, deepCopy) }
+
+// Lend is Get without the copy: stored records are never changed (a write stores a new copy).
+func (r *readTx) Lend(table, id string) (any, error) { return r.get(table, id, lend) }
+
+func (r *readTx) List(table, index string, args ...string) ([]any, error) {
+	return r.list(table, index, args, deepCopy)
+}
+
+// LendList is List without the copies.
+func (r *readTx) LendList(table, index string, args ...string) ([]any, error) {
+	return r.list(table, index, args, lend)
+}
+
+func lend(rec any) any { return rec }
+
+// get and list hand each stored record through out: deepCopy, or lend.
+func (r *readTx) get(table, id string, out func(any) any) (any, error) {
 	if li, l := r.core.logFor(table); l != nil {
-		return r.logGet(li, l, table, id)
+		return r.logGet(li, l, table, id, out)
 	}
 	obj, err := r.txn.First(table, "id", id)
 	if err != nil {
@@ -202,10 +223,10 @@ func (r *readTx) Get(table, id string) (any, error) {
 	if obj == nil {
 		return nil, errors.Mark(errors.Newf("%s %q not found", table, id), storage.ErrNotFound)
 	}
-	return deepCopy(obj), nil
+	return out(obj), nil
 }
 
-func (r *readTx) List(table, index string, args ...string) ([]any, error) {
+func (r *readTx) list(table, index string, args []string, copyOut func(any) any) ([]any, error) {
 	ts, err := storage.Lookup(table)
 	if err != nil {
 		return nil, err
@@ -218,7 +239,7 @@ func (r *readTx) List(table, index string, args ...string) ([]any, error) {
 		return nil, errors.AssertionFailedf("memstore: index %s.%s takes %d values, got %d", table, index, len(ix.Fields), len(args))
 	}
 	if li, l := r.core.logFor(table); l != nil {
-		return r.logList(li, l, ix, args), nil
+		return r.logList(li, l, ix, args, copyOut), nil
 	}
 	vals := make([]any, len(args))
 	for i, a := range args {
@@ -230,7 +251,7 @@ func (r *readTx) List(table, index string, args ...string) ([]any, error) {
 	}
 	var out []any
 	for obj := it.Next(); obj != nil; obj = it.Next() {
-		out = append(out, deepCopy(obj))
+		out = append(out, copyOut(obj))
 	}
 	return out, nil
 }
@@ -238,8 +259,9 @@ func (r *readTx) List(table, index string, args ...string) ([]any, error) {
 // WriteTxn is a write transaction of a Core. It implements storage.WriteTx.
 type WriteTxn struct {
 	readTx
-	ops  []Op
-	done bool
+	ops   []Op
+	done  bool
+	dirty bool // go-memdb was written
 }
 
 // Ops returns the writes made so far, in order.
@@ -252,15 +274,29 @@ func (w *WriteTxn) Commit() *Snapshot {
 		panic("memstore: Commit of a finished transaction")
 	}
 	w.done = true
-	w.txn.Commit()
+	c := w.core
+	snap := *c.last
+	// A transaction that only appended to logs (an access check's audit event) leaves go-memdb
+	// as it was, so its last snapshot stands and no new one is taken.
+	if w.dirty {
+		w.txn.Commit()
+		snap.db = c.db.Snapshot()
+	} else {
+		w.txn.Abort()
+	}
+	appended := false
 	for i, p := range w.pend {
-		if p != nil {
-			w.core.logs[i].add(p.recs)
+		if p != nil && len(p.recs) > 0 {
+			c.logs[i].add(p.recs)
+			appended = true
 		}
 	}
-	snap := &Snapshot{db: w.core.db.Snapshot(), lens: w.core.logLens()}
-	w.core.wmu.Unlock()
-	return snap
+	if appended {
+		snap.lens = c.logLens()
+	}
+	c.last = &snap
+	c.wmu.Unlock()
+	return &snap
 }
 
 // Abort discards the transaction. Calling it after Commit does nothing.
@@ -323,6 +359,7 @@ func (w *WriteTxn) put(kind OpKind, table, id string, rec any) error {
 		}
 	}
 	c := deepCopy(rec)
+	w.dirty = true
 	if err := w.txn.Insert(table, c); err != nil {
 		return errors.Wrapf(err, "memstore: write %s", table)
 	}
@@ -344,6 +381,7 @@ func (w *WriteTxn) Delete(table, id string) error {
 	if obj == nil {
 		return errors.Mark(errors.Newf("%s %q not found", table, id), storage.ErrNotFound)
 	}
+	w.dirty = true
 	if err := w.txn.Delete(table, obj); err != nil {
 		return errors.Wrapf(err, "memstore: delete %s", table)
 	}

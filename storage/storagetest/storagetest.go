@@ -283,6 +283,15 @@ func (m *machine) check(t *rapid.T) {
 			if diff := diff(m.model.list(ts, ts.indexes[0], nil), got); diff != "" {
 				t.Fatalf("table %s (-want +got):\n%s", ts.name, diff)
 			}
+			if l, ok := tx.(storage.Lender); ok {
+				lent, err := l.LendList(ts.name, "id")
+				if err != nil {
+					return err
+				}
+				if diff := diff(m.model.list(ts, ts.indexes[0], nil), lent); diff != "" {
+					t.Fatalf("table %s lent (-want +got):\n%s", ts.name, diff)
+				}
+			}
 		}
 		return nil
 	})
