@@ -218,7 +218,7 @@ func (e *Engine) ADDomain(ctx context.Context, p Principal, connectionID string)
 type accessView struct {
 	r       resource
 	grants  []grant
-	project *storage.Project
+	project *storage.Project // borrowed from the store: read only
 }
 
 // checkoutRequired reports whether revealing the account through any of the user's grants needs a
@@ -250,7 +250,14 @@ func (v accessView) checkoutDetails(userID string) EndUserCheckoutDetails {
 // visibleAD returns the AD account of the connection if p's policies grant anything on it;
 // ErrNotFound otherwise (never ErrForbidden, so nothing leaks).
 func (e *Engine) visibleAD(tx storage.ReadTx, p Principal, set *policySet, connectionID, accountID string) (accessView, error) {
-	a, err := storage.Accounts.Get(tx, accountID)
+	return e.visibleADVia(storage.Accounts.Get, tx, p, set, connectionID, accountID)
+}
+
+// visibleADVia is visibleAD reading the account with get: Accounts.Get for a copy the caller may
+// change, or Accounts.Borrow for a read-only look (reveal, which reloads the account before it
+// changes it).
+func (e *Engine) visibleADVia(get func(storage.ReadTx, string) (*storage.Account, error), tx storage.ReadTx, p Principal, set *policySet, connectionID, accountID string) (accessView, error) {
+	a, err := get(tx, accountID)
 	if err != nil || a.TeamID != p.TeamID || a.ConnectionID != connectionID {
 		return accessView{}, notFoundf("AD account %q does not exist", accountID)
 	}
@@ -265,7 +272,7 @@ func (e *Engine) viewOf(tx storage.ReadTx, set *policySet, r resource) (accessVi
 		}
 		return accessView{}, notFoundf("Okta Universal Directory account %q does not exist", r.id())
 	}
-	pr, err := storage.Projects.Get(tx, r.projectID())
+	pr, err := storage.Projects.Borrow(tx, r.projectID()) // read only: checkout settings
 	if err != nil {
 		return accessView{}, notFoundf("the project of account %q does not exist", r.id())
 	}

@@ -321,10 +321,11 @@ func hasUDSelector(r storage.PolicyResources) bool {
 // grant is one policy rule that applies to a principal.
 type grant struct {
 	policyID string
-	rule     storage.PolicyRule
+	rule     *storage.PolicyRule // borrowed: read only
 }
 
-// policySet holds the rules of the active policies whose principals include a user.
+// policySet holds the rules of the active policies whose principals include a user. The rules are
+// borrowed from the store (storage.Table.Borrow): nothing may change them.
 type policySet struct {
 	userID string
 	grants []grant
@@ -337,7 +338,8 @@ func policiesFor(tx storage.ReadTx, p Principal) (*policySet, error) {
 	if p.UserID == "" {
 		return set, nil
 	}
-	pols, err := storage.Policies.List(tx, "team", p.TeamID)
+	// Borrowed, not copied: every access check runs this, and the grants only read the rules.
+	pols, err := storage.Policies.BorrowList(tx, "team", p.TeamID)
 	if err != nil {
 		return nil, err
 	}
@@ -352,8 +354,8 @@ func policiesFor(tx storage.ReadTx, p Principal) (*policySet, error) {
 		if !applies {
 			continue
 		}
-		for _, r := range pol.Rules {
-			set.grants = append(set.grants, grant{policyID: pol.ID, rule: r})
+		for i := range pol.Rules {
+			set.grants = append(set.grants, grant{policyID: pol.ID, rule: &pol.Rules[i]})
 		}
 	}
 	return set, nil

@@ -95,10 +95,12 @@ var errNeedsPassword = errors.New("account has no known password yet")
 // never with the password. Safe for concurrent use: of concurrent checkouts exactly one wins.
 func (e *Engine) RevealADAccountPassword(ctx context.Context, p Principal, connectionID, accountID string, req RevealRequest) (RevealResponse, error) {
 	return e.reveal(ctx, p, req, func(tx storage.ReadTx, set *policySet) (accessView, error) {
-		return e.visibleAD(tx, p, set, connectionID, accountID)
+		return e.visibleADVia(storage.Accounts.Borrow, tx, p, set, connectionID, accountID)
 	})
 }
 
+// reveal runs a reveal. view returns the account borrowed (storage.Table.Borrow: read only); it is
+// reloaded as a copy before a checkout changes it.
 func (e *Engine) reveal(ctx context.Context, p Principal, req RevealRequest, view func(storage.ReadTx, *policySet) (accessView, error)) (RevealResponse, error) {
 	if err := p.check(); err != nil {
 		return RevealResponse{}, err
@@ -135,6 +137,9 @@ func (e *Engine) reveal(ctx context.Context, p Principal, req RevealRequest, vie
 			}
 			now := e.now()
 			if required, secs := checkoutRequirement(r, v.project, g.rule.Conditions); required {
+				if r, err = r.reload(tx); err != nil { // a copy of the borrowed account, to change
+					return err
+				}
 				if err := e.startCheckout(tx, p, r, secs, now); err != nil {
 					return err
 				}

@@ -289,7 +289,12 @@ func passwordChangeDetails(c storage.CredentialState) PasswordChangeDetails {
 
 // visibleUD returns the UD account if p's policies grant anything on it; ErrNotFound otherwise.
 func (e *Engine) visibleUD(tx storage.ReadTx, p Principal, set *policySet, id string) (accessView, error) {
-	a, err := storage.UDAccounts.Get(tx, id)
+	return e.visibleUDVia(storage.UDAccounts.Get, tx, p, set, id)
+}
+
+// visibleUDVia is visibleUD reading the account with get (see visibleADVia).
+func (e *Engine) visibleUDVia(get func(storage.ReadTx, string) (*storage.UDAccount, error), tx storage.ReadTx, p Principal, set *policySet, id string) (accessView, error) {
+	a, err := get(tx, id)
 	if err != nil || a.TeamID != p.TeamID {
 		return accessView{}, notFoundf("Okta Universal Directory account %q does not exist", id)
 	}
@@ -382,7 +387,7 @@ func (e *Engine) UDAccountUAMs(ctx context.Context, p Principal, accountID strin
 // same checks, checkout and audit. A UD password has no directory: it is only stored.
 func (e *Engine) RevealUDAccountPassword(ctx context.Context, p Principal, accountID string, req RevealRequest) (RevealResponse, error) {
 	return e.reveal(ctx, p, req, func(tx storage.ReadTx, set *policySet) (accessView, error) {
-		return e.visibleUD(tx, p, set, accountID)
+		return e.visibleUDVia(storage.UDAccounts.Borrow, tx, p, set, accountID)
 	})
 }
 
