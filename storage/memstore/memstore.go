@@ -347,7 +347,7 @@ func (w *WriteTxn) put(kind OpKind, table, id string, rec any) error {
 			continue
 		}
 		for _, tuple := range storage.IndexValues(rec, ix) {
-			holders, err := w.List(table, ix.Name, tuple...)
+			holders, err := w.LendList(table, ix.Name, tuple...)
 			if err != nil {
 				return err
 			}
