@@ -24,7 +24,9 @@ import (
 //     Missing; then the account rules and matching run (evaluateConnection).
 //   - The import writes in transactions of at most writeChunk accounts, and the last one also
 //     runs evaluateConnection, records the result and sets the sync status, so a small sync is one
-//     transaction and a large one ends consistent. While it runs the connection's sync status is
+//     transaction and a large one ends consistent. When the evaluation changes more than
+//     writeChunk accounts (the first sync of a large domain) it continues in chunks
+//     (evaluateChunked), and the result and status are recorded with its last transaction. While it runs the connection's sync status is
 //     SYNC_IN_PROGRESS; only the directory fields of an account (names, UPN, DN, groups, Missing)
 //     are written, each chunk re-reading the record, so concurrent checkouts and rotations are not
 //     overwritten.
@@ -229,19 +231,12 @@ func (e *Engine) syncAccounts(ctx context.Context, s accountSync) (*storage.Sync
 		err := e.store.Update(ctx, func(tx storage.WriteTx) error { return storage.SyncResults.Insert(tx, res) })
 		return res, err
 	}
-	err = e.applyChunked(ctx, ops, func(tx storage.WriteTx) error {
-		c, err := storage.Connections.Get(tx, conn.ID)
-		if err != nil {
-			return wrapNotFound(err, "AD connection %q was deleted during the sync", conn.ID)
-		}
-		ev, err := e.evaluateConnection(tx, c, now)
-		if err != nil {
-			return err
-		}
+	// finish records the result and the sync status; it runs in the transaction that completes the
+	// evaluation of the accounts.
+	finish := func(tx storage.WriteTx, ev EvalSummary) error {
 		res.Matched, res.Unmatched = ev.Matched, ev.Unmatched
-		detail = append(detail, fmt.Sprintf("account rules: %d managed, %d unmanaged, %d matched, %d unmatched, %d changed",
-			ev.Managed, ev.Unmanaged, ev.Matched, ev.Unmatched, ev.Changed))
-		res.DetailedSummary = strings.Join(detail, "\n")
+		res.DetailedSummary = strings.Join(append(slices.Clip(detail), fmt.Sprintf("account rules: %d managed, %d unmanaged, %d matched, %d unmatched, %d changed",
+			ev.Managed, ev.Unmanaged, ev.Matched, ev.Unmatched, ev.Changed)), "\n")
 		res.UpdatedAt = e.now()
 		if s.final != nil {
 			if err := s.final(tx); err != nil {
@@ -252,7 +247,26 @@ func (e *Engine) syncAccounts(ctx context.Context, s accountSync) (*storage.Sync
 			return err
 		}
 		return storage.SyncResults.Insert(tx, res)
+	}
+	evaluated := false
+	err = e.applyChunked(ctx, ops, func(tx storage.WriteTx) error {
+		c, err := storage.Connections.Get(tx, conn.ID)
+		if err != nil {
+			return wrapNotFound(err, "AD connection %q was deleted during the sync", conn.ID)
+		}
+		// The last import chunk shares this transaction, so the evaluation gets what it left.
+		ev, done, err := e.evaluateConnection(tx, c, now, writeChunk-lastChunk(len(ops)))
+		if err != nil || !done {
+			return err // too many accounts change for this transaction: evaluateChunked follows
+		}
+		evaluated = true
+		return finish(tx, ev)
 	})
+	if err == nil && !evaluated {
+		_, err = e.evaluateChunked(ctx, conn.ID, now, func(tx storage.WriteTx, _ *storage.Connection, ev EvalSummary) error {
+			return finish(tx, ev)
+		})
+	}
 	if err != nil {
 		return fail(err)
 	}

@@ -2,11 +2,14 @@ package opa
 
 import (
 	"context"
+	"encoding/json"
+	"hash/maphash"
 	"slices"
 	"sort"
 	"strings"
 	"time"
 
+	"github.com/cockroachdb/errors"
 	"github.com/go-ldap/ldap/v3"
 
 	"github.com/opakit/opa/storage"
@@ -71,42 +74,202 @@ type EvalSummary struct {
 	Changed   int // accounts whose stored evaluation changed (and were written)
 }
 
-// evaluateConnection applies the connection's account rules and matching to all of its accounts
-// inside tx and writes only the accounts whose result changed. The sync work calls it after each
-// import; rule and rule-settings changes call it in their own transaction. Missing accounts are left
-// as they are.
-func (e *Engine) evaluateConnection(tx storage.WriteTx, conn *storage.Connection, now time.Time) (EvalSummary, error) {
-	rules, err := storage.Rules.List(tx, "connection", conn.ID)
+// Re-evaluation and transaction size, decided here:
+//
+//   - Evaluating a connection reads its rules, users and accounts borrowed (no copies) and writes
+//     only the accounts whose result changed.
+//   - When at most writeChunk accounts change, evaluateConnection writes them in the caller's
+//     transaction, so a rule change, a settings change or a small sync and its evaluation are one
+//     atomic step. When more would change (a new rule over tens of thousands of accounts, the first
+//     sync of a large domain) it writes nothing; the caller commits its own change and then calls
+//     evaluateChunked, which writes the accounts in transactions of at most writeChunk each: go-memdb
+//     slows down sharply beyond a few thousand records per transaction (perf-baselines §2). Readers
+//     may then see the new rules next to not-yet-re-evaluated accounts until the call returns.
+//   - Each chunk re-reads its accounts and re-applies the evaluation to the current record, so
+//     checkouts, rotations and overrides written meanwhile are kept; and it first checks that the
+//     connection's rules and rule settings are still those the evaluation was built from. If they
+//     changed, the change that made them runs its own evaluation, and this one starts over (at most
+//     maxEvalRestarts times, then ErrConflict). Users changing meanwhile are not checked: as before,
+//     a user change alone does not re-evaluate accounts; the next sync or rule change does.
+
+// maxEvalRestarts bounds how often evaluateChunked starts over because the rules changed under it.
+const maxEvalRestarts = 3
+
+var errEvalInputsChanged = errors.New("the account rules changed during the evaluation")
+
+// evalPlan is one evaluation of a connection's accounts from one snapshot.
+type evalPlan struct {
+	ev      *evaluator
+	inputs  string // evalInputs of the rules and settings ev was built from
+	sum     EvalSummary
+	changed []string           // ids of the accounts whose result changes, in id order
+	copies  []*storage.Account // their evaluated copies, kept while len(changed) <= writeChunk
+}
+
+// planEvaluation evaluates conn's accounts as tx sees them, writing nothing.
+func planEvaluation(tx storage.ReadTx, conn *storage.Connection, now time.Time) (*evalPlan, error) {
+	rules, err := storage.Rules.BorrowList(tx, "connection", conn.ID)
 	if err != nil {
-		return EvalSummary{}, err
+		return nil, err
 	}
 	var users []*storage.User
 	if conn.RuleSettings.IsConfigured {
-		if users, err = storage.Users.List(tx, "team", conn.TeamID); err != nil {
-			return EvalSummary{}, err
+		if users, err = storage.Users.BorrowList(tx, "team", conn.TeamID); err != nil {
+			return nil, err
 		}
 	}
-	accounts, err := storage.Accounts.List(tx, "connection", conn.ID)
+	accounts, err := storage.Accounts.BorrowList(tx, "connection", conn.ID)
 	if err != nil {
-		return EvalSummary{}, err
+		return nil, err
 	}
-	ev := newEvaluator(rules, conn.RuleSettings, users)
-	var sum EvalSummary
+	plan := &evalPlan{ev: newEvaluator(rules, conn.RuleSettings, users), inputs: evalInputs(rules, conn.RuleSettings)}
+	var w storage.Account
 	for _, a := range accounts {
 		if a.Missing {
 			continue
 		}
-		changed := ev.apply(a, now)
-		sum.count(a)
-		if changed {
-			sum.Changed++
-			a.UpdatedAt = now
-			if err := storage.Accounts.Update(tx, a); err != nil {
-				return EvalSummary{}, err
-			}
+		// A shallow copy: apply sets only string and time fields, so the borrowed record's
+		// slices are shared, never changed, and Update stores a deep copy.
+		w = *a
+		changed := plan.ev.apply(&w, now)
+		plan.sum.count(&w)
+		if !changed {
+			continue
+		}
+		plan.sum.Changed++
+		plan.changed = append(plan.changed, a.ID)
+		if len(plan.changed) <= writeChunk {
+			c := w
+			c.UpdatedAt = now
+			plan.copies = append(plan.copies, &c)
+		} else {
+			plan.copies = nil
 		}
 	}
-	return sum, nil
+	return plan, nil
+}
+
+// evalInputs fingerprints what an evaluation depends on besides users and accounts: the rules (in
+// id order, as listed) and the rule settings.
+func evalInputs(rules []*storage.Rule, s storage.RuleSettings) string {
+	b, err := json.Marshal(struct {
+		Rules    []*storage.Rule
+		Settings storage.RuleSettings
+	}{rules, s})
+	if err != nil {
+		panic("opa: rules do not encode: " + err.Error()) // plain data; cannot happen
+	}
+	return string(b)
+}
+
+// evaluateConnection applies the connection's account rules and matching to its accounts inside
+// tx. When at most limit (<= writeChunk) accounts change it writes them and returns done; otherwise
+// it writes nothing and returns done = false, and the caller, once its transaction has committed,
+// must call evaluateChunked (see "Re-evaluation and transaction size" above). Missing accounts are
+// left as they are.
+func (e *Engine) evaluateConnection(tx storage.WriteTx, conn *storage.Connection, now time.Time, limit int) (sum EvalSummary, done bool, err error) {
+	plan, err := planEvaluation(tx, conn, now)
+	if err != nil || len(plan.changed) > min(limit, writeChunk) {
+		return plan.summary(), false, err
+	}
+	for _, a := range plan.copies {
+		if err := storage.Accounts.Update(tx, a); err != nil {
+			return EvalSummary{}, false, err
+		}
+	}
+	return plan.sum, true, nil
+}
+
+func (p *evalPlan) summary() EvalSummary {
+	if p == nil {
+		return EvalSummary{}
+	}
+	return p.sum
+}
+
+// evaluateChunked evaluates the connection's accounts and writes the changed ones in transactions
+// of at most writeChunk accounts, then runs final (when not nil) in a last transaction with the
+// connection and the summary. Errors: the store's, ErrNotFound if the connection is deleted
+// meanwhile, ErrConflict if its rules keep changing under it.
+func (e *Engine) evaluateChunked(ctx context.Context, connID string, now time.Time, final func(storage.WriteTx, *storage.Connection, EvalSummary) error) (EvalSummary, error) {
+	for attempt := 0; ; attempt++ {
+		sum, err := e.evaluateChunkedOnce(ctx, connID, now, final)
+		if !errors.Is(err, errEvalInputsChanged) {
+			return sum, err
+		}
+		if attempt == maxEvalRestarts {
+			return EvalSummary{}, conflictf("the account rules of AD connection %q changed %d times during one re-evaluation", connID, attempt+1)
+		}
+	}
+}
+
+func (e *Engine) evaluateChunkedOnce(ctx context.Context, connID string, now time.Time, final func(storage.WriteTx, *storage.Connection, EvalSummary) error) (EvalSummary, error) {
+	var plan *evalPlan
+	err := e.store.View(ctx, func(tx storage.ReadTx) error {
+		conn, err := storage.Connections.Get(tx, connID)
+		if err != nil {
+			return wrapNotFound(err, "AD connection %q does not exist", connID)
+		}
+		plan, err = planEvaluation(tx, conn, now)
+		return err
+	})
+	if err != nil {
+		return EvalSummary{}, err
+	}
+	// current returns the connection if its rules and settings are still plan's.
+	current := func(tx storage.ReadTx) (*storage.Connection, error) {
+		conn, err := storage.Connections.Get(tx, connID)
+		if err != nil {
+			return nil, wrapNotFound(err, "AD connection %q was deleted during the evaluation", connID)
+		}
+		rules, err := storage.Rules.BorrowList(tx, "connection", connID)
+		if err != nil {
+			return nil, err
+		}
+		if evalInputs(rules, conn.RuleSettings) != plan.inputs {
+			return nil, errEvalInputsChanged
+		}
+		return conn, nil
+	}
+	for start := 0; start < len(plan.changed); start += writeChunk {
+		ids := plan.changed[start:min(start+writeChunk, len(plan.changed))]
+		err := e.store.Update(ctx, func(tx storage.WriteTx) error {
+			if _, err := current(tx); err != nil {
+				return err
+			}
+			for _, id := range ids {
+				a, err := storage.Accounts.Get(tx, id)
+				if errors.Is(err, ErrNotFound) {
+					continue // deleted meanwhile
+				}
+				if err != nil {
+					return err
+				}
+				if a.Missing || !plan.ev.apply(a, now) {
+					continue
+				}
+				a.UpdatedAt = now
+				if err := storage.Accounts.Update(tx, a); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return EvalSummary{}, err
+		}
+	}
+	if final == nil {
+		return plan.sum, nil
+	}
+	err = e.store.Update(ctx, func(tx storage.WriteTx) error {
+		conn, err := current(tx)
+		if err != nil {
+			return err
+		}
+		return final(tx, conn, plan.sum)
+	})
+	return plan.sum, err
 }
 
 func (s *EvalSummary) count(a *storage.Account) {
@@ -341,31 +504,22 @@ func appendMatchNames(out []string, a *storage.Account) []string {
 
 func matchNames(a *storage.Account) []string { return appendMatchNames(make([]string, 0, 3), a) }
 
-// userIndex maps lowercased user attributes to users, for matching by lookup. Only the maps the
+// userIndex maps lowercased user attributes to users, for matching by lookup. Only the tables the
 // settings need are built: the one of the first enabled exact criterion (the others are checked on
-// its few candidates) and the username map for partial matching.
+// its few candidates) and the username table for partial matching.
 type userIndex struct {
-	byUsername map[string]bucket
-	byEmail    map[string]bucket
-	byName     map[string]bucket // first + "\x00" + last
-	byDisplay  map[string]bucket
-	names      []string // scratch for match
-	ids        []string // scratch for match
-}
-
-// bucket holds the users under one key without allocating for the usual single user.
-type bucket struct {
-	first *storage.User
-	more  []*storage.User
-}
-
-func (b bucket) add(u *storage.User) bucket {
-	if b.first == nil {
-		b.first = u
-	} else {
-		b.more = append(b.more, u)
-	}
-	return b
+	users      []*storage.User // the matchable users; tables hold positions in it
+	ids        []string        // users[i].ID, contiguous, so a match reads no user record
+	byUsername *nameTable
+	byEmail    *nameTable
+	byName     *nameTable // first + "\x00" + last
+	byDisplay  *nameTable
+	// onlyKey: exactly one exact criterion is enabled, so a user found under the account's key
+	// passes it without a second comparison.
+	onlyKey bool
+	names   []string // scratch for match
+	pos     []int32  // scratch for match
+	out     []string // scratch for match
 }
 
 // matchableUser reports whether accounts may be matched to u: users that are not service users
@@ -381,41 +535,39 @@ func fullNameKey(first, last string) string {
 
 func newUserIndex(users []*storage.User, s storage.RuleSettings) *userIndex {
 	ix := &userIndex{}
-	mk := func() map[string]bucket { return make(map[string]bucket, len(users)) }
+	for _, u := range users {
+		if matchableUser(u) {
+			ix.users = append(ix.users, u)
+			ix.ids = append(ix.ids, u.ID)
+		}
+	}
+	enabled := 0
+	for _, on := range []bool{s.Username, s.Email, s.FirstAndLastName, s.DisplayName} {
+		if on {
+			enabled++
+		}
+	}
+	ix.onlyKey = enabled == 1
+	table := func(key func(*storage.User) string) *nameTable {
+		keys := make([]string, len(ix.users))
+		for i, u := range ix.users {
+			keys[i] = key(u)
+		}
+		return newNameTable(keys)
+	}
+	username := func(u *storage.User) string { return strings.ToLower(u.Username) }
 	switch {
 	case s.Username:
-		ix.byUsername = mk()
+		ix.byUsername = table(username)
 	case s.Email:
-		ix.byEmail = mk()
+		ix.byEmail = table(func(u *storage.User) string { return strings.ToLower(u.Email) })
 	case s.FirstAndLastName:
-		ix.byName = mk()
+		ix.byName = table(func(u *storage.User) string { return fullNameKey(u.FirstName, u.LastName) })
 	case s.DisplayName:
-		ix.byDisplay = mk()
+		ix.byDisplay = table(func(u *storage.User) string { return strings.ToLower(u.DisplayName) })
 	}
 	if s.AllowPartialMatches && len(s.Partial) > 0 && ix.byUsername == nil {
-		ix.byUsername = mk()
-	}
-	add := func(m map[string]bucket, k string, u *storage.User) {
-		if m != nil && k != "" {
-			m[k] = m[k].add(u)
-		}
-	}
-	for _, u := range users {
-		if !matchableUser(u) {
-			continue
-		}
-		if ix.byUsername != nil {
-			add(ix.byUsername, strings.ToLower(u.Username), u)
-		}
-		if ix.byEmail != nil {
-			add(ix.byEmail, strings.ToLower(u.Email), u)
-		}
-		if ix.byName != nil {
-			add(ix.byName, fullNameKey(u.FirstName, u.LastName), u)
-		}
-		if ix.byDisplay != nil {
-			add(ix.byDisplay, strings.ToLower(u.DisplayName), u)
-		}
+		ix.byUsername = table(username)
 	}
 	return ix
 }
@@ -447,53 +599,104 @@ func exactOK(s storage.RuleSettings, a *storage.Account, names []string, u *stor
 func (ix *userIndex) match(a *storage.Account, s storage.RuleSettings) []string {
 	names := appendMatchNames(ix.names[:0], a)
 	ix.names = names
-	ix.ids = ix.ids[:0]
-	var exact bucket
+	ix.out = ix.out[:0]
 	switch {
 	case s.Username:
 		for _, n := range names {
-			ix.addExact(ix.byUsername[n], s, a, names)
+			ix.addExact(ix.byUsername, n, s, a, names)
 		}
 	case s.Email:
-		exact = ix.byEmail[strings.ToLower(a.Email)]
+		ix.addExact(ix.byEmail, strings.ToLower(a.Email), s, a, names)
 	case s.FirstAndLastName:
-		exact = ix.byName[fullNameKey(a.FirstName, a.LastName)]
+		ix.addExact(ix.byName, fullNameKey(a.FirstName, a.LastName), s, a, names)
 	case s.DisplayName:
-		exact = ix.byDisplay[strings.ToLower(a.DisplayName)]
+		ix.addExact(ix.byDisplay, strings.ToLower(a.DisplayName), s, a, names)
 	}
-	ix.addExact(exact, s, a, names)
 	if s.AllowPartialMatches {
 		for _, pc := range s.Partial {
 			for _, n := range names {
 				if rest, ok := stripPartial(pc.Operator, pc.MatchValue, n); ok {
-					b := ix.byUsername[rest]
-					ix.add(b.first)
-					for _, u := range b.more {
-						ix.add(u)
+					ix.pos = ix.byUsername.lookup(rest, ix.pos[:0])
+					for _, p := range ix.pos {
+						ix.add(ix.ids[p])
 					}
 				}
 			}
 		}
 	}
-	slices.Sort(ix.ids)
-	return ix.ids
+	slices.Sort(ix.out)
+	return ix.out
 }
 
-func (ix *userIndex) addExact(b bucket, s storage.RuleSettings, a *storage.Account, names []string) {
-	if b.first != nil && exactOK(s, a, names, b.first) {
-		ix.add(b.first)
-	}
-	for _, u := range b.more {
-		if exactOK(s, a, names, u) {
-			ix.add(u)
+// addExact adds the users under key in t that pass every enabled exact criterion.
+func (ix *userIndex) addExact(t *nameTable, key string, s storage.RuleSettings, a *storage.Account, names []string) {
+	ix.pos = t.lookup(key, ix.pos[:0])
+	for _, p := range ix.pos {
+		if ix.onlyKey || exactOK(s, a, names, ix.users[p]) {
+			ix.add(ix.ids[p])
 		}
 	}
 }
 
-func (ix *userIndex) add(u *storage.User) {
-	if u != nil && !slices.Contains(ix.ids, u.ID) {
-		ix.ids = append(ix.ids, u.ID)
+func (ix *userIndex) add(id string) {
+	if !slices.Contains(ix.out, id) {
+		ix.out = append(ix.out, id)
 	}
+}
+
+// nameTable maps lowercased keys (user attributes) to positions 0..n-1: open addressing with
+// linear probing over a power-of-two []uint64 at most half full, each slot holding a 32-bit hash
+// fingerprint and the position + 1 (0 is an empty slot). Keys may repeat (several users with one
+// email): a lookup walks its probe run to the first empty slot and collects every equal key.
+//
+// DESIGN: it replaces map[string][]*User. For 100k users that map's construction zeroed some 16k
+// control groups of fresh memory, and every lookup chased pointers into the key and the user, so
+// the per-account cost of a 100k-account evaluation was 1.4x that of a 10k one. Here building is
+// one zeroed slice, and a lookup reads the key only when the fingerprint agrees.
+type nameTable struct {
+	seed  maphash.Seed
+	slots []uint64
+	mask  uint64
+	keys  []string // by position; "" is no key
+}
+
+func newNameTable(keys []string) *nameTable {
+	size := 16
+	for size < 2*len(keys) {
+		size <<= 1
+	}
+	t := &nameTable{seed: maphash.MakeSeed(), slots: make([]uint64, size), mask: uint64(size - 1), keys: keys}
+	for i, k := range keys {
+		if k == "" {
+			continue
+		}
+		h := maphash.String(t.seed, k)
+		s := h & t.mask
+		for t.slots[s] != 0 {
+			s = (s + 1) & t.mask
+		}
+		t.slots[s] = h>>32<<32 | uint64(i+1)
+	}
+	return t
+}
+
+// lookup appends the positions whose key equals key to out, in insertion order. A nil table or an
+// empty key finds nothing.
+func (t *nameTable) lookup(key string, out []int32) []int32 {
+	if t == nil || key == "" {
+		return out
+	}
+	h := maphash.String(t.seed, key)
+	fp := h >> 32
+	for s := h & t.mask; t.slots[s] != 0; s = (s + 1) & t.mask {
+		e := t.slots[s]
+		if e>>32 == fp {
+			if p := int32(e&0xffffffff) - 1; t.keys[p] == key {
+				out = append(out, p)
+			}
+		}
+	}
+	return out
 }
 
 // stripPartial strips value (case-insensitively) from the start (STARTS WITH) or the end (ENDS

@@ -301,7 +301,7 @@ func (e *Engine) CreateAccountRule(ctx context.Context, p Principal, connID stri
 		return ADAccountRule{}, err
 	}
 	var out ADAccountRule
-	err := e.store.Update(ctx, func(tx storage.WriteTx) error {
+	err := e.ruleChange(ctx, p, connID, func(tx storage.WriteTx, now time.Time) error {
 		conn, err := e.teamConnection(tx, p, connID)
 		if err != nil {
 			return err
@@ -319,7 +319,6 @@ func (e *Engine) CreateAccountRule(ctx context.Context, p Principal, connID stri
 		if err := checkRuleName(rules, in.Name, ""); err != nil {
 			return err
 		}
-		now := e.now()
 		r := storage.Rule{
 			ID: e.newID(), TeamID: p.TeamID, ConnectionID: connID, Priority: len(rules) + 1,
 			CreatedAt: now, UpdatedAt: now,
@@ -329,9 +328,6 @@ func (e *Engine) CreateAccountRule(ctx context.Context, p Principal, connID stri
 		}
 		setRule(&r, in)
 		if err := storage.Rules.Insert(tx, &r); err != nil {
-			return err
-		}
-		if _, err := e.evaluateConnection(tx, conn, now); err != nil {
 			return err
 		}
 		out = newNamer(tx).rule(&r)
@@ -431,7 +427,7 @@ func (e *Engine) UpdateAccountRule(ctx context.Context, p Principal, connID, rul
 		return ADAccountRule{}, err
 	}
 	var out ADAccountRule
-	err := e.store.Update(ctx, func(tx storage.WriteTx) error {
+	err := e.ruleChange(ctx, p, connID, func(tx storage.WriteTx, now time.Time) error {
 		r, err := e.connRule(tx, p, connID, ruleID)
 		if err != nil {
 			return err
@@ -449,13 +445,9 @@ func (e *Engine) UpdateAccountRule(ctx context.Context, p Principal, connID, rul
 		if err := checkRuleName(rules, in.Name, ruleID); err != nil {
 			return err
 		}
-		now := e.now()
 		setRule(r, in)
 		r.UpdatedAt = now
 		if err := storage.Rules.Update(tx, r); err != nil {
-			return err
-		}
-		if err := e.reevaluate(tx, p, connID, now); err != nil {
 			return err
 		}
 		out = newNamer(tx).rule(r)
@@ -464,12 +456,32 @@ func (e *Engine) UpdateAccountRule(ctx context.Context, p Principal, connID, rul
 	return out, err
 }
 
-func (e *Engine) reevaluate(tx storage.WriteTx, p Principal, connID string, now time.Time) error {
-	conn, err := e.teamConnection(tx, p, connID)
-	if err != nil {
+// ruleChange runs fn, a change to the connection's rules or rule settings, in a write transaction
+// that then re-evaluates the connection's accounts (evaluateConnection). When that evaluation
+// changes more accounts than one transaction should write, the change commits first and
+// evaluateChunked finishes the evaluation before ruleChange returns; an error from that part is
+// returned with the change itself kept.
+func (e *Engine) ruleChange(ctx context.Context, p Principal, connID string, fn func(tx storage.WriteTx, now time.Time) error) error {
+	var (
+		deferred bool
+		now      time.Time
+	)
+	err := e.store.Update(ctx, func(tx storage.WriteTx) error {
+		now = e.now()
+		if err := fn(tx, now); err != nil {
+			return err
+		}
+		conn, err := e.teamConnection(tx, p, connID)
+		if err != nil {
+			return err
+		}
+		_, done, err := e.evaluateConnection(tx, conn, now, writeChunk)
+		deferred = !done
 		return err
+	})
+	if err == nil && deferred {
+		_, err = e.evaluateChunked(ctx, connID, now, nil)
 	}
-	_, err = e.evaluateConnection(tx, conn, now)
 	return err
 }
 
@@ -482,7 +494,7 @@ func (e *Engine) DeleteAccountRule(ctx context.Context, p Principal, connID, rul
 	if err := p.check(); err != nil {
 		return err
 	}
-	return e.store.Update(ctx, func(tx storage.WriteTx) error {
+	return e.ruleChange(ctx, p, connID, func(tx storage.WriteTx, now time.Time) error {
 		r, err := e.connRule(tx, p, connID, ruleID)
 		if err != nil {
 			return err
@@ -493,15 +505,11 @@ func (e *Engine) DeleteAccountRule(ctx context.Context, p Principal, connID, rul
 		if err := storage.Rules.Delete(tx, r.ID); err != nil {
 			return err
 		}
-		now := e.now()
 		rules, err := connRules(tx, connID)
 		if err != nil {
 			return err
 		}
-		if err := renumber(tx, rules, now); err != nil {
-			return err
-		}
-		return e.reevaluate(tx, p, connID, now)
+		return renumber(tx, rules, now)
 	})
 }
 
@@ -552,7 +560,7 @@ func (e *Engine) ReorderAccountRules(ctx context.Context, p Principal, connID st
 	sorted := slices.Clone(order)
 	slices.SortFunc(sorted, func(a, b RulePriority) int { return a.Priority - b.Priority })
 	var out []ADAccountRule
-	err := e.store.Update(ctx, func(tx storage.WriteTx) error {
+	err := e.ruleChange(ctx, p, connID, func(tx storage.WriteTx, now time.Time) error {
 		if _, err := e.teamConnection(tx, p, connID); err != nil {
 			return err
 		}
@@ -576,11 +584,7 @@ func (e *Engine) ReorderAccountRules(ctx context.Context, p Principal, connID st
 		for i, o := range sorted {
 			next[i] = byID[o.RuleID]
 		}
-		now := e.now()
 		if err := renumber(tx, next, now); err != nil {
-			return err
-		}
-		if err := e.reevaluate(tx, p, connID, now); err != nil {
 			return err
 		}
 		n := newNamer(tx)
@@ -645,17 +649,12 @@ func (e *Engine) ConfigureAccountRuleSettings(ctx context.Context, p Principal, 
 		}
 		s.Partial = append(s.Partial, storage.PartialCriterion{Operator: op, MatchValue: pc.MatchValue})
 	}
-	return e.store.Update(ctx, func(tx storage.WriteTx) error {
+	return e.ruleChange(ctx, p, connID, func(tx storage.WriteTx, now time.Time) error {
 		c, err := e.teamConnection(tx, p, connID)
 		if err != nil {
 			return err
 		}
-		now := e.now()
 		c.RuleSettings, c.UpdatedAt = s, now
-		if err := storage.Connections.Update(tx, c); err != nil {
-			return err
-		}
-		_, err = e.evaluateConnection(tx, c, now)
-		return err
+		return storage.Connections.Update(tx, c)
 	})
 }

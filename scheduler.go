@@ -418,6 +418,14 @@ func (e *Engine) finishFailed(ctx context.Context, res *storage.SyncResult, adva
 	return res, errors.CombineErrors(cause, werr)
 }
 
+// lastChunk returns how many of n operations applyChunked runs in its last transaction.
+func lastChunk(n int) int {
+	if n == 0 {
+		return 0
+	}
+	return (n-1)%writeChunk + 1
+}
+
 // applyChunked runs ops in write transactions of at most writeChunk operations each; final, when
 // not nil, runs in the last transaction (alone when there are no ops).
 func (e *Engine) applyChunked(ctx context.Context, ops []func(storage.WriteTx) error, final func(storage.WriteTx) error) error {
