@@ -282,7 +282,8 @@ func checkRuleName(rules []*storage.Rule, name, exceptID string) error {
 }
 
 // CreateAccountRule creates an account rule on the connection with the lowest priority (it goes
-// last) and re-evaluates the connection's accounts in the same transaction. Needs resource_admin, or
+// last) and re-evaluates the connection's accounts (in the same transaction when at most 1,000 of
+// them change, else in chunks right after it; see ruleChange). Needs resource_admin, or
 // delegated_resource_admin of the rule's resource group. Errors: ErrInvalid for bad input (a name,
 // rule type, OU that is not a DN, filter, or a resource group or project that does not exist or do
 // not match); ErrNotFound for an unknown connection; ErrConflict when the connection is not
@@ -410,10 +411,10 @@ func (e *Engine) connRule(tx storage.ReadTx, p Principal, connID, ruleID string)
 }
 
 // UpdateAccountRule replaces an account rule's definition (its priority is kept) and re-evaluates
-// the connection's accounts in the same transaction; match overrides are kept. Needs resource_admin,
-// or delegated_resource_admin of both the rule's current and its new resource group. Errors as
-// CreateAccountRule, except that a disconnected connection does not prevent updates; ErrNotFound
-// for an unknown rule. Safe for concurrent use.
+// the connection's accounts (in the same transaction unless more than 1,000 change: see
+// ruleChange); match overrides are kept. Needs resource_admin, or delegated_resource_admin of both
+// the rule's current and its new resource group. Errors as CreateAccountRule, except that a
+// disconnected connection does not prevent updates; ErrNotFound for an unknown rule. Safe for concurrent use.
 func (e *Engine) UpdateAccountRule(ctx context.Context, p Principal, connID, ruleID string, in AccountRuleInput) (ADAccountRule, error) {
 	if err := p.check(); err != nil {
 		return ADAccountRule{}, err
@@ -486,7 +487,7 @@ func (e *Engine) ruleChange(ctx context.Context, p Principal, connID string, fn 
 }
 
 // DeleteAccountRule deletes an account rule, renumbers the remaining priorities 1..n and
-// re-evaluates the connection's accounts in the same transaction (accounts only the deleted rule
+// re-evaluates the connection's accounts (as ruleChange does: accounts only the deleted rule
 // managed become unmanaged; their match overrides are kept). Needs resource_admin, or
 // delegated_resource_admin of the rule's resource group. Errors: ErrNotFound, ErrForbidden. Safe
 // for concurrent use.
@@ -527,7 +528,7 @@ func renumber(tx storage.WriteTx, rules []*storage.Rule, now time.Time) error {
 }
 
 // ReorderAccountRules sets the priorities of all of the connection's rules at once and returns them
-// in the new order; the accounts are re-evaluated in the same transaction. order must name every
+// in the new order; the accounts are re-evaluated as by ruleChange. order must name every
 // rule of the connection exactly once; the rules are ranked by the given priorities (lower wins) and
 // renumbered 1..n. Needs resource_admin (team-wide: the order affects every resource group).
 //
@@ -623,7 +624,7 @@ func (e *Engine) AccountRuleSettings(ctx context.Context, p Principal, connID st
 }
 
 // ConfigureAccountRuleSettings sets the connection's rule settings (is_configured becomes true) and
-// re-evaluates its accounts in the same transaction; match overrides are kept. Needs
+// re-evaluates its accounts (see ruleChange); match overrides are kept. Needs
 // resource_admin. Errors: ErrInvalid for an operator other than "STARTS WITH" / "ENDS WITH" (the
 // underscore forms are accepted and stored with a space), an empty or over-long match_value, more
 // than 50 entries (entries are kept but unused while allow_partial_matches is false); ErrNotFound;
