@@ -17,28 +17,8 @@ import (
 func TestSambaEngineUserSync(t *testing.T) {
 	s := needSamba(t)
 	c := ctx(t)
-	resolver, err := ldapdir.NewResolver(ldapdir.WithRootCAs(s.pool))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resolver.Close()
-	e, err := opa.New(memstore.New(), opa.WithDirectoryResolver(resolver))
-	if err != nil {
-		t.Fatal(err)
-	}
-	team, err := e.CreateTeam(c, "acme")
-	if err != nil {
-		t.Fatal(err)
-	}
-	admin := opa.SystemPrincipal(team)
-	conn, err := e.CreateADConnection(c, admin, opa.ADConnectionInput{
-		Name: "samba", Domain: s.domain, DomainControllers: []string{"127.0.0.2", "127.0.0.1"}, // nothing listens on 127.0.0.2
-		ServiceAccountUsername: s.admin, ServiceAccountPassword: s.adminPassword,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-
+	// Nothing listens on 127.0.0.2.
+	e, admin, conn := s.engine(t, ldapdir.WithRootCAs(s.pool), "127.0.0.2", "127.0.0.1")
 	eng, err := e.CreateUserSyncJob(c, admin, conn.ID, opa.UserSyncJobInput{Name: "engineering", BaseDN: s.dn(engineerOU)})
 	if err != nil {
 		t.Fatal(err)
@@ -131,4 +111,34 @@ func TestSambaEngineUserSync(t *testing.T) {
 		t.Errorf("bulk sync summary %q, want it to start with %q", res.Status.Summary, want)
 	}
 	t.Logf("user sync of OU=Bulk through the engine: %s in %v", res.Status.Summary, elapsed.Round(time.Millisecond))
+}
+
+// engine returns an engine on memstore whose directory is Samba through an ldapdir resolver made
+// with opt (closed when the test ends), a team's system principal, and an AD connection to Samba
+// through the domain controllers dcs.
+func (s *sambaEnv) engine(t *testing.T, opt ldapdir.Option, dcs ...string) (*opa.Engine, opa.Principal, opa.ADConnection) {
+	t.Helper()
+	c := ctx(t)
+	resolver, err := ldapdir.NewResolver(opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = resolver.Close() })
+	e, err := opa.New(memstore.New(), opa.WithDirectoryResolver(resolver))
+	if err != nil {
+		t.Fatal(err)
+	}
+	team, err := e.CreateTeam(c, "acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sys := opa.SystemPrincipal(team)
+	conn, err := e.CreateADConnection(c, sys, opa.ADConnectionInput{
+		Name: "samba", Domain: s.domain, DomainControllers: dcs,
+		ServiceAccountUsername: s.admin, ServiceAccountPassword: s.adminPassword,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e, sys, conn
 }

@@ -10,7 +10,6 @@ import (
 	"github.com/opakit/opa/directory/ldapdir"
 	"github.com/opakit/opa/revealjwe"
 	"github.com/opakit/opa/storage"
-	"github.com/opakit/opa/storage/memstore"
 )
 
 const checkoutOU = "OU=Checkout"
@@ -46,27 +45,7 @@ func TestSambaEngineCheckoutRotation(t *testing.T) {
 		}
 	}
 
-	resolver, err := ldapdir.NewResolver(ldapdir.WithCAFile(s.caFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resolver.Close()
-	e, err := opa.New(memstore.New(), opa.WithDirectoryResolver(resolver))
-	if err != nil {
-		t.Fatal(err)
-	}
-	team, err := e.CreateTeam(c, "acme")
-	if err != nil {
-		t.Fatal(err)
-	}
-	sys := opa.SystemPrincipal(team)
-	conn, err := e.CreateADConnection(c, sys, opa.ADConnectionInput{
-		Name: "samba", Domain: s.domain, DomainControllers: []string{"127.0.0.1"},
-		ServiceAccountUsername: s.admin, ServiceAccountPassword: s.adminPassword,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e, sys, conn := s.engine(t, ldapdir.WithCAFile(s.caFile), "127.0.0.1")
 	rg, err := e.CreateResourceGroup(c, sys, "rg", "")
 	if err != nil {
 		t.Fatal(err)
