@@ -134,6 +134,6 @@ stop() {
 case ${1:-} in
 start) start "${2:-}" ;;
 stop) stop "${2:-}" ;;
-install) DEBIAN_FRONTEND=noninteractive apt-get install -y samba ldb-tools ldap-utils ;;
+install) "$(dirname "$0")/apt-install.sh" samba ldb-tools ldap-utils ;;
 *) echo "usage: $0 start [DIR] | stop DIR | install" >&2; exit 2 ;;
 esac

@@ -20,10 +20,7 @@ command -v npm >/dev/null || missing+=(npm)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 if [ ${#missing[@]} -gt 0 ]; then
 	log "apt-get install ${missing[*]}"
-	sudo=""
-	[ "$(id -u)" -eq 0 ] || sudo="sudo"
-	$sudo apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+	./scripts/apt-install.sh "${missing[@]}" >/dev/null
 fi
 for c in node npm /usr/bin/chromium; do
 	command -v "$c" >/dev/null || { echo "test-browser.sh: $c still missing after install" >&2; exit 1; }
