@@ -157,6 +157,29 @@ func typed[T any](rs []any, err error) ([]*T, error) {
 	return out, nil
 }
 
+// Range returns one page of the index r.Index (see ReadTx.Range and Range for the order, the
+// cursor and the cost). keep, when not nil, selects the records of the page as the scan reaches
+// them; it sees the stored record and must not change or keep it.
+func (t Table[T]) Range(tx ReadTx, r Range, keep func(*T) bool) ([]*T, error) {
+	return typed[T](tx.Range(t.name, r, untypedKeep(keep)))
+}
+
+// BorrowRange is Range for reading only, with Borrow's rule: the records must not be changed.
+func (t Table[T]) BorrowRange(tx ReadTx, r Range, keep func(*T) bool) ([]*T, error) {
+	l, ok := tx.(Lender)
+	if !ok {
+		return t.Range(tx, r, keep)
+	}
+	return typed[T](l.LendRange(t.name, r, untypedKeep(keep)))
+}
+
+func untypedKeep[T any](keep func(*T) bool) func(any) bool {
+	if keep == nil {
+		return nil
+	}
+	return func(rec any) bool { return keep(rec.(*T)) }
+}
+
 // First returns the first record whose index equals args, or an ErrNotFound error.
 func (t Table[T]) First(tx ReadTx, index string, args ...string) (*T, error) {
 	rs, err := tx.List(t.name, index, args...)

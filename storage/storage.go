@@ -51,15 +51,53 @@ type ReadTx interface {
 	// for an append-only table (TableSchema.AppendOnly), in insertion order. With index "id" and
 	// no args it returns every record.
 	List(table, index string, args ...string) ([]any, error)
+	// Range returns one page of the records of table whose index equals r.Args, in List's order
+	// (reversed when r.Descending), starting after the record r.After and holding at most r.Limit
+	// records. keep, when not nil, is called on each record the scan reaches, in order, and only
+	// the records it returns true for are part of the page; the scan stops as soon as the page is
+	// full, so a filter no index serves reads from the cursor only as far as the page needs.
+	// keep sees the stored record: it must not change it or keep it past the call.
+	//
+	// Cost: O(log N + k) for N records in the table, where k is the number of records the scan
+	// reaches (the page, plus those keep refuses). Errors: an assertion failure for an unknown
+	// table or index or a wrong number of Args; for an append-only table, an ErrNotFound error
+	// when r.After names no record of the table.
+	Range(table string, r Range, keep func(rec any) bool) ([]any, error)
+}
+
+// Range selects one page of one index for ReadTx.Range.
+//
+// Order: records whose index values are equal (every record of a page is, since Args fixes every
+// field of the index) come in id order, as List returns them; for an append-only table
+// (TableSchema.AppendOnly), in insertion order. Descending reverses it.
+type Range struct {
+	// Index is the index to read. "id" without Args reads the whole table; "id" with one arg
+	// reads at most the one record with that id.
+	Index string
+	// Args are the index's values, one for each of its fields (matched as List matches them: a
+	// Lowercase index compares lowercased values).
+	Args []string
+	// After, when not empty, is an exclusive start: the page begins with the first record that
+	// comes after the record with this id in the range's order. For an ordinary table After is
+	// compared with ids, not looked up, so paging goes on correctly when that record was deleted
+	// or changed since the last page; for an append-only table it must name a record of the table
+	// (its position in insertion order is the cursor).
+	After string
+	// Limit is the most records the page holds; 0 or less means no limit. Ask for one more than
+	// a page to learn whether another page follows.
+	Limit int
+	// Descending reads the range from its end backwards.
+	Descending bool
 }
 
 // Lender is implemented by a ReadTx (and WriteTx) whose stored records never change once
-// written, so it can hand them out without a copy: Lend is Get and LendList is List, minus the copy.
-// Callers use Table.Borrow and Table.BorrowList, which fall back to copies for other stores, and
-// must never change what they borrow.
+// written, so it can hand them out without a copy: Lend is Get, LendList is List and LendRange is
+// Range, minus the copy. Callers use Table.Borrow, Table.BorrowList and Table.BorrowRange, which
+// fall back to copies for other stores, and must never change what they borrow.
 type Lender interface {
 	Lend(table, id string) (any, error)
 	LendList(table, index string, args ...string) ([]any, error)
+	LendRange(table string, r Range, keep func(rec any) bool) ([]any, error)
 }
 
 // WriteTx reads and writes records inside one all-or-nothing transaction.

@@ -112,3 +112,8 @@ func lastFrameIn(data []byte) (int, int) {
 	}
 	return start, size
 }
+
+// TestRange runs the fixed Range cases against the file store.
+func TestRange(t *testing.T) {
+	storagetest.RunRange(t, func(t *testing.T) storage.Storage { return mustOpen(t, t.TempDir()) })
+}

@@ -1,6 +1,7 @@
 package memstore
 
 import (
+	"sort"
 	"strings"
 	"sync"
 
@@ -70,6 +71,37 @@ func (l *appendLog) list(i int, key string, n int) []any {
 		out = append(out, l.recs[pos])
 	}
 	return out
+}
+
+// view returns the first n records and the positions among them that index im holds args under,
+// or all=true when every position counts (im is "id"). The slices are the log's own: their
+// elements never change, and the caller reads them without the lock.
+func (l *appendLog) view(im *indexMeta, args []string, n int) (recs []any, positions []int, all bool) {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	recs = l.recs[:n]
+	if im.Name == "id" {
+		return recs, nil, true
+	}
+	key := strings.Join(args, "\x00")
+	if im.Lowercase {
+		key = strings.ToLower(key)
+	}
+	for i, x := range l.ts.Indexes {
+		if x.Name == im.Name {
+			pos := l.keys[i][key]
+			positions = pos[:sort.SearchInts(pos, n)]
+		}
+	}
+	return recs, positions, false
+}
+
+// position returns the position of the record id among the first n.
+func (l *appendLog) position(id string, n int) (int, bool) {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	pos, ok := l.ids[id]
+	return pos, ok && pos < n
 }
 
 // add appends stored records. The caller holds the Core's writer lock.

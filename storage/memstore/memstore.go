@@ -45,6 +45,7 @@ type Op struct {
 type Core struct {
 	wmu      sync.Mutex // held for the life of a write transaction, so Commit can snapshot atomically
 	db       *memdb.MemDB
+	tables   map[string]*tableMeta
 	logs     []*appendLog   // the append-only tables, in storage.Schema order
 	logIndex map[string]int // table name -> index in logs
 	visible  atomic.Pointer[Snapshot]
@@ -60,17 +61,21 @@ type Snapshot struct {
 
 // NewCore returns an empty Core.
 func NewCore() (*Core, error) {
-	db, err := memdb.NewMemDB(dbSchema())
+	c := &Core{tables: map[string]*tableMeta{}, logIndex: map[string]int{}}
+	for _, ts := range storage.Schema {
+		log := -1
+		if ts.AppendOnly {
+			log = len(c.logs)
+			c.logIndex[ts.Name] = log
+			c.logs = append(c.logs, newAppendLog(ts))
+		}
+		c.tables[ts.Name] = newTableMeta(ts, log)
+	}
+	db, err := memdb.NewMemDB(c.dbSchema())
 	if err != nil {
 		return nil, errors.Wrap(err, "memstore: schema")
 	}
-	c := &Core{db: db, logIndex: map[string]int{}}
-	for _, ts := range storage.Schema {
-		if ts.AppendOnly {
-			c.logIndex[ts.Name] = len(c.logs)
-			c.logs = append(c.logs, newAppendLog(ts))
-		}
-	}
+	c.db = db
 	c.last = &Snapshot{db: db.Snapshot(), lens: c.logLens()}
 	c.visible.Store(c.last)
 	return c, nil
@@ -85,35 +90,39 @@ func (c *Core) logLens() []int {
 	return lens
 }
 
-func dbSchema() *memdb.DBSchema {
+func (c *Core) dbSchema() *memdb.DBSchema {
 	s := &memdb.DBSchema{Tables: map[string]*memdb.TableSchema{}}
 	for _, ts := range storage.Schema {
 		if ts.AppendOnly {
 			continue
 		}
+		tm := c.tables[ts.Name]
 		t := &memdb.TableSchema{Name: ts.Name, Indexes: map[string]*memdb.IndexSchema{
-			"id": {Name: "id", Unique: true, Indexer: &memdb.StringFieldIndex{Field: "ID"}},
+			"id": {Name: "id", Unique: true, Indexer: tm.indexes["id"].indexer()},
 		}}
 		for _, ix := range ts.Indexes {
-			t.Indexes[ix.Name] = &memdb.IndexSchema{Name: ix.Name, AllowMissing: true, Indexer: indexer(ix)}
+			t.Indexes[ix.Name] = &memdb.IndexSchema{Name: ix.Name, AllowMissing: true, Indexer: tm.indexes[ix.Name].indexer()}
 		}
 		s.Tables[ts.Name] = t
 	}
 	return s
 }
 
-func indexer(ix storage.Index) memdb.Indexer {
-	if ix.Multi {
-		return &memdb.StringSliceFieldIndex{Field: ix.Fields[0], Lowercase: ix.Lowercase}
+// index returns the table and index named, checking that args holds one value per field of the
+// index ("id" takes none, for the whole table, or one).
+func (c *Core) index(table, index string, args []string) (*tableMeta, *indexMeta, error) {
+	tm, ok := c.tables[table]
+	if !ok {
+		return nil, nil, errors.AssertionFailedf("memstore: unknown table %q", table)
 	}
-	if len(ix.Fields) == 1 {
-		return &memdb.StringFieldIndex{Field: ix.Fields[0], Lowercase: ix.Lowercase}
+	im, ok := tm.indexes[index]
+	if !ok {
+		return nil, nil, errors.AssertionFailedf("memstore: table %s has no index %q", table, index)
 	}
-	c := &memdb.CompoundIndex{}
-	for _, f := range ix.Fields {
-		c.Indexes = append(c.Indexes, &memdb.StringFieldIndex{Field: f, Lowercase: ix.Lowercase})
+	if !(index == "id" && len(args) == 0) && len(args) != len(im.Fields) {
+		return nil, nil, errors.AssertionFailedf("memstore: index %s.%s takes %d values, got %d", table, index, len(im.Fields), len(args))
 	}
-	return c
+	return tm, im, nil
 }
 
 // Read returns a read transaction on the published snapshot.
@@ -227,19 +236,12 @@ func (r *readTx) get(table, id string, out func(any) any) (any, error) {
 }
 
 func (r *readTx) list(table, index string, args []string, copyOut func(any) any) ([]any, error) {
-	ts, err := storage.Lookup(table)
+	tm, im, err := r.core.index(table, index, args)
 	if err != nil {
 		return nil, err
 	}
-	ix, ok := ts.Index(index)
-	if !ok {
-		return nil, errors.AssertionFailedf("memstore: table %s has no index %q", table, index)
-	}
-	if !(index == "id" && len(args) == 0) && len(args) != len(ix.Fields) {
-		return nil, errors.AssertionFailedf("memstore: index %s.%s takes %d values, got %d", table, index, len(ix.Fields), len(args))
-	}
-	if li, l := r.core.logFor(table); l != nil {
-		return r.logList(li, l, ix, args, copyOut), nil
+	if tm.log >= 0 {
+		return r.logList(tm.log, r.core.logs[tm.log], im.Index, args, copyOut), nil
 	}
 	vals := make([]any, len(args))
 	for i, a := range args {

@@ -70,10 +70,10 @@ var errAbort = errors.New("storagetest: transaction aborted on purpose")
 type machine struct {
 	cfg   Config
 	s     storage.Storage
-	model model
+	model *model
 	// prev is the model before the last commit that had writes, while a torn tail could still
 	// take exactly that commit away; nil otherwise.
-	prev model
+	prev *model
 }
 
 func (m *machine) actions() map[string]func(*rapid.T) {
@@ -85,6 +85,8 @@ func (m *machine) actions() map[string]func(*rapid.T) {
 		"list":   m.list,
 		"multi":  m.multi,
 		"fail":   m.fail,
+		"range":  m.rangeRead,
+		"walk":   m.walk,
 		"":       m.check,
 	}
 	if m.cfg.Reopen != nil {
@@ -109,7 +111,10 @@ type write struct {
 
 func drawWrite(t *rapid.T, kind string) write {
 	ts := drawTable(t)
-	if kind == "" {
+	switch {
+	case ts.log:
+		kind = "insert" // an append-only table takes nothing else
+	case kind == "":
 		kind = rapid.SampledFrom([]string{"insert", "update", "delete"}).Draw(t, "kind")
 	}
 	w := write{kind: kind, table: ts, id: rapid.SampledFrom(ids).Draw(t, "id")}
@@ -154,6 +159,9 @@ func (m *machine) commit(t *rapid.T, writes []write) {
 			if rapid.Bool().Draw(t, "scribble") && got != nil {
 				scribble(got) // a returned copy is the caller's own
 			}
+		}
+		if rapid.Bool().Draw(t, "range in the transaction") {
+			m.checkRange(t, tx, inner, drawRange(t))
 		}
 		return nil
 	})
@@ -224,8 +232,8 @@ func (m *machine) get(t *rapid.T) {
 	}
 }
 
-func (m *machine) expectGet(t *rapid.T, mod model, ts *tableSpec, id string, got any, err error) {
-	want, ok := mod[ts.name][id]
+func (m *machine) expectGet(t *rapid.T, mod *model, ts *tableSpec, id string, got any, err error) {
+	want, ok := mod.recs[ts.name][id]
 	if !ok {
 		if !errors.Is(err, storage.ErrNotFound) {
 			t.Fatalf("Get %s %s = %v, %v; want not found", ts.name, id, got, err)
@@ -368,33 +376,38 @@ func scribble(rec any) {
 	}
 }
 
-// model is the expected content: table name -> id -> record.
-type model map[string]map[string]any
+// model is the expected content: table name -> id -> record, and for an append-only table the
+// ids in insertion order.
+type model struct {
+	recs  map[string]map[string]any
+	order map[string][]string
+}
 
-func newModel() model {
-	m := model{}
+func newModel() *model {
+	m := &model{recs: map[string]map[string]any{}, order: map[string][]string{}}
 	for _, ts := range specs {
-		m[ts.name] = map[string]any{}
+		m.recs[ts.name] = map[string]any{}
 	}
 	return m
 }
 
-func (m model) clone() model {
-	c := model{}
-	for name, recs := range m {
-		c[name] = make(map[string]any, len(recs))
+func (m *model) clone() *model {
+	c := &model{recs: map[string]map[string]any{}, order: map[string][]string{}}
+	for name, recs := range m.recs {
+		c.recs[name] = make(map[string]any, len(recs))
 		for id, r := range recs {
-			c[name][id] = r // records in a model are never changed, only replaced
+			c.recs[name][id] = r // records in a model are never changed, only replaced
 		}
+	}
+	for name, ids := range m.order {
+		c.order[name] = append([]string(nil), ids...)
 	}
 	return c
 }
 
-func (m model) equal(o model) bool { return cmp.Equal(m, o, cmpOpts) }
-
 // apply does w on the model, returning the error class the store must return.
-func (m model) apply(w write) error {
-	recs := m[w.table.name]
+func (m *model) apply(w write) error {
+	recs := m.recs[w.table.name]
 	_, exists := recs[w.id]
 	switch w.kind {
 	case "insert":
@@ -423,22 +436,30 @@ func (m model) apply(w write) error {
 		}
 	}
 	recs[w.id] = w.table.clone(w.rec)
+	if w.table.log {
+		m.order[w.table.name] = append(m.order[w.table.name], w.id)
+	}
 	return nil
 }
 
-// list returns the records whose index ix holds args (every record for "id" without args), by id.
-func (m model) list(ts *tableSpec, ix *indexSpec, args []string) []any {
+// list returns the records whose index ix holds args (every record for "id" without args), by id,
+// or for an append-only table in insertion order.
+func (m *model) list(ts *tableSpec, ix *indexSpec, args []string) []any {
 	key := ix.norm(args)
 	var ids []string
-	for id, rec := range m[ts.name] {
-		if args == nil || containsKey(ix.keys(rec), key) {
+	if ts.log {
+		ids = m.order[ts.name]
+	} else {
+		for id := range m.recs[ts.name] {
 			ids = append(ids, id)
 		}
+		sort.Strings(ids)
 	}
-	sort.Strings(ids)
-	out := make([]any, len(ids))
-	for i, id := range ids {
-		out[i] = m[ts.name][id]
+	var out []any
+	for _, id := range ids {
+		if rec := m.recs[ts.name][id]; len(args) == 0 || containsKey(ix.keys(rec), key) {
+			out = append(out, rec)
+		}
 	}
 	return out
 }
@@ -456,6 +477,7 @@ func containsKey(keys []string, key string) bool {
 // index code, so a bug there shows up as a difference.
 type tableSpec struct {
 	name    string
+	log     bool // append-only (storage.TableSchema.AppendOnly)
 	gen     func(t *rapid.T, id string) any
 	indexes []*indexSpec // indexes[0] is "id"
 }
@@ -509,7 +531,8 @@ func (ix *indexSpec) norm(tuple []string) string {
 
 var ids = []string{"a", "b", "c", "d", "e"}
 
-var tableNames = []string{storage.Teams.Name(), storage.Users.Name(), storage.Connections.Name(), storage.Checkouts.Name()}
+var tableNames = []string{storage.Teams.Name(), storage.Users.Name(), storage.Connections.Name(), storage.Checkouts.Name(),
+	storage.AuditEvents.Name()}
 
 func one(vals ...string) [][]string { return [][]string{vals} }
 
@@ -544,6 +567,7 @@ var (
 	apps      = pick("", "app1", "APP1", "app2")
 	resources = pick("r1", "r2", "r3")
 	userIDs   = pick("u1", "u2")
+	actions   = pick("reveal", "checkout", "rotate")
 )
 
 var specs = []*tableSpec{
@@ -621,6 +645,19 @@ var specs = []*tableSpec{
 			{name: "user", fields: func(r any) [][]string { return one(r.(*storage.Checkout).UserID) }, args: argsOf(userIDs)},
 			{name: "active", unique: true, args: argsOf(resources),
 				fields: func(r any) [][]string { return one(r.(*storage.Checkout).ActiveResourceID) }},
+		},
+	},
+	{
+		name: storage.AuditEvents.Name(),
+		log:  true,
+		gen: func(t *rapid.T, id string) any {
+			return &storage.AuditEvent{ID: id, TeamID: teamIDs.Draw(t, "team"), At: stamp(t, "at"),
+				ActorID: userIDs.Draw(t, "actor"), Action: actions.Draw(t, "action"), ResourceType: "ad_account",
+				ResourceID: resources.Draw(t, "resource"), Outcome: "success"}
+		},
+		indexes: []*indexSpec{idIndex(),
+			{name: "team", fields: func(r any) [][]string { return one(r.(*storage.AuditEvent).TeamID) }, args: argsOf(teamIDs)},
+			{name: "resource", fields: func(r any) [][]string { return one(r.(*storage.AuditEvent).ResourceID) }, args: argsOf(resources)},
 		},
 	},
 }

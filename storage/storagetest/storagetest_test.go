@@ -21,3 +21,8 @@ func TestMemstoreStateMachine(t *testing.T) {
 		})
 	}
 }
+
+// TestMemstoreRange runs the fixed Range cases against the in-memory store.
+func TestMemstoreRange(t *testing.T) {
+	storagetest.RunRange(t, func(*testing.T) storage.Storage { return memstore.New() })
+}
