@@ -117,41 +117,42 @@ func BenchmarkCommit(b *testing.B) {
 	}
 }
 
-// BenchmarkCommitParallel is 8 concurrent writers, one record per commit; the file store shares
-// fsyncs among them (group commit).
+// BenchmarkCommitParallel is 8 and 64 concurrent writers, one record per commit; the file store
+// shares fsyncs among them (group commit).
 func BenchmarkCommitParallel(b *testing.B) {
-	const writers = 8
-	for _, sc := range stores {
-		b.Run(sc.name, func(b *testing.B) {
-			s, stats := sc.open(b)
-			defer s.Close()
-			var s0, c0 uint64
-			if stats != nil {
-				s0, c0 = stats()
-			}
-			var next atomic.Int64
-			b.ResetTimer()
-			var wg sync.WaitGroup
-			for range writers {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					for {
-						n := next.Add(1)
-						if n > int64(b.N) {
-							return
+	for _, writers := range []int{8, 64} {
+		for _, sc := range stores {
+			b.Run(fmt.Sprintf("%s/%d", sc.name, writers), func(b *testing.B) {
+				s, stats := sc.open(b)
+				defer s.Close()
+				var s0, c0 uint64
+				if stats != nil {
+					s0, c0 = stats()
+				}
+				var next atomic.Int64
+				b.ResetTimer()
+				var wg sync.WaitGroup
+				for range writers {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						for {
+							n := next.Add(1)
+							if n > int64(b.N) {
+								return
+							}
+							if err := insert(s, fmt.Sprintf("%09d", n)); err != nil {
+								b.Error(err)
+								return
+							}
 						}
-						if err := insert(s, fmt.Sprintf("%09d", n)); err != nil {
-							b.Error(err)
-							return
-						}
-					}
-				}()
-			}
-			wg.Wait()
-			b.StopTimer()
-			reportSyncs(b, stats, s0, c0)
-		})
+					}()
+				}
+				wg.Wait()
+				b.StopTimer()
+				reportSyncs(b, stats, s0, c0)
+			})
+		}
 	}
 }
 

@@ -31,12 +31,30 @@ var (
 )
 
 // Storage is a transactional record store. Implementations are safe for concurrent use: any number
-// of View calls run alongside one another and alongside Update; Update calls are serialized.
+// of View and Update calls run alongside one another.
+//
+// The contract of Update, which every implementation keeps:
+//
+//   - Serializable: the committed Update calls have the effect of running one at a time, in an
+//     order consistent with real time (an Update that starts after another returned sees its
+//     writes), and each run of fn reads one consistent state plus its own writes.
+//   - fn may run more than once. An implementation may run transactions concurrently and
+//     optimistically, and run fn again, in a new transaction, when a concurrent commit changed
+//     what an earlier run read (memstore and filestore validate at commit and run fn at most three
+//     times, the last time alone; a SQL store retries serialization failures). Only the writes of
+//     the run that commits remain, and Update returns that run's result. So fn must do nothing
+//     outside tx that is wrong to do twice: no sends on channels, no calls to directories or
+//     other services, no appending to a captured slice without resetting it; it may set captured
+//     variables, which hold the last run's values when Update returns.
+//   - A run of fn that returns an error ends the Update with that error, whatever it read: it is
+//     not run again, and none of its writes is visible, ever.
+//   - An Update whose fn writes nothing commits nothing and never conflicts.
 type Storage interface {
-	// View runs fn in a read-only transaction that sees one consistent snapshot.
+	// View runs fn in a read-only transaction that sees one consistent snapshot, once.
 	View(ctx context.Context, fn func(ReadTx) error) error
-	// Update runs fn in a write transaction. If fn returns nil the writes are committed (and, for a
-	// durable store, on disk) before Update returns; otherwise none of them is visible, ever.
+	// Update runs fn in a write transaction, as the contract above says (fn may run more than
+	// once). If the run that commits returns nil its writes are committed (and, for a durable
+	// store, on disk) before Update returns; otherwise none of them is visible, ever.
 	Update(ctx context.Context, fn func(WriteTx) error) error
 	// Close releases the store. Later calls return ErrUnavailable.
 	Close() error

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/cockroachdb/errors"
 
@@ -134,7 +135,8 @@ func TestCommitFaults(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
 			fsys := &faultFS{}
-			s := mustOpen(t, dir, WithFS(fsys))
+			// No recovery during the test: the failed state must hold.
+			s := mustOpen(t, dir, WithFS(fsys), WithRecoveryBackoff(time.Hour, time.Hour))
 			if err := putTeam(s, "a"); err != nil {
 				t.Fatal(err)
 			}

@@ -2,12 +2,15 @@
 // (memstore.Core) in front of a write-ahead log and periodic snapshots.
 //
 // Each committed transaction is appended to the log as one checksummed frame (length, CRC-32C,
-// payload) and fdatasync'ed before Update returns and before readers can see it. Concurrent
-// Update calls share fsyncs (group commit): a committer goroutine writes every queued frame with
-// one write and one fdatasync, then publishes the newest state and wakes the writers. If a log
-// write or fsync fails, the commits of that group fail, the log is truncated back, and the store
-// refuses every later Update with an ErrUnavailable error until it is reopened; View keeps serving
-// the last durable state.
+// payload) and fdatasync'ed before Update returns and before readers can see it. Write
+// transactions are optimistic (memstore.Core): they run concurrently and encode their frames on
+// their own goroutines; a sequencer validates and applies them in batches, and a syncer writes
+// every batch ready with one write and one fdatasync (group commit) while the sequencer prepares
+// the next (see commit.go). If a log write or fsync fails, the commits of that group fail, the log
+// is truncated back, and the store refuses every Update with an ErrUnavailable error; View keeps
+// serving the last durable state. After a backoff (WithRecoveryBackoff) the next Update recovers
+// the state from disk, not from memory or the page cache, and writes are accepted again (see
+// failure.go).
 //
 // A snapshot (every WithSnapshotBytes of log, or on Snapshot) writes every record to a temporary
 // file, fsyncs it, renames it into place and fsyncs the directory; the log segments it covers are
@@ -27,6 +30,7 @@ import (
 	"path/filepath"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/cockroachdb/errors"
 
@@ -37,13 +41,21 @@ import (
 // DefaultSnapshotBytes is the log size after which a snapshot is taken automatically.
 const DefaultSnapshotBytes = 64 << 20
 
+// Default bounds of the wait before a store that failed a log write tries to recover (see
+// WithRecoveryBackoff).
+const (
+	DefaultRecoveryBackoff    = time.Second
+	DefaultMaxRecoveryBackoff = 30 * time.Second
+)
+
 // ErrLocked marks the error Open returns when another open store (in this or another process)
 // holds the data directory. Such errors are marked storage.ErrUnavailable too.
 var ErrLocked = errors.New("data directory in use")
 
 type options struct {
-	fs            FS
-	snapshotBytes int64
+	fs                  FS
+	snapshotBytes       int64
+	backoff, maxBackoff time.Duration
 }
 
 // Option configures Open.
@@ -57,12 +69,21 @@ func WithFS(fsys FS) Option { return func(o *options) { o.fs = fsys } }
 // (default DefaultSnapshotBytes). n <= 0 turns automatic snapshots off.
 func WithSnapshotBytes(n int64) Option { return func(o *options) { o.snapshotBytes = n } }
 
+// WithRecoveryBackoff sets how long a store that failed a log write refuses writes before an
+// Update tries to recover (first wait), and the longest wait, which doubles after each failed
+// attempt (defaults DefaultRecoveryBackoff and DefaultMaxRecoveryBackoff).
+func WithRecoveryBackoff(first, longest time.Duration) Option {
+	return func(o *options) { o.backoff, o.maxBackoff = first, max(first, longest) }
+}
+
 // Stats are counters of a Store since Open.
 type Stats struct {
-	Commits   uint64 // durable commits
-	Syncs     uint64 // fdatasyncs of the log for commits; Commits/Syncs is the group-commit factor
-	Snapshots uint64 // snapshots written
-	LogBytes  int64  // size of the current log segment
+	Commits    uint64 // durable commits
+	Syncs      uint64 // fdatasyncs of the log for commits; Commits/Syncs is the group-commit factor
+	Conflicts  uint64 // optimistic transactions run again because a concurrent commit changed what they read
+	Snapshots  uint64 // snapshots written
+	Recoveries uint64 // recoveries from disk after a failed log write
+	LogBytes   int64  // size of the current log segment
 	// SnapshotErr is the error of the last automatic snapshot, or nil if it succeeded.
 	SnapshotErr error
 }
@@ -72,21 +93,30 @@ type Store struct {
 	dir  string
 	fs   FS
 	opts options
-	core *memstore.Core
+	core atomic.Pointer[memstore.Core] // replaced when the store recovers after a failure
 	lock io.Closer
 
-	wmu    sync.Mutex // held from Begin to enqueue, so the log order is the commit order
-	seq    uint64     // last sequence number given to a commit; under wmu
+	mu     sync.RWMutex // Update holds it for reading; Close for writing, to wait for them
 	closed atomic.Bool
 
-	qmu     sync.Mutex
-	queue   []*pending
-	kick    chan struct{}
-	snapReq chan chan rotation
-	stop    chan struct{}
-	done    chan struct{}
+	// Writers hand sealed transactions to the sequencer.
+	qmu   sync.Mutex
+	queue []*pending
+	qkick chan struct{}
 
-	// Owned by the committer goroutine (and by Open and Close when it is not running).
+	seq uint64 // last sequence number given to a commit; under the core's lock
+
+	// The sequencer hands batches of sequenced commits to the syncer.
+	bmu     sync.Mutex
+	batches []*batch
+	bkick   chan struct{}
+
+	calls    chan func() // run on the syncer goroutine (log rotations, recovery)
+	stop     chan struct{}
+	seqDone  chan struct{}
+	syncDone chan struct{}
+
+	// Owned by the syncer goroutine (and by Open and Close when it is not running).
 	seg        File
 	segStart   uint64
 	segSize    int64
@@ -95,25 +125,21 @@ type Store struct {
 	nextSnapAt int64
 
 	failMu  sync.Mutex
-	failErr error
+	failErr error     // the failure writes are refused for, or nil
+	retryAt time.Time // when an Update may try to recover
+	backoff time.Duration
+	recMu   sync.Mutex // one recovery at a time
 
 	snapMu      sync.Mutex // one snapshot at a time
 	snapWG      sync.WaitGroup
 	lastSnapSeq uint64 // under snapMu
 
-	commits, syncs, snapshots atomic.Uint64
-	logBytes                  atomic.Int64
-	snapErr                   atomic.Pointer[error]
+	commits, syncs, conflicts, snapshots, recoveries atomic.Uint64
+	logBytes                                         atomic.Int64
+	snapErr                                          atomic.Pointer[error]
 }
 
 var _ storage.Storage = (*Store)(nil)
-
-type pending struct {
-	seq   uint64
-	frame []byte
-	snap  *memstore.Snapshot
-	done  chan error
-}
 
 type rotation struct {
 	seq  uint64
@@ -126,7 +152,8 @@ type rotation struct {
 // damaged anywhere but in a torn tail, an error marked ErrLocked and storage.ErrUnavailable if
 // another store holds dir, and a plain error for I/O failures.
 func Open(dir string, opts ...Option) (*Store, error) {
-	o := options{fs: OSFS{}, snapshotBytes: DefaultSnapshotBytes}
+	o := options{fs: OSFS{}, snapshotBytes: DefaultSnapshotBytes, backoff: DefaultRecoveryBackoff,
+		maxBackoff: DefaultMaxRecoveryBackoff}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -148,23 +175,27 @@ func Open(dir string, opts ...Option) (*Store, error) {
 		return nil, err
 	}
 	s := &Store{
-		dir: dir, fs: o.fs, opts: o, core: core, lock: lock,
-		kick:    make(chan struct{}, 1),
-		snapReq: make(chan chan rotation),
-		stop:    make(chan struct{}),
-		done:    make(chan struct{}),
+		dir: dir, fs: o.fs, opts: o, lock: lock, backoff: o.backoff,
+		qkick:    make(chan struct{}, 1),
+		bkick:    make(chan struct{}, 1),
+		calls:    make(chan func()),
+		stop:     make(chan struct{}),
+		seqDone:  make(chan struct{}),
+		syncDone: make(chan struct{}),
 	}
-	if err := s.recover(); err != nil {
+	if err := s.recover(core, false); err != nil {
 		if s.seg != nil {
 			_ = s.seg.Close()
 		}
 		_ = lock.Close()
 		return nil, err
 	}
+	s.core.Store(core)
 	s.seq = s.durable
 	s.nextSnapAt = o.snapshotBytes
 	s.logBytes.Store(s.segSize)
-	go s.run()
+	go s.sequencer()
+	go s.syncer()
 	return s, nil
 }
 
@@ -178,181 +209,52 @@ func (s *Store) View(ctx context.Context, fn func(storage.ReadTx) error) error {
 	if s.closed.Load() {
 		return errClosed()
 	}
-	return fn(s.core.Read())
+	return fn(s.core.Load().Read())
 }
 
-// Update runs fn in a write transaction. When fn returns nil, its writes are on disk when Update
-// returns nil. It returns fn's error (and nothing of fn's writes remains), the context's error if
-// ctx is done before the transaction starts, or an ErrUnavailable error if the store is closed,
-// if the log write failed (the commit did not happen), or if an earlier log write failed.
+// Update runs fn in an optimistic write transaction (see storage.Storage: fn may run more than
+// once, at most three times; the last run holds the commit lock). When fn returns nil, its writes
+// are on disk when Update returns nil. It returns fn's error (and nothing of fn's writes
+// remains), the context's error if ctx is done before a run starts, or an ErrUnavailable error if
+// the store is closed, if the log write failed (the commit did not happen), or if an earlier log
+// write failed and the store has not recovered yet (see Store's doc).
 func (s *Store) Update(ctx context.Context, fn func(storage.WriteTx) error) error {
-	if err := ctx.Err(); err != nil {
-		return errors.Wrap(err, "filestore")
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	for run := 0; ; run++ {
+		if err := ctx.Err(); err != nil {
+			return errors.Wrap(err, "filestore")
+		}
+		if s.closed.Load() {
+			return errClosed()
+		}
+		if err := s.writable(); err != nil {
+			return err
+		}
+		p, err := s.run(fn, run >= optimisticRuns)
+		if err != nil || p == nil {
+			return err
+		}
+		if err := <-p.done; !errors.Is(err, errRetry) {
+			return err
+		}
+		s.conflicts.Add(1)
 	}
-	p, err := s.commit(fn)
-	if err != nil || p == nil {
-		return err
-	}
-	return <-p.done
-}
-
-// commit runs fn and, if it wrote anything, commits it in memory and queues its log frame.
-func (s *Store) commit(fn func(storage.WriteTx) error) (*pending, error) {
-	s.wmu.Lock()
-	defer s.wmu.Unlock()
-	if s.closed.Load() {
-		return nil, errClosed()
-	}
-	if err := s.failure(); err != nil {
-		return nil, err
-	}
-	w := s.core.Begin()
-	defer w.Abort() // after Commit it does nothing
-	if err := fn(w); err != nil {
-		return nil, err
-	}
-	ops := w.Ops()
-	if len(ops) == 0 {
-		return nil, nil
-	}
-	frame, err := appendOps(newFrame(make([]byte, 0, 512), s.seq+1, kindCommit), ops)
-	if err != nil {
-		return nil, err
-	}
-	s.seq++
-	p := &pending{seq: s.seq, frame: sealFrame(frame), snap: w.Commit(), done: make(chan error, 1)}
-	s.qmu.Lock()
-	s.queue = append(s.queue, p)
-	s.qmu.Unlock()
-	select {
-	case s.kick <- struct{}{}:
-	default:
-	}
-	return p, nil
 }
 
 func errClosed() error {
 	return errors.Mark(errors.New("filestore: store is closed"), storage.ErrUnavailable)
 }
 
-// failure returns the error every Update returns after a failed log write, or nil.
-func (s *Store) failure() error {
-	s.failMu.Lock()
-	defer s.failMu.Unlock()
-	if s.failErr == nil {
-		return nil
-	}
-	err := errors.Mark(errors.New("filestore: store refuses writes after a failed log write"), storage.ErrUnavailable)
-	return errors.WithHint(err, "check the disk, then reopen the store")
-}
-
-// run is the committer goroutine: it writes queued frames in groups and takes log rotations for
-// snapshots between groups.
-func (s *Store) run() {
-	defer close(s.done)
-	for {
-		select {
-		case <-s.kick:
-			s.flush()
-			s.maybeSnapshot()
-		case reply := <-s.snapReq:
-			reply <- s.rotate()
-		case <-s.stop:
-			s.flush()
-			return
-		}
-	}
-}
-
-// flush writes every queued frame with one write and one fdatasync, then publishes the newest
-// state and wakes the writers.
-func (s *Store) flush() {
-	s.qmu.Lock()
-	batch := s.queue
-	s.queue = nil
-	s.qmu.Unlock()
-	if len(batch) == 0 {
-		return
-	}
-	if err := s.failure(); err != nil {
-		for _, p := range batch {
-			p.done <- err
-		}
-		return
-	}
-	buf := s.buf[:0]
-	for _, p := range batch {
-		buf = append(buf, p.frame...)
-	}
-	s.buf = buf
-	n, err := s.seg.Write(buf)
-	if err == nil && n != len(buf) {
-		err = io.ErrShortWrite
-	}
-	if err == nil {
-		err = s.seg.Sync()
-	}
-	if err != nil {
-		err = s.fail(err)
-		for _, p := range batch {
-			p.done <- err
-		}
-		return
-	}
-	s.segSize += int64(n)
-	s.logBytes.Store(s.segSize)
-	s.syncs.Add(1)
-	s.commits.Add(uint64(len(batch)))
-	last := batch[len(batch)-1]
-	s.core.Publish(last.snap)
-	s.durable = last.seq
-	for _, p := range batch {
-		p.done <- nil
-	}
-}
-
-// fail puts the store into the failed state after a log write or sync failed, and tries to cut
-// the log back to its last durable size so the failed commits leave no trace. It returns the error
-// for the commits of the failed group.
-func (s *Store) fail(cause error) error {
-	s.failMu.Lock()
-	s.failErr = cause
-	s.failMu.Unlock()
-	msg := "filestore: commit failed and was rolled back"
-	if err := s.seg.Truncate(s.segSize); err != nil {
-		msg = "filestore: commit failed; it may or may not survive a reopen"
-	} else if err := s.seg.Sync(); err != nil {
-		msg = "filestore: commit failed; it may or may not survive a reopen"
-	}
-	return errors.Mark(errors.Wrap(cause, msg), storage.ErrUnavailable)
-}
-
-// maybeSnapshot starts a background snapshot when the log has grown past the threshold.
-func (s *Store) maybeSnapshot() {
-	if s.opts.snapshotBytes <= 0 || s.segSize < s.nextSnapAt || s.failure() != nil {
-		return
-	}
-	// If this attempt fails before rotating, retry after another threshold of log.
-	s.nextSnapAt = s.segSize + s.opts.snapshotBytes
-	s.snapWG.Add(1)
-	go func() {
-		defer s.snapWG.Done()
-		if !s.snapMu.TryLock() {
-			return
-		}
-		defer s.snapMu.Unlock()
-		err := s.snapshot()
-		s.snapErr.Store(&err)
-	}()
-}
-
 // Stats returns the store's counters. It is safe for concurrent use.
 func (s *Store) Stats() Stats {
 	st := Stats{
-		Commits:   s.commits.Load(),
-		Syncs:     s.syncs.Load(),
-		Snapshots: s.snapshots.Load(),
-		LogBytes:  s.logBytes.Load(),
+		Commits:    s.commits.Load(),
+		Syncs:      s.syncs.Load(),
+		Conflicts:  s.conflicts.Load(),
+		Snapshots:  s.snapshots.Load(),
+		Recoveries: s.recoveries.Load(),
+		LogBytes:   s.logBytes.Load(),
 	}
 	if p := s.snapErr.Load(); p != nil {
 		st.SnapshotErr = *p
@@ -360,23 +262,27 @@ func (s *Store) Stats() Stats {
 	return st
 }
 
-// Close waits for queued commits to reach the disk and for a running snapshot to finish, then
-// releases the data directory. Later calls of View and Update return ErrUnavailable errors; a
-// second Close returns nil.
+// Close waits for Updates in progress to end (their commits on disk, or failed) and for a running
+// snapshot to finish, then releases the data directory. Later calls of View and Update return
+// ErrUnavailable errors; a second Close returns nil.
 func (s *Store) Close() error {
-	s.wmu.Lock()
+	s.mu.Lock()
 	if s.closed.Load() {
-		s.wmu.Unlock()
+		s.mu.Unlock()
 		return nil
 	}
 	s.closed.Store(true)
-	s.wmu.Unlock()
+	s.mu.Unlock()
 	close(s.stop)
-	<-s.done
+	<-s.seqDone
+	<-s.syncDone
 	s.snapWG.Wait()
 	s.snapMu.Lock()
 	defer s.snapMu.Unlock()
-	err := s.seg.Close()
+	var err error
+	if s.seg != nil {
+		err = s.seg.Close()
+	}
 	if lerr := s.lock.Close(); err == nil {
 		err = lerr
 	}

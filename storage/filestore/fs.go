@@ -120,13 +120,30 @@ type osFile struct{ *os.File }
 
 func (f osFile) Sync() error { return datasync(f.File) }
 
-// readFile reads the whole file name through fsys.
-func readFile(fsys FS, name string) ([]byte, error) {
+// DropCache evicts the file's clean cached pages (posix_fadvise POSIX_FADV_DONTNEED on Linux;
+// nothing elsewhere).
+func (f osFile) DropCache() error { return dropCache(f.File) }
+
+// CacheDropper is implemented by a File that can evict its clean pages from the page cache, so
+// that the next read comes from the device. The store uses it, when a File has it, to read its
+// files back after a failed fsync.
+type CacheDropper interface {
+	DropCache() error
+}
+
+// readFile reads the whole file name through fsys; with uncached, after evicting it from the page
+// cache where the File can (CacheDropper).
+func readFile(fsys FS, name string, uncached bool) ([]byte, error) {
 	f, err := fsys.OpenFile(name, os.O_RDONLY, 0)
 	if err != nil {
 		return nil, err
 	}
 	defer func() { _ = f.Close() }()
+	if d, ok := f.(CacheDropper); ok && uncached {
+		if err := d.DropCache(); err != nil {
+			return nil, errors.Wrapf(err, "filestore: evict %s from the page cache", filepath.Base(name))
+		}
+	}
 	b, err := io.ReadAll(f)
 	if err != nil {
 		return nil, errors.Wrapf(err, "filestore: read %s", filepath.Base(name))

@@ -17,9 +17,10 @@ func corruptf(format string, args ...any) error {
 	return errors.Mark(errors.NewWithDepthf(1, "filestore: "+format, args...), storage.ErrCorrupt)
 }
 
-// recover loads the newest snapshot, replays the log after it, truncates a torn tail and opens the
-// log segment to append to.
-func (s *Store) recover() error {
+// recover loads the newest snapshot into core, replays the log after it, truncates a torn tail and
+// opens the log segment to append to. With uncached, every file is read past the page cache (see
+// readFile).
+func (s *Store) recover(core *memstore.Core, uncached bool) error {
 	names, err := s.fs.ReadDir(s.dir)
 	if err != nil {
 		return errors.Wrap(err, "filestore: list data directory")
@@ -40,7 +41,7 @@ func (s *Store) recover() error {
 	var base uint64
 	if len(snaps) > 0 {
 		base = snaps[len(snaps)-1]
-		if err := s.loadSnapshot(base); err != nil {
+		if err := s.loadSnapshot(core, base, uncached); err != nil {
 			return err
 		}
 	}
@@ -72,7 +73,7 @@ func (s *Store) recover() error {
 		if start != next {
 			return corruptf("log segment %s does not follow commit %d", name, next-1)
 		}
-		data, err := readFile(s.fs, s.path(name))
+		data, err := readFile(s.fs, s.path(name), uncached)
 		if err != nil {
 			return err
 		}
@@ -102,7 +103,7 @@ func (s *Store) recover() error {
 				return errors.Wrapf(err, "filestore: log segment %s at offset %d", name, off)
 			}
 			if seq > base {
-				if err := s.core.Apply(ops); err != nil {
+				if err := core.Apply(ops); err != nil {
 					return err
 				}
 			}
@@ -155,10 +156,11 @@ func (s *Store) recover() error {
 	return nil
 }
 
-// loadSnapshot applies the snapshot holding commits up to seq. Any damage is an ErrCorrupt error.
-func (s *Store) loadSnapshot(seq uint64) error {
+// loadSnapshot applies the snapshot holding commits up to seq to core. Any damage is an
+// ErrCorrupt error.
+func (s *Store) loadSnapshot(core *memstore.Core, seq uint64, uncached bool) error {
 	name := snapName(seq)
-	data, err := readFile(s.fs, s.path(name))
+	data, err := readFile(s.fs, s.path(name), uncached)
 	if err != nil {
 		return err
 	}
@@ -192,7 +194,7 @@ func (s *Store) loadSnapshot(seq uint64) error {
 					return corruptf("snapshot %s: frame at offset %d is not a list of records", name, off-size)
 				}
 			}
-			if err := s.core.Apply(ops); err != nil {
+			if err := core.Apply(ops); err != nil {
 				return err
 			}
 			count += uint64(len(ops))

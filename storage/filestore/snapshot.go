@@ -48,15 +48,12 @@ func (s *Store) Snapshot() error {
 	return s.snapshot()
 }
 
-// snapshot asks the committer for a log rotation and writes the snapshot. Caller holds snapMu.
+// snapshot asks the syncer for a log rotation and writes the snapshot. Caller holds snapMu.
 func (s *Store) snapshot() error {
-	reply := make(chan rotation, 1)
-	select {
-	case s.snapReq <- reply:
-	case <-s.done:
-		return errClosed()
+	var r rotation
+	if err := s.onSyncer(func() { r = s.rotate() }); err != nil {
+		return err
 	}
-	r := <-reply
 	if r.err != nil {
 		return r.err
 	}
@@ -72,7 +69,7 @@ func (s *Store) snapshot() error {
 	return nil
 }
 
-// rotate runs on the committer between groups: it starts a new log segment after the last durable
+// rotate runs on the syncer between groups: it starts a new log segment after the last durable
 // commit and returns that commit's sequence number with a read transaction on its state.
 func (s *Store) rotate() rotation {
 	if err := s.failure(); err != nil {
@@ -89,7 +86,7 @@ func (s *Store) rotate() rotation {
 		s.logBytes.Store(s.segSize)
 	}
 	s.nextSnapAt = s.opts.snapshotBytes
-	return rotation{seq: s.durable, read: s.core.Read()}
+	return rotation{seq: s.durable, read: s.core.Load().Read()}
 }
 
 // writeSnapshot writes every record of rt as the snapshot at seq: temporary file, fsync, rename,

@@ -117,3 +117,8 @@ func lastFrameIn(data []byte) (int, int) {
 func TestRange(t *testing.T) {
 	storagetest.RunRange(t, func(t *testing.T) storage.Storage { return mustOpen(t, t.TempDir()) })
 }
+
+// TestConcurrency runs the serializability checks against the file store.
+func TestConcurrency(t *testing.T) {
+	storagetest.RunConcurrency(t, func(t *testing.T) storage.Storage { return mustOpen(t, t.TempDir()) })
+}

@@ -242,6 +242,7 @@ func logMatches(rec any, ix storage.Index, args []string) bool {
 // logInsert serves Insert on an append-only table.
 func (w *WriteTxn) logInsert(li int, l *appendLog, table string, rec any) error {
 	id := storage.RecordID(rec)
+	w.read(w.core.recordKey(table, id))
 	p := w.pend[li]
 	if p == nil {
 		p = &logPending{}

@@ -1,8 +1,15 @@
 // Package memstore implements storage.Storage in memory with go-memdb.
 //
-// Its Core is also the in-memory half of storage/filestore: a write transaction yields the list of
-// operations it made (Ops) and a snapshot of the database after it, and the caller decides when that
-// snapshot becomes visible to readers (Publish). The in-memory Store publishes at once.
+// Its Core is also the in-memory half of storage/filestore. Write transactions are optimistic:
+// each runs on a private copy-on-write snapshot of the latest committed state (a go-memdb
+// snapshot has its own writer), so any number run at once, and records what it read. Commit then
+// validates a batch of them in order, under the Core's lock: a transaction whose reads a
+// transaction committed after its start has changed conflicts and is not applied (its store runs
+// it again); the others are applied to the database in one go-memdb transaction, the first of them
+// by adopting its private tree when nothing committed since it started. A commit yields the list
+// of operations each transaction made (Ops) and a snapshot of the database after the batch, and
+// the caller decides when that snapshot becomes visible to readers (Publish). The in-memory Store
+// publishes at once.
 //
 // go-memdb does not enforce Unique on secondary indexes (hashicorp/go-memdb#7), so every unique
 // index of storage.Schema is checked here, in code, on Insert and Update. Append-only tables
@@ -11,7 +18,7 @@ package memstore
 
 import (
 	"context"
-	"reflect"
+	"hash/maphash"
 	"sync"
 	"sync/atomic"
 
@@ -37,26 +44,36 @@ type Op struct {
 	Table string
 	ID    string
 	Rec   any
+	prev  any // the record before the op, as the transaction saw it (nil for an insert)
 }
 
-// Core is a go-memdb database built from storage.Schema, with a published (reader-visible)
-// snapshot that may lag the latest committed state. It is safe for concurrent use; write
-// transactions are serialized by go-memdb's writer lock.
+// Core is a go-memdb database built from storage.Schema, with the state after the latest commit
+// (where write transactions start) and a published state (what readers see) that may lag it. It
+// is safe for concurrent use: Begin, Read and Publish need no lock; Commit needs the Core's lock
+// (Lock), which serializes commits.
 type Core struct {
-	wmu      sync.Mutex // held for the life of a write transaction, so Commit can snapshot atomically
-	db       *memdb.MemDB
 	tables   map[string]*tableMeta
 	logs     []*appendLog   // the append-only tables, in storage.Schema order
 	logIndex map[string]int // table name -> index in logs
-	visible  atomic.Pointer[Snapshot]
-	last     *Snapshot // the state after the latest commit, published or not; under wmu
+
+	mu      sync.Mutex   // Lock: held while a batch commits, and by a store's exclusive writer
+	db      *memdb.MemDB // the database after the latest commit; under mu
+	version uint64       // commits so far; under mu
+	conf    conflicts    // under mu
+	seed    maphash.Seed // of the read and write keys
+
+	latest  atomic.Pointer[Snapshot] // after the latest commit, published or not
+	visible atomic.Pointer[Snapshot] // published
+	active  atomic.Int64             // write transactions begun and not yet committed or aborted
 }
 
-// Snapshot is the state right after a write transaction: a go-memdb snapshot and the length of
-// every append-only log. Readers of a published Snapshot see exactly that state.
+// Snapshot is the state right after a commit: a go-memdb snapshot, the length of every
+// append-only log and the number of commits it holds. Readers of a published Snapshot see
+// exactly that state.
 type Snapshot struct {
-	db   *memdb.MemDB
-	lens []int
+	db      *memdb.MemDB
+	lens    []int
+	version uint64
 }
 
 // NewCore returns an empty Core.
@@ -75,9 +92,10 @@ func NewCore() (*Core, error) {
 	if err != nil {
 		return nil, errors.Wrap(err, "memstore: schema")
 	}
-	c.db = db
-	c.last = &Snapshot{db: db.Snapshot(), lens: c.logLens()}
-	c.visible.Store(c.last)
+	c.db, c.seed = db, maphash.MakeSeed()
+	snap := &Snapshot{db: db.Snapshot(), lens: c.logLens()}
+	c.latest.Store(snap)
+	c.visible.Store(snap)
 	return c, nil
 }
 
@@ -131,19 +149,15 @@ func (c *Core) Read() storage.ReadTx {
 	return &readTx{txn: s.db.Txn(false), core: c, lens: s.lens}
 }
 
-// Publish makes snap (from WriteTxn.Commit) the state readers see.
+// Publish makes snap (from Commit) the state readers see. Snapshots must be published in the
+// order they were committed.
 func (c *Core) Publish(snap *Snapshot) { c.visible.Store(snap) }
 
-// Begin starts a write transaction. It blocks while another is open. The caller must end it with
-// Commit or Abort.
-func (c *Core) Begin() *WriteTxn {
-	c.wmu.Lock()
-	return &WriteTxn{readTx: readTx{txn: c.db.Txn(true), core: c, lens: c.last.lens,
-		pend: make([]*logPending, len(c.logs))}}
-}
-
-// Apply runs ops (from a log) in one transaction and publishes the result. Used by recovery.
+// Apply runs ops (from a log) as one transaction, commits and publishes it. Used by recovery; the
+// caller must not commit concurrently.
 func (c *Core) Apply(ops []Op) error {
+	c.Lock()
+	defer c.Unlock()
 	w := c.Begin()
 	for _, op := range ops {
 		var err error
@@ -162,7 +176,11 @@ func (c *Core) Apply(ops []Op) error {
 			return errors.Mark(errors.Wrapf(err, "memstore: replaying %s %s", op.Table, op.ID), storage.ErrCorrupt)
 		}
 	}
-	c.Publish(w.Commit())
+	snap := c.Commit(w)
+	if !w.Committed() {
+		return errors.AssertionFailedf("memstore: a replayed transaction conflicted")
+	}
+	c.Publish(snap)
 	return nil
 }
 
@@ -196,10 +214,18 @@ func (c *Core) Each(fn func(table string, rec any) error) error {
 // readTx reads a go-memdb transaction and the first lens[i] records of each append-only log,
 // plus, in a write transaction, the transaction's own log inserts (pend).
 type readTx struct {
-	txn  *memdb.Txn
-	core *Core
-	lens []int
-	pend []*logPending // nil in a read transaction
+	txn   *memdb.Txn
+	core  *Core
+	lens  []int
+	pend  []*logPending // nil in a read transaction
+	reads *[]uint64     // a write transaction's read keys; nil in a read transaction
+}
+
+// read records that the transaction read what key names (a no-op in a read transaction).
+func (r *readTx) read(key uint64) {
+	if r.reads != nil {
+		*r.reads = append(*r.reads, key)
+	}
 }
 
 var _ storage.Lender = (*readTx)(nil)
@@ -222,6 +248,7 @@ func lend(rec any) any { return rec }
 
 // get and list hand each stored record through out: deepCopy, or lend.
 func (r *readTx) get(table, id string, out func(any) any) (any, error) {
+	r.read(r.core.recordKey(table, id))
 	if li, l := r.core.logFor(table); l != nil {
 		return r.logGet(li, l, table, id, out)
 	}
@@ -240,6 +267,7 @@ func (r *readTx) list(table, index string, args []string, copyOut func(any) any)
 	if err != nil {
 		return nil, err
 	}
+	r.read(r.core.listKey(im, table, args))
 	if tm.log >= 0 {
 		return r.logList(tm.log, r.core.logs[tm.log], im.Index, args, copyOut), nil
 	}
@@ -258,169 +286,21 @@ func (r *readTx) list(table, index string, args []string, copyOut func(any) any)
 	return out, nil
 }
 
-// WriteTxn is a write transaction of a Core. It implements storage.WriteTx.
-type WriteTxn struct {
-	readTx
-	ops   []Op
-	done  bool
-	dirty bool // go-memdb was written
-}
+// optimisticRuns is how many times a store runs an Update's fn optimistically before it runs it
+// once more holding the Core's lock, where it cannot conflict: fn runs at most optimisticRuns+1
+// times.
+const optimisticRuns = 2
 
-// Ops returns the writes made so far, in order.
-func (w *WriteTxn) Ops() []Op { return w.ops }
-
-// Commit commits the transaction in memory and returns a snapshot of the database right after it.
-// The snapshot is not visible to readers until the Core publishes it.
-func (w *WriteTxn) Commit() *Snapshot {
-	if w.done {
-		panic("memstore: Commit of a finished transaction")
-	}
-	w.done = true
-	c := w.core
-	snap := *c.last
-	// A transaction that only appended to logs (an access check's audit event) leaves go-memdb
-	// as it was, so its last snapshot stands and no new one is taken.
-	if w.dirty {
-		w.txn.Commit()
-		snap.db = c.db.Snapshot()
-	} else {
-		w.txn.Abort()
-	}
-	appended := false
-	for i, p := range w.pend {
-		if p != nil && len(p.recs) > 0 {
-			c.logs[i].add(p.recs)
-			appended = true
-		}
-	}
-	if appended {
-		snap.lens = c.logLens()
-	}
-	c.last = &snap
-	c.wmu.Unlock()
-	return &snap
-}
-
-// Abort discards the transaction. Calling it after Commit does nothing.
-func (w *WriteTxn) Abort() {
-	if !w.done {
-		w.done = true
-		w.txn.Abort()
-		w.core.wmu.Unlock()
-	}
-}
-
-func (w *WriteTxn) Insert(table string, rec any) error {
-	if err := w.checkRecord(table, rec); err != nil {
-		return err
-	}
-	if li, l := w.core.logFor(table); l != nil {
-		return w.logInsert(li, l, table, rec)
-	}
-	id := storage.RecordID(rec)
-	if existing, err := w.txn.First(table, "id", id); err != nil {
-		return errors.Wrapf(err, "memstore: insert %s", table)
-	} else if existing != nil {
-		return errors.Mark(errors.Newf("%s %q already exists", table, id), storage.ErrConflict)
-	}
-	return w.put(OpInsert, table, id, rec)
-}
-
-func (w *WriteTxn) Update(table string, rec any) error {
-	if err := w.checkRecord(table, rec); err != nil {
-		return err
-	}
-	if _, l := w.core.logFor(table); l != nil {
-		return errAppendOnly(table, "update")
-	}
-	id := storage.RecordID(rec)
-	if existing, err := w.txn.First(table, "id", id); err != nil {
-		return errors.Wrapf(err, "memstore: update %s", table)
-	} else if existing == nil {
-		return errors.Mark(errors.Newf("%s %q not found", table, id), storage.ErrNotFound)
-	}
-	return w.put(OpUpdate, table, id, rec)
-}
-
-func (w *WriteTxn) put(kind OpKind, table, id string, rec any) error {
-	ts, _ := storage.Lookup(table)
-	for _, ix := range ts.Indexes {
-		if !ix.Unique {
-			continue
-		}
-		for _, tuple := range storage.IndexValues(rec, ix) {
-			holders, err := w.LendList(table, ix.Name, tuple...)
-			if err != nil {
-				return err
-			}
-			for _, h := range holders {
-				if storage.RecordID(h) != id {
-					return errors.Mark(errors.Newf("a %s record with the same %s already exists", table, ix.Name), storage.ErrConflict)
-				}
-			}
-		}
-	}
-	c := deepCopy(rec)
-	w.dirty = true
-	if err := w.txn.Insert(table, c); err != nil {
-		return errors.Wrapf(err, "memstore: write %s", table)
-	}
-	w.ops = append(w.ops, Op{Kind: kind, Table: table, ID: id, Rec: c})
-	return nil
-}
-
-func (w *WriteTxn) Delete(table, id string) error {
-	if _, err := storage.Lookup(table); err != nil {
-		return err
-	}
-	if _, l := w.core.logFor(table); l != nil {
-		return errAppendOnly(table, "delete")
-	}
-	obj, err := w.txn.First(table, "id", id)
-	if err != nil {
-		return errors.Wrapf(err, "memstore: delete %s", table)
-	}
-	if obj == nil {
-		return errors.Mark(errors.Newf("%s %q not found", table, id), storage.ErrNotFound)
-	}
-	w.dirty = true
-	if err := w.txn.Delete(table, obj); err != nil {
-		return errors.Wrapf(err, "memstore: delete %s", table)
-	}
-	w.ops = append(w.ops, Op{Kind: OpDelete, Table: table, ID: id})
-	return nil
-}
-
-func (w *WriteTxn) checkRecord(table string, rec any) error {
-	ts, err := storage.Lookup(table)
-	if err != nil {
-		return err
-	}
-	if rec == nil {
-		return errors.AssertionFailedf("memstore: nil %s record", table)
-	}
-	if t := typeOf(rec); t != ts.Type {
-		return errors.AssertionFailedf("memstore: table %s holds %s, not %s", table, ts.Type, t)
-	}
-	if storage.RecordID(rec) == "" {
-		return errors.AssertionFailedf("memstore: %s record without an id", table)
-	}
-	return nil
-}
-
-func typeOf(rec any) reflect.Type {
-	t := reflect.TypeOf(rec)
-	if t.Kind() != reflect.Pointer {
-		return t
-	}
-	return t.Elem()
-}
-
-// Store is the in-memory storage.Storage. It is safe for concurrent use.
+// Store is the in-memory storage.Storage. It is safe for concurrent use. Update runs fn
+// optimistically (see storage.Storage: fn may run more than once) and commits concurrent
+// transactions in batches.
 type Store struct {
 	core   *Core
 	mu     sync.RWMutex
 	closed bool
+
+	qmu   sync.Mutex
+	queue []*WriteTxn // sealed transactions waiting for the commit lock
 }
 
 var _ storage.Storage = (*Store)(nil)
@@ -442,18 +322,70 @@ func (s *Store) View(ctx context.Context, fn func(storage.ReadTx) error) error {
 	return fn(s.core.Read())
 }
 
+// Update runs fn in an optimistic write transaction and commits it, running fn again when a
+// concurrent commit changed what it read (at most optimisticRuns+1 runs; the last holds the
+// commit lock). It returns fn's error, the context's error if ctx is done before a run starts, or
+// an ErrUnavailable error once the store is closed.
 func (s *Store) Update(ctx context.Context, fn func(storage.WriteTx) error) error {
 	if err := s.enter(ctx); err != nil {
 		return err
 	}
 	defer s.mu.RUnlock()
+	for run := 0; run < optimisticRuns; run++ {
+		if run > 0 {
+			if err := ctx.Err(); err != nil {
+				return errors.Wrap(err, "memstore")
+			}
+		}
+		w := s.core.Begin()
+		if err := fn(w); err != nil {
+			w.Abort()
+			return err
+		}
+		if len(w.Ops()) == 0 {
+			w.Abort()
+			return nil
+		}
+		w.Seal()
+		if s.commit(w) {
+			return nil
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return errors.Wrap(err, "memstore")
+	}
+	s.core.Lock()
+	defer s.core.Unlock()
 	w := s.core.Begin()
-	defer w.Abort()
 	if err := fn(w); err != nil {
+		w.Abort()
 		return err
 	}
-	s.core.Publish(w.Commit())
+	if len(w.Ops()) > 0 {
+		s.core.Publish(s.core.Commit(w))
+	} else {
+		w.Abort()
+	}
 	return nil
+}
+
+// commit queues w and commits it, with every transaction queued meanwhile, under the commit lock,
+// unless the writer that held the lock before has committed it already. It reports whether w
+// committed.
+func (s *Store) commit(w *WriteTxn) bool {
+	s.qmu.Lock()
+	s.queue = append(s.queue, w)
+	s.qmu.Unlock()
+	s.core.Lock()
+	defer s.core.Unlock()
+	if !w.Done() {
+		s.qmu.Lock()
+		batch := s.queue
+		s.queue = nil
+		s.qmu.Unlock()
+		s.core.Publish(s.core.Commit(batch...))
+	}
+	return w.Committed()
 }
 
 func (s *Store) enter(ctx context.Context) error {

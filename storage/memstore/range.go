@@ -29,6 +29,7 @@ func (r *readTx) rangeOf(table string, q storage.Range, keep func(any) bool, out
 	if err != nil {
 		return nil, err
 	}
+	r.read(r.core.listKey(im, table, q.Args))
 	p := pager{q: q, keep: keep, out: out}
 	if tm.log >= 0 {
 		return r.logRange(tm, im, &p)

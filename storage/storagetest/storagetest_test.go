@@ -26,3 +26,8 @@ func TestMemstoreStateMachine(t *testing.T) {
 func TestMemstoreRange(t *testing.T) {
 	storagetest.RunRange(t, func(*testing.T) storage.Storage { return memstore.New() })
 }
+
+// TestMemstoreConcurrency runs the serializability checks against the in-memory store.
+func TestMemstoreConcurrency(t *testing.T) {
+	storagetest.RunConcurrency(t, func(*testing.T) storage.Storage { return memstore.New() })
+}

@@ -1,0 +1,322 @@
+package memstore
+
+import (
+	"reflect"
+
+	"github.com/cockroachdb/errors"
+	"github.com/hashicorp/go-memdb"
+
+	"github.com/opakit/opa/storage"
+)
+
+// WriteTxn is an optimistic write transaction of a Core. It implements storage.WriteTx. It reads
+// and writes a private copy-on-write snapshot of the state its Begin saw, and records the keys of
+// what it read; Commit validates those against the commits made since. It is not safe for
+// concurrent use.
+type WriteTxn struct {
+	readTx
+	db        *memdb.MemDB // the private snapshot the transaction writes
+	base      *Snapshot    // the state it started from
+	ops       []Op
+	readKeys  []uint64
+	writeKeys []uint64
+	sealed    bool
+	done      bool
+	committed bool
+	dirty     bool // go-memdb was written
+}
+
+// Begin starts an optimistic write transaction on the state after the latest commit. It never
+// blocks. The caller must end it with Commit or Abort.
+func (c *Core) Begin() *WriteTxn {
+	c.active.Add(1)
+	base := c.latest.Load()
+	db := base.db.Snapshot()
+	w := &WriteTxn{db: db, base: base}
+	w.readTx = readTx{txn: db.Txn(true), core: c, lens: base.lens, pend: make([]*logPending, len(c.logs)),
+		reads: &w.readKeys}
+	return w
+}
+
+// Lock takes the Core's commit lock: Commit needs it, and a writer that holds it from Begin to
+// Commit runs alone (its transaction cannot conflict). It is not reentrant.
+func (c *Core) Lock() { c.mu.Lock() }
+
+// Unlock releases the commit lock.
+func (c *Core) Unlock() { c.mu.Unlock() }
+
+// Core returns the Core w began on.
+func (w *WriteTxn) Core() *Core { return w.core }
+
+// Ops returns the writes made so far, in order.
+func (w *WriteTxn) Ops() []Op { return w.ops }
+
+// Committed reports whether Commit applied w (false: it conflicted, or has not been committed).
+func (w *WriteTxn) Committed() bool { return w.committed }
+
+// Done reports whether w was committed (or found in conflict) or aborted.
+func (w *WriteTxn) Done() bool { return w.done }
+
+// Seal computes the keys of everything w wrote, so that Commit, under the lock, only looks them
+// up. Commit seals a transaction that was not sealed; callers seal first to keep that work out of
+// the lock. No write may follow.
+func (w *WriteTxn) Seal() {
+	if w.sealed {
+		return
+	}
+	w.sealed = true
+	c := w.core
+	for _, op := range w.ops {
+		tm := c.tables[op.Table]
+		w.writeKeys = append(w.writeKeys, c.tableKey(op.Table), c.recordKey(op.Table, op.ID))
+		for _, ix := range tm.ts.Indexes {
+			for _, rec := range [2]any{op.prev, op.Rec} {
+				if rec == nil {
+					continue
+				}
+				for _, tuple := range storage.IndexValues(rec, ix) {
+					w.writeKeys = append(w.writeKeys, c.key(op.Table, ix.Name, tuple))
+				}
+			}
+		}
+	}
+}
+
+// Commit validates ws in order and applies, as one go-memdb transaction, every one whose reads no
+// commit since its Begin (an earlier one of ws included) has changed; Committed tells which. It
+// returns the snapshot after them, to publish. The caller holds the lock (Lock). Every
+// transaction of ws is finished afterwards.
+func (c *Core) Commit(ws ...*WriteTxn) *Snapshot {
+	start := c.version
+	valid := ws[:0:0]
+	own := 0
+	for _, w := range ws {
+		if w.done {
+			panic("memstore: Commit of a finished transaction")
+		}
+		if w.core != c {
+			w.Abort() // begun on another Core (one a store replaced): it conflicts
+			continue
+		}
+		own++
+		w.Seal()
+		w.done = true
+		if c.conf.valid(w) {
+			c.version++
+			c.conf.record(w.writeKeys, c.version)
+			w.committed = true
+			valid = append(valid, w)
+		}
+	}
+	prev := c.latest.Load()
+	snap := &Snapshot{db: prev.db, lens: prev.lens, version: c.version}
+	var main *memdb.Txn
+	changed, appended := false, false
+	for _, w := range valid {
+		switch {
+		case !w.dirty:
+			w.txn.Abort() // it only appended to logs: go-memdb stays as it was
+		case !changed && w.base.version == start:
+			// Nothing was committed since w began: its private tree is the next state.
+			w.txn.Commit()
+			c.db, changed = w.db, true
+		default:
+			w.txn.Abort()
+			if main == nil {
+				main = c.db.Txn(true)
+			}
+			c.replay(main, w.ops)
+			changed = true
+		}
+		for i, p := range w.pend {
+			if p != nil && len(p.recs) > 0 {
+				c.logs[i].add(p.recs)
+				appended = true
+			}
+		}
+	}
+	for _, w := range ws {
+		if !w.committed && w.core == c {
+			w.txn.Abort()
+		}
+	}
+	if main != nil {
+		main.Commit()
+	}
+	if changed {
+		snap.db = c.db.Snapshot()
+	}
+	if appended {
+		snap.lens = c.logLens()
+	}
+	c.latest.Store(snap)
+	if c.active.Add(-int64(own)) == 0 {
+		c.conf.reset(c.version) // no transaction is open: none can conflict with the past
+	}
+	return snap
+}
+
+// replay applies a validated transaction's ops to txn.
+func (c *Core) replay(txn *memdb.Txn, ops []Op) {
+	for _, op := range ops {
+		if c.tables[op.Table].log >= 0 {
+			continue
+		}
+		var err error
+		if op.Kind == OpDelete {
+			err = txn.Delete(op.Table, op.prev) // go-memdb finds what to delete by its id
+		} else {
+			err = txn.Insert(op.Table, op.Rec)
+		}
+		if err != nil {
+			// Validation guarantees every op applies as it did in its transaction.
+			panic(errors.NewAssertionErrorWithWrappedErrf(err, "memstore: replaying %s %s", op.Table, op.ID))
+		}
+	}
+}
+
+// Commit commits w alone, taking the lock, and returns the snapshot after it, or nil when it
+// conflicted (Committed is false).
+func (w *WriteTxn) Commit() *Snapshot {
+	w.core.Lock()
+	defer w.core.Unlock()
+	snap := w.core.Commit(w)
+	if !w.committed {
+		return nil
+	}
+	return snap
+}
+
+// Abort discards the transaction. Calling it after Commit does nothing.
+func (w *WriteTxn) Abort() {
+	if !w.done {
+		w.done = true
+		w.txn.Abort()
+		w.core.active.Add(-1)
+	}
+}
+
+func (w *WriteTxn) Insert(table string, rec any) error {
+	if err := w.writable(table, rec); err != nil {
+		return err
+	}
+	if li, l := w.core.logFor(table); l != nil {
+		return w.logInsert(li, l, table, rec)
+	}
+	id := storage.RecordID(rec)
+	w.read(w.core.recordKey(table, id))
+	if existing, err := w.txn.First(table, "id", id); err != nil {
+		return errors.Wrapf(err, "memstore: insert %s", table)
+	} else if existing != nil {
+		return errors.Mark(errors.Newf("%s %q already exists", table, id), storage.ErrConflict)
+	}
+	return w.put(OpInsert, table, id, rec, nil)
+}
+
+func (w *WriteTxn) Update(table string, rec any) error {
+	if err := w.writable(table, rec); err != nil {
+		return err
+	}
+	if _, l := w.core.logFor(table); l != nil {
+		return errAppendOnly(table, "update")
+	}
+	id := storage.RecordID(rec)
+	w.read(w.core.recordKey(table, id))
+	existing, err := w.txn.First(table, "id", id)
+	if err != nil {
+		return errors.Wrapf(err, "memstore: update %s", table)
+	} else if existing == nil {
+		return errors.Mark(errors.Newf("%s %q not found", table, id), storage.ErrNotFound)
+	}
+	return w.put(OpUpdate, table, id, rec, existing)
+}
+
+func (w *WriteTxn) put(kind OpKind, table, id string, rec, prev any) error {
+	ts, _ := storage.Lookup(table)
+	for _, ix := range ts.Indexes {
+		if !ix.Unique {
+			continue
+		}
+		for _, tuple := range storage.IndexValues(rec, ix) {
+			holders, err := w.LendList(table, ix.Name, tuple...)
+			if err != nil {
+				return err
+			}
+			for _, h := range holders {
+				if storage.RecordID(h) != id {
+					return errors.Mark(errors.Newf("a %s record with the same %s already exists", table, ix.Name), storage.ErrConflict)
+				}
+			}
+		}
+	}
+	c := deepCopy(rec)
+	w.dirty = true
+	if err := w.txn.Insert(table, c); err != nil {
+		return errors.Wrapf(err, "memstore: write %s", table)
+	}
+	w.ops = append(w.ops, Op{Kind: kind, Table: table, ID: id, Rec: c, prev: prev})
+	return nil
+}
+
+func (w *WriteTxn) Delete(table, id string) error {
+	if err := w.open(); err != nil {
+		return err
+	}
+	if _, err := storage.Lookup(table); err != nil {
+		return err
+	}
+	if _, l := w.core.logFor(table); l != nil {
+		return errAppendOnly(table, "delete")
+	}
+	w.read(w.core.recordKey(table, id))
+	obj, err := w.txn.First(table, "id", id)
+	if err != nil {
+		return errors.Wrapf(err, "memstore: delete %s", table)
+	}
+	if obj == nil {
+		return errors.Mark(errors.Newf("%s %q not found", table, id), storage.ErrNotFound)
+	}
+	w.dirty = true
+	if err := w.txn.Delete(table, obj); err != nil {
+		return errors.Wrapf(err, "memstore: delete %s", table)
+	}
+	w.ops = append(w.ops, Op{Kind: OpDelete, Table: table, ID: id, prev: obj})
+	return nil
+}
+
+// open fails once the transaction is sealed or finished.
+func (w *WriteTxn) open() error {
+	if w.sealed || w.done {
+		return errors.AssertionFailedf("memstore: write in a sealed or finished transaction")
+	}
+	return nil
+}
+
+// writable checks a record written to table.
+func (w *WriteTxn) writable(table string, rec any) error {
+	if err := w.open(); err != nil {
+		return err
+	}
+	ts, err := storage.Lookup(table)
+	if err != nil {
+		return err
+	}
+	if rec == nil {
+		return errors.AssertionFailedf("memstore: nil %s record", table)
+	}
+	if t := typeOf(rec); t != ts.Type {
+		return errors.AssertionFailedf("memstore: table %s holds %s, not %s", table, ts.Type, t)
+	}
+	if storage.RecordID(rec) == "" {
+		return errors.AssertionFailedf("memstore: %s record without an id", table)
+	}
+	return nil
+}
+
+func typeOf(rec any) reflect.Type {
+	t := reflect.TypeOf(rec)
+	if t.Kind() != reflect.Pointer {
+		return t
+	}
+	return t.Elem()
+}
