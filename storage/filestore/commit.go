@@ -152,7 +152,11 @@ func (s *Store) sequence(c *memstore.Core, ps []*pending) {
 		ws[i] = p.w
 	}
 	snap := c.Commit(ws...)
-	b := &batch{core: c, snap: snap}
+	size := 0
+	for _, p := range ps {
+		size += len(p.frame)
+	}
+	b := &batch{core: c, snap: snap, buf: make([]byte, 0, size), waiters: make([]*pending, 0, len(ps))}
 	for _, p := range ps {
 		if !p.w.Committed() {
 			p.done <- errRetry

@@ -189,40 +189,6 @@ func (r *readTx) logGet(li int, l *appendLog, table, id string, out func(any) an
 	return out(rec), nil
 }
 
-// logList serves List on an append-only table: committed records, then this transaction's.
-func (r *readTx) logList(li int, l *appendLog, ix storage.Index, args []string, copyOut func(any) any) []any {
-	var stored []any
-	switch {
-	case ix.Name == "id" && len(args) == 0:
-		stored = l.list(-1, "", r.lens[li])
-	case ix.Name == "id":
-		if rec := l.get(args[0], r.lens[li]); rec != nil {
-			stored = []any{rec}
-		}
-	default:
-		key := strings.Join(args, "\x00")
-		if ix.Lowercase {
-			key = strings.ToLower(key)
-		}
-		for i, x := range l.ts.Indexes {
-			if x.Name == ix.Name {
-				stored = l.list(i, key, r.lens[li])
-			}
-		}
-	}
-	if r.pend != nil && r.pend[li] != nil {
-		for _, p := range r.pend[li].recs {
-			if logMatches(p, ix, args) {
-				stored = append(stored, p)
-			}
-		}
-	}
-	for i, rec := range stored {
-		stored[i] = copyOut(rec)
-	}
-	return stored
-}
-
 func logMatches(rec any, ix storage.Index, args []string) bool {
 	if ix.Name == "id" {
 		return len(args) == 0 || storage.RecordID(rec) == args[0]

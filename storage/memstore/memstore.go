@@ -219,6 +219,7 @@ type readTx struct {
 	lens  []int
 	pend  []*logPending // nil in a read transaction
 	reads *[]uint64     // a write transaction's read keys; nil in a read transaction
+	ov    overlay       // a write transaction's writes; nil in a read transaction
 }
 
 // read records that the transaction read what key names (a no-op in a read transaction).
@@ -252,9 +253,12 @@ func (r *readTx) get(table, id string, out func(any) any) (any, error) {
 	if li, l := r.core.logFor(table); l != nil {
 		return r.logGet(li, l, table, id, out)
 	}
-	obj, err := r.txn.First(table, "id", id)
-	if err != nil {
-		return nil, errors.Wrapf(err, "memstore: get %s", table)
+	obj, written := r.ov.lookup(table, id)
+	if !written {
+		var err error
+		if obj, err = r.txn.First(table, "id", id); err != nil {
+			return nil, errors.Wrapf(err, "memstore: get %s", table)
+		}
 	}
 	if obj == nil {
 		return nil, errors.Mark(errors.Newf("%s %q not found", table, id), storage.ErrNotFound)
@@ -262,28 +266,9 @@ func (r *readTx) get(table, id string, out func(any) any) (any, error) {
 	return out(obj), nil
 }
 
+// list is a Range without cursor or limit.
 func (r *readTx) list(table, index string, args []string, copyOut func(any) any) ([]any, error) {
-	tm, im, err := r.core.index(table, index, args)
-	if err != nil {
-		return nil, err
-	}
-	r.read(r.core.listKey(im, table, args))
-	if tm.log >= 0 {
-		return r.logList(tm.log, r.core.logs[tm.log], im.Index, args, copyOut), nil
-	}
-	vals := make([]any, len(args))
-	for i, a := range args {
-		vals[i] = a
-	}
-	it, err := r.txn.Get(table, index, vals...)
-	if err != nil {
-		return nil, errors.Wrapf(err, "memstore: list %s by %s", table, index)
-	}
-	var out []any
-	for obj := it.Next(); obj != nil; obj = it.Next() {
-		out = append(out, copyOut(obj))
-	}
-	return out, nil
+	return r.rangeOf(table, storage.Range{Index: index, Args: args}, nil, copyOut)
 }
 
 // optimisticRuns is how many times a store runs an Update's fn optimistically before it runs it

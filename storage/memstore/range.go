@@ -35,9 +35,11 @@ func (r *readTx) rangeOf(table string, q storage.Range, keep func(any) bool, out
 		return r.logRange(tm, im, &p)
 	}
 	if q.Index == "id" && len(q.Args) == 1 {
-		obj, err := r.txn.First(table, "id", q.Args[0])
-		if err != nil {
-			return nil, errors.Wrapf(err, "memstore: range %s", table)
+		obj, written := r.ov.lookup(table, q.Args[0])
+		if !written {
+			if obj, err = r.txn.First(table, "id", q.Args[0]); err != nil {
+				return nil, errors.Wrapf(err, "memstore: range %s", table)
+			}
 		}
 		if obj != nil && p.beyondAfter(storage.RecordID(obj)) {
 			p.offer(obj)
@@ -51,6 +53,12 @@ func (r *readTx) rangeOf(table string, q storage.Range, keep func(any) bool, out
 	it, bounded, err := r.seek(table, q, prefix)
 	if err != nil {
 		return nil, errors.Wrapf(err, "memstore: range %s by %s", table, q.Index)
+	}
+	// A write transaction's own records that belong to the range are merged in, in order; the
+	// snapshot's records it wrote are left out (their new version, if any, is among them).
+	var mine []any
+	if r.ov != nil {
+		mine = r.ov.candidates(table, im, args, &p)
 	}
 	// last is the id of the last record the scan reached inside the range. A seek without a
 	// prefix runs past the range's end, into the keys of other values: the range has ended at the
@@ -69,7 +77,17 @@ func (r *readTx) rangeOf(table string, q storage.Range, keep func(any) bool, out
 			}
 			last = id
 		}
-		p.offer(obj)
+		for len(mine) > 0 && !p.full() && p.beyondOf(id, storage.RecordID(mine[0])) {
+			p.offer(mine[0])
+			mine = mine[1:]
+		}
+		if _, written := r.ov.lookup(table, id); !written && !p.full() {
+			p.offer(obj)
+		}
+	}
+	for len(mine) > 0 && !p.full() {
+		p.offer(mine[0])
+		mine = mine[1:]
 	}
 	return p.page, nil
 }

@@ -10,13 +10,12 @@ import (
 )
 
 // WriteTxn is an optimistic write transaction of a Core. It implements storage.WriteTx. It reads
-// and writes a private copy-on-write snapshot of the state its Begin saw, and records the keys of
-// what it read; Commit validates those against the commits made since. It is not safe for
-// concurrent use.
+// the snapshot of the state its Begin saw, with its own writes (kept in an overlay, not in
+// go-memdb) merged in, and records the keys of what it read; Commit validates those against the
+// commits made since and applies the writes. It is not safe for concurrent use.
 type WriteTxn struct {
 	readTx
-	db        *memdb.MemDB // the private snapshot the transaction writes
-	base      *Snapshot    // the state it started from
+	base      *Snapshot // the state it started from
 	ops       []Op
 	readKeys  []uint64
 	writeKeys []uint64
@@ -31,10 +30,9 @@ type WriteTxn struct {
 func (c *Core) Begin() *WriteTxn {
 	c.active.Add(1)
 	base := c.latest.Load()
-	db := base.db.Snapshot()
-	w := &WriteTxn{db: db, base: base}
-	w.readTx = readTx{txn: db.Txn(true), core: c, lens: base.lens, pend: make([]*logPending, len(c.logs)),
-		reads: &w.readKeys}
+	w := &WriteTxn{base: base}
+	w.readTx = readTx{txn: base.db.Txn(false), core: c, lens: base.lens, pend: make([]*logPending, len(c.logs)),
+		reads: &w.readKeys, ov: overlay{}}
 	return w
 }
 
@@ -87,7 +85,6 @@ func (w *WriteTxn) Seal() {
 // returns the snapshot after them, to publish. The caller holds the lock (Lock). Every
 // transaction of ws is finished afterwards.
 func (c *Core) Commit(ws ...*WriteTxn) *Snapshot {
-	start := c.version
 	valid := ws[:0:0]
 	own := 0
 	for _, w := range ws {
@@ -111,22 +108,13 @@ func (c *Core) Commit(ws ...*WriteTxn) *Snapshot {
 	prev := c.latest.Load()
 	snap := &Snapshot{db: prev.db, lens: prev.lens, version: c.version}
 	var main *memdb.Txn
-	changed, appended := false, false
+	appended := false
 	for _, w := range valid {
-		switch {
-		case !w.dirty:
-			w.txn.Abort() // it only appended to logs: go-memdb stays as it was
-		case !changed && w.base.version == start:
-			// Nothing was committed since w began: its private tree is the next state.
-			w.txn.Commit()
-			c.db, changed = w.db, true
-		default:
-			w.txn.Abort()
+		if w.dirty { // otherwise it only appended to logs: go-memdb stays as it was
 			if main == nil {
 				main = c.db.Txn(true)
 			}
 			c.replay(main, w.ops)
-			changed = true
 		}
 		for i, p := range w.pend {
 			if p != nil && len(p.recs) > 0 {
@@ -135,15 +123,8 @@ func (c *Core) Commit(ws ...*WriteTxn) *Snapshot {
 			}
 		}
 	}
-	for _, w := range ws {
-		if !w.committed && w.core == c {
-			w.txn.Abort()
-		}
-	}
 	if main != nil {
 		main.Commit()
-	}
-	if changed {
 		snap.db = c.db.Snapshot()
 	}
 	if appended {
@@ -191,7 +172,6 @@ func (w *WriteTxn) Commit() *Snapshot {
 func (w *WriteTxn) Abort() {
 	if !w.done {
 		w.done = true
-		w.txn.Abort()
 		w.core.active.Add(-1)
 	}
 }
@@ -204,9 +184,8 @@ func (w *WriteTxn) Insert(table string, rec any) error {
 		return w.logInsert(li, l, table, rec)
 	}
 	id := storage.RecordID(rec)
-	w.read(w.core.recordKey(table, id))
-	if existing, err := w.txn.First(table, "id", id); err != nil {
-		return errors.Wrapf(err, "memstore: insert %s", table)
+	if existing, err := w.lookup(table, id); err != nil {
+		return err
 	} else if existing != nil {
 		return errors.Mark(errors.Newf("%s %q already exists", table, id), storage.ErrConflict)
 	}
@@ -221,10 +200,9 @@ func (w *WriteTxn) Update(table string, rec any) error {
 		return errAppendOnly(table, "update")
 	}
 	id := storage.RecordID(rec)
-	w.read(w.core.recordKey(table, id))
-	existing, err := w.txn.First(table, "id", id)
+	existing, err := w.lookup(table, id)
 	if err != nil {
-		return errors.Wrapf(err, "memstore: update %s", table)
+		return err
 	} else if existing == nil {
 		return errors.Mark(errors.Newf("%s %q not found", table, id), storage.ErrNotFound)
 	}
@@ -251,9 +229,7 @@ func (w *WriteTxn) put(kind OpKind, table, id string, rec, prev any) error {
 	}
 	c := deepCopy(rec)
 	w.dirty = true
-	if err := w.txn.Insert(table, c); err != nil {
-		return errors.Wrapf(err, "memstore: write %s", table)
-	}
+	w.ov.set(table, id, c)
 	w.ops = append(w.ops, Op{Kind: kind, Table: table, ID: id, Rec: c, prev: prev})
 	return nil
 }
@@ -268,20 +244,29 @@ func (w *WriteTxn) Delete(table, id string) error {
 	if _, l := w.core.logFor(table); l != nil {
 		return errAppendOnly(table, "delete")
 	}
-	w.read(w.core.recordKey(table, id))
-	obj, err := w.txn.First(table, "id", id)
+	obj, err := w.lookup(table, id)
 	if err != nil {
-		return errors.Wrapf(err, "memstore: delete %s", table)
-	}
-	if obj == nil {
+		return err
+	} else if obj == nil {
 		return errors.Mark(errors.Newf("%s %q not found", table, id), storage.ErrNotFound)
 	}
 	w.dirty = true
-	if err := w.txn.Delete(table, obj); err != nil {
-		return errors.Wrapf(err, "memstore: delete %s", table)
-	}
+	w.ov.set(table, id, nil)
 	w.ops = append(w.ops, Op{Kind: OpDelete, Table: table, ID: id, prev: obj})
 	return nil
+}
+
+// lookup returns the record with id as the transaction sees it, or nil, and notes the read.
+func (w *WriteTxn) lookup(table, id string) (any, error) {
+	w.read(w.core.recordKey(table, id))
+	if rec, written := w.ov.lookup(table, id); written {
+		return rec, nil
+	}
+	obj, err := w.txn.First(table, "id", id)
+	if err != nil {
+		return nil, errors.Wrapf(err, "memstore: look up %s %q", table, id)
+	}
+	return obj, nil
 }
 
 // open fails once the transaction is sealed or finished.
