@@ -12,13 +12,16 @@ import (
 )
 
 // The commit pipeline. A writer runs its transaction optimistically and encodes its log frame on
-// its own goroutine, then queues it (pending). The sequencer goroutine takes every queued
-// transaction, validates and applies them in memory as one batch under the Core's lock, gives
-// each valid one the next sequence number, fills in its frame, and hands the batch to the syncer.
-// The syncer goroutine writes every batch handed to it with one write and one fdatasync, then
-// publishes the newest state and wakes the writers. So the sequencer builds the next batch while
-// the syncer waits for the disk, and the only work done one transaction at a time is
-// validation, the in-memory apply and a copy of the frame.
+// its own goroutine, then queues it (pending). Sequencing takes every queued transaction,
+// validates and applies them in memory as one batch under the Core's lock, gives each valid one
+// the next sequence number, fills in its frame, and hands the batch on. Syncing, under syncMu,
+// writes every batch handed on with one write and one fdatasync, then publishes the newest state
+// and wakes the writers. A writer that finds the queue empty and the Core's lock free sequences
+// itself, and then syncs itself if syncMu is free too, so a writer alone commits with no
+// goroutine handoff; under contention the sequencer and syncer goroutines do the steps, and the
+// batches grow with the load. So batches are built while the disk syncs the one before, and the
+// only work done one transaction at a time is validation, the in-memory apply and a copy of the
+// frame.
 //
 // A transaction that conflicts is answered errRetry at once and its writer runs it again; a
 // writer whose transaction conflicted optimisticRuns times runs it holding the Core's lock, so it
@@ -33,9 +36,10 @@ var errRetry = errors.New("filestore: transaction conflicted; run it again")
 
 // pending is a sealed transaction on its way to the disk.
 type pending struct {
-	w     *memstore.WriteTxn
-	frame []byte     // its commit frame; the sequencer fills in the sequence number and checksum
-	done  chan error // nil once durable, errRetry, or why it failed
+	w      *memstore.WriteTxn
+	frame  []byte     // its commit frame; the sequencer fills in the sequence number and checksum
+	done   chan error // nil once durable, errRetry, or why it failed
+	inline bool       // its writer sequenced it and may sync it itself
 }
 
 // batch is what the sequencer hands the syncer: frames in sequence order, the state after them,
@@ -78,13 +82,49 @@ func (s *Store) run(fn func(storage.WriteTx) error, exclusive bool) (*pending, e
 	p := &pending{w: w, frame: frame, done: make(chan error, 1)}
 	if exclusive {
 		s.sequence(c, []*pending{p})
+		p.inline = true
 		return p, nil
 	}
 	s.qmu.Lock()
 	s.queue = append(s.queue, p)
+	alone := len(s.queue) == 1
 	s.qmu.Unlock()
+	if alone && c.TryLock() {
+		p.inline = true
+		if s.core.Load() == c {
+			if ps := drain(&s.qmu, &s.queue); len(ps) > 0 {
+				s.sequence(c, ps)
+			}
+		}
+		c.Unlock()
+		if !s.waiting(&s.qmu, func() bool { return len(s.queue) > 0 }) {
+			return p, nil
+		}
+	}
 	kick(s.qkick)
 	return p, nil
+}
+
+// syncInline syncs the batches handed on, on the caller's goroutine if p was sequenced there and
+// syncMu is free, and leaves them to the syncer goroutine otherwise.
+func (s *Store) syncInline(p *pending) {
+	if !p.inline || !s.syncMu.TryLock() {
+		kick(s.bkick)
+		return
+	}
+	s.flush()
+	s.maybeSnapshot()
+	s.syncMu.Unlock()
+	if s.waiting(&s.bmu, func() bool { return len(s.batches) > 0 }) {
+		kick(s.bkick)
+	}
+}
+
+// waiting reports cond under mu.
+func (s *Store) waiting(mu *sync.Mutex, cond func() bool) bool {
+	mu.Lock()
+	defer mu.Unlock()
+	return cond()
 }
 
 // failedRun is a pending already answered errRetry.
@@ -133,6 +173,7 @@ func (s *Store) sequencer() {
 			}
 			s.sequence(c, ps)
 			c.Unlock()
+			kick(s.bkick)
 		}
 	}
 }
@@ -174,29 +215,34 @@ func (s *Store) sequence(c *memstore.Core, ps []*pending) {
 	s.bmu.Lock()
 	s.batches = append(s.batches, b)
 	s.bmu.Unlock()
-	kick(s.bkick)
 }
 
-// syncer is the goroutine that owns the log: it writes batches, and runs log rotations for
-// snapshots and recoveries between them.
+// syncer is the goroutine that writes the batches no writer wrote itself, and runs log
+// rotations for snapshots and recoveries between them, all under syncMu.
 func (s *Store) syncer() {
 	defer close(s.syncDone)
 	for {
 		select {
 		case <-s.bkick:
+			s.syncMu.Lock()
 			s.flush()
 			s.maybeSnapshot()
+			s.syncMu.Unlock()
 		case f := <-s.calls:
+			s.syncMu.Lock()
 			f()
+			s.syncMu.Unlock()
 		case <-s.stop:
+			s.syncMu.Lock()
 			s.flush()
+			s.syncMu.Unlock()
 			return
 		}
 	}
 }
 
 // flush writes every batch handed over with one write and one fdatasync, then publishes the
-// newest state and wakes the writers.
+// newest state and wakes the writers. The caller holds syncMu.
 func (s *Store) flush() {
 	bs := drain(&s.bmu, &s.batches)
 	if len(bs) == 0 {
@@ -221,9 +267,16 @@ func (s *Store) flush() {
 		}
 		s.buf = buf
 	}
-	n, err := s.seg.Write(buf)
+	n, err := s.seg.WriteAt(buf, s.segSize)
 	if err == nil && n != len(buf) {
 		err = io.ErrShortWrite
+	}
+	end := s.segSize + int64(len(buf))
+	if err == nil && end > s.segAlloc && s.opts.prealloc > 0 {
+		// Zero-fill the next stretch; this group's fsync persists it with the new size. It is
+		// best effort: on a disk too full for it the log just grows with each write.
+		z, _ := s.seg.WriteAt(make([]byte, s.opts.prealloc), end)
+		s.segAlloc = end + int64(z)
 	}
 	if err == nil {
 		err = s.seg.Sync()
@@ -232,7 +285,8 @@ func (s *Store) flush() {
 		answer(s.fail(err))
 		return
 	}
-	s.segSize += int64(n)
+	s.segAlloc = max(s.segAlloc, end)
+	s.segSize = end
 	s.logBytes.Store(s.segSize)
 	s.syncs.Add(1)
 	last := bs[len(bs)-1]
@@ -265,8 +319,8 @@ func (s *Store) maybeSnapshot() {
 	}()
 }
 
-// onSyncer runs f on the syncer goroutine and waits for it; it returns an ErrUnavailable error
-// if the syncer has stopped.
+// onSyncer runs f on the syncer goroutine, holding syncMu, and waits for it; it returns an
+// ErrUnavailable error if the syncer has stopped.
 func (s *Store) onSyncer(f func()) error {
 	done := make(chan struct{})
 	select {

@@ -29,6 +29,7 @@ func (s *Store) fail(cause error) error {
 	s.retryAt = time.Now().Add(s.backoff)
 	s.failMu.Unlock()
 	msg := "filestore: commit failed and was rolled back"
+	s.segAlloc = s.segSize
 	if err := s.seg.Truncate(s.segSize); err != nil {
 		msg = "filestore: commit failed; it may or may not survive a reopen"
 	} else if err := s.seg.Sync(); err != nil {

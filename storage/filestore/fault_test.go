@@ -104,6 +104,17 @@ func (f *faultFile) Write(p []byte) (int, error) {
 	return f.File.Write(p)
 }
 
+func (f *faultFile) WriteAt(p []byte, off int64) (int, error) {
+	if ft := f.fs.hit("write", f.name); ft != nil {
+		if ft.short {
+			n, _ := f.File.WriteAt(p[:len(p)/2], off)
+			return n, ft.err
+		}
+		return 0, ft.err
+	}
+	return f.File.WriteAt(p, off)
+}
+
 func (f *faultFile) Sync() error {
 	if ft := f.fs.hit("sync", f.name); ft != nil {
 		return ft.err

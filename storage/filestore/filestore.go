@@ -41,6 +41,9 @@ import (
 // DefaultSnapshotBytes is the log size after which a snapshot is taken automatically.
 const DefaultSnapshotBytes = 64 << 20
 
+// DefaultPreallocBytes is how far ahead of its end the log is zero-filled (see WithPrealloc).
+const DefaultPreallocBytes = 4 << 20
+
 // Default bounds of the wait before a store that failed a log write tries to recover (see
 // WithRecoveryBackoff).
 const (
@@ -55,6 +58,7 @@ var ErrLocked = errors.New("data directory in use")
 type options struct {
 	fs                  FS
 	snapshotBytes       int64
+	prealloc            int64
 	backoff, maxBackoff time.Duration
 }
 
@@ -68,6 +72,12 @@ func WithFS(fsys FS) Option { return func(o *options) { o.fs = fsys } }
 // WithSnapshotBytes sets the log size after which a snapshot is taken in the background
 // (default DefaultSnapshotBytes). n <= 0 turns automatic snapshots off.
 func WithSnapshotBytes(n int64) Option { return func(o *options) { o.snapshotBytes = n } }
+
+// WithPrealloc sets how far ahead of the last commit the log segment is zero-filled (default
+// DefaultPreallocBytes; 0 turns it off). A commit then overwrites blocks already allocated and
+// written, so its fdatasync has only data to flush, not the file's new size and block map; the
+// log grows by n at a time, in the same write as the commit that reaches its end.
+func WithPrealloc(n int64) Option { return func(o *options) { o.prealloc = max(n, 0) } }
 
 // WithRecoveryBackoff sets how long a store that failed a log write refuses writes before an
 // Update tries to recover (first wait), and the longest wait, which doubles after each failed
@@ -116,10 +126,12 @@ type Store struct {
 	seqDone  chan struct{}
 	syncDone chan struct{}
 
-	// Owned by the syncer goroutine (and by Open and Close when it is not running).
+	// Under syncMu (and owned by Open and Close when the goroutines are not running).
+	syncMu     sync.Mutex
 	seg        File
 	segStart   uint64
-	segSize    int64
+	segSize    int64 // the end of the last frame
+	segAlloc   int64 // the file's size: segSize and the zero-filled space after it
 	durable    uint64
 	buf        []byte
 	nextSnapAt int64
@@ -152,8 +164,8 @@ type rotation struct {
 // damaged anywhere but in a torn tail, an error marked ErrLocked and storage.ErrUnavailable if
 // another store holds dir, and a plain error for I/O failures.
 func Open(dir string, opts ...Option) (*Store, error) {
-	o := options{fs: OSFS{}, snapshotBytes: DefaultSnapshotBytes, backoff: DefaultRecoveryBackoff,
-		maxBackoff: DefaultMaxRecoveryBackoff}
+	o := options{fs: OSFS{}, snapshotBytes: DefaultSnapshotBytes, prealloc: DefaultPreallocBytes,
+		backoff: DefaultRecoveryBackoff, maxBackoff: DefaultMaxRecoveryBackoff}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -235,6 +247,7 @@ func (s *Store) Update(ctx context.Context, fn func(storage.WriteTx) error) erro
 		if err != nil || p == nil {
 			return err
 		}
+		s.syncInline(p)
 		if err := <-p.done; !errors.Is(err, errRetry) {
 			return err
 		}
@@ -281,6 +294,7 @@ func (s *Store) Close() error {
 	defer s.snapMu.Unlock()
 	var err error
 	if s.seg != nil {
+		s.trimSegment() // a clean close leaves no zero-filled space behind
 		err = s.seg.Close()
 	}
 	if lerr := s.lock.Close(); err == nil {
@@ -298,7 +312,7 @@ func snapName(seq uint64) string  { return fmtName("snap-", seq, ".snap") }
 // directory entry), so acknowledged commits in it survive a crash.
 func (s *Store) createSegment(start uint64) (File, error) {
 	name := s.path(segName(start))
-	f, err := s.fs.OpenFile(name, os.O_CREATE|os.O_TRUNC|os.O_WRONLY|os.O_APPEND, 0o600)
+	f, err := s.fs.OpenFile(name, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
 	if err != nil {
 		return nil, errors.Wrap(err, "filestore: create log segment")
 	}
@@ -318,4 +332,12 @@ func (s *Store) createSegment(start uint64) (File, error) {
 		return nil, errors.Wrap(err, "filestore: create log segment")
 	}
 	return f, nil
+}
+
+// trimSegment cuts the zero-filled space off the current segment (best effort: recovery accepts
+// zeros after the last frame). It runs on the syncer or when it is not running.
+func (s *Store) trimSegment() {
+	if s.segAlloc > s.segSize && s.seg.Truncate(s.segSize) == nil && s.seg.Sync() == nil {
+		s.segAlloc = s.segSize
+	}
 }

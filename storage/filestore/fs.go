@@ -9,10 +9,11 @@ import (
 )
 
 // File is an open file of an FS. Sync must make the written data durable (fdatasync is enough:
-// it persists the size of an appended file too).
+// it persists the size of a grown file too).
 type File interface {
 	io.Reader
 	io.Writer
+	io.WriterAt
 	// Sync flushes the file's data (and its size) to stable storage.
 	Sync() error
 	// Truncate changes the file's size.

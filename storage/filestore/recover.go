@@ -88,10 +88,13 @@ func (s *Store) recover(core *memstore.Core, uncached bool) error {
 		for off < len(data) {
 			payload, size, ok := nextFrame(data[off:])
 			if !ok {
-				if !last || anyFrameIn(data[off+1:]) {
+				zeros := allZero(data[off:]) // the zero-filled space after the last frame (WithPrealloc)
+				if !zeros && (!last || anyFrameIn(data[off+1:])) {
 					return corruptf("log segment %s: bad frame at offset %d", name, off)
 				}
-				truncateAt = int64(off) // a torn tail: written but never acknowledged
+				if last {
+					truncateAt = int64(off) // zeros, or a torn tail: written but never acknowledged
+				}
 				break
 			}
 			seq, kind, body := splitPayload(payload)
@@ -137,14 +140,15 @@ func (s *Store) recover(core *memstore.Core, uncached bool) error {
 			return err
 		}
 		s.seg, s.segStart, s.segSize = f, s.durable+1, int64(len(walMagic))
+		s.segAlloc = s.segSize
 		return nil
 	}
 	start := segs[len(segs)-1]
-	f, err := s.fs.OpenFile(s.path(segName(start)), os.O_WRONLY|os.O_APPEND, 0)
+	f, err := s.fs.OpenFile(s.path(segName(start)), os.O_WRONLY, 0)
 	if err != nil {
 		return errors.Wrap(err, "filestore: open log segment")
 	}
-	s.seg, s.segStart = f, start
+	s.seg, s.segStart, s.segAlloc = f, start, s.segSize
 	if truncateAt >= 0 {
 		if err := f.Truncate(truncateAt); err != nil {
 			return errors.Wrap(err, "filestore: truncate torn log tail")
@@ -208,4 +212,14 @@ func (s *Store) loadSnapshot(core *memstore.Core, seq uint64, uncached bool) err
 			return corruptf("snapshot %s: unknown frame kind %d", name, kind)
 		}
 	}
+}
+
+// allZero reports whether b holds only zero bytes.
+func allZero(b []byte) bool {
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
 }

@@ -205,7 +205,7 @@ func TestRecoverAfterFullDisk(t *testing.T) {
 		}
 		t.Skipf("mounting a 2 MiB tmpfs needs root (%v); run as root to test recovery after a full disk", err)
 	}
-	t.Cleanup(func() { _ = syscall.Unmount(dir, 0) })
+	t.Cleanup(func() { _ = syscall.Unmount(dir, syscall.MNT_DETACH) })
 	data := filepath.Join(dir, "store")
 	s := mustOpen(t, data, WithSnapshotBytes(0), WithRecoveryBackoff(10*time.Millisecond, 100*time.Millisecond))
 	// The filler takes most of the space; the log gets the rest.

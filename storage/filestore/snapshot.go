@@ -81,8 +81,10 @@ func (s *Store) rotate() rotation {
 		if err != nil {
 			return rotation{err: errors.Wrap(err, "filestore: snapshot")}
 		}
+		s.trimSegment()
 		_ = s.seg.Close() // everything in it is synced
 		s.seg, s.segStart, s.segSize = f, start, int64(len(walMagic))
+		s.segAlloc = s.segSize
 		s.logBytes.Store(s.segSize)
 	}
 	s.nextSnapAt = s.opts.snapshotBytes

@@ -24,7 +24,9 @@ func TestStateMachine(t *testing.T) {
 		}
 	}
 	open := func(t *rapid.T, dir string, snapBytes int64) storage.Storage {
-		s, err := Open(dir, WithSnapshotBytes(snapBytes))
+		// Small preallocations make commits cross the zero-filled space's end often.
+		prealloc := rapid.SampledFrom([]int64{0, 64, 4096}).Draw(t, "prealloc")
+		s, err := Open(dir, WithSnapshotBytes(snapBytes), WithPrealloc(prealloc))
 		if err != nil {
 			t.Fatalf("Open: %v", err)
 		}
@@ -67,9 +69,15 @@ func TestStateMachine(t *testing.T) {
 				// A crash while writing the last frame: only part of it reached the disk.
 				keep := rapid.IntRange(0, size-1).Draw(t, "bytes of the last frame kept")
 				data = data[:start+keep]
+			} else if rapid.Bool().Draw(t, "zeros") {
+				// A crash with zero-filled space after the last frame (WithPrealloc).
+				data = append(data, make([]byte, rapid.IntRange(1, 5000).Draw(t, "zero bytes"))...)
 			} else {
 				// A crash while writing a frame after the last acknowledged one.
 				data = append(data, rapid.SliceOfN(rapid.Byte(), 1, 40).Draw(t, "garbage")...)
+				if rapid.Bool().Draw(t, "zeros after the garbage") {
+					data = append(data, make([]byte, 100)...)
+				}
 			}
 			if err := os.WriteFile(seg, data, 0o600); err != nil {
 				t.Fatal(err)

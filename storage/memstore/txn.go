@@ -40,6 +40,9 @@ func (c *Core) Begin() *WriteTxn {
 // Commit runs alone (its transaction cannot conflict). It is not reentrant.
 func (c *Core) Lock() { c.mu.Lock() }
 
+// TryLock takes the commit lock if it is free and reports whether it did.
+func (c *Core) TryLock() bool { return c.mu.TryLock() }
+
 // Unlock releases the commit lock.
 func (c *Core) Unlock() { c.mu.Unlock() }
 
