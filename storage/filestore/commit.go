@@ -16,9 +16,8 @@ import (
 // validates and applies them in memory as one batch under the Core's lock, gives each valid one
 // the next sequence number, fills in its frame, and hands the batch on. Syncing, under syncMu,
 // writes every batch handed on with one write and one fdatasync, then publishes the newest state
-// and wakes the writers. A writer that finds the queue empty and the Core's lock free sequences
-// itself, and then syncs itself if syncMu is free too, so a writer alone commits with no
-// goroutine handoff; under contention the sequencer and syncer goroutines do the steps, and the
+// and wakes the writers. A writer with no other commit in flight sequences its own commit, and
+// then syncs it itself if syncMu is free, so a writer alone commits with no goroutine handoff; under contention the sequencer and syncer goroutines do the steps, and the
 // batches grow with the load. So batches are built while the disk syncs the one before, and the
 // only work done one transaction at a time is validation, the in-memory apply and a copy of the
 // frame.
@@ -80,6 +79,7 @@ func (s *Store) run(fn func(storage.WriteTx) error, exclusive bool) (*pending, e
 		return nil, err
 	}
 	p := &pending{w: w, frame: frame, done: make(chan error, 1)}
+	alone := s.inflight.Add(1) == 1
 	if exclusive {
 		s.sequence(c, []*pending{p})
 		p.inline = true
@@ -87,7 +87,6 @@ func (s *Store) run(fn func(storage.WriteTx) error, exclusive bool) (*pending, e
 	}
 	s.qmu.Lock()
 	s.queue = append(s.queue, p)
-	alone := len(s.queue) == 1
 	s.qmu.Unlock()
 	if alone && c.TryLock() {
 		p.inline = true
@@ -129,6 +128,7 @@ func (s *Store) waiting(mu *sync.Mutex, cond func() bool) bool {
 
 // failedRun is a pending already answered errRetry.
 func (s *Store) failedRun() *pending {
+	s.inflight.Add(1)
 	p := &pending{done: make(chan error, 1)}
 	p.done <- errRetry
 	return p
@@ -150,7 +150,10 @@ func kick(ch chan struct{}) {
 	}
 }
 
-// sequencer is the goroutine that sequences queued transactions.
+// sequencer is the goroutine that sequences queued transactions. While a batch it handed on
+// waits for the syncer, it lets the queue grow instead (the syncer kicks it when it takes the
+// batch): one batch per fsync, as large as the load makes it, and go-memdb applies a large batch
+// for a fraction of the cost per record of a small one.
 func (s *Store) sequencer() {
 	defer close(s.seqDone)
 	for {
@@ -160,6 +163,9 @@ func (s *Store) sequencer() {
 			return
 		}
 		for {
+			if s.waiting(&s.bmu, func() bool { return len(s.batches) > 0 }) {
+				break
+			}
 			ps := drain(&s.qmu, &s.queue)
 			if len(ps) == 0 {
 				break
@@ -248,6 +254,7 @@ func (s *Store) flush() {
 	if len(bs) == 0 {
 		return
 	}
+	kick(s.qkick) // the sequencer may build the next batch
 	answer := func(err error) {
 		for _, b := range bs {
 			for _, p := range b.waiters {
@@ -275,7 +282,10 @@ func (s *Store) flush() {
 	if err == nil && end > s.segAlloc && s.opts.prealloc > 0 {
 		// Zero-fill the next stretch; this group's fsync persists it with the new size. It is
 		// best effort: on a disk too full for it the log just grows with each write.
-		z, _ := s.seg.WriteAt(make([]byte, s.opts.prealloc), end)
+		if len(s.zeros) == 0 {
+			s.zeros = make([]byte, s.opts.prealloc)
+		}
+		z, _ := s.seg.WriteAt(s.zeros, end)
 		s.segAlloc = end + int64(z)
 	}
 	if err == nil {

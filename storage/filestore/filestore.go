@@ -114,7 +114,8 @@ type Store struct {
 	queue []*pending
 	qkick chan struct{}
 
-	seq uint64 // last sequence number given to a commit; under the core's lock
+	seq      uint64       // last sequence number given to a commit; under the core's lock
+	inflight atomic.Int64 // commits queued or sequenced and not yet answered
 
 	// The sequencer hands batches of sequenced commits to the syncer.
 	bmu     sync.Mutex
@@ -134,6 +135,7 @@ type Store struct {
 	segAlloc   int64 // the file's size: segSize and the zero-filled space after it
 	durable    uint64
 	buf        []byte
+	zeros      []byte // WithPrealloc bytes of zeros, made at the first growth
 	nextSnapAt int64
 
 	failMu  sync.Mutex
@@ -248,7 +250,9 @@ func (s *Store) Update(ctx context.Context, fn func(storage.WriteTx) error) erro
 			return err
 		}
 		s.syncInline(p)
-		if err := <-p.done; !errors.Is(err, errRetry) {
+		err = <-p.done
+		s.inflight.Add(-1)
+		if !errors.Is(err, errRetry) {
 			return err
 		}
 		s.conflicts.Add(1)
