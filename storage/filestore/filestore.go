@@ -16,7 +16,9 @@
 // file, fsyncs it, renames it into place and fsyncs the directory; the log segments it covers are
 // then removed. Open loads the newest snapshot and replays the log after it. A torn tail (a damaged
 // last frame with nothing valid after it, left by a crash during a write that was never
-// acknowledged) is truncated; any other damage fails Open with an ErrCorrupt error.
+// acknowledged) is truncated; any other damage fails Open with an ErrCorrupt error. The log is
+// zero-filled ahead of its last frame (WithPrealloc), so commits overwrite allocated blocks; zeros
+// after the last frame are the end of the log, and Open and Close cut them off.
 //
 // Files in the directory: LOCK (flock'ed while open), wal-<seq>.log (log segments, named by the
 // sequence number of their first commit), snap-<seq>.snap (snapshots, named by the last commit they
