@@ -48,10 +48,10 @@ for pkg in "${pkgs[@]}"; do
 		n=$((n + 1))
 	done
 done
-# Not fuzzing, but the other long, bounded reliability step of issue 9: 200 SIGKILLs of the file
+# Not fuzzing, but the other long, bounded reliability step (RELIABILITY.md): 200 SIGKILLs of the file
 # store at random points (commits, snapshots, segment removal), without -race (about 40 s).
 if [ $# -eq 0 ]; then
 	echo "== filestore: 200 kills"
-	OPA_KILL_RUNS=200 go test -count=1 -run '^TestKill200$' ./storage/filestore/
+	OPA_KILL_RUNS=200 go test -count=1 -run '^TestKillDuringCompaction$' ./storage/filestore/
 fi
 echo "== fuzz: $n targets passed, $fuzztime each ($long: $longtime)"
