@@ -27,9 +27,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/cockroachdb/errors"
-
 	"github.com/opakit/opa"
+	"github.com/opakit/opa/internal/errclass"
 )
 
 const controlPrefix = "/_fake/"
@@ -59,7 +58,7 @@ func (h *Handler) control(fn func(w http.ResponseWriter, r *http.Request) error)
 
 func (h *Handler) reset(w http.ResponseWriter, r *http.Request) error {
 	if h.controls.Reset == nil {
-		return errors.Mark(errors.New("reset is not available: the server was not started from fixtures"), opa.ErrNotFound)
+		return errclass.Mark(errclass.NotFound, "reset is not available: the server was not started from fixtures")
 	}
 	e, err := h.controls.Reset()
 	if err != nil {
@@ -79,7 +78,7 @@ type clockBody struct {
 
 func (h *Handler) manualClock() (*opa.ManualClock, error) {
 	if h.controls.Clock == nil {
-		return nil, errors.Mark(errors.New("the clock controls are not available: the engine runs on the system clock"), opa.ErrNotFound)
+		return nil, errclass.Mark(errclass.NotFound, "the clock controls are not available: the engine runs on the system clock")
 	}
 	return h.controls.Clock, nil
 }
@@ -105,17 +104,17 @@ func (h *Handler) setClock(w http.ResponseWriter, r *http.Request) error {
 	}
 	switch {
 	case req.Now != nil && req.Advance != "":
-		return invalid("give either now or advance, not both")
+		return errclass.Mark(errclass.Invalid, "give either now or advance, not both")
 	case req.Now != nil:
 		c.Set(*req.Now)
 	case req.Advance != "":
 		d, err := time.ParseDuration(req.Advance)
 		if err != nil || d < 0 {
-			return invalid("advance must be a non-negative Go duration such as \"90m\"")
+			return errclass.Mark(errclass.Invalid, "advance must be a non-negative Go duration such as \"90m\"")
 		}
 		c.Advance(d)
 	default:
-		return invalid("give now (RFC 3339) or advance (a duration)")
+		return errclass.Mark(errclass.Invalid, "give now (RFC 3339) or advance (a duration)")
 	}
 	if err := h.Engine().Tick(r.Context()); err != nil {
 		h.log.Warn("tick after a clock change", "error", err)
@@ -263,15 +262,15 @@ func (h *Handler) addFault(w http.ResponseWriter, r *http.Request) error {
 	}
 	switch {
 	case !strings.HasPrefix(f.Path, "/"):
-		return invalid("path must start with /")
+		return errclass.Mark(errclass.Invalid, "path must start with /")
 	case f.Status != 0 && (f.Status < 100 || f.Status > 599):
-		return invalid("status must be an HTTP status code")
+		return errclass.Mark(errclass.Invalid, "status must be an HTTP status code")
 	case f.Status == 0 && f.LatencyMS <= 0:
-		return invalid("give a status, a latency_ms, or both")
+		return errclass.Mark(errclass.Invalid, "give a status, a latency_ms, or both")
 	case f.LatencyMS < 0 || f.LatencyMS > 600000 || f.Times < 0:
-		return invalid("latency_ms must be 0-600000 and times not negative")
+		return errclass.Mark(errclass.Invalid, "latency_ms must be 0-600000 and times not negative")
 	case len(f.Body) > 0 && !json.Valid(f.Body):
-		return invalid("body must be JSON")
+		return errclass.Mark(errclass.Invalid, "body must be JSON")
 	}
 	h.faults.mu.Lock()
 	h.faults.next++
@@ -301,7 +300,7 @@ func (h *Handler) deleteFault(w http.ResponseWriter, r *http.Request) error {
 			return nil
 		}
 	}
-	return errors.Mark(errors.Newf("fault %q does not exist", id), opa.ErrNotFound)
+	return errclass.Mark(errclass.NotFound, "fault %q does not exist", id)
 }
 
 // RecordedRequest is a request the handler served, as listed by GET /_fake/requests. Headers leave

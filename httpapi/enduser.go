@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	"github.com/opakit/opa"
+	"github.com/opakit/opa/internal/errclass"
 )
 
 // End-user AD views, reveal and rotate (OPA section 3.1), checkout and check-in (section 6.7).
@@ -71,7 +72,7 @@ func listAccountUAMs(w http.ResponseWriter, r *http.Request, e *opa.Engine, p op
 func readBody(r *http.Request, limit int64) ([]byte, error) {
 	b, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, limit))
 	if err != nil {
-		return nil, invalid("the request body is larger than %d bytes or could not be read", limit)
+		return nil, errclass.Mark(errclass.Invalid, "the request body is larger than %d bytes or could not be read", limit)
 	}
 	return b, nil
 }

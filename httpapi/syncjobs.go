@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"github.com/opakit/opa"
+	"github.com/opakit/opa/internal/errclass"
 )
 
 // Server sync jobs (ASA "task_settings") and user sync jobs ("user_sync_task_settings").
@@ -197,7 +198,7 @@ func setUserSyncJobState(w http.ResponseWriter, r *http.Request, e *opa.Engine, 
 		return err
 	}
 	if s.IsActive == nil {
-		return invalid("is_active is required")
+		return errclass.Mark(errclass.Invalid, "is_active is required")
 	}
 	if err := e.SetUserSyncJobState(r.Context(), p, connID(r), r.PathValue("user_sync_task_settings_id"), *s.IsActive); err != nil {
 		return err
