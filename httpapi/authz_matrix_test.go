@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/opakit/opa"
 	"github.com/opakit/opa/opatest"
 	"github.com/opakit/opa/storage"
 )
@@ -22,32 +21,25 @@ import (
 // (key other-delegate).
 func matrixFixture(t *testing.T) []byte {
 	t.Helper()
-	var doc map[string]any
-	if err := json.Unmarshal(opa.DemoFixture, &doc); err != nil {
-		t.Fatal(err)
-	}
-	teams := doc["teams"].([]any)
-	demo := teams[0].(map[string]any)
-	demo["resource_groups"] = append(demo["resource_groups"].([]any), map[string]any{
-		"name": "elsewhere", "projects": []any{map[string]any{"name": "p"}}})
-	demo["groups"] = append(demo["groups"].([]any), map[string]any{"name": "elsewhere-delegates", "roles": []any{
-		map[string]any{"role": "delegated_resource_admin", "resource_group": "elsewhere"},
-		map[string]any{"role": "delegated_security_admin", "resource_group": "elsewhere"}}})
-	demo["users"] = append(demo["users"].([]any), map[string]any{"username": "other-delegate-bot", "service_user": true,
-		"groups": []any{"elsewhere-delegates"}, "service_keys": []any{map[string]any{
-			"key_id": "7d1e2f3a-4b5c-4d6e-8f70-8192a3b4c5d6", "key_secret": "other-delegate-secret"}}})
-	teams = append(teams, map[string]any{
-		"name":   "other",
-		"groups": []any{map[string]any{"name": "admins", "roles": []any{map[string]any{"role": "pam_admin"}, map[string]any{"role": "resource_admin"}, map[string]any{"role": "security_admin"}}}},
-		"users": []any{map[string]any{"username": "other-admin", "service_user": true, "groups": []any{"admins"},
-			"service_keys": []any{map[string]any{"key_id": "8e2f3a4b-5c6d-4e7f-8091-a2b3c4d5e6f7", "key_secret": "other-admin-secret"}}}},
+	return demoWith(t, func(doc map[string]any) {
+		teams := doc["teams"].([]any)
+		demo := teams[0].(map[string]any)
+		demo["resource_groups"] = append(demo["resource_groups"].([]any), map[string]any{
+			"name": "elsewhere", "projects": []any{map[string]any{"name": "p"}}})
+		demo["groups"] = append(demo["groups"].([]any), map[string]any{"name": "elsewhere-delegates", "roles": []any{
+			map[string]any{"role": "delegated_resource_admin", "resource_group": "elsewhere"},
+			map[string]any{"role": "delegated_security_admin", "resource_group": "elsewhere"}}})
+		demo["users"] = append(demo["users"].([]any), map[string]any{"username": "other-delegate-bot", "service_user": true,
+			"groups": []any{"elsewhere-delegates"}, "service_keys": []any{map[string]any{
+				"key_id": "7d1e2f3a-4b5c-4d6e-8f70-8192a3b4c5d6", "key_secret": "other-delegate-secret"}}})
+		teams = append(teams, map[string]any{
+			"name":   "other",
+			"groups": []any{map[string]any{"name": "admins", "roles": []any{map[string]any{"role": "pam_admin"}, map[string]any{"role": "resource_admin"}, map[string]any{"role": "security_admin"}}}},
+			"users": []any{map[string]any{"username": "other-admin", "service_user": true, "groups": []any{"admins"},
+				"service_keys": []any{map[string]any{"key_id": "8e2f3a4b-5c6d-4e7f-8091-a2b3c4d5e6f7", "key_secret": "other-admin-secret"}}}},
+		})
+		doc["teams"] = teams
 	})
-	doc["teams"] = teams
-	b, err := json.Marshal(doc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
 }
 
 // route is one registered route, read from routes.go.

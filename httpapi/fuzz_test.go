@@ -9,30 +9,20 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/opakit/opa/opatest"
 	"github.com/opakit/opa/storage"
 )
 
-// hostile is a demo server driven in-process (handler.ServeHTTP, no sockets) for fuzzing and
-// hostile-input tests, with a token per role and the ids the routes need.
+// hostile is a demo server (an env) driven in-process (handler.ServeHTTP, no sockets) for fuzzing
+// and hostile-input tests, with the ids the routes need.
 type hostile struct {
-	tb     testing.TB
-	srv    *opatest.Server
-	tokens map[string]string
-	ids    map[string]string
+	*env
+	ids map[string]string
 }
 
 func newHostile(tb testing.TB) *hostile {
 	tb.Helper()
-	srv := opatest.NewServer(tb)
-	h := &hostile{tb: tb, srv: srv, tokens: map[string]string{}, ids: map[string]string{}}
-	for role, k := range roleKeys {
-		tok, err := srv.ExchangeToken(k[0], k[1])
-		if err != nil {
-			tb.Fatalf("token for %s: %v", role, err)
-		}
-		h.tokens[role] = tok
-	}
+	h := &hostile{env: newEnv(tb), ids: map[string]string{}}
+	srv := h.srv
 	lt := srv.Loaded.Team("demo")
 	h.ids["team"] = "demo"
 	h.ids["conn"] = lt.Connections["corp.example.com"]
@@ -141,7 +131,7 @@ func (h *hostile) fingerprint() string {
 		return nil
 	})
 	if err != nil {
-		h.tb.Fatalf("fingerprint: %v", err)
+		h.t.Fatalf("fingerprint: %v", err)
 	}
 	return b.String()
 }

@@ -58,12 +58,19 @@ func checkTeams(t *testing.T, s storage.Storage, want ...string) {
 	}
 }
 
-func lastSegment(t *testing.T, dir string) string {
+// fatalT is what the helpers need of a *testing.T or a *rapid.T.
+type fatalT interface {
+	Helper()
+	Fatalf(format string, args ...any)
+}
+
+// lastSegment returns the path of the newest log segment in dir.
+func lastSegment(t fatalT, dir string) string {
 	t.Helper()
 	m, _ := filepath.Glob(filepath.Join(dir, "wal-*.log"))
 	sort.Strings(m)
 	if len(m) == 0 {
-		t.Fatal("no log segment")
+		t.Fatalf("no log segment in %s", dir)
 	}
 	return m[len(m)-1]
 }
