@@ -115,10 +115,10 @@ var matrixRoles = []string{"all", "resource", "security", "delegated", "other_de
 // role documentation.
 func expect(r route, role string) outcome {
 	p := r.pattern
-	switch {
-	case r.wrapper == "public":
+	switch r.wrapper {
+	case "public":
 		return allowed // the token exchange itself
-	case r.wrapper == "okta":
+	case "okta":
 		switch role {
 		case "expired", "garbage", "none":
 			return unauthenticated

@@ -123,7 +123,7 @@ func (s *Server) ExchangeToken(keyID, keySecret string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }() // read in full below; a close error changes nothing
 	var out struct {
 		BearerToken string `json:"bearer_token"`
 		Message     string `json:"message"`

@@ -241,7 +241,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return errors.Wrap(err, "serving")
 	case <-ctx.Done():
 	}
-	fmt.Fprintln(stdout, "shutting down")
+	_, _ = fmt.Fprintln(stdout, "shutting down") // informational; the server stops either way
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	err = srv.Shutdown(shutdownCtx)
@@ -296,7 +296,8 @@ func oktaTokens(fx *fixture.File) map[string]httpapi.OktaToken {
 
 // printBanner prints how to reach the server: base URL, team, the first service key, and a shell
 // snippet that works as printed.
-func printBanner(w io.Writer, base string, fx *fixture.File, _ *fixture.Loaded) {
+func printBanner(out io.Writer, base string, fx *fixture.File, _ *fixture.Loaded) {
+	w := &strings.Builder{}
 	team := fx.Teams[0]
 	var keyID, secret string
 	for _, u := range team.Users {
@@ -315,6 +316,7 @@ func printBanner(w io.Writer, base string, fx *fixture.File, _ *fixture.Loaded) 
 		base, team.Name, keyID, secret)
 	fmt.Fprintf(w, "  curl -s %s/v1/teams/%s/connections/active_directory -H \"Authorization: Bearer $TOKEN\"\n", base, team.Name)
 	fmt.Fprintf(w, "browser reveal demo: %s/ui/ (after wasm/build.sh)\n", base)
+	_, _ = io.WriteString(out, w.String()) // informational: a closed stdout must not stop the server
 }
 
 // loadKey reads the key-encryption key from keyFile, or from DIR/kek, generating that file (mode

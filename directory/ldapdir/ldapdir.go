@@ -275,7 +275,7 @@ func (d *Directory) dialOne(parent context.Context, s server) (*conn, error) {
 		MinVersion:         tls.VersionTLS12,
 	}
 	var lc *ldap.Conn
-	var transport net.Conn = raw
+	transport := raw
 	if s.ldaps {
 		t := tls.Client(raw, tc)
 		if err := t.HandshakeContext(ctx); err != nil {

@@ -142,7 +142,7 @@ func (c *Core) logFor(table string) (int, *appendLog) {
 // logGet serves Get on an append-only table.
 func (r *readTx) logGet(li int, l *appendLog, table, id string, out func(any) any) (any, error) {
 	rec := l.get(id, r.lens[li])
-	if rec == nil && r.pend != nil && r.pend[li] != nil {
+	if rec == nil && li < len(r.pend) && r.pend[li] != nil {
 		if r.pend[li].has(id) {
 			for _, p := range r.pend[li].recs {
 				if storage.RecordID(p) == id {
@@ -178,7 +178,7 @@ func (r *readTx) logList(li int, l *appendLog, ix storage.Index, args []string, 
 			}
 		}
 	}
-	if r.pend != nil && r.pend[li] != nil {
+	if li < len(r.pend) && r.pend[li] != nil { // pend is nil in a read transaction
 		for _, p := range r.pend[li].recs {
 			if logMatches(p, ix, args) {
 				stored = append(stored, p)

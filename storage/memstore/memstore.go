@@ -235,7 +235,7 @@ func (r *readTx) list(table, index string, args []string, copyOut func(any) any)
 	if !ok {
 		return nil, errors.AssertionFailedf("memstore: table %s has no index %q", table, index)
 	}
-	if !(index == "id" && len(args) == 0) && len(args) != len(ix.Fields) {
+	if (index != "id" || len(args) != 0) && len(args) != len(ix.Fields) {
 		return nil, errors.AssertionFailedf("memstore: index %s.%s takes %d values, got %d", table, index, len(ix.Fields), len(args))
 	}
 	if li, l := r.core.logFor(table); l != nil {
@@ -308,6 +308,8 @@ func (w *WriteTxn) Abort() {
 	}
 }
 
+// Insert adds rec (a pointer to table's record type) to the transaction. It returns an ErrConflict
+// error if the id exists or a unique index would hold two records.
 func (w *WriteTxn) Insert(table string, rec any) error {
 	if err := w.checkRecord(table, rec); err != nil {
 		return err
@@ -324,6 +326,9 @@ func (w *WriteTxn) Insert(table string, rec any) error {
 	return w.put(OpInsert, table, id, rec)
 }
 
+// Update replaces the record with rec's id. It returns an ErrNotFound error if there is none, an
+// ErrConflict error if a unique index would hold two records, and an assertion failure for an
+// append-only table.
 func (w *WriteTxn) Update(table string, rec any) error {
 	if err := w.checkRecord(table, rec); err != nil {
 		return err
@@ -367,6 +372,8 @@ func (w *WriteTxn) put(kind OpKind, table, id string, rec any) error {
 	return nil
 }
 
+// Delete removes the record with id. It returns an ErrNotFound error if there is none and an
+// assertion failure for an append-only table.
 func (w *WriteTxn) Delete(table, id string) error {
 	if _, err := storage.Lookup(table); err != nil {
 		return err
@@ -432,6 +439,8 @@ func New() *Store {
 	return &Store{core: c}
 }
 
+// View runs fn in a read transaction on the latest committed state (storage.Storage.View). It
+// returns fn's error, the context's error, or an ErrUnavailable error once the store is closed.
 func (s *Store) View(ctx context.Context, fn func(storage.ReadTx) error) error {
 	if err := s.enter(ctx); err != nil {
 		return err
@@ -440,6 +449,9 @@ func (s *Store) View(ctx context.Context, fn func(storage.ReadTx) error) error {
 	return fn(s.core.Read())
 }
 
+// Update runs fn in a write transaction and commits its writes when fn returns nil
+// (storage.Storage.Update). It returns fn's error (nothing of fn's writes remains), the context's
+// error, or an ErrUnavailable error once the store is closed.
 func (s *Store) Update(ctx context.Context, fn func(storage.WriteTx) error) error {
 	if err := s.enter(ctx); err != nil {
 		return err

@@ -390,8 +390,6 @@ func (m model) clone() model {
 	return c
 }
 
-func (m model) equal(o model) bool { return cmp.Equal(m, o, cmpOpts) }
-
 // apply does w on the model, returning the error class the store must return.
 func (m model) apply(w write) error {
 	recs := m[w.table.name]
