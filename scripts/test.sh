@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The project's test command (README's second set-up command; .ci/run calls it).
-# It runs everything: formatting and vet, the Go tests with -race (including the LDAP tests against
+# It runs everything: formatting, vet and lint, the Go tests with -race (including the LDAP tests against
 # a real Samba AD DC, which it installs if missing), the bounded fuzz runs, and the browser-side
 # reveal tests (WASM under node, jose interop, headless Chromium; scripts/test-browser.sh installs
 # what they need). A component that cannot be installed fails the run; nothing is skipped.
@@ -17,6 +17,9 @@ fi
 
 echo "== go vet"
 go vet ./...
+
+# golangci-lint (.golangci.yml); built once per machine into a cache directory.
+./scripts/lint.sh
 
 echo "== Samba AD DC (for directory/ldapdir)"
 if ! command -v samba >/dev/null || ! command -v samba-tool >/dev/null || ! command -v ldbadd >/dev/null; then
