@@ -18,7 +18,7 @@ func TestSambaEngineUserSync(t *testing.T) {
 	s := needSamba(t)
 	c := ctx(t)
 	// Nothing listens on 127.0.0.2.
-	e, admin, conn := s.engine(t, ldapdir.WithRootCAs(s.pool), "127.0.0.2", "127.0.0.1")
+	e, admin, conn := s.engine(t, ldapdir.WithRootCAs(s.pool), "127.0.0.2", s.host)
 	eng, err := e.CreateUserSyncJob(c, admin, conn.ID, opa.UserSyncJobInput{Name: "engineering", BaseDN: s.dn(engineerOU)})
 	if err != nil {
 		t.Fatal(err)

@@ -18,7 +18,7 @@ const checkoutOU = "OU=Checkout"
 // connector (so no pooled state is involved).
 func (s *sambaEnv) binds(t *testing.T, user, password string) bool {
 	t.Helper()
-	c, err := ldap.DialURL(s.url, ldap.DialWithTLSConfig(&tls.Config{RootCAs: s.pool, ServerName: "127.0.0.1"}))
+	c, err := ldap.DialURL(s.url, ldap.DialWithTLSConfig(&tls.Config{RootCAs: s.pool, ServerName: s.host}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,7 +45,7 @@ func TestSambaEngineCheckoutRotation(t *testing.T) {
 		}
 	}
 
-	e, sys, conn := s.engine(t, ldapdir.WithCAFile(s.caFile), "127.0.0.1")
+	e, sys, conn := s.engine(t, ldapdir.WithCAFile(s.caFile), s.host)
 	rg, err := e.CreateResourceGroup(c, sys, "rg", "")
 	if err != nil {
 		t.Fatal(err)
