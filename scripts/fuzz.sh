@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs every Go fuzz target of the module for a bounded time each (FUZZTIME, default 2s) with one
+# Runs every Go fuzz target of the module for a bounded number of executions each (FUZZTIME, default
+# 3000x; FuzzAllBodies FUZZTIME_LONG, default 10000x; a Go duration such as 10s also works) with one
 # worker (minimizing new inputs for at most 50 runs, which otherwise eats the budget), so that it
 # fits a shared 2-core machine: each package's instrumented test binary is built
 # once, then run per target. A failing input is written under the package's

@@ -29,7 +29,7 @@ export OPA_SAMBA=1 # directory/ldapdir's TestMain starts (and stops) a DC with s
 
 echo "== go test -race"
 go test -race -count=1 ./...
-./scripts/fuzz.sh # every fuzz target for a bounded number of runs, then 200 file store kills (about 1.5 minutes)
+./scripts/fuzz.sh # every fuzz target for a bounded number of runs, then 200 file store kills (2-3 minutes)
 
 echo "== browser-side reveal"
 ./scripts/test-browser.sh
