@@ -8,7 +8,8 @@ import (
 	"github.com/opakit/opa/internal/errclass"
 )
 
-// End-user AD views, reveal and rotate (OPA section 3.1), checkout and check-in (section 6.7).
+// End-user AD views, reveal and rotate, checkout and check-in (docs/wire.md#accounts, #reveal,
+// #rotation, #checkout).
 // What an end user cannot see is 404, never 403.
 
 func listDomains(w http.ResponseWriter, r *http.Request, e *opa.Engine, p opa.Principal) error {

@@ -7,7 +7,8 @@ import (
 	"github.com/opakit/opa/internal/errclass"
 )
 
-// Server sync jobs (ASA "task_settings") and user sync jobs ("user_sync_task_settings").
+// Server sync jobs (ASA "task_settings") and user sync jobs ("user_sync_task_settings"),
+// docs/wire.md#sync-jobs.
 // Creates answer 201 with the job, updates/schedule/state/deactivate/delete 204 with no body
 // (what terraform checks, although a seed shows 200 with a body for updates), test requests 201
 // with the result.
@@ -238,7 +239,7 @@ func testUserSyncJob(w http.ResponseWriter, r *http.Request, e *opa.Engine, p op
 	return nil
 }
 
-// Force sync and sync status (OPA section 1 and 3.2).
+// Force sync and sync status (docs/wire.md#accounts).
 
 func forceSync(w http.ResponseWriter, r *http.Request, e *opa.Engine, p opa.Principal) error {
 	if err := e.ForceSync(r.Context(), p, connID(r)); err != nil {

@@ -6,8 +6,8 @@ import (
 	"github.com/opakit/opa"
 )
 
-// Okta Universal Directory accounts (OPA section 4), project checkout and password settings
-// (sections 3.2 and 4) and the vault JWKS that UD rotations encrypt new passwords to (6.5).
+// Okta Universal Directory accounts, project checkout and password settings and the vault JWKS
+// that UD rotations encrypt new passwords to (docs/wire.md#ud-accounts, #project-settings).
 
 func udID(r *http.Request) string { return r.PathValue("okta_universal_directory_account_id") }
 
