@@ -31,27 +31,27 @@ var (
 )
 
 func notFoundf(format string, args ...any) error {
-	return errors.Mark(errors.NewWithDepthf(1, format, args...), ErrNotFound)
+	return errclass.Tag(errors.NewWithDepthf(1, format, args...), ErrNotFound)
 }
 
 func conflictf(format string, args ...any) error {
-	return errors.Mark(errors.NewWithDepthf(1, format, args...), ErrConflict)
+	return errclass.Tag(errors.NewWithDepthf(1, format, args...), ErrConflict)
 }
 
 func invalidf(format string, args ...any) error {
-	return errors.Mark(errors.NewWithDepthf(1, format, args...), ErrInvalid)
+	return errclass.Tag(errors.NewWithDepthf(1, format, args...), ErrInvalid)
 }
 
 func forbiddenf(format string, args ...any) error {
-	return errors.Mark(errors.NewWithDepthf(1, format, args...), ErrForbidden)
+	return errclass.Tag(errors.NewWithDepthf(1, format, args...), ErrForbidden)
 }
 
 func unauthorizedf(format string, args ...any) error {
-	return errors.Mark(errors.NewWithDepthf(1, format, args...), ErrUnauthorized)
+	return errclass.Tag(errors.NewWithDepthf(1, format, args...), ErrUnauthorized)
 }
 
 func unavailablef(format string, args ...any) error {
-	return errors.Mark(errors.NewWithDepthf(1, format, args...), ErrUnavailable)
+	return errclass.Tag(errors.NewWithDepthf(1, format, args...), ErrUnavailable)
 }
 
 // ErrorClass returns the class err is marked with (one of the Err values above), or nil.

@@ -15,6 +15,7 @@ import (
 
 	"github.com/cockroachdb/errors"
 
+	"github.com/opakit/opa/internal/errclass"
 	"github.com/opakit/opa/storage"
 )
 
@@ -681,7 +682,7 @@ func (e *Engine) principalOf(tx storage.ReadTx, team *storage.Team, userID strin
 // wrapConflict gives a storage conflict a message a user can act on; other errors pass through.
 func wrapConflict(err error, format string, args ...any) error {
 	if errors.Is(err, ErrConflict) {
-		return errors.Mark(errors.Newf(format, args...), ErrConflict)
+		return errclass.Tag(errors.Newf(format, args...), ErrConflict)
 	}
 	return err
 }
@@ -689,7 +690,7 @@ func wrapConflict(err error, format string, args ...any) error {
 // wrapNotFound gives a storage not-found a message a user can act on; other errors pass through.
 func wrapNotFound(err error, format string, args ...any) error {
 	if errors.Is(err, ErrNotFound) {
-		return errors.Mark(errors.Newf(format, args...), ErrNotFound)
+		return errclass.Tag(errors.Newf(format, args...), ErrNotFound)
 	}
 	return err
 }

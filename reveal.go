@@ -8,6 +8,7 @@ import (
 
 	"github.com/cockroachdb/errors"
 
+	"github.com/opakit/opa/internal/errclass"
 	"github.com/opakit/opa/revealjwe"
 	"github.com/opakit/opa/storage"
 )
@@ -71,7 +72,7 @@ func parseRevealKey(raw json.RawMessage) (*revealjwe.PublicKey, error) {
 	}
 	pub, err := revealjwe.ParsePublicKey(raw)
 	if err != nil {
-		return nil, errors.Mark(errors.Wrap(err, "public_key is not an acceptable encryption key"), ErrInvalid)
+		return nil, errclass.Tag(errors.Wrap(err, "public_key is not an acceptable encryption key"), ErrInvalid)
 	}
 	return pub, nil
 }
@@ -177,7 +178,7 @@ func (e *Engine) encryptSealed(pub *revealjwe.PublicKey, sealed storage.Sealed, 
 	}
 	jwe, err := revealjwe.Encrypt(pub, []byte(pw))
 	if err != nil {
-		return "", errors.Mark(errors.New("encrypting the password to public_key failed"), ErrInvalid)
+		return "", errclass.Tag(errors.New("encrypting the password to public_key failed"), ErrInvalid)
 	}
 	return jwe, nil
 }

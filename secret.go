@@ -7,6 +7,7 @@ import (
 
 	"github.com/cockroachdb/errors"
 
+	"github.com/opakit/opa/internal/errclass"
 	"github.com/opakit/opa/storage"
 )
 
@@ -41,11 +42,11 @@ func (s *sealer) seal(plaintext, purpose, recordID string) storage.Sealed {
 func (s *sealer) open(sealed storage.Sealed, purpose, recordID string) (string, error) {
 	n := s.aead.NonceSize()
 	if len(sealed) < n+s.aead.Overhead() {
-		return "", errors.Mark(errors.New("sealed secret is truncated"), ErrCorrupt)
+		return "", errclass.Tag(errors.New("sealed secret is truncated"), ErrCorrupt)
 	}
 	pt, err := s.aead.Open(nil, sealed[:n], sealed[n:], []byte(purpose+"\x00"+recordID))
 	if err != nil {
-		return "", errors.Mark(errors.New("sealed secret does not open with this engine's key"), ErrCorrupt)
+		return "", errclass.Tag(errors.New("sealed secret does not open with this engine's key"), ErrCorrupt)
 	}
 	return string(pt), nil
 }

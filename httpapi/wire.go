@@ -44,10 +44,10 @@ func decode(r *http.Request, v any) error {
 			}
 			return errclass.Mark(errclass.Invalid, "%s must be a JSON %s, not %s", field, jsonKind(te.Type.Kind().String()), te.Value)
 		}
-		return errors.Mark(errclass.Mark(errclass.Invalid, "the request body is not well-formed JSON"), errMalformed)
+		return errclass.Tag(errclass.Mark(errclass.Invalid, "the request body is not well-formed JSON"), errMalformed)
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		return errors.Mark(errclass.Mark(errclass.Invalid, "the request body has data after the JSON value"), errMalformed)
+		return errclass.Tag(errclass.Mark(errclass.Invalid, "the request body has data after the JSON value"), errMalformed)
 	}
 	return nil
 }

@@ -6,6 +6,8 @@ import (
 	"sync"
 
 	"github.com/cockroachdb/errors"
+
+	"github.com/opakit/opa/internal/errclass"
 )
 
 // Index describes a named lookup over one or more string fields of a record.
@@ -164,7 +166,7 @@ func (t Table[T]) First(tx ReadTx, index string, args ...string) (*T, error) {
 		return nil, err
 	}
 	if len(rs) == 0 {
-		return nil, errors.Mark(errors.Newf("%s: no record for %s", t.name, index), ErrNotFound)
+		return nil, errclass.Tag(errors.Newf("%s: no record for %s", t.name, index), ErrNotFound)
 	}
 	return rs[0].(*T), nil
 }

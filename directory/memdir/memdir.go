@@ -23,8 +23,6 @@ import (
 	"github.com/go-ldap/ldap/v3"
 	"github.com/google/uuid"
 
-	"github.com/cockroachdb/errors"
-
 	"github.com/opakit/opa/directory"
 	"github.com/opakit/opa/internal/errclass"
 )
@@ -805,7 +803,7 @@ func (d *Dir) SetPassword(ctx context.Context, dn, password string) error {
 
 func (p PasswordPolicy) check(pw string) error {
 	fail := func(why string) error {
-		return errors.Mark(errclass.Mark(directory.ErrConstraint, "constraint violation: the password %s", why), directory.ErrInvalid)
+		return errclass.Tag(errclass.Mark(directory.ErrConstraint, "constraint violation: the password %s", why), directory.ErrInvalid)
 	}
 	if pw == "" {
 		return fail("is empty")

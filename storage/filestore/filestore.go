@@ -30,6 +30,7 @@ import (
 
 	"github.com/cockroachdb/errors"
 
+	"github.com/opakit/opa/internal/errclass"
 	"github.com/opakit/opa/storage"
 	"github.com/opakit/opa/storage/memstore"
 )
@@ -137,7 +138,7 @@ func Open(dir string, opts ...Option) (*Store, error) {
 	if err != nil {
 		if errors.Is(err, errWouldBlock) {
 			err = errors.Newf("filestore: data directory %s is in use by another open store", dir)
-			err = errors.Mark(errors.Mark(err, ErrLocked), storage.ErrUnavailable)
+			err = errclass.Tag(errclass.Tag(err, ErrLocked), storage.ErrUnavailable)
 			return nil, errors.WithHint(err, "close the other store (in this or another process) first")
 		}
 		return nil, errors.Wrap(err, "filestore: lock data directory")
@@ -232,7 +233,7 @@ func (s *Store) commit(fn func(storage.WriteTx) error) (*pending, error) {
 }
 
 func errClosed() error {
-	return errors.Mark(errors.New("filestore: store is closed"), storage.ErrUnavailable)
+	return errclass.Tag(errors.New("filestore: store is closed"), storage.ErrUnavailable)
 }
 
 // failure returns the error every Update returns after a failed log write, or nil.
@@ -242,7 +243,7 @@ func (s *Store) failure() error {
 	if s.failErr == nil {
 		return nil
 	}
-	err := errors.Mark(errors.New("filestore: store refuses writes after a failed log write"), storage.ErrUnavailable)
+	err := errclass.Tag(errors.New("filestore: store refuses writes after a failed log write"), storage.ErrUnavailable)
 	return errors.WithHint(err, "check the disk, then reopen the store")
 }
 
@@ -324,7 +325,7 @@ func (s *Store) fail(cause error) error {
 	} else if err := s.seg.Sync(); err != nil {
 		msg = "filestore: commit failed; it may or may not survive a reopen"
 	}
-	return errors.Mark(errors.Wrap(cause, msg), storage.ErrUnavailable)
+	return errclass.Tag(errors.Wrap(cause, msg), storage.ErrUnavailable)
 }
 
 // maybeSnapshot starts a background snapshot when the log has grown past the threshold.

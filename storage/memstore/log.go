@@ -6,6 +6,7 @@ import (
 
 	"github.com/cockroachdb/errors"
 
+	"github.com/opakit/opa/internal/errclass"
 	"github.com/opakit/opa/storage"
 )
 
@@ -152,7 +153,7 @@ func (r *readTx) logGet(li int, l *appendLog, table, id string, out func(any) an
 		}
 	}
 	if rec == nil {
-		return nil, errors.Mark(errors.Newf("%s %q not found", table, id), storage.ErrNotFound)
+		return nil, errclass.Tag(errors.Newf("%s %q not found", table, id), storage.ErrNotFound)
 	}
 	return out(rec), nil
 }
@@ -216,7 +217,7 @@ func (w *WriteTxn) logInsert(li int, l *appendLog, table string, rec any) error 
 		w.pend[li] = p
 	}
 	if p.has(id) || l.get(id, w.lens[li]) != nil {
-		return errors.Mark(errors.Newf("%s %q already exists", table, id), storage.ErrConflict)
+		return errclass.Tag(errors.Newf("%s %q already exists", table, id), storage.ErrConflict)
 	}
 	c := deepCopy(rec)
 	p.add(c, id)

@@ -18,6 +18,7 @@ import (
 	"github.com/cockroachdb/errors"
 	"github.com/hashicorp/go-memdb"
 
+	"github.com/opakit/opa/internal/errclass"
 	"github.com/opakit/opa/storage"
 )
 
@@ -150,7 +151,7 @@ func (c *Core) Apply(ops []Op) error {
 		}
 		if err != nil {
 			w.Abort()
-			return errors.Mark(errors.Wrapf(err, "memstore: replaying %s %s", op.Table, op.ID), storage.ErrCorrupt)
+			return errclass.Tag(errors.Wrapf(err, "memstore: replaying %s %s", op.Table, op.ID), storage.ErrCorrupt)
 		}
 	}
 	c.Publish(w.Commit())
@@ -221,7 +222,7 @@ func (r *readTx) get(table, id string, out func(any) any) (any, error) {
 		return nil, errors.Wrapf(err, "memstore: get %s", table)
 	}
 	if obj == nil {
-		return nil, errors.Mark(errors.Newf("%s %q not found", table, id), storage.ErrNotFound)
+		return nil, errclass.Tag(errors.Newf("%s %q not found", table, id), storage.ErrNotFound)
 	}
 	return out(obj), nil
 }
@@ -321,7 +322,7 @@ func (w *WriteTxn) Insert(table string, rec any) error {
 	if existing, err := w.txn.First(table, "id", id); err != nil {
 		return errors.Wrapf(err, "memstore: insert %s", table)
 	} else if existing != nil {
-		return errors.Mark(errors.Newf("%s %q already exists", table, id), storage.ErrConflict)
+		return errclass.Tag(errors.Newf("%s %q already exists", table, id), storage.ErrConflict)
 	}
 	return w.put(OpInsert, table, id, rec)
 }
@@ -340,7 +341,7 @@ func (w *WriteTxn) Update(table string, rec any) error {
 	if existing, err := w.txn.First(table, "id", id); err != nil {
 		return errors.Wrapf(err, "memstore: update %s", table)
 	} else if existing == nil {
-		return errors.Mark(errors.Newf("%s %q not found", table, id), storage.ErrNotFound)
+		return errclass.Tag(errors.Newf("%s %q not found", table, id), storage.ErrNotFound)
 	}
 	return w.put(OpUpdate, table, id, rec)
 }
@@ -358,7 +359,7 @@ func (w *WriteTxn) put(kind OpKind, table, id string, rec any) error {
 			}
 			for _, h := range holders {
 				if storage.RecordID(h) != id {
-					return errors.Mark(errors.Newf("a %s record with the same %s already exists", table, ix.Name), storage.ErrConflict)
+					return errclass.Tag(errors.Newf("a %s record with the same %s already exists", table, ix.Name), storage.ErrConflict)
 				}
 			}
 		}
@@ -386,7 +387,7 @@ func (w *WriteTxn) Delete(table, id string) error {
 		return errors.Wrapf(err, "memstore: delete %s", table)
 	}
 	if obj == nil {
-		return errors.Mark(errors.Newf("%s %q not found", table, id), storage.ErrNotFound)
+		return errclass.Tag(errors.Newf("%s %q not found", table, id), storage.ErrNotFound)
 	}
 	w.dirty = true
 	if err := w.txn.Delete(table, obj); err != nil {
@@ -473,7 +474,7 @@ func (s *Store) enter(ctx context.Context) error {
 	s.mu.RLock()
 	if s.closed {
 		s.mu.RUnlock()
-		return errors.Mark(errors.New("store is closed"), storage.ErrUnavailable)
+		return errclass.Tag(errors.New("store is closed"), storage.ErrUnavailable)
 	}
 	return nil
 }
