@@ -185,7 +185,11 @@ func (s *faultSet) apply(w http.ResponseWriter, r *http.Request, now func() time
 		return false
 	}
 	if f.LatencyMS > 0 {
-		t := time.NewTimer(time.Duration(f.LatencyMS) * time.Millisecond)
+		// The latency must not run into the server's write timeout: give the response that long
+		// plus a minute (a writer without deadlines ignores this).
+		latency := time.Duration(f.LatencyMS) * time.Millisecond
+		_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(latency + time.Minute))
+		t := time.NewTimer(latency)
 		select {
 		case <-t.C:
 		case <-r.Context().Done():
