@@ -10,16 +10,15 @@ package httpapi
 //	POST   /_fake/faults     add a Fault (201 with it, id assigned)
 //	DELETE /_fake/faults     remove every fault (204)
 //	DELETE /_fake/faults/{id} remove one (204)
-//	GET    /_fake/requests   {"list":[RecordedRequest…]} oldest first
+//	GET    /_fake/requests   {"list":[RecordedRequest…]} oldest first; ?offset=N&limit=M pages
 //	DELETE /_fake/requests   forget them (204)
 //
-// The controls need no credentials: they are for a fake on a test machine, and the server binary
-// can turn them off (-controls=false). Recorded requests never include the Authorization header,
-// cookies, or secret fields of JSON bodies (key_secret, any *password* or *secret* field), which
-// are replaced by "REDACTED".
+// The controls need no credentials: they are for a fake on a test machine; the server binary turns
+// them off by default with -data. Recorded requests never include the Authorization header,
+// cookies, or the value of a secret-named JSON member or query parameter (secretField), which are
+// replaced by REDACTED; the log is bounded in entries and bytes (see RecordedRequest).
 
 import (
-	"bytes"
 	"encoding/json"
 	"net/http"
 	"strconv"
@@ -305,158 +304,4 @@ func (h *Handler) deleteFault(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	return errclass.Mark(errclass.NotFound, "fault %q does not exist", id)
-}
-
-// RecordedRequest is a request the handler served, as listed by GET /_fake/requests. Headers leave
-// out Authorization and Cookie; Body is the JSON body with secret fields redacted (or omitted when
-// it is not JSON or too large).
-type RecordedRequest struct {
-	At      time.Time           `json:"at"`
-	Method  string              `json:"method"`
-	Path    string              `json:"path"`
-	Query   string              `json:"query,omitempty"`
-	Headers map[string][]string `json:"headers,omitempty"`
-	Body    json.RawMessage     `json:"body,omitempty"`
-	Status  int                 `json:"status"`
-}
-
-// maxRecorded bounds the request log; the oldest entries go first.
-const maxRecorded = 1000
-
-// recorder keeps the last maxRecorded requests in a ring.
-type recorder struct {
-	mu   sync.Mutex
-	reqs []RecordedRequest // len <= maxRecorded
-	next int               // where the next entry goes once the ring is full
-}
-
-func (rc *recorder) clear() {
-	rc.mu.Lock()
-	defer rc.mu.Unlock()
-	rc.reqs, rc.next = nil, 0
-}
-
-// all returns the recorded requests, oldest first.
-func (rc *recorder) all() []RecordedRequest {
-	rc.mu.Lock()
-	defer rc.mu.Unlock()
-	out := make([]RecordedRequest, 0, len(rc.reqs))
-	if len(rc.reqs) < maxRecorded {
-		return append(out, rc.reqs...)
-	}
-	out = append(out, rc.reqs[rc.next:]...)
-	return append(out, rc.reqs[:rc.next]...)
-}
-
-// statusWriter remembers the status a handler wrote.
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-	body   []byte
-}
-
-func (s *statusWriter) WriteHeader(code int) {
-	if s.status == 0 {
-		s.status = code
-	}
-	s.ResponseWriter.WriteHeader(code)
-}
-
-func (s *statusWriter) Write(b []byte) (int, error) {
-	if s.status == 0 {
-		s.status = http.StatusOK
-	}
-	return s.ResponseWriter.Write(b)
-}
-
-// Unwrap lets http.ResponseController reach the underlying writer.
-func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
-
-func (rc *recorder) start(w http.ResponseWriter, r *http.Request) *statusWriter {
-	sw := &statusWriter{ResponseWriter: w}
-	if r.Body != nil && r.Body != http.NoBody {
-		var buf bytes.Buffer
-		_, _ = buf.ReadFrom(http.MaxBytesReader(nil, r.Body, maxBody+1))
-		sw.body = buf.Bytes()
-		r.Body = readCloser{bytes.NewReader(sw.body)}
-	}
-	return sw
-}
-
-type readCloser struct{ *bytes.Reader }
-
-func (readCloser) Close() error { return nil }
-
-func (rc *recorder) finish(sw *statusWriter, r *http.Request) {
-	rec := RecordedRequest{At: time.Now().UTC(), Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Status: sw.status}
-	for k, v := range r.Header {
-		switch http.CanonicalHeaderKey(k) {
-		case "Authorization", "Cookie", "Proxy-Authorization", "X-Opa-Token":
-			continue
-		}
-		if rec.Headers == nil {
-			rec.Headers = map[string][]string{}
-		}
-		rec.Headers[k] = v
-	}
-	if len(sw.body) > 0 && len(sw.body) <= maxBody {
-		rec.Body = redact(sw.body)
-	}
-	rc.mu.Lock()
-	defer rc.mu.Unlock()
-	if len(rc.reqs) < maxRecorded {
-		rc.reqs = append(rc.reqs, rec)
-		return
-	}
-	rc.reqs[rc.next] = rec
-	rc.next = (rc.next + 1) % maxRecorded
-}
-
-// redact returns body with every value of a secret-named field replaced by "REDACTED", or nil
-// when body is not JSON (so nothing unparsed is kept).
-func redact(body []byte) json.RawMessage {
-	var v any
-	if err := json.Unmarshal(body, &v); err != nil {
-		return nil
-	}
-	out, err := json.Marshal(redactValue(v))
-	if err != nil {
-		return nil
-	}
-	return out
-}
-
-func redactValue(v any) any {
-	switch x := v.(type) {
-	case map[string]any:
-		for k, val := range x {
-			if secretField(k) {
-				x[k] = "REDACTED"
-				continue
-			}
-			x[k] = redactValue(val)
-		}
-	case []any:
-		for i := range x {
-			x[i] = redactValue(x[i])
-		}
-	}
-	return v
-}
-
-func secretField(name string) bool {
-	n := strings.ToLower(name)
-	return strings.Contains(n, "password") || strings.Contains(n, "secret") || n == "bearer_token" ||
-		n == "d" || n == "p" || n == "q" || n == "dp" || n == "dq" || n == "qi" || n == "k"
-}
-
-func (h *Handler) listRequests(w http.ResponseWriter, r *http.Request) error {
-	encode(w, http.StatusOK, list[RecordedRequest]{List: h.recorder.all()})
-	return nil
-}
-
-func (h *Handler) clearRequests(w http.ResponseWriter, r *http.Request) error {
-	h.recorder.clear()
-	noContent(w)
-	return nil
 }
