@@ -75,6 +75,20 @@ type clockBody struct {
 	Advance string     `json:"advance,omitempty"`
 }
 
+// clockRange is the range the clock control keeps the clock in: ten years inside the years RFC
+// 3339 and JSON can encode (0000-9999), so that every time the engine derives from the clock
+// (token expiry, an hour by default; checkout ends, at most a day; periodic rotation and sync due
+// dates, at most 366 days) encodes too. A time outside is refused with 400 and the clock stays.
+func clockRange() (lo, hi time.Time) {
+	return time.Date(10, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(9989, 12, 31, 23, 59, 59, 0, time.UTC)
+}
+
+// clockInRange reports whether t is within clockRange.
+func clockInRange(t time.Time) bool {
+	lo, hi := clockRange()
+	return !t.Before(lo) && !t.After(hi)
+}
+
 func (h *Handler) manualClock() (*opa.ManualClock, error) {
 	if h.controls.Clock == nil {
 		return nil, errclass.Mark(errclass.NotFound, "the clock controls are not available: the engine runs on the system clock")
@@ -105,11 +119,17 @@ func (h *Handler) setClock(w http.ResponseWriter, r *http.Request) error {
 	case req.Now != nil && req.Advance != "":
 		return errclass.Mark(errclass.Invalid, "give either now or advance, not both")
 	case req.Now != nil:
+		if lo, hi := clockRange(); !clockInRange(*req.Now) {
+			return errclass.Mark(errclass.Invalid, "now must be between %s and %s, so that every time the engine computes from it can be encoded", lo.Format(time.RFC3339), hi.Format(time.RFC3339))
+		}
 		c.Set(*req.Now)
 	case req.Advance != "":
 		d, err := time.ParseDuration(req.Advance)
 		if err != nil || d < 0 {
 			return errclass.Mark(errclass.Invalid, "advance must be a non-negative Go duration such as \"90m\"")
+		}
+		if _, hi := clockRange(); !clockInRange(c.Now().Add(d)) {
+			return errclass.Mark(errclass.Invalid, "advancing by %s would move the clock past %s, beyond which the times the engine computes cannot be encoded", d, hi.Format(time.RFC3339))
 		}
 		c.Advance(d)
 	default:
@@ -126,7 +146,8 @@ func (h *Handler) setClock(w http.ResponseWriter, r *http.Request) error {
 // Fault is an injected failure. Requests whose method matches Method (empty: any) and whose path
 // equals Path, or starts with it when Path ends in "*", are delayed by LatencyMS and then, if
 // Status is not 0, answered with that status and Body (default: the API's error body for the
-// status). A 429 carries X-RateLimit-Retry-At = now + RetryAfterSeconds (default 1). Times limits
+// status). A 429 carries X-RateLimit-Retry-At = now + RetryAfterSeconds (default 1), now being
+// the engine's clock (the fake clock when the controls have one), like the service token limiter's. Times limits
 // how many requests the fault hits (0: every one).
 type Fault struct {
 	ID                string          `json:"id"`
@@ -203,10 +224,9 @@ func (s *faultSet) apply(w http.ResponseWriter, r *http.Request, now func() time
 		if retry <= 0 {
 			retry = 1
 		}
-		w.Header().Set("X-RateLimit-Retry-At", strconv.FormatInt(time.Now().Add(time.Duration(retry)*time.Second).Unix(), 10))
+		w.Header().Set("X-RateLimit-Retry-At", strconv.FormatInt(now().Add(time.Duration(retry)*time.Second).Unix(), 10))
 		w.Header().Set("X-RateLimit-Remaining", "0")
 	}
-	_ = now
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(f.Status)
 	if len(f.Body) > 0 {

@@ -10,11 +10,10 @@ import (
 )
 
 // Failed service token exchanges are limited per client IP and team (as the engine resolves it,
-// however the path spells it; see teamKey) with a token bucket: a burst
-// of tokenBurst failures, refilled at one per tokenRefill. While the bucket is empty every exchange
-// from that client for that team (right or wrong) is answered 429, so a brute force of key secrets
-// learns nothing and proceeds at most tokenBurst + t/tokenRefill guesses in time t. Successful
-// exchanges cost nothing.
+// however the path spells it; see teamKey) with a token bucket: a burst of tokenBurst failures,
+// refilled at one per tokenRefill. While the bucket is empty every exchange from that client for
+// that team (right or wrong) is answered 429, so a brute force of key secrets learns nothing and
+// proceeds at most tokenBurst + t/tokenRefill guesses in time t. Successful exchanges cost nothing.
 const (
 	tokenBurst   = 10
 	tokenRefill  = 6 * time.Second
