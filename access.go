@@ -171,7 +171,7 @@ func (e *Engine) ADDomains(ctx context.Context, p Principal, f DomainFilter) ([]
 		if err != nil {
 			return err
 		}
-		conns, err := storage.Connections.List(tx, "team", p.TeamID)
+		conns, err := storage.Connections.List(tx, storage.ConnectionsByTeam, p.TeamID)
 		if err != nil {
 			return err
 		}
@@ -182,7 +182,7 @@ func (e *Engine) ADDomains(ctx context.Context, p Principal, f DomainFilter) ([]
 			if f.Contains != "" && !strings.Contains(strings.ToLower(c.Domain), strings.ToLower(f.Contains)) {
 				continue
 			}
-			accts, err := storage.Accounts.List(tx, "connection", c.ID)
+			accts, err := storage.Accounts.List(tx, storage.AccountsByConnection, c.ID)
 			if err != nil {
 				return err
 			}
@@ -304,7 +304,7 @@ func (e *Engine) ADAccountsEndUser(ctx context.Context, p Principal, connectionI
 		if err != nil || c.TeamID != p.TeamID {
 			return notFoundf("AD connection %q does not exist", connectionID)
 		}
-		accts, err := storage.Accounts.List(tx, "connection", connectionID)
+		accts, err := storage.Accounts.List(tx, storage.AccountsByConnection, connectionID)
 		if err != nil {
 			return err
 		}

@@ -195,7 +195,7 @@ func (e *Engine) DiscoveredADAccounts(ctx context.Context, p Principal, connID s
 		if _, err := e.teamConnection(tx, p, connID); err != nil {
 			return err
 		}
-		as, err := storage.Accounts.List(tx, "connection", connID)
+		as, err := storage.Accounts.List(tx, storage.AccountsByConnection, connID)
 		if err != nil {
 			return err
 		}
@@ -285,7 +285,7 @@ func (e *Engine) AllADAccounts(ctx context.Context, p Principal, q AccountsQuery
 	}
 	var out []ADAccount
 	err = e.store.View(ctx, func(tx storage.ReadTx) error {
-		as, err := storage.Accounts.List(tx, "team", p.TeamID)
+		as, err := storage.Accounts.List(tx, storage.AccountsByTeam, p.TeamID)
 		if err != nil {
 			return err
 		}
@@ -319,7 +319,7 @@ func (e *Engine) ResourceGroupADAccounts(ctx context.Context, p Principal, resou
 		if err := p.requireIn(RoleSecurityAdmin, resourceGroupID); err != nil {
 			return err
 		}
-		as, err := storage.Accounts.List(tx, "resource_group", resourceGroupID)
+		as, err := storage.Accounts.List(tx, storage.AccountsByResourceGroup, resourceGroupID)
 		if err != nil {
 			return err
 		}
@@ -402,7 +402,7 @@ func (e *Engine) ProjectADAccounts(ctx context.Context, p Principal, resourceGro
 		if err != nil {
 			return err
 		}
-		as, err := storage.Accounts.List(tx, "project", projectID)
+		as, err := storage.Accounts.List(tx, storage.AccountsByProject, projectID)
 		if err != nil {
 			return err
 		}

@@ -49,9 +49,9 @@ func (e *Engine) AuditEvents(ctx context.Context, p Principal, f AuditFilter) ([
 		var evs []*storage.AuditEvent
 		var err error
 		if f.ResourceID != "" {
-			evs, err = storage.AuditEvents.List(tx, "resource", f.ResourceID)
+			evs, err = storage.AuditEvents.List(tx, storage.AuditEventsByResource, f.ResourceID)
 		} else {
-			evs, err = storage.AuditEvents.List(tx, "team", p.TeamID)
+			evs, err = storage.AuditEvents.List(tx, storage.AuditEventsByTeam, p.TeamID)
 		}
 		for _, ev := range evs {
 			if ev.TeamID != p.TeamID || (f.Action != "" && ev.Action != f.Action) || (f.ActorID != "" && ev.ActorID != f.ActorID) {

@@ -386,7 +386,7 @@ func (e *Engine) endCheckout(ctx context.Context, p Principal, req CheckinReques
 		checkoutID string
 	)
 	err := e.store.Update(ctx, func(tx storage.WriteTx) error {
-		co, err := storage.Checkouts.First(tx, "active", req.ResourceID)
+		co, err := storage.Checkouts.First(tx, storage.CheckoutsActive, req.ResourceID)
 		if err != nil {
 			return wrapNotFound(err, "resource %q is not checked out", req.ResourceID)
 		}
@@ -463,7 +463,7 @@ func (e *Engine) expireCheckouts(ctx context.Context) error {
 	now := e.now()
 	var due []*storage.Checkout
 	err := e.store.View(ctx, func(tx storage.ReadTx) error {
-		all, err := storage.Checkouts.List(tx, "id")
+		all, err := storage.Checkouts.All(tx)
 		for _, co := range all {
 			if co.ActiveResourceID != "" && !co.ExpiresAt.After(now) {
 				due = append(due, co)
@@ -523,7 +523,7 @@ func (e *Engine) CheckedOutResources(ctx context.Context, p Principal, f Checked
 	}
 	var items []CheckedOutResource
 	err := e.store.View(ctx, func(tx storage.ReadTx) error {
-		cos, err := storage.Checkouts.List(tx, "user", p.UserID)
+		cos, err := storage.Checkouts.List(tx, storage.CheckoutsByUser, p.UserID)
 		if err != nil {
 			return err
 		}
@@ -545,7 +545,7 @@ func (e *Engine) ProjectCheckedOutResources(ctx context.Context, p Principal, re
 	}
 	var items []CheckedOutResource
 	err := e.store.View(ctx, func(tx storage.ReadTx) error {
-		cos, err := storage.Checkouts.List(tx, "project", projectID)
+		cos, err := storage.Checkouts.List(tx, storage.CheckoutsByProject, projectID)
 		if err != nil {
 			return err
 		}

@@ -138,7 +138,7 @@ func TestFailedRotationAfterCheckinKeepsAccountUnavailable(t *testing.T) {
 		t.Fatalf("after failed rotation: %s %q pending=%v", acct.StatusDetail, acct.Credential.LastErrorType, acct.Credential.RotationPending)
 	}
 	mustOK(t, f.e.Store().View(f.ctx, func(tx storage.ReadTx) error {
-		cos, err := storage.Checkouts.List(tx, "resource", a.ID)
+		cos, err := storage.Checkouts.List(tx, storage.CheckoutsByResource, a.ID)
 		if err == nil && (len(cos) != 1 || cos[0].Status != "checkin_failed") {
 			t.Errorf("checkout record after a failed rotation: %+v", cos)
 		}

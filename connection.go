@@ -181,7 +181,7 @@ func (e *Engine) CreateADConnection(ctx context.Context, p Principal, in ADConne
 		c.ServiceAccountPassword = e.seal.seal(in.ServiceAccountPassword, purposeServiceAccountPassword, c.ID)
 	}
 	err := e.store.Update(ctx, func(tx storage.WriteTx) error {
-		if other, err := storage.Connections.First(tx, "app_instance", c.AppInstanceID); err == nil && other != nil {
+		if other, err := storage.Connections.First(tx, storage.ConnectionsByAppInstance, c.AppInstanceID); err == nil && other != nil {
 			return conflictf("app instance %q already belongs to an AD connection", c.AppInstanceID)
 		}
 		if err := wrapConflict(storage.Connections.Insert(tx, &c), "the team already has an AD connection for domain %q", c.Domain); err != nil {
@@ -217,7 +217,7 @@ func (e *Engine) UpdateADConnection(ctx context.Context, p Principal, id string,
 			c.ServiceAccountPassword = e.seal.seal(in.ServiceAccountPassword, purposeServiceAccountPassword, c.ID)
 		}
 		if in.AppInstanceID != "" && in.AppInstanceID != c.AppInstanceID {
-			if other, err := storage.Connections.First(tx, "app_instance", in.AppInstanceID); err == nil && other.ID != c.ID {
+			if other, err := storage.Connections.First(tx, storage.ConnectionsByAppInstance, in.AppInstanceID); err == nil && other.ID != c.ID {
 				return conflictf("app instance %q already belongs to an AD connection", in.AppInstanceID)
 			}
 			c.AppInstanceID = in.AppInstanceID
@@ -273,7 +273,7 @@ func (e *Engine) listConnections(ctx context.Context, p Principal) ([]*storage.C
 	var cs []*storage.Connection
 	err := e.store.View(ctx, func(tx storage.ReadTx) error {
 		var err error
-		cs, err = storage.Connections.List(tx, "team", p.TeamID)
+		cs, err = storage.Connections.List(tx, storage.ConnectionsByTeam, p.TeamID)
 		return err
 	})
 	return cs, err
@@ -345,12 +345,12 @@ func (e *Engine) DeleteADConnection(ctx context.Context, p Principal, id string)
 	// Deleting in chunks keeps each transaction small; the connection row goes last so a failure
 	// midway leaves a connection that a retried delete finishes.
 	for _, del := range []func(storage.WriteTx) (bool, error){
-		deleteChunk(storage.Accounts, "connection", id),
-		deleteChunk(storage.Servers, "connection", id),
-		deleteChunk(storage.SyncResults, "connection", id),
-		deleteChunk(storage.Rules, "connection", id),
-		deleteChunk(storage.ServerSyncJobs, "connection", id),
-		deleteChunk(storage.UserSyncJobs, "connection", id),
+		deleteChunk(storage.Accounts, storage.AccountsByConnection, id),
+		deleteChunk(storage.Servers, storage.ServersByConnection, id),
+		deleteChunk(storage.SyncResults, storage.SyncResultsByConnection, id),
+		deleteChunk(storage.Rules, storage.RulesByConnection, id),
+		deleteChunk(storage.ServerSyncJobs, storage.ServerSyncJobsByConnection, id),
+		deleteChunk(storage.UserSyncJobs, storage.UserSyncJobsByConnection, id),
 	} {
 		for more := true; more; {
 			err := e.store.Update(ctx, func(tx storage.WriteTx) error {
@@ -383,7 +383,7 @@ const writeChunk = 1000
 
 // deleteChunk returns a step that deletes up to writeChunk records of the table whose index
 // equals key, reporting whether more remain.
-func deleteChunk[T any](t storage.Table[T], index, key string) func(storage.WriteTx) (bool, error) {
+func deleteChunk[T any](t storage.Table[T], index storage.IndexName[T], key string) func(storage.WriteTx) (bool, error) {
 	return func(tx storage.WriteTx) (bool, error) {
 		rs, err := t.List(tx, index, key)
 		if err != nil {

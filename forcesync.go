@@ -157,7 +157,7 @@ func (e *Engine) syncAccounts(ctx context.Context, s accountSync) (*storage.Sync
 	var existing []*storage.Account
 	if err := e.store.View(ctx, func(tx storage.ReadTx) error {
 		var err error
-		existing, err = storage.Accounts.List(tx, "connection", conn.ID)
+		existing, err = storage.Accounts.List(tx, storage.AccountsByConnection, conn.ID)
 		return err
 	}); err != nil {
 		return fail(err)
@@ -321,7 +321,7 @@ func (e *Engine) ForceSync(ctx context.Context, p Principal, connID string) erro
 			if conn, err = e.teamConnection(tx, p, connID); err != nil {
 				return err
 			}
-			jobs, err = storage.UserSyncJobs.List(tx, "connection", conn.ID)
+			jobs, err = storage.UserSyncJobs.List(tx, storage.UserSyncJobsByConnection, conn.ID)
 			return err
 		})
 	}

@@ -181,7 +181,7 @@ func (e *Engine) Team(ctx context.Context, name string) (storage.Team, error) {
 	var t *storage.Team
 	err := e.store.View(ctx, func(tx storage.ReadTx) error {
 		var err error
-		t, err = storage.Teams.First(tx, "name", name)
+		t, err = storage.Teams.First(tx, storage.TeamsByName, name)
 		return err
 	})
 	if err != nil {
@@ -349,7 +349,7 @@ func (e *Engine) Users(ctx context.Context, p Principal) ([]storage.User, error)
 	}
 	var out []storage.User
 	err := e.store.View(ctx, func(tx storage.ReadTx) error {
-		us, err := storage.Users.List(tx, "team", p.TeamID)
+		us, err := storage.Users.List(tx, storage.UsersByTeam, p.TeamID)
 		for _, u := range us {
 			out = append(out, *u)
 		}
@@ -430,7 +430,7 @@ func (e *Engine) ResourceGroups(ctx context.Context, p Principal) ([]storage.Res
 	}
 	var out []storage.ResourceGroup
 	err := e.store.View(ctx, func(tx storage.ReadTx) error {
-		rs, err := storage.ResourceGroups.List(tx, "team", p.TeamID)
+		rs, err := storage.ResourceGroups.List(tx, storage.ResourceGroupsByTeam, p.TeamID)
 		for _, r := range rs {
 			out = append(out, *r)
 		}
@@ -449,7 +449,7 @@ func (e *Engine) Projects(ctx context.Context, p Principal, resourceGroupID stri
 		if _, err := e.teamResourceGroup(tx, p, resourceGroupID); err != nil {
 			return err
 		}
-		ps, err := storage.Projects.List(tx, "resource_group", resourceGroupID)
+		ps, err := storage.Projects.List(tx, storage.ProjectsByResourceGroup, resourceGroupID)
 		for _, pr := range ps {
 			out = append(out, *pr)
 		}
@@ -599,7 +599,7 @@ func (e *Engine) IssueToken(ctx context.Context, teamName, keyID, keySecret stri
 
 // pruneTokens deletes a user's expired tokens so the table does not grow without bound.
 func (e *Engine) pruneTokens(tx storage.WriteTx, userID string, now time.Time) {
-	toks, err := storage.Tokens.List(tx, "user", userID)
+	toks, err := storage.Tokens.List(tx, storage.TokensByUser, userID)
 	if err != nil {
 		return
 	}
@@ -642,13 +642,13 @@ func (e *Engine) Authenticate(ctx context.Context, teamName, bearer string) (Pri
 func (e *Engine) PrincipalForUser(ctx context.Context, teamName, user string) (Principal, error) {
 	var p Principal
 	err := e.store.View(ctx, func(tx storage.ReadTx) error {
-		team, err := storage.Teams.First(tx, "name", teamName)
+		team, err := storage.Teams.First(tx, storage.TeamsByName, teamName)
 		if err != nil {
 			return wrapNotFound(err, "team %q does not exist", teamName)
 		}
 		u, err := storage.Users.Get(tx, user)
 		if err != nil || u.TeamID != team.ID {
-			u, err = storage.Users.First(tx, "username", team.ID, user)
+			u, err = storage.Users.First(tx, storage.UsersByUsername, team.ID, user)
 			if err != nil {
 				return wrapNotFound(err, "user %q does not exist", user)
 			}

@@ -108,17 +108,17 @@ type evalPlan struct {
 
 // planEvaluation evaluates conn's accounts as tx sees them, writing nothing.
 func planEvaluation(tx storage.ReadTx, conn *storage.Connection, now time.Time) (*evalPlan, error) {
-	rules, err := storage.Rules.BorrowList(tx, "connection", conn.ID)
+	rules, err := storage.Rules.BorrowList(tx, storage.RulesByConnection, conn.ID)
 	if err != nil {
 		return nil, err
 	}
 	var users []*storage.User
 	if conn.RuleSettings.IsConfigured {
-		if users, err = storage.Users.BorrowList(tx, "team", conn.TeamID); err != nil {
+		if users, err = storage.Users.BorrowList(tx, storage.UsersByTeam, conn.TeamID); err != nil {
 			return nil, err
 		}
 	}
-	accounts, err := storage.Accounts.BorrowList(tx, "connection", conn.ID)
+	accounts, err := storage.Accounts.BorrowList(tx, storage.AccountsByConnection, conn.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -222,7 +222,7 @@ func (e *Engine) evaluateChunkedOnce(ctx context.Context, connID string, now tim
 		if err != nil {
 			return nil, wrapNotFound(err, "AD connection %q was deleted during the evaluation", connID)
 		}
-		rules, err := storage.Rules.BorrowList(tx, "connection", connID)
+		rules, err := storage.Rules.BorrowList(tx, storage.RulesByConnection, connID)
 		if err != nil {
 			return nil, err
 		}
@@ -898,13 +898,13 @@ func (e *Engine) UpdateADAccountMatch(ctx context.Context, p Principal, connID, 
 		if err != nil {
 			return err
 		}
-		rules, err := storage.Rules.List(tx, "connection", connID)
+		rules, err := storage.Rules.List(tx, storage.RulesByConnection, connID)
 		if err != nil {
 			return err
 		}
 		var users []*storage.User
 		if conn.RuleSettings.IsConfigured {
-			if users, err = storage.Users.List(tx, "team", conn.TeamID); err != nil {
+			if users, err = storage.Users.List(tx, storage.UsersByTeam, conn.TeamID); err != nil {
 				return err
 			}
 		}

@@ -302,7 +302,7 @@ func TestMatchingAgainstReference(t *testing.T) {
 		accounts := func() []storage.Account {
 			var out []storage.Account
 			_ = e.Store().View(ctx, func(tx storage.ReadTx) error {
-				as, err := storage.Accounts.List(tx, "connection", conn.ID)
+				as, err := storage.Accounts.List(tx, storage.AccountsByConnection, conn.ID)
 				for _, a := range as {
 					out = append(out, *a)
 				}

@@ -151,7 +151,7 @@ func (e *Engine) Policies(ctx context.Context, p Principal) ([]storage.Policy, e
 	}
 	var out []storage.Policy
 	err := e.store.View(ctx, func(tx storage.ReadTx) error {
-		ps, err := storage.Policies.List(tx, "team", p.TeamID)
+		ps, err := storage.Policies.List(tx, storage.PoliciesByTeam, p.TeamID)
 		for _, pol := range ps {
 			out = append(out, *pol)
 		}
@@ -339,7 +339,7 @@ func policiesFor(tx storage.ReadTx, p Principal) (*policySet, error) {
 		return set, nil
 	}
 	// Borrowed, not copied: every access check runs this, and the grants only read the rules.
-	pols, err := storage.Policies.BorrowList(tx, "team", p.TeamID)
+	pols, err := storage.Policies.BorrowList(tx, storage.PoliciesByTeam, p.TeamID)
 	if err != nil {
 		return nil, err
 	}

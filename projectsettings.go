@@ -86,12 +86,12 @@ func refsFromWire(refs []ProjectAccountRef) ([]storage.AccountRef, error) {
 func markMissing(tx storage.ReadTx, pr *storage.Project, kind string, refs []ProjectAccountRef) {
 	var rs []resource
 	if kind == SettingsAD {
-		accts, _ := storage.Accounts.List(tx, "project", pr.ID)
+		accts, _ := storage.Accounts.List(tx, storage.AccountsByProject, pr.ID)
 		for _, a := range accts {
 			rs = append(rs, resource{ad: a})
 		}
 	} else {
-		uds, _ := storage.UDAccounts.List(tx, "project", pr.ID)
+		uds, _ := storage.UDAccounts.List(tx, storage.UDAccountsByProject, pr.ID)
 		for _, a := range uds {
 			rs = append(rs, resource{ud: a})
 		}

@@ -271,13 +271,13 @@ func (e *Engine) rotateDue(ctx context.Context) error {
 	}
 	var jobs []job
 	err := e.store.View(ctx, func(tx storage.ReadTx) error {
-		prs, err := storage.Projects.List(tx, "id")
+		prs, err := storage.Projects.All(tx)
 		if err != nil {
 			return err
 		}
 		for _, pr := range prs {
 			var rs []resource
-			accts, err := storage.Accounts.List(tx, "project", pr.ID)
+			accts, err := storage.Accounts.List(tx, storage.AccountsByProject, pr.ID)
 			if err != nil {
 				return err
 			}
@@ -286,7 +286,7 @@ func (e *Engine) rotateDue(ctx context.Context) error {
 					rs = append(rs, resource{ad: a})
 				}
 			}
-			uds, err := storage.UDAccounts.List(tx, "project", pr.ID)
+			uds, err := storage.UDAccounts.List(tx, storage.UDAccountsByProject, pr.ID)
 			if err != nil {
 				return err
 			}

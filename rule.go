@@ -259,7 +259,7 @@ func (n *namer) rule(r *storage.Rule) ADAccountRule {
 
 // connRules returns the connection's rules by priority.
 func connRules(tx storage.ReadTx, connID string) ([]*storage.Rule, error) {
-	rs, err := storage.Rules.List(tx, "connection", connID)
+	rs, err := storage.Rules.List(tx, storage.RulesByConnection, connID)
 	if err != nil {
 		return nil, err
 	}

@@ -56,7 +56,7 @@ func (e *Engine) runDueSyncJobs(ctx context.Context) error {
 	}
 	var jobs []due
 	err := e.store.View(ctx, func(tx storage.ReadTx) error {
-		ss, err := storage.ServerSyncJobs.List(tx, "id")
+		ss, err := storage.ServerSyncJobs.All(tx)
 		if err != nil {
 			return err
 		}
@@ -65,7 +65,7 @@ func (e *Engine) runDueSyncJobs(ctx context.Context) error {
 				jobs = append(jobs, due{j.ConnectionID, j.ID, true})
 			}
 		}
-		us, err := storage.UserSyncJobs.List(tx, "id")
+		us, err := storage.UserSyncJobs.All(tx)
 		if err != nil {
 			return err
 		}
@@ -262,7 +262,7 @@ func (e *Engine) runServerJob(ctx context.Context, connID, jobID string, test bo
 		if job, err = storage.ServerSyncJobs.Get(tx, jobID); err != nil || job.ConnectionID != connID {
 			return notFoundf("server sync job %q does not exist", jobID)
 		}
-		existing, err = storage.Servers.List(tx, "connection", connID)
+		existing, err = storage.Servers.List(tx, storage.ServersByConnection, connID)
 		return err
 	})
 	if err != nil {

@@ -411,7 +411,7 @@ func userResultView(r *storage.SyncResult) UserSyncResult {
 
 // latestResult returns the newest non-test result of a job, or nil.
 func latestResult(tx storage.ReadTx, jobID string) *storage.SyncResult {
-	rs, err := storage.SyncResults.List(tx, "job", jobID)
+	rs, err := storage.SyncResults.List(tx, storage.SyncResultsByJob, jobID)
 	if err != nil {
 		return nil
 	}
@@ -516,7 +516,7 @@ func (e *Engine) buildServerJob(in ServerSyncJobInput, j *storage.ServerSyncJob)
 // activateServerJob makes j the connection's only active server sync job, due now. It deactivates
 // the others and points the connection's active_task_settings_id at j.
 func (e *Engine) activateServerJob(tx storage.WriteTx, c *storage.Connection, j *storage.ServerSyncJob, now time.Time) error {
-	jobs, err := storage.ServerSyncJobs.List(tx, "connection", c.ID)
+	jobs, err := storage.ServerSyncJobs.List(tx, storage.ServerSyncJobsByConnection, c.ID)
 	if err != nil {
 		return err
 	}
@@ -677,7 +677,7 @@ func (e *Engine) ServerSyncJobs(ctx context.Context, p Principal, connID string,
 		if err != nil {
 			return err
 		}
-		js, err := storage.ServerSyncJobs.List(tx, "connection", c.ID)
+		js, err := storage.ServerSyncJobs.List(tx, storage.ServerSyncJobsByConnection, c.ID)
 		for _, j := range js {
 			out = append(out, e.serverJobView(tx, j))
 		}
@@ -717,7 +717,7 @@ func (e *Engine) DeleteServerSyncJob(ctx context.Context, p Principal, connID, j
 }
 
 func deleteResults(tx storage.WriteTx, jobID string) error {
-	rs, err := storage.SyncResults.List(tx, "job", jobID)
+	rs, err := storage.SyncResults.List(tx, storage.SyncResultsByJob, jobID)
 	if err != nil {
 		return err
 	}
@@ -830,7 +830,7 @@ func jobResults[T any](ctx context.Context, e *Engine, lookup func(storage.ReadT
 		if err != nil {
 			return err
 		}
-		rs, err := storage.SyncResults.List(tx, "job", jobID)
+		rs, err := storage.SyncResults.List(tx, storage.SyncResultsByJob, jobID)
 		for _, r := range rs {
 			out = append(out, view(r))
 		}
@@ -872,7 +872,7 @@ func (e *Engine) Servers(ctx context.Context, p Principal, connID string) ([]sto
 		if err != nil {
 			return err
 		}
-		ss, err := storage.Servers.List(tx, "connection", c.ID)
+		ss, err := storage.Servers.List(tx, storage.ServersByConnection, c.ID)
 		for _, s := range ss {
 			out = append(out, *s)
 		}
@@ -1021,7 +1021,7 @@ func (e *Engine) teamUserJob(tx storage.ReadTx, p Principal, connID, jobID strin
 // activateUserJob makes j active and due now, unless the connection already has
 // MaxActiveUserSyncJobs other active jobs (ErrConflict).
 func activateUserJob(tx storage.ReadTx, j *storage.UserSyncJob, now time.Time) error {
-	js, err := storage.UserSyncJobs.List(tx, "connection", j.ConnectionID)
+	js, err := storage.UserSyncJobs.List(tx, storage.UserSyncJobsByConnection, j.ConnectionID)
 	if err != nil {
 		return err
 	}
@@ -1135,7 +1135,7 @@ func (e *Engine) UserSyncJobs(ctx context.Context, p Principal, connID, status s
 		if err != nil {
 			return err
 		}
-		js, err := storage.UserSyncJobs.List(tx, "connection", c.ID)
+		js, err := storage.UserSyncJobs.List(tx, storage.UserSyncJobsByConnection, c.ID)
 		for _, j := range js {
 			if (status == JobStatusActive && !j.IsActive) || (status == JobStatusInactive && j.IsActive) {
 				continue

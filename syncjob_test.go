@@ -190,7 +190,7 @@ func TestServerSyncJobLifecycle(t *testing.T) {
 	// Deleting the connection removes jobs, results and servers.
 	must(t, s.e.DeleteADConnection(ctx, s.admin, c.ID))
 	err = s.e.Store().View(ctx, func(tx storage.ReadTx) error {
-		for _, n := range []int{count(tx, storage.Servers, c.ID), count(tx, storage.SyncResults, c.ID), count(tx, storage.ServerSyncJobs, c.ID)} {
+		for _, n := range []int{count(tx, storage.Servers, storage.ServersByConnection, c.ID), count(tx, storage.SyncResults, storage.SyncResultsByConnection, c.ID), count(tx, storage.ServerSyncJobs, storage.ServerSyncJobsByConnection, c.ID)} {
 			if n != 0 {
 				t.Errorf("rows left after delete: %d", n)
 			}
@@ -200,8 +200,8 @@ func TestServerSyncJobLifecycle(t *testing.T) {
 	must(t, err)
 }
 
-func count[T any](tx storage.ReadTx, tb storage.Table[T], connID string) int {
-	rs, _ := tb.List(tx, "connection", connID)
+func count[T any](tx storage.ReadTx, tb storage.Table[T], byConnection storage.IndexName[T], connID string) int {
+	rs, _ := tb.List(tx, byConnection, connID)
 	return len(rs)
 }
 
@@ -356,7 +356,7 @@ func (s *syncEnv) accounts(t testing.TB, connID string) map[string]storage.Accou
 	t.Helper()
 	out := map[string]storage.Account{}
 	must(t, s.e.Store().View(context.Background(), func(tx storage.ReadTx) error {
-		as, err := storage.Accounts.List(tx, "connection", connID)
+		as, err := storage.Accounts.List(tx, storage.AccountsByConnection, connID)
 		for _, a := range as {
 			out[a.SAMAccountName] = *a
 		}

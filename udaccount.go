@@ -157,7 +157,7 @@ func (e *Engine) AllUDAccounts(ctx context.Context, p Principal, contains string
 	if err := p.require(RoleSecurityAdmin); err != nil {
 		return nil, err
 	}
-	return e.listUD(ctx, "team", p.TeamID, p.TeamID, contains)
+	return e.listUD(ctx, storage.UDAccountsByTeam, p.TeamID, p.TeamID, contains)
 }
 
 // ResourceGroupUDAccounts returns the UD accounts of a resource group, filtered like AllUDAccounts.
@@ -175,10 +175,10 @@ func (e *Engine) ResourceGroupUDAccounts(ctx context.Context, p Principal, resou
 	if err != nil {
 		return nil, err
 	}
-	return e.listUD(ctx, "resource_group", resourceGroupID, p.TeamID, contains)
+	return e.listUD(ctx, storage.UDAccountsByResourceGroup, resourceGroupID, p.TeamID, contains)
 }
 
-func (e *Engine) listUD(ctx context.Context, index, arg, teamID, contains string) ([]OktaUniversalDirectoryAccount, error) {
+func (e *Engine) listUD(ctx context.Context, index storage.IndexName[storage.UDAccount], arg, teamID, contains string) ([]OktaUniversalDirectoryAccount, error) {
 	out := []OktaUniversalDirectoryAccount{}
 	err := e.store.View(ctx, func(tx storage.ReadTx) error {
 		as, err := storage.UDAccounts.List(tx, index, arg)
@@ -231,7 +231,7 @@ func (e *Engine) ProjectUDAccounts(ctx context.Context, p Principal, resourceGro
 		if err != nil {
 			return err
 		}
-		as, err := storage.UDAccounts.List(tx, "project", pr.ID)
+		as, err := storage.UDAccounts.List(tx, storage.UDAccountsByProject, pr.ID)
 		for _, a := range as {
 			if !udContains(a, contains) {
 				continue
@@ -323,7 +323,7 @@ func (e *Engine) UDAccountsEndUser(ctx context.Context, p Principal, contains st
 		if err != nil {
 			return err
 		}
-		as, err := storage.UDAccounts.List(tx, "team", p.TeamID)
+		as, err := storage.UDAccounts.List(tx, storage.UDAccountsByTeam, p.TeamID)
 		if err != nil {
 			return err
 		}

@@ -84,7 +84,7 @@ func (h *Handler) oktaPrincipal(ctx context.Context, e *opa.Engine, r *http.Requ
 	}
 	var teams []string
 	_ = e.Store().View(ctx, func(tx storage.ReadTx) error {
-		ts, err := storage.Teams.List(tx, "id")
+		ts, err := storage.Teams.All(tx)
 		for _, t := range ts {
 			teams = append(teams, t.Name)
 		}

@@ -258,7 +258,7 @@ func TestAuthzMatrix(t *testing.T) {
 			for _, k := range []string{"ad_account_id", "ad_account_rule_id", "task_settings_id", "user_sync_task_settings_id", "result_id"} {
 				ids[k] = "00000000-0000-4000-8000-000000000000"
 			}
-			if as, _ := storage.Accounts.List(tx, "id"); len(as) > 0 {
+			if as, _ := storage.Accounts.All(tx); len(as) > 0 {
 				for _, a := range as {
 					if a.ProjectID == ids["project_id"] {
 						ids["ad_account_id"] = a.ID
@@ -267,10 +267,10 @@ func TestAuthzMatrix(t *testing.T) {
 				}
 			}
 			ids["okta_universal_directory_account_id"] = "00000000-0000-4000-8000-000000000000"
-			if us, _ := storage.UDAccounts.List(tx, "id"); len(us) > 0 {
+			if us, _ := storage.UDAccounts.All(tx); len(us) > 0 {
 				ids["okta_universal_directory_account_id"] = us[0].ID
 			}
-			if rs, _ := storage.Rules.List(tx, "id"); len(rs) > 0 {
+			if rs, _ := storage.Rules.All(tx); len(rs) > 0 {
 				ids["ad_account_rule_id"] = rs[0].ID
 			}
 			return nil

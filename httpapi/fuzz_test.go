@@ -32,19 +32,19 @@ func newHostile(tb testing.TB) *hostile {
 	h.ids["user"] = lt.UserIDs["jane.doe"]
 	ctx := context.Background()
 	_ = srv.Engine.Store().View(ctx, func(tx storage.ReadTx) error {
-		if as, err := storage.Accounts.List(tx, "id"); err == nil && len(as) > 0 {
+		if as, err := storage.Accounts.All(tx); err == nil && len(as) > 0 {
 			h.ids["account"] = as[0].ID
 		}
-		if rs, err := storage.Rules.List(tx, "id"); err == nil && len(rs) > 0 {
+		if rs, err := storage.Rules.All(tx); err == nil && len(rs) > 0 {
 			h.ids["rule"] = rs[0].ID
 		}
-		if ss, err := storage.ServerSyncJobs.List(tx, "id"); err == nil && len(ss) > 0 {
+		if ss, err := storage.ServerSyncJobs.All(tx); err == nil && len(ss) > 0 {
 			h.ids["server_job"] = ss[0].ID
 		}
-		if us, err := storage.UserSyncJobs.List(tx, "id"); err == nil && len(us) > 0 {
+		if us, err := storage.UserSyncJobs.All(tx); err == nil && len(us) > 0 {
 			h.ids["user_job"] = us[0].ID
 		}
-		if cs, err := storage.Connections.List(tx, "id"); err == nil && len(cs) > 0 {
+		if cs, err := storage.Connections.All(tx); err == nil && len(cs) > 0 {
 			h.ids["app_instance"] = cs[0].AppInstanceID
 		}
 		return nil

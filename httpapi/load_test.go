@@ -245,9 +245,9 @@ func runLoad(t *testing.T, kind string) {
 	var rules []*storage.Rule
 	var events []*storage.AuditEvent
 	_ = e.Store().View(ctx, func(tx storage.ReadTx) error {
-		checkouts, _ = storage.Checkouts.List(tx, "id")
-		rules, _ = storage.Rules.List(tx, "id")
-		events, _ = storage.AuditEvents.List(tx, "id")
+		checkouts, _ = storage.Checkouts.All(tx)
+		rules, _ = storage.Rules.All(tx)
+		events, _ = storage.AuditEvents.All(tx)
 		return nil
 	})
 	nCheckouts := len(checkouts)
