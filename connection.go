@@ -7,7 +7,6 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 
 	"github.com/opakit/opa/storage"
 )
@@ -337,11 +336,11 @@ func (e *Engine) DeleteADConnection(ctx context.Context, p Principal, id string)
 	if err := p.require(RoleResourceAdmin); err != nil {
 		return err
 	}
-	mu := e.connMutex(id)
-	if !mu.TryLock() {
+	unlock, ok := e.syncLocks.tryLock(id)
+	if !ok {
 		return conflictf("a sync of AD connection %q is running; retry when it has finished", id)
 	}
-	defer mu.Unlock()
+	defer unlock()
 	// Deleting in chunks keeps each transaction small; the connection row goes last so a failure
 	// midway leaves a connection that a retried delete finishes.
 	for _, del := range []func(storage.WriteTx) (bool, error){
@@ -397,10 +396,4 @@ func deleteChunk[T any](t storage.Table[T], index storage.IndexName[T], key stri
 		}
 		return len(rs) > n, nil
 	}
-}
-
-// connMutex returns the mutex that serializes sync runs of one connection.
-func (e *Engine) connMutex(connID string) *sync.Mutex {
-	m, _ := e.syncMu.LoadOrStore(connID, &sync.Mutex{})
-	return m.(*sync.Mutex)
 }

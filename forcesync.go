@@ -328,11 +328,11 @@ func (e *Engine) ForceSync(ctx context.Context, p Principal, connID string) erro
 	if err := load(); err != nil {
 		return err
 	}
-	mu := e.connMutex(conn.ID)
-	if !mu.TryLock() {
+	unlock, ok := e.syncLocks.tryLock(conn.ID)
+	if !ok {
 		return conflictf("a sync of AD connection %q is already running; retry when it has finished", connID)
 	}
-	defer mu.Unlock()
+	defer unlock()
 	if err := load(); err != nil { // the connection may have changed while we waited
 		return err
 	}
@@ -397,10 +397,9 @@ func (e *Engine) SyncStatus(ctx context.Context, p Principal, connID string) (st
 	if err := p.requireConnRead(); err != nil {
 		return "", err
 	}
-	mu := e.connMutex(connID)
-	free := mu.TryLock()
+	unlock, free := e.syncLocks.tryLock(connID)
 	if free {
-		defer mu.Unlock()
+		defer unlock()
 	}
 	c, err := e.readConnection(ctx, p, connID)
 	if err != nil {

@@ -22,7 +22,6 @@ import (
 	"crypto/rand"
 	"io"
 	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/cockroachdb/errors"
@@ -42,8 +41,13 @@ type Engine struct {
 
 	tokenTTL time.Duration
 
-	// syncMu serializes sync runs per connection (connection id -> *sync.Mutex).
-	syncMu sync.Map
+	// syncLocks serializes the sync runs of each connection (by connection id).
+	syncLocks keyLocks
+	// rotationLocks serializes the rotations of each resource (by resource id), so the sealed
+	// password always matches the last password the directory accepted.
+	rotationLocks keyLocks
+	// vault is the engine's vault key (see VaultJWKS), made on first use.
+	vault vaultKey
 }
 
 // Option configures an Engine.

@@ -2,7 +2,6 @@ package opa
 
 import (
 	"context"
-	"sync"
 	"time"
 
 	"github.com/cockroachdb/errors"
@@ -20,18 +19,7 @@ const (
 	RotationErrUnknown          = "UNKNOWN_ERROR"
 )
 
-// rotationLocks serializes rotations per resource id, so the sealed password always matches the
-// last password the directory accepted.
-var rotationLocks sync.Map // resource id -> *sync.Mutex
-
 var errAlreadyRotated = errors.New("already rotated")
-
-func lockRotation(id string) func() {
-	v, _ := rotationLocks.LoadOrStore(id, new(sync.Mutex))
-	mu := v.(*sync.Mutex)
-	mu.Lock()
-	return mu.Unlock
-}
 
 // rotate sets a new password on the resource and records the outcome.
 //
@@ -44,7 +32,7 @@ func lockRotation(id string) func() {
 // accepted the password but before it was recorded loses that password (the account then needs
 // another rotation); the directory is the one place that cannot take part in a transaction.
 func (e *Engine) rotate(ctx context.Context, actor Principal, kind, id, reason, newPassword string) error {
-	unlock := lockRotation(id)
+	unlock := e.rotationLocks.lock(id)
 	defer unlock()
 
 	var (

@@ -24,7 +24,7 @@ import (
 //     once (NextRunAt = now) rather than running it inside the API call: the call stays fast and
 //     the next Tick runs it, which is what "runs immediately on activation" means for an engine
 //     whose server ticks every few seconds. Tests call Tick after activating.
-//   - Runs of one connection never overlap: they take the connection's mutex (Engine.syncMu). A
+//   - Runs of one connection never overlap: they take the connection's lock (Engine.syncLocks). A
 //     scheduled run that finds the mutex held is skipped and stays due for the next Tick; a force
 //     sync that finds it held returns ErrConflict.
 func init() {
@@ -84,8 +84,8 @@ func (e *Engine) runDueSyncJobs(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return errors.CombineErrors(errs, ctx.Err())
 		}
-		mu := e.connMutex(d.conn)
-		if !mu.TryLock() {
+		unlock, ok := e.syncLocks.tryLock(d.conn)
+		if !ok {
 			continue // a run of the connection is under way; the job stays due
 		}
 		var err error
@@ -94,7 +94,7 @@ func (e *Engine) runDueSyncJobs(ctx context.Context) error {
 		} else {
 			_, err = e.runUserJob(ctx, d.conn, d.job, false)
 		}
-		mu.Unlock()
+		unlock()
 		if err != nil && !errors.Is(err, ErrNotFound) {
 			e.log.Warn("sync job run failed", "connection", d.conn, "job", d.job, "error", err)
 			errs = errors.CombineErrors(errs, err)
@@ -491,11 +491,11 @@ func (e *Engine) RunServerSyncJob(ctx context.Context, p Principal, connID, jobI
 	if err := e.mayRunServerJob(ctx, p, connID, jobID); err != nil {
 		return ServerSyncResult{}, err
 	}
-	mu := e.connMutex(connID)
-	if !mu.TryLock() {
+	unlock, ok := e.syncLocks.tryLock(connID)
+	if !ok {
 		return ServerSyncResult{}, conflictf("a sync of AD connection %q is already running", connID)
 	}
-	defer mu.Unlock()
+	defer unlock()
 	res, err := e.runServerJob(ctx, connID, jobID, false)
 	if res == nil {
 		return ServerSyncResult{}, err

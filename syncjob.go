@@ -1318,11 +1318,11 @@ func (e *Engine) RunUserSyncJob(ctx context.Context, p Principal, connID, jobID 
 	}); err != nil {
 		return UserSyncResult{}, err
 	}
-	mu := e.connMutex(connID)
-	if !mu.TryLock() {
+	unlock, ok := e.syncLocks.tryLock(connID)
+	if !ok {
 		return UserSyncResult{}, conflictf("a sync of AD connection %q is already running", connID)
 	}
-	defer mu.Unlock()
+	defer unlock()
 	res, err := e.runUserJob(ctx, connID, jobID, false)
 	if res == nil {
 		return UserSyncResult{}, err

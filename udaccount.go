@@ -435,20 +435,18 @@ func (e *Engine) RotateUDAccountPassword(ctx context.Context, p Principal, accou
 	return e.rotate(ctx, p, ResourceTypeUDAccount, accountID, rotationReasonOnDemand, pw)
 }
 
-// vaultKeys holds each engine's vault key, made on first use. DESIGN: the key lives in memory only,
-// so JWEs made for one engine process do not open in another; clients fetch the JWKS before each
-// rotation, as the Okta SDK does.
-var vaultKeys sync.Map // *Engine -> *vaultKeyOnce
-
-type vaultKeyOnce struct {
+// vaultKey is an engine's vault key, made on first use. DESIGN: the key lives in the engine's
+// memory only, so JWEs made for one engine process do not open in another; clients fetch the JWKS
+// before each rotation, as the Okta SDK does.
+type vaultKey struct {
 	once sync.Once
 	key  *revealjwe.PrivateKey
 	err  error
 }
 
+// vaultKey returns the engine's vault key, generating it on first use.
 func (e *Engine) vaultKey() (*revealjwe.PrivateKey, error) {
-	v, _ := vaultKeys.LoadOrStore(e, &vaultKeyOnce{})
-	k := v.(*vaultKeyOnce)
+	k := &e.vault
 	k.once.Do(func() { k.key, k.err = revealjwe.GenerateKey(revealjwe.KindP256) })
 	if k.err != nil {
 		return nil, errors.Wrap(k.err, "generating the vault key")
