@@ -453,8 +453,6 @@ func (e *Engine) finishCheckout(tx storage.WriteTx, p Principal, co *storage.Che
 	return r, e.audit(tx, p, AuditCheckin, r.kind(), r.id(), "success", "checkin_type "+typ)
 }
 
-func init() { tickSteps = append(tickSteps, (*Engine).expireCheckouts) }
-
 // expireCheckouts checks in every checkout whose time is up (checkin_type system_checkout_expired)
 // and rotates its password. Part of Tick. DESIGN: expiry takes effect at the first Tick at or after
 // the expiry time; until then the account still shows as checked out (the server's Run ticks often

@@ -246,8 +246,6 @@ func (e *Engine) AdminRotateResource(ctx context.Context, p Principal, resourceG
 	return e.rotate(ctx, p, typ, req.ResourceID, rotationReasonAdmin, "")
 }
 
-func init() { tickSteps = append(tickSteps, (*Engine).rotateDue) }
-
 // rotateDue rotates, for every project, the accounts that periodic rotation selects and whose time
 // has come, and retries the pending rotations of accounts that were checked in but whose rotation
 // failed. Rotation failures are recorded on the accounts, not returned. Accounts that are checked out are left alone (their check-in rotates them). Part of Tick.

@@ -25,11 +25,8 @@ import (
 //     the next Tick runs it, which is what "runs immediately on activation" means for an engine
 //     whose server ticks every few seconds. Tests call Tick after activating.
 //   - Runs of one connection never overlap: they take the connection's lock (Engine.syncLocks). A
-//     scheduled run that finds the mutex held is skipped and stays due for the next Tick; a force
+//     scheduled run that finds the lock held is skipped and stays due for the next Tick; a force
 //     sync that finds it held returns ErrConflict.
-func init() {
-	tickSteps = append(tickSteps, (*Engine).runDueSyncJobs)
-}
 
 // nextRun returns when a job with the schedule runs next after a run (or activation) at now.
 func nextRun(freq int, startHour *int, now time.Time) time.Time {
