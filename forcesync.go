@@ -359,28 +359,6 @@ func (e *Engine) ForceSync(ctx context.Context, p Principal, connID string) erro
 	return err
 }
 
-// errorCodeOf names the class of err ("not_found", "conflict", …), "internal" for none. Audit
-// details use it: error messages may name things the trail should not repeat.
-func errorCodeOf(err error) string {
-	switch ErrorClass(err) {
-	case ErrNotFound:
-		return "not_found"
-	case ErrConflict:
-		return "conflict"
-	case ErrInvalid:
-		return "invalid"
-	case ErrUnavailable:
-		return "unavailable"
-	case ErrTimeout:
-		return "timeout"
-	case ErrForbidden:
-		return "forbidden"
-	case ErrUnauthorized:
-		return "unauthorized"
-	}
-	return "internal"
-}
-
 // domainDN returns the naming context of a DNS domain: corp.example.com → DC=corp,DC=example,DC=com.
 func domainDN(domain string) string {
 	parts := strings.Split(strings.Trim(domain, "."), ".")

@@ -15,7 +15,6 @@ import (
 
 	"github.com/cockroachdb/errors"
 
-	"github.com/opakit/opa/internal/errclass"
 	"github.com/opakit/opa/storage"
 )
 
@@ -677,20 +676,4 @@ func (e *Engine) principalOf(tx storage.ReadTx, team *storage.Team, userID strin
 		p.Roles = append(p.Roles, g.Roles...)
 	}
 	return p, nil
-}
-
-// wrapConflict gives a storage conflict a message a user can act on; other errors pass through.
-func wrapConflict(err error, format string, args ...any) error {
-	if errors.Is(err, ErrConflict) {
-		return errclass.Tag(errors.Newf(format, args...), ErrConflict)
-	}
-	return err
-}
-
-// wrapNotFound gives a storage not-found a message a user can act on; other errors pass through.
-func wrapNotFound(err error, format string, args ...any) error {
-	if errors.Is(err, ErrNotFound) {
-		return errclass.Tag(errors.Newf(format, args...), ErrNotFound)
-	}
-	return err
 }

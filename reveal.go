@@ -72,7 +72,7 @@ func parseRevealKey(raw json.RawMessage) (*revealjwe.PublicKey, error) {
 	}
 	pub, err := revealjwe.ParsePublicKey(raw)
 	if err != nil {
-		return nil, errclass.Tag(errors.Wrap(err, "public_key is not an acceptable encryption key"), ErrInvalid)
+		return nil, errclass.Wrap(err, ErrInvalid, "public_key is not an acceptable encryption key")
 	}
 	return pub, nil
 }
@@ -178,7 +178,7 @@ func (e *Engine) encryptSealed(pub *revealjwe.PublicKey, sealed storage.Sealed, 
 	}
 	jwe, err := revealjwe.Encrypt(pub, []byte(pw))
 	if err != nil {
-		return "", errclass.Tag(errors.New("encrypting the password to public_key failed"), ErrInvalid)
+		return "", invalidf("encrypting the password to public_key failed")
 	}
 	return jwe, nil
 }
