@@ -334,17 +334,6 @@ func (e *Engine) ResourceGroupADAccounts(ctx context.Context, p Principal, resou
 	return sortAccounts(out), err
 }
 
-// requireRGAdmin allows resource or security admins of the resource group (team-wide or delegated).
-func (p Principal) requireRGAdmin(resourceGroupID string) error {
-	if err := p.check(); err != nil {
-		return err
-	}
-	if p.HasRoleIn(RoleResourceAdmin, resourceGroupID) || p.HasRoleIn(RoleSecurityAdmin, resourceGroupID) {
-		return nil
-	}
-	return forbiddenf("missing capability: the resource_admin or security_admin role is required for this resource group")
-}
-
 // refMatches reports whether an include or exclude list entry names the account.
 func refMatches(r storage.AccountRef, a *storage.Account) bool {
 	switch {

@@ -361,21 +361,6 @@ func (e *Engine) AdminCheckInResource(ctx context.Context, p Principal, resource
 	})
 }
 
-// requireProjectSecurity checks that the project exists in the resource group and that p is a
-// (delegated) security admin of it.
-func (e *Engine) requireProjectSecurity(ctx context.Context, p Principal, resourceGroupID, projectID string) error {
-	if err := p.check(); err != nil {
-		return err
-	}
-	return e.store.View(ctx, func(tx storage.ReadTx) error {
-		pr, err := e.teamProject(tx, p, resourceGroupID, projectID)
-		if err != nil {
-			return err
-		}
-		return p.requireIn(RoleSecurityAdmin, pr.ResourceGroupID)
-	})
-}
-
 // endCheckout ends the active checkout of req's resource, then rotates the password.
 func (e *Engine) endCheckout(ctx context.Context, p Principal, req CheckinRequest, typ string, allow func(*storage.Checkout) error) error {
 	if req.ResourceID == "" {

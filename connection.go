@@ -129,17 +129,6 @@ func opaView(c *storage.Connection) OPAConnection {
 	return OPAConnection{ID: c.ID, Name: c.Name, Domain: c.Domain, AppInstanceID: c.AppInstanceID, Status: c.Status}
 }
 
-// requireConnRead allows resource_admin and security_admin (read-only).
-func (p Principal) requireConnRead() error {
-	if err := p.check(); err != nil {
-		return err
-	}
-	if p.HasRole(RoleResourceAdmin) || p.HasRole(RoleSecurityAdmin) {
-		return nil
-	}
-	return forbiddenf("missing capability: the resource_admin or security_admin role is required")
-}
-
 // teamConnection returns the connection with the id if it is p's team's, ErrNotFound otherwise.
 func (e *Engine) teamConnection(tx storage.ReadTx, p Principal, id string) (*storage.Connection, error) {
 	c, err := storage.Connections.Get(tx, id)

@@ -104,17 +104,6 @@ type RuleSettings struct {
 	PartialMatchingCriteria []PartialMatchCriterion `json:"partial_matching_criteria"`
 }
 
-// requireRuleRead allows resource admins (team-wide or delegated) and security admins.
-func (p Principal) requireRuleRead() error {
-	if err := p.check(); err != nil {
-		return err
-	}
-	if p.HasRole(RoleResourceAdmin) || p.HasRole(RoleSecurityAdmin) || p.HasAnyDelegated(RoleResourceAdmin) {
-		return nil
-	}
-	return forbiddenf("missing capability: the resource_admin or security_admin role is required")
-}
-
 func normRuleType(t string) (string, bool) {
 	switch strings.ToUpper(strings.TrimSpace(t)) {
 	case AccountShared:

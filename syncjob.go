@@ -478,18 +478,6 @@ func (e *Engine) checkRuleProjects(tx storage.ReadTx, p Principal, rules []RuleA
 	return nil
 }
 
-// requireJobAdmin allows resource_admin, and delegated_resource_admin (whose rights are then
-// checked per project by checkRuleProjects).
-func (p Principal) requireJobAdmin() error {
-	if err := p.check(); err != nil {
-		return err
-	}
-	if p.HasRole(RoleResourceAdmin) || p.HasAnyDelegated(RoleResourceAdmin) {
-		return nil
-	}
-	return forbiddenf("missing capability: the resource_admin role is required")
-}
-
 func (e *Engine) buildServerJob(in ServerSyncJobInput, j *storage.ServerSyncJob) {
 	j.Name, j.Frequency, j.IsActive = in.Name, in.Frequency, in.IsActive
 	j.StartHourUTC = nil
@@ -654,16 +642,6 @@ func (e *Engine) ServerSyncJob(ctx context.Context, p Principal, connID, jobID s
 		return nil
 	})
 	return out, err
-}
-
-func (p Principal) requireJobRead() error {
-	if err := p.check(); err != nil {
-		return err
-	}
-	if p.HasRole(RoleResourceAdmin) || p.HasRole(RoleSecurityAdmin) || p.HasAnyDelegated(RoleResourceAdmin) {
-		return nil
-	}
-	return forbiddenf("missing capability: the resource_admin or security_admin role is required")
 }
 
 // ServerSyncJobs lists the server sync jobs of a connection, paged. Needs as ServerSyncJob.

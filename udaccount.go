@@ -192,22 +192,6 @@ func (e *Engine) listUD(ctx context.Context, index storage.IndexName[storage.UDA
 	return out, err
 }
 
-// requireProjectAdmin checks that the project is in the resource group and that p administers its
-// resources or its security (either role, team-wide or delegated).
-func (e *Engine) requireProjectAdmin(tx storage.ReadTx, p Principal, resourceGroupID, projectID string) (*storage.Project, error) {
-	if err := p.check(); err != nil {
-		return nil, err
-	}
-	pr, err := e.teamProject(tx, p, resourceGroupID, projectID)
-	if err != nil {
-		return nil, err
-	}
-	if !p.HasRoleIn(RoleResourceAdmin, pr.ResourceGroupID) && !p.HasRoleIn(RoleSecurityAdmin, pr.ResourceGroupID) {
-		return nil, forbiddenf("missing capability: resource_admin or security_admin is required for this resource group")
-	}
-	return pr, nil
-}
-
 // resourceSettingsEnabled returns which project settings apply to r: CHECKOUT and ROTATION_SCHEDULE.
 func resourceSettingsEnabled(r resource, pr *storage.Project) []string {
 	out := []string{}
