@@ -9,23 +9,6 @@ import (
 	"github.com/opakit/opa/storage"
 )
 
-// NamedObject types (NamedObjectType) used by the AD account views.
-const (
-	NamedUser          = "user"
-	NamedProject       = "project"
-	NamedResourceGroup = "resource_group"
-	NamedConnection    = "active_directory_connection"
-)
-
-// NamedObject is a reference to another object in the wire format ({id, name, type, missing}).
-// Missing is true when the object no longer exists; Name is then empty.
-type NamedObject struct {
-	ID      string `json:"id"`
-	Name    string `json:"name,omitempty"`
-	Type    string `json:"type,omitempty"`
-	Missing bool   `json:"missing"`
-}
-
 // Account settings (AccountSetting) a project enables for an account.
 const (
 	SettingCheckout         = "CHECKOUT"
@@ -113,55 +96,6 @@ type AccountsQuery struct {
 	Contains        string
 	AccountType     string
 	ADConnectionIDs []string
-}
-
-func tptr(t time.Time) *time.Time {
-	if t.IsZero() {
-		return nil
-	}
-	t = t.UTC()
-	return &t
-}
-
-func (n *namer) account(a *storage.Account) ADAccount {
-	return ADAccount{
-		ID: a.ID, AccountName: accountName(a), AccountType: a.AccountType, MatchStatus: a.MatchStatus,
-		LastRotationAt: tptr(a.Credential.LastRotationAt), BroughtUnderManagementAt: tptr(a.BroughtUnderManagementAt),
-		ResourceGroup: n.get(NamedResourceGroup, a.ResourceGroupID), Project: n.get(NamedProject, a.ProjectID),
-		MatchedUser: n.get(NamedUser, a.MatchedUserID), Domain: n.get(NamedConnection, a.ConnectionID),
-		DistinguishedName: a.DistinguishedName, UPN: a.UPN, SID: a.SID, SAMAccountName: a.SAMAccountName,
-		FirstName: a.FirstName, LastName: a.LastName, DisplayName: a.DisplayName, Email: a.Email,
-		AccountStatusDetail: a.StatusDetail, AccountStatusDetailMessage: a.StatusDetailMessage,
-	}
-}
-
-func (n *namer) details(a *storage.Account) ADAccountDetails {
-	c, l := a.Credential, a.Lease
-	d := ADAccountDetails{
-		ADAccount:                              n.account(a),
-		NextScheduledPasswordRotationTimestamp: tptr(c.NextRotationAt), NextScheduledPasswordRotationReason: c.NextRotationReason,
-		PasswordChangeSuccessCount: c.SuccessCount, PasswordChangeErrorCount: c.ErrorCount,
-		PasswordChangeErrorCountSinceLastSuccess: c.ErrorsSinceLastSuccess,
-		LastPasswordChangeSuccessReportTimestamp: tptr(c.LastSuccessReportAt), LastPasswordChangeSystemTimestamp: tptr(c.LastSuccessSystemAt),
-		LastPasswordChangeErrorReportTimestamp: tptr(c.LastErrorReportAt), LastPasswordChangeErrorSystemTimestamp: tptr(c.LastErrorSystemAt),
-		LastPasswordChangeErrorType: c.LastErrorType, LastPasswordChangeErrorMetadata: c.LastErrorMetadata,
-	}
-	switch {
-	case l.Status == CheckoutCheckedOut:
-		d.CheckoutStatus, d.CheckoutExpiryAt = CheckoutCheckedOut, tptr(l.ExpiresAt)
-	case a.AccountType != "":
-		d.CheckoutStatus = CheckoutAvailable
-	default:
-		d.CheckoutStatus = CheckoutUnavailable
-	}
-	last := l.LastCheckoutUserID
-	if l.Status == CheckoutCheckedOut && l.UserID != "" {
-		last = l.UserID
-	}
-	if u := n.get(NamedUser, last); u != nil && !u.Missing {
-		d.LastCheckoutUser = u.Name
-	}
-	return d
 }
 
 // connAccount returns an account of the connection, which must be p's team's.
@@ -428,4 +362,53 @@ func (e *Engine) ProjectADAccount(ctx context.Context, p Principal, resourceGrou
 		return nil
 	})
 	return out, err
+}
+
+func tptr(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	t = t.UTC()
+	return &t
+}
+
+func (n *namer) account(a *storage.Account) ADAccount {
+	return ADAccount{
+		ID: a.ID, AccountName: accountName(a), AccountType: a.AccountType, MatchStatus: a.MatchStatus,
+		LastRotationAt: tptr(a.Credential.LastRotationAt), BroughtUnderManagementAt: tptr(a.BroughtUnderManagementAt),
+		ResourceGroup: n.get(NamedResourceGroup, a.ResourceGroupID), Project: n.get(NamedProject, a.ProjectID),
+		MatchedUser: n.get(NamedUser, a.MatchedUserID), Domain: n.get(NamedConnection, a.ConnectionID),
+		DistinguishedName: a.DistinguishedName, UPN: a.UPN, SID: a.SID, SAMAccountName: a.SAMAccountName,
+		FirstName: a.FirstName, LastName: a.LastName, DisplayName: a.DisplayName, Email: a.Email,
+		AccountStatusDetail: a.StatusDetail, AccountStatusDetailMessage: a.StatusDetailMessage,
+	}
+}
+
+func (n *namer) details(a *storage.Account) ADAccountDetails {
+	c, l := a.Credential, a.Lease
+	d := ADAccountDetails{
+		ADAccount:                              n.account(a),
+		NextScheduledPasswordRotationTimestamp: tptr(c.NextRotationAt), NextScheduledPasswordRotationReason: c.NextRotationReason,
+		PasswordChangeSuccessCount: c.SuccessCount, PasswordChangeErrorCount: c.ErrorCount,
+		PasswordChangeErrorCountSinceLastSuccess: c.ErrorsSinceLastSuccess,
+		LastPasswordChangeSuccessReportTimestamp: tptr(c.LastSuccessReportAt), LastPasswordChangeSystemTimestamp: tptr(c.LastSuccessSystemAt),
+		LastPasswordChangeErrorReportTimestamp: tptr(c.LastErrorReportAt), LastPasswordChangeErrorSystemTimestamp: tptr(c.LastErrorSystemAt),
+		LastPasswordChangeErrorType: c.LastErrorType, LastPasswordChangeErrorMetadata: c.LastErrorMetadata,
+	}
+	switch {
+	case l.Status == CheckoutCheckedOut:
+		d.CheckoutStatus, d.CheckoutExpiryAt = CheckoutCheckedOut, tptr(l.ExpiresAt)
+	case a.AccountType != "":
+		d.CheckoutStatus = CheckoutAvailable
+	default:
+		d.CheckoutStatus = CheckoutUnavailable
+	}
+	last := l.LastCheckoutUserID
+	if l.Status == CheckoutCheckedOut && l.UserID != "" {
+		last = l.UserID
+	}
+	if u := n.get(NamedUser, last); u != nil && !u.Missing {
+		d.LastCheckoutUser = u.Name
+	}
+	return d
 }

@@ -193,59 +193,6 @@ func (e *Engine) checkTarget(tx storage.ReadTx, p Principal, rgID, projectID str
 	return nil
 }
 
-// namer resolves ids to NamedObjects within one transaction, caching lookups.
-type namer struct {
-	tx    storage.ReadTx
-	cache map[string]NamedObject
-}
-
-func newNamer(tx storage.ReadTx) *namer { return &namer{tx: tx, cache: map[string]NamedObject{}} }
-
-func (n *namer) get(typ, id string) *NamedObject {
-	if id == "" {
-		return nil
-	}
-	key := typ + "\x00" + id
-	if o, ok := n.cache[key]; ok {
-		return &o
-	}
-	o := NamedObject{ID: id, Type: typ, Missing: true}
-	switch typ {
-	case NamedResourceGroup:
-		if r, err := storage.ResourceGroups.Get(n.tx, id); err == nil {
-			o.Name, o.Missing = r.Name, false
-		}
-	case NamedProject:
-		if r, err := storage.Projects.Get(n.tx, id); err == nil {
-			o.Name, o.Missing = r.Name, false
-		}
-	case NamedUser:
-		if r, err := storage.Users.Get(n.tx, id); err == nil {
-			o.Name, o.Missing = r.Username, false
-		}
-	case NamedConnection:
-		if r, err := storage.Connections.Get(n.tx, id); err == nil {
-			o.Name, o.Missing = r.Domain, false
-		}
-	}
-	n.cache[key] = o
-	return &o
-}
-
-func (n *namer) rule(r *storage.Rule) ADAccountRule {
-	out := ADAccountRule{
-		ID: r.ID, Name: r.Name, RuleType: r.RuleType, OrganizationalUnits: slices.Clone(r.OrganizationalUnits),
-		Priority: r.Priority, EnableInitialPasswordRotation: r.EnableInitialPasswordRotation,
-		EnableImportOktaUsers: r.EnableImportOktaUsers,
-		ResourceGroup:         *n.get(NamedResourceGroup, r.ResourceGroupID),
-		Project:               *n.get(NamedProject, r.ProjectID),
-	}
-	for _, fs := range r.EnhancedFilters {
-		out.EnhancedFilters = append(out.EnhancedFilters, slices.Clone(fs))
-	}
-	return out
-}
-
 // connRules returns the connection's rules by priority.
 func connRules(tx storage.ReadTx, connID string) ([]*storage.Rule, error) {
 	rs, err := storage.Rules.List(tx, storage.RulesByConnection, connID)
@@ -647,4 +594,18 @@ func (e *Engine) ConfigureAccountRuleSettings(ctx context.Context, p Principal, 
 		c.RuleSettings, c.UpdatedAt = s, now
 		return storage.Connections.Update(tx, c)
 	})
+}
+
+func (n *namer) rule(r *storage.Rule) ADAccountRule {
+	out := ADAccountRule{
+		ID: r.ID, Name: r.Name, RuleType: r.RuleType, OrganizationalUnits: slices.Clone(r.OrganizationalUnits),
+		Priority: r.Priority, EnableInitialPasswordRotation: r.EnableInitialPasswordRotation,
+		EnableImportOktaUsers: r.EnableImportOktaUsers,
+		ResourceGroup:         *n.get(NamedResourceGroup, r.ResourceGroupID),
+		Project:               *n.get(NamedProject, r.ProjectID),
+	}
+	for _, fs := range r.EnhancedFilters {
+		out.EnhancedFilters = append(out.EnhancedFilters, slices.Clone(fs))
+	}
+	return out
 }
