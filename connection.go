@@ -365,24 +365,3 @@ func (e *Engine) DeleteADConnection(ctx context.Context, p Principal, id string)
 		return e.audit(tx, p, AuditConnectionSet, "active_directory_connection", c.ID, "deleted", "domain "+c.Domain)
 	})
 }
-
-// writeChunk is how many records one write transaction of a sync or a cascade touches at most.
-const writeChunk = 1000
-
-// deleteChunk returns a step that deletes up to writeChunk records of the table whose index
-// equals key, reporting whether more remain.
-func deleteChunk[T any](t storage.Table[T], index storage.IndexName[T], key string) func(storage.WriteTx) (bool, error) {
-	return func(tx storage.WriteTx) (bool, error) {
-		rs, err := t.List(tx, index, key)
-		if err != nil {
-			return false, err
-		}
-		n := min(len(rs), writeChunk)
-		for _, r := range rs[:n] {
-			if err := t.Delete(tx, storage.RecordID(r)); err != nil {
-				return false, err
-			}
-		}
-		return len(rs) > n, nil
-	}
-}

@@ -14,7 +14,7 @@ import (
 	"github.com/opakit/opa/storage"
 )
 
-// Force sync and account import, decided here:
+// Account import (user sync job runs, their test requests and force syncs), decided here:
 //
 //   - A force sync reads the connection's accounts through every active user sync job (its base
 //     DN, filter, SID and UPN fields). With no active user sync job it reads the whole domain
