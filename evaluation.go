@@ -10,6 +10,7 @@ import (
 
 	"github.com/cockroachdb/errors"
 
+	"github.com/opakit/opa/directory"
 	"github.com/opakit/opa/storage"
 )
 
@@ -249,8 +250,8 @@ type evaluator struct {
 	byOU     map[string][]ouEntry // canonical OU DN -> rules naming it
 	settings storage.RuleSettings
 	users    *userIndex // nil when matching is off
-	buf      []byte     // scratch for dnKey
-	offs     []int      // scratch for dnKey
+	buf      []byte     // scratch for the account DN key
+	offs     []int      // scratch for its ancestors' offsets
 }
 
 type ouEntry struct{ rule, ou int }
@@ -269,8 +270,8 @@ func newEvaluator(rules []*storage.Rule, settings storage.RuleSettings, users []
 	for ri, r := range rs {
 		ev.filters[ri] = make([][]ruleFilter, len(r.OrganizationalUnits))
 		for oi, ou := range r.OrganizationalUnits {
-			key, ok := canonicalDN(ou)
-			if !ok {
+			key, err := directory.NormalizeDN(ou)
+			if err != nil {
 				continue // validated on write; an unparsable stored OU contains nothing
 			}
 			ev.byOU[key] = append(ev.byOU[key], ouEntry{ri, oi})
@@ -294,7 +295,7 @@ func (ev *evaluator) managingRule(a *storage.Account) int {
 	if len(ev.byOU) == 0 {
 		return -1
 	}
-	key, offs, ok := dnKey(a.DistinguishedName, ev.buf[:0], ev.offs[:0])
+	key, offs, ok := directory.AppendNormalizedDN(ev.buf[:0], ev.offs[:0], a.DistinguishedName)
 	if !ok {
 		return -1
 	}

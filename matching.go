@@ -4,10 +4,7 @@ import (
 	"context"
 	"hash/maphash"
 	"slices"
-	"sort"
 	"strings"
-
-	"github.com/go-ldap/ldap/v3"
 
 	"github.com/opakit/opa/storage"
 )
@@ -338,102 +335,6 @@ func stripPartial(op, value, name string) (string, bool) {
 }
 
 func isSeparator(c byte) bool { return c == '.' || c == '-' || c == '_' }
-
-// dnKey appends dn in canonical form (see canonicalRDNs) to buf and the byte offsets at which each
-// of its strict ancestors starts in that form to offs. Plain ASCII DNs without escapes, quotes,
-// multi-valued RDNs or '=' in values take a fast path that gives the same result as parsing with
-// go-ldap.
-func dnKey(dn string, buf []byte, offs []int) ([]byte, []int, bool) {
-	if key, offs, ok := fastDNKey(dn, buf, offs); ok {
-		return key, offs, true
-	}
-	rdns, ok := canonicalRDNs(dn)
-	if !ok {
-		return nil, nil, false
-	}
-	buf, offs = buf[:0], offs[:0]
-	for i, r := range rdns {
-		if i > 0 {
-			buf = append(buf, ',')
-			offs = append(offs, len(buf))
-		}
-		buf = append(buf, r...)
-	}
-	return buf, offs, true
-}
-
-func fastDNKey(dn string, buf []byte, offs []int) ([]byte, []int, bool) {
-	for i := 0; i < len(dn); i++ {
-		switch c := dn[i]; {
-		case c >= 0x80, c == '\\', c == '"', c == '+', c == ';', c == '#', c == '<', c == '>':
-			return nil, nil, false
-		}
-	}
-	buf, offs = buf[:0], offs[:0]
-	for rest := dn; ; {
-		part := rest
-		i := strings.IndexByte(rest, ',')
-		if i >= 0 {
-			part, rest = rest[:i], rest[i+1:]
-		}
-		eq := strings.IndexByte(part, '=')
-		if eq < 0 || strings.IndexByte(part[eq+1:], '=') >= 0 {
-			return nil, nil, false
-		}
-		typ, val := strings.Trim(part[:eq], " "), strings.Trim(part[eq+1:], " ")
-		if typ == "" {
-			return nil, nil, false
-		}
-		if len(buf) > 0 {
-			buf = append(buf, ',')
-			offs = append(offs, len(buf))
-		}
-		buf = append(append(append(buf, typ...), '='), val...)
-		if i < 0 {
-			break
-		}
-	}
-	for i, c := range buf {
-		if 'A' <= c && c <= 'Z' {
-			buf[i] = c + 'a' - 'A'
-		}
-	}
-	return buf, offs, true
-}
-
-// canonicalRDNs parses dn (RFC 4514, via go-ldap) and returns its RDNs in a canonical form: types
-// and values lowercased, multi-valued RDNs sorted, special characters escaped, leaf first.
-func canonicalRDNs(dn string) ([]string, bool) {
-	d, err := ldap.ParseDN(dn)
-	if err != nil || len(d.RDNs) == 0 {
-		return nil, false
-	}
-	out := make([]string, len(d.RDNs))
-	for i, r := range d.RDNs {
-		parts := make([]string, len(r.Attributes))
-		for j, at := range r.Attributes {
-			parts[j] = escapeDNPart(strings.ToLower(at.Type)) + "=" + escapeDNPart(strings.ToLower(at.Value))
-		}
-		sort.Strings(parts)
-		out[i] = strings.Join(parts, "+")
-	}
-	return out, true
-}
-
-// canonicalDN returns dn in canonical form (see canonicalRDNs).
-func canonicalDN(dn string) (string, bool) {
-	key, _, ok := dnKey(dn, nil, nil)
-	return string(key), ok
-}
-
-var dnEscaper = strings.NewReplacer(`\`, `\\`, `,`, `\,`, `+`, `\+`, `=`, `\=`)
-
-func escapeDNPart(s string) string {
-	if !strings.ContainsAny(s, `\,+=`) {
-		return s
-	}
-	return dnEscaper.Replace(s)
-}
 
 // AccountMatch is an INDIVIDUAL account's match (ActiveDirectoryAccountMatchResponse, wire format):
 // the user the rule settings matched, the admin's override and force_no_match. The effective user is

@@ -7,8 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/go-ldap/ldap/v3"
-
+	"github.com/opakit/opa/directory"
 	"github.com/opakit/opa/storage"
 )
 
@@ -103,11 +102,8 @@ func (in *AccountRuleInput) validate() error {
 		if ou == "" || len(ou) > 1024 {
 			return invalidf("organizational unit %d must be a distinguished name such as OU=Admins,DC=corp,DC=example,DC=com", i)
 		}
-		if _, err := ldap.ParseDN(ou); err != nil {
-			return invalidf("organizational unit %q is not a valid distinguished name (RFC 4514)", ou)
-		}
-		key, ok := canonicalDN(ou)
-		if !ok {
+		key, err := directory.NormalizeDN(ou)
+		if err != nil {
 			return invalidf("organizational unit %q is not a valid distinguished name (RFC 4514)", ou)
 		}
 		if seen[key] {

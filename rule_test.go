@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/cockroachdb/errors"
+	"github.com/go-ldap/ldap/v3"
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/opakit/opa"
@@ -472,4 +473,52 @@ func TestRuleRoles(t *testing.T) {
 		}
 	}
 	rtMust(t, r.e.DeleteAccountRule(ctx, r.dra1, r.conn.ID, rule1.ID))
+}
+
+// TestRuleEvaluationOverEscapedDNs runs rule evaluation over OUs and account DNs written with
+// RFC 4514 escapes (\=, \,, \+, \\, hex), escaped spaces, case and multi-valued RDNs. An account
+// must be managed by the first rule (in priority order) whose OU go-ldap's parser reads as a strict
+// ancestor of the account's DN under distinguishedNameMatch, and by no rule when there is none.
+func TestRuleEvaluationOverEscapedDNs(t *testing.T) {
+	ctx := context.Background()
+	r := newRulesEnv(t)
+	ous := []string{
+		`OU=a\=b,DC=x`, `OU=a\,b,DC=x`, `OU=a\+b+CN=c,DC=x`, `OU=a\\b,DC=x`, `OU=J\c3\b6rg,DC=x`,
+		`OU=\ lead,DC=x`, `OU=trail\ ,DC=x`, `OU=\#h,DC=x`, `DC=x`,
+	}
+	dns := []string{
+		`CN=u1,ou=a=b,dc=x`, `CN=u2,OU=a\3db,DC=X`, `CN=u3,OU=a\3dc,DC=x`, `CN=u4,OU=A\2CB,DC=x`,
+		`CN=u5,OU=ab,DC=x`, `CN=u6,cn=C+ou=A\2bB,dc=x`, `CN=u7,OU=a\+b,DC=x`, `CN=u8,OU=a\5cb,DC=x`,
+		`CN=u9,OU=jÖRG,DC=x`, `CN=u10,OU=\20lead,DC=x`, `CN=u11,OU=lead,DC=x`, `CN=u12,OU=trail\20,DC=x`,
+		`CN=u13,OU=\23h,DC=x`, `CN=u14,OU=a\,b,DC=y`, `OU=a=b,DC=x`, `CN=u\,15,OU=a\=b,DC=x`,
+		`CN=u16,OU=sub,OU=a\=b,DC=x`, `CN=u17,DC=y`,
+	}
+	var accts []storage.Account
+	for i, dn := range dns {
+		accts = append(accts, storage.Account{SAMAccountName: fmt.Sprintf("u%d", i), DistinguishedName: dn})
+	}
+	ids := r.addAccounts(t, accts...)
+	var ruleIDs []string
+	for i, ou := range ous {
+		rule, err := r.e.CreateAccountRule(ctx, r.ra, r.conn.ID, r.rule(fmt.Sprintf("r%d", i), "SHARED", r.p1a, ou))
+		rtMust(t, err)
+		ruleIDs = append(ruleIDs, rule.ID)
+	}
+	for i, dn := range dns {
+		want := ""
+		for j, ou := range ous {
+			o, err1 := ldap.ParseDN(ou)
+			d, err2 := ldap.ParseDN(dn)
+			if err1 != nil || err2 != nil {
+				t.Fatalf("go-ldap: %v %v", err1, err2)
+			}
+			if o.AncestorOfFold(d) {
+				want = ruleIDs[j]
+				break
+			}
+		}
+		if got := r.account(t, ids[i]).RuleID; got != want {
+			t.Errorf("%s: managed by rule %q, go-ldap says %q", dn, got, want)
+		}
+	}
 }

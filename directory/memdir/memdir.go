@@ -176,8 +176,8 @@ func Load(entries []EntrySpec, opts ...Option) (*Dir, error) {
 // DomainSID returns the SID of the domain; objectSids of new objects are it plus a RID.
 func (d *Dir) DomainSID() string { return d.domSID }
 
-// NormalizeDN is directory.NormalizeDN: the canonical, lower-cased form of a DN, or a
-// directory.ErrInvalid error for a malformed one.
+// NormalizeDN is directory.NormalizeDN: the canonical form of a DN, or a directory.ErrInvalid
+// error for a malformed one.
 func NormalizeDN(dn string) (string, error) { return directory.NormalizeDN(dn) }
 
 func parentOf(dn string) (parent string, onlyDC bool, err error) {
@@ -196,8 +196,11 @@ func parentOf(dn string) (parent string, onlyDC bool, err error) {
 			}
 		}
 	}
-	par := &ldap.DN{RDNs: p.RDNs[1:]}
-	return strings.ToLower(par.String()), onlyDC, nil
+	key, offs, _ := directory.AppendNormalizedDN(nil, nil, dn)
+	if len(offs) > 0 {
+		parent = string(key[offs[0]:])
+	}
+	return parent, onlyDC, nil
 }
 
 // Add adds an entry (see EntrySpec). Errors: directory.ErrInvalid for a malformed or duplicate DN
