@@ -33,22 +33,14 @@ const (
 
 // End-user availability of an AD account (ActiveDirectoryAccountStatus).
 const (
-	AvailabilityAvailable           = "AVAILABLE"
-	AvailabilityUnavailable         = "UNAVAILABLE"
-	AvailabilityCheckedOut          = "CHECKED_OUT"
-	AvailabilityCheckedOutByOther   = "CHECKED_OUT_BY_OTHER_USER"
-	statusDetailRotating            = "ROTATING"
-	statusDetailRotated             = "ROTATED"
-	statusDetailRotationFailed      = "ROTATION_FAILED"
-	statusDetailMissingPassword     = "MISSING_PASSWORD"
-	rotationReasonCheckin           = "CHECKIN"
-	rotationReasonPeriodic          = "PERIODIC_ROTATION"
-	rotationReasonOnDemand          = "ON_DEMAND"
-	rotationReasonInitial           = "INITIAL_REVEAL"
-	rotationReasonCheckoutExpired   = "CHECKOUT_EXPIRED"
-	rotationReasonAdmin             = "ADMIN"
-	defaultCheckoutDurationFallback = 1800
+	AvailabilityAvailable         = "AVAILABLE"
+	AvailabilityUnavailable       = "UNAVAILABLE"
+	AvailabilityCheckedOut        = "CHECKED_OUT"
+	AvailabilityCheckedOutByOther = "CHECKED_OUT_BY_OTHER_USER"
 )
+
+// defaultCheckoutDurationFallback is the checkout duration of a project whose settings have none.
+const defaultCheckoutDurationFallback = 1800
 
 func (s *policySet) forResource(r resource) []grant {
 	if r.ad != nil {
@@ -87,7 +79,7 @@ func availabilityFor(r resource, userID string) string {
 		}
 		return AvailabilityCheckedOutByOther
 	}
-	if r.cred().RotationPending || r.statusDetail() == statusDetailRotating {
+	if r.cred().RotationPending || r.statusDetail() == StatusRotating {
 		return AvailabilityUnavailable
 	}
 	return AvailabilityAvailable
@@ -104,7 +96,7 @@ func usable(r resource, userID string) error {
 		return errors.WithHint(conflictf("account %q is checked out by another user until %s",
 			r.name(), l.ExpiresAt.Format(time.RFC3339)), "try again after it is checked in")
 	}
-	if r.statusDetail() == statusDetailRotating {
+	if r.statusDetail() == StatusRotating {
 		return errors.WithHint(conflictf("the password of account %q is being rotated", r.name()), "try again in a moment")
 	}
 	if r.cred().RotationPending && l.Status != leaseCheckedOut {

@@ -15,21 +15,6 @@ const (
 	AccountIndividual = "INDIVIDUAL"
 )
 
-// Account status details (ServiceAccountStatusDetail). Rule evaluation sets UNMANAGED on accounts
-// no rule manages and, when an account comes under management, VAULTED if a password is already
-// vaulted for it or MISSING_PASSWORD otherwise; the rotation and checkout work sets the others.
-const (
-	StatusPending         = "PENDING"
-	StatusCreationFailed  = "CREATION_FAILED"
-	StatusStaged          = "STAGED"
-	StatusRotating        = "ROTATING"
-	StatusRotated         = "ROTATED"
-	StatusRotationFailed  = "ROTATION_FAILED"
-	StatusVaulted         = "VAULTED"
-	StatusMissingPassword = "MISSING_PASSWORD"
-	StatusUnmanaged       = "UNMANAGED"
-)
-
 // Match statuses (match_status). The real API does not enumerate them (its sample shows "MATCH");
 // these are the emulator's, and match_status and matched_user always show the effective result:
 //

@@ -16,10 +16,11 @@ const (
 	PrivilegeRotatePassword      = "rotate_password"
 )
 
-// Account types of managed AD accounts.
+// Account types of managed AD accounts: the same values as AccountShared and AccountIndividual,
+// under the names the security policy selectors use.
 const (
-	AccountTypeShared     = "SHARED"
-	AccountTypeIndividual = "INDIVIDUAL"
+	AccountTypeShared     = AccountShared
+	AccountTypeIndividual = AccountIndividual
 )
 
 // Checkout duration limits, for both project settings and policy conditions.

@@ -111,10 +111,10 @@ func (r resource) setStatusDetail(s string) {
 	}
 	r.ud.StatusDetail = s
 	switch s {
-	case statusDetailRotationFailed:
-		r.ud.Status = "ERROR"
-	case statusDetailRotated:
-		r.ud.Status = "NO_ISSUES"
+	case StatusRotationFailed:
+		r.ud.Status = udStatusError
+	case StatusRotated:
+		r.ud.Status = udStatusNoIssues
 	}
 }
 
@@ -179,3 +179,18 @@ func (r resource) inLists(include, exclude []storage.AccountRef) bool {
 	}
 	return true
 }
+
+// Account status details (ServiceAccountStatusDetail). Rule evaluation sets UNMANAGED on accounts
+// no rule manages and, when an account comes under management, VAULTED if a password is already
+// vaulted for it or MISSING_PASSWORD otherwise; the rotation and checkout work sets the others.
+const (
+	StatusPending         = "PENDING"
+	StatusCreationFailed  = "CREATION_FAILED"
+	StatusStaged          = "STAGED"
+	StatusRotating        = "ROTATING"
+	StatusRotated         = "ROTATED"
+	StatusRotationFailed  = "ROTATION_FAILED"
+	StatusVaulted         = "VAULTED"
+	StatusMissingPassword = "MISSING_PASSWORD"
+	StatusUnmanaged       = "UNMANAGED"
+)

@@ -19,6 +19,17 @@ const (
 	RotationErrUnknown          = "UNKNOWN_ERROR"
 )
 
+// Rotation reasons, recorded as next_rotation_reason, rotation_pending_reason and in the audit
+// trail.
+const (
+	rotationReasonCheckin         = "CHECKIN"
+	rotationReasonPeriodic        = "PERIODIC_ROTATION"
+	rotationReasonOnDemand        = "ON_DEMAND"
+	rotationReasonInitial         = "INITIAL_REVEAL"
+	rotationReasonCheckoutExpired = "CHECKOUT_EXPIRED"
+	rotationReasonAdmin           = "ADMIN"
+)
+
 var errAlreadyRotated = errors.New("already rotated")
 
 // rotate sets a new password on the resource and records the outcome.
@@ -62,7 +73,7 @@ func (e *Engine) rotate(ctx context.Context, actor Principal, kind, id, reason, 
 		case r.lease().Status == leaseCheckedOut && reason != rotationReasonOnDemand:
 			return errors.WithHint(conflictf("account %q is checked out", r.name()), "check it in first; check-in rotates the password")
 		}
-		r.setStatusDetail(statusDetailRotating)
+		r.setStatusDetail(StatusRotating)
 		return r.save(tx, e.now())
 	})
 	if errors.Is(err, errAlreadyRotated) {
@@ -120,7 +131,7 @@ func (e *Engine) recordRotation(ctx context.Context, actor Principal, r resource
 			c.ErrorsSinceLastSuccess++
 			c.LastErrorReportAt, c.LastErrorSystemAt = now, now
 			c.LastErrorType, c.LastErrorMetadata = typ, meta
-			cur.setStatusDetail(statusDetailRotationFailed)
+			cur.setStatusDetail(StatusRotationFailed)
 			if err := cur.save(tx, now); err != nil {
 				return err
 			}
@@ -139,7 +150,7 @@ func (e *Engine) recordRotation(ctx context.Context, actor Principal, r resource
 				c.NextRotationReason = rotationReasonPeriodic
 			}
 		}
-		cur.setStatusDetail(statusDetailRotated)
+		cur.setStatusDetail(StatusRotated)
 		if err := cur.save(tx, now); err != nil {
 			return err
 		}
@@ -208,7 +219,7 @@ func (e *Engine) checkRotate(v accessView, p Principal, m UserAccessMethod) erro
 	if l := v.r.lease(); l.Status == leaseCheckedOut && l.UserID != p.UserID {
 		return usable(v.r, p.UserID)
 	}
-	if v.r.statusDetail() == statusDetailRotating {
+	if v.r.statusDetail() == StatusRotating {
 		return usable(v.r, p.UserID)
 	}
 	return nil
@@ -280,7 +291,7 @@ func (e *Engine) rotateDue(ctx context.Context) error {
 				rs = append(rs, resource{ud: a})
 			}
 			for _, r := range rs {
-				if r.lease().Status == leaseCheckedOut || r.statusDetail() == statusDetailRotating {
+				if r.lease().Status == leaseCheckedOut || r.statusDetail() == StatusRotating {
 					continue
 				}
 				c := r.cred()

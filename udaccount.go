@@ -10,6 +10,13 @@ import (
 	"github.com/opakit/opa/storage"
 )
 
+// Statuses of a UD account (ServiceAccountStatus) that the engine sets.
+const (
+	udStatusNoIssues  = "NO_ISSUES"
+	udStatusUnsecured = "UNSECURED"
+	udStatusError     = "ERROR"
+)
+
 // OktaUniversalDirectoryAccount is the admin view of a Universal Directory service account.
 type OktaUniversalDirectoryAccount struct {
 	ID              string    `json:"id"`
@@ -107,11 +114,11 @@ func (e *Engine) CreateUDAccount(ctx context.Context, p Principal, resourceGroup
 	}
 	now := e.now()
 	a := storage.UDAccount{ID: e.newID(), TeamID: p.TeamID, ProjectID: projectID, Name: in.Name, Username: in.Username,
-		Description: in.Description, OktaUserID: in.OktaUserID, Status: "UNSECURED", StatusDetail: statusDetailMissingPassword,
+		Description: in.Description, OktaUserID: in.OktaUserID, Status: udStatusUnsecured, StatusDetail: StatusMissingPassword,
 		SyncStatus: "NOT_SYNCED", CreatedAt: now, UpdatedAt: now}
 	if in.Password != "" {
 		a.Credential.Password = e.seal.seal(in.Password, purposeUDAccountPassword, a.ID)
-		a.Status, a.StatusDetail = "NO_ISSUES", "VAULTED"
+		a.Status, a.StatusDetail = udStatusNoIssues, StatusVaulted
 	}
 	err := e.store.Update(ctx, func(tx storage.WriteTx) error {
 		pr, err := e.teamProject(tx, p, resourceGroupID, projectID)
