@@ -79,10 +79,10 @@ func (e *Engine) CreateUser(ctx context.Context, p Principal, in UserInput) (sto
 func (e *Engine) checkGrants(tx storage.ReadTx, teamID string, grants []storage.RoleGrant) error {
 	for _, g := range grants {
 		r := Role(g.Role)
-		if !r.valid() {
+		if !r.Valid() {
 			return invalidf("unknown role %q", g.Role)
 		}
-		if r.delegated() != (g.ResourceGroupID != "") {
+		if r.Delegated() != (g.ResourceGroupID != "") {
 			return invalidf("role %q needs a resource group exactly when it is a delegated role", g.Role)
 		}
 		if g.ResourceGroupID != "" {

@@ -140,3 +140,29 @@ func TestDelegatedRoles(t *testing.T) {
 		t.Fatalf("duplicate project: got %v, want conflict", err)
 	}
 }
+
+func TestAllRoles(t *testing.T) {
+	roles := opa.AllRoles()
+	if len(roles) != 6 {
+		t.Fatalf("AllRoles() = %v", roles)
+	}
+	delegated := 0
+	for _, r := range roles {
+		if !r.Valid() {
+			t.Errorf("%s is not Valid", r)
+		}
+		if r.Delegated() {
+			delegated++
+		}
+	}
+	if delegated != 2 || !opa.RoleDelegatedResourceAdmin.Delegated() || opa.RoleResourceAdmin.Delegated() {
+		t.Errorf("Delegated: %d delegated roles", delegated)
+	}
+	if opa.Role("root").Valid() || opa.Role("").Valid() {
+		t.Error("an unknown role is Valid")
+	}
+	roles[0] = "changed"
+	if opa.AllRoles()[0] != opa.RolePAMAdmin {
+		t.Error("AllRoles returned a shared slice")
+	}
+}

@@ -2,6 +2,7 @@ package opa
 
 import (
 	"context"
+	"slices"
 
 	"github.com/opakit/opa/storage"
 )
@@ -19,15 +20,18 @@ const (
 	RoleEndUser                Role = "end_user"
 )
 
-func (r Role) valid() bool {
-	switch r {
-	case RolePAMAdmin, RoleResourceAdmin, RoleSecurityAdmin, RoleDelegatedResourceAdmin, RoleDelegatedSecurityAdmin, RoleEndUser:
-		return true
-	}
-	return false
+// AllRoles returns every role, in the order of the constants above: the module's one list of
+// them (package fixture validates its documents against it). Each call returns a new slice.
+func AllRoles() []Role {
+	return []Role{RolePAMAdmin, RoleResourceAdmin, RoleSecurityAdmin, RoleDelegatedResourceAdmin, RoleDelegatedSecurityAdmin, RoleEndUser}
 }
 
-func (r Role) delegated() bool {
+// Valid reports whether r is one of AllRoles.
+func (r Role) Valid() bool { return slices.Contains(AllRoles(), r) }
+
+// Delegated reports whether r is a delegated role, which applies inside one resource group and so
+// is granted with a resource group id.
+func (r Role) Delegated() bool {
 	return r == RoleDelegatedResourceAdmin || r == RoleDelegatedSecurityAdmin
 }
 
