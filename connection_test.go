@@ -7,8 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cockroachdb/errors"
-
 	"github.com/opakit/opa"
 	"github.com/opakit/opa/directory/memdir"
 	"github.com/opakit/opa/storage"
@@ -117,20 +115,6 @@ func (s *syncEnv) conn(t testing.TB) opa.ADConnection {
 	})
 	must(t, err)
 	return c
-}
-
-func must(t testing.TB, err error) {
-	t.Helper()
-	if err != nil {
-		t.Fatal(err)
-	}
-}
-
-func wantErr(t testing.TB, what string, err, class error) {
-	t.Helper()
-	if !errors.Is(err, class) {
-		t.Fatalf("%s: got %v, want %v", what, err, class)
-	}
 }
 
 func TestADConnectionLifecycle(t *testing.T) {

@@ -3,6 +3,7 @@ package opa_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -204,7 +205,7 @@ func TestMatchingAgainstReference(t *testing.T) {
 		}
 
 		// Users: distinct usernames drawn from names that accounts are built from.
-		userNames := rapid.SliceOfNDistinct(rapid.SampledFrom(append(slicesClone(baseNames), "adm.jane", "john-a")), 2, -1, func(s string) string { return s }).Draw(t, "usernames")
+		userNames := rapid.SliceOfNDistinct(rapid.SampledFrom(append(slices.Clone(baseNames), "adm.jane", "john-a")), 2, -1, func(s string) string { return s }).Draw(t, "usernames")
 		for _, name := range userNames {
 			_, err := e.CreateUser(ctx, sys, opa.UserInput{Username: name, FirstName: rapid.SampledFrom(firsts).Draw(t, "first"),
 				LastName: rapid.SampledFrom(lasts).Draw(t, "last"), DisplayName: rapid.SampledFrom(displays).Draw(t, "display"),
@@ -215,7 +216,7 @@ func TestMatchingAgainstReference(t *testing.T) {
 		}
 
 		// Accounts, inserted as an import would, named mostly after the users.
-		acctNames := append(slicesClone(userNames), baseNames...)
+		acctNames := append(slices.Clone(userNames), baseNames...)
 		nAccts := rapid.IntRange(1, 40).Draw(t, "accounts")
 		err = e.Store().Update(ctx, func(tx storage.WriteTx) error {
 			for i := 0; i < nAccts; i++ {
@@ -287,7 +288,7 @@ func TestMatchingAgainstReference(t *testing.T) {
 					for k, q := 0, rapid.IntRange(0, 2).Draw(t, "filters"); k < q; k++ {
 						fs = append(fs, opa.RuleFilter{Field: rapid.SampledFrom([]string{"account_name", "okta_group_name"}).Draw(t, "field"),
 							Operator: rapid.SampledFrom([]string{"STARTS_WITH", "ENDS_WITH", "CONTAINS", "EQUALS"}).Draw(t, "fop"),
-							Value:    rapid.SampledFrom(append(slicesClone(values), "ops", "dbas", "jane")).Draw(t, "fvalue")})
+							Value:    rapid.SampledFrom(append(slices.Clone(values), "ops", "dbas", "jane")).Draw(t, "fvalue")})
 					}
 					in.EnhancedFilters = append(in.EnhancedFilters, fs)
 				}
@@ -363,5 +364,3 @@ func TestMatchingAgainstReference(t *testing.T) {
 		}
 	})
 }
-
-func slicesClone(s []string) []string { return append([]string(nil), s...) }

@@ -46,7 +46,7 @@ func BenchmarkReveal(b *testing.B) {
 	for _, kind := range []string{revealjwe.KindRSA2048, revealjwe.KindP256, revealjwe.KindP384} {
 		key := testKey(b, kind)
 		jwk, err := key.PublicJWK()
-		mustOK(b, err)
+		must(b, err)
 		alg := jose.ECDH_ES
 		if kind == revealjwe.KindRSA2048 {
 			alg = jose.RSA_OAEP_256
@@ -77,7 +77,7 @@ func BenchmarkReveal(b *testing.B) {
 			m := f.uam(f.alice, a.ID, opa.PrivilegeRevealPassword)
 			req := opa.RevealRequest{PublicKey: jwk, UserAccessMethod: m}
 			_, err := f.e.RevealADAccountPassword(f.ctx, f.alice, f.conn.ID, a.ID, req) // sets the first password
-			mustOK(b, err)
+			must(b, err)
 			return func() {
 				if _, err := f.e.RevealADAccountPassword(f.ctx, f.alice, f.conn.ID, a.ID, req); err != nil {
 					b.Fatal(err)

@@ -13,11 +13,9 @@ import (
 	"github.com/opakit/opa/storage"
 )
 
-func intp(i int) *int { return &i }
-
 func (s *syncEnv) serverJobInput(active bool) opa.ServerSyncJobInput {
 	return opa.ServerSyncJobInput{
-		Name: "servers", Frequency: 24, StartHourUTC: intp(3), IsActive: active, RunTest: true,
+		Name: "servers", Frequency: 24, StartHourUTC: ptr(3), IsActive: active, RunTest: true,
 		HostnameAttribute: "dNSHostName", OSAttribute: "operatingSystem", AccessAddressAttribute: "dNSHostName",
 		AltNamesAttributes:         []string{"cn"},
 		AdditionalAttributeMapping: []opa.AttributeMapping{{Label: "region", Value: "location"}, {Label: "guid", Value: "objectGUID", IsGUID: true}},
@@ -40,7 +38,7 @@ func TestServerSyncJobValidation(t *testing.T) {
 	tests := map[string]opa.ServerSyncJobInput{
 		"frequency 5":           mod(func(in *opa.ServerSyncJobInput) { in.Frequency = 5 }),
 		"start hour without 24": mod(func(in *opa.ServerSyncJobInput) { in.Frequency = 6 }),
-		"start hour 24":         mod(func(in *opa.ServerSyncJobInput) { in.StartHourUTC = intp(24) }),
+		"start hour 24":         mod(func(in *opa.ServerSyncJobInput) { in.StartHourUTC = ptr(24) }),
 		"no rules":              mod(func(in *opa.ServerSyncJobInput) { in.RuleAssignments = nil }),
 		"bad filter":            mod(func(in *opa.ServerSyncJobInput) { in.RuleAssignments[0].LDAPQueryFilter = "(cn=x" }),
 		"bad base dn":           mod(func(in *opa.ServerSyncJobInput) { in.RuleAssignments[0].BaseDN = "not a dn" }),
@@ -213,7 +211,7 @@ func TestServerSyncJobLenientJSON(t *testing.T) {
 	var in opa.ServerSyncJobInput
 	must(t, json.Unmarshal([]byte(seed), &in))
 	want := opa.ServerSyncJobInput{
-		Name: "Server Sync Job - 1", Frequency: 24, StartHourUTC: intp(14), IsActive: true, HostnameAttribute: "host_name",
+		Name: "Server Sync Job - 1", Frequency: 24, StartHourUTC: ptr(14), IsActive: true, HostnameAttribute: "host_name",
 		AccessAddressAttribute: "access_address", OSAttribute: "os", BastionAttribute: "bastion", AltNamesAttributes: []string{"alt_name"},
 		AdditionalAttributeMapping: []opa.AttributeMapping{{Label: "region", Value: "server_region"}},
 		RuleAssignments:            []opa.RuleAssignment{{BaseDN: "DC=corp,DC=example,DC=com", LDAPQueryFilter: "(cn=*)", Priority: 1, ProjectID: "p1"}},
@@ -252,7 +250,7 @@ func TestUserSyncJobs(t *testing.T) {
 	}
 	for name, in := range map[string]opa.UserSyncJobInput{
 		"frequency 2":       {Name: "x", BaseDN: s.dn["users"], Frequency: 2},
-		"start hour w/o 24": {Name: "x", BaseDN: s.dn["users"], Frequency: 12, StartHourUTC: intp(1)},
+		"start hour w/o 24": {Name: "x", BaseDN: s.dn["users"], Frequency: 12, StartHourUTC: ptr(1)},
 		"bad filter":        {Name: "x", BaseDN: s.dn["users"], LDAPQueryFilter: "objectclass=user"},
 		"no base dn":        {Name: "x"},
 	} {
@@ -332,8 +330,8 @@ func TestUserSyncJobs(t *testing.T) {
 	}
 
 	// Schedule, update, delete.
-	must(t, s.e.ScheduleUserSyncJob(ctx, s.admin, c.ID, j.ID, opa.Schedule{Frequency: 24, StartHourUTC: intp(7)}))
-	wantErr(t, "schedule start hour w/o 24", s.e.ScheduleUserSyncJob(ctx, s.admin, c.ID, j.ID, opa.Schedule{Frequency: 1, StartHourUTC: intp(7)}), opa.ErrInvalid)
+	must(t, s.e.ScheduleUserSyncJob(ctx, s.admin, c.ID, j.ID, opa.Schedule{Frequency: 24, StartHourUTC: ptr(7)}))
+	wantErr(t, "schedule start hour w/o 24", s.e.ScheduleUserSyncJob(ctx, s.admin, c.ID, j.ID, opa.Schedule{Frequency: 1, StartHourUTC: ptr(7)}), opa.ErrInvalid)
 	in := s.userJobInput(true)
 	in.LDAPQueryFilter = "(sAMAccountName=adm.*)"
 	up, err := s.e.UpdateUserSyncJob(ctx, s.admin, c.ID, j.ID, in)
