@@ -190,6 +190,24 @@ func checkRuleName(rules []*storage.Rule, name, exceptID string) error {
 // connected (rules cannot be created while it is disconnected or inactive) or the name is taken on
 // the connection (case-insensitively); ErrForbidden. Safe for concurrent use.
 func (e *Engine) CreateAccountRule(ctx context.Context, p Principal, connID string, in AccountRuleInput) (ADAccountRule, error) {
+	return e.saveAccountRule(ctx, p, connID, in, func(tx storage.WriteTx, now time.Time) (*storage.Rule, error) {
+		conn, err := e.teamConnection(tx, p, connID)
+		if err != nil {
+			return nil, err
+		}
+		if conn.Status != ConnectionConnected {
+			return nil, conflictf("AD connection %q is %s: account rules can only be created while it is connected", connID, conn.Status)
+		}
+		return &storage.Rule{ID: e.newID(), TeamID: p.TeamID, ConnectionID: connID, CreatedAt: now}, nil
+	})
+}
+
+// saveAccountRule is the skeleton of CreateAccountRule and UpdateAccountRule. It validates in and
+// checks that p administers in's resource group; then, in one rule change (ruleChange), load finds
+// the rule to update or makes a new one (with no priority yet), the target and the name are
+// checked against the connection's rules, a new rule is given the lowest priority, and the rule is
+// filled from in and stored.
+func (e *Engine) saveAccountRule(ctx context.Context, p Principal, connID string, in AccountRuleInput, load func(tx storage.WriteTx, now time.Time) (*storage.Rule, error)) (ADAccountRule, error) {
 	if err := p.check(); err != nil {
 		return ADAccountRule{}, err
 	}
@@ -203,12 +221,9 @@ func (e *Engine) CreateAccountRule(ctx context.Context, p Principal, connID stri
 	}
 	var out ADAccountRule
 	err := e.ruleChange(ctx, p, connID, func(tx storage.WriteTx, now time.Time) error {
-		conn, err := e.teamConnection(tx, p, connID)
+		r, err := load(tx, now)
 		if err != nil {
 			return err
-		}
-		if conn.Status != ConnectionConnected {
-			return conflictf("AD connection %q is %s: account rules can only be created while it is connected", connID, conn.Status)
 		}
 		if err := e.checkTarget(tx, p, in.ResourceGroup.ID, in.Project.ID); err != nil {
 			return err
@@ -217,21 +232,27 @@ func (e *Engine) CreateAccountRule(ctx context.Context, p Principal, connID stri
 		if err != nil {
 			return err
 		}
-		if err := checkRuleName(rules, in.Name, ""); err != nil {
+		if err := checkRuleName(rules, in.Name, r.ID); err != nil {
 			return err
 		}
-		r := storage.Rule{
-			ID: e.newID(), TeamID: p.TeamID, ConnectionID: connID, Priority: len(rules) + 1,
-			CreatedAt: now, UpdatedAt: now,
+		insert := r.Priority == 0
+		if insert {
+			r.Priority = len(rules) + 1
+			if len(rules) > 0 {
+				r.Priority = max(r.Priority, rules[len(rules)-1].Priority+1)
+			}
 		}
-		if len(rules) > 0 {
-			r.Priority = max(r.Priority, rules[len(rules)-1].Priority+1)
+		setRule(r, in)
+		r.UpdatedAt = now
+		if insert {
+			err = storage.Rules.Insert(tx, r)
+		} else {
+			err = storage.Rules.Update(tx, r)
 		}
-		setRule(&r, in)
-		if err := storage.Rules.Insert(tx, &r); err != nil {
+		if err != nil {
 			return err
 		}
-		out = newNamer(tx).rule(&r)
+		out = newNamer(tx).rule(r)
 		return nil
 	})
 	return out, err
@@ -316,45 +337,13 @@ func (e *Engine) connRule(tx storage.ReadTx, p Principal, connID, ruleID string)
 // the rule's current and its new resource group. Errors as CreateAccountRule, except that a
 // disconnected connection does not prevent updates; ErrNotFound for an unknown rule. Safe for concurrent use.
 func (e *Engine) UpdateAccountRule(ctx context.Context, p Principal, connID, ruleID string, in AccountRuleInput) (ADAccountRule, error) {
-	if err := p.check(); err != nil {
-		return ADAccountRule{}, err
-	}
-	in.OrganizationalUnits = slices.Clone(in.OrganizationalUnits)
-	in.EnhancedFilters = cloneFilters(in.EnhancedFilters)
-	if err := in.validate(); err != nil {
-		return ADAccountRule{}, err
-	}
-	if err := p.requireIn(RoleResourceAdmin, in.ResourceGroup.ID); err != nil {
-		return ADAccountRule{}, err
-	}
-	var out ADAccountRule
-	err := e.ruleChange(ctx, p, connID, func(tx storage.WriteTx, now time.Time) error {
+	return e.saveAccountRule(ctx, p, connID, in, func(tx storage.WriteTx, _ time.Time) (*storage.Rule, error) {
 		r, err := e.connRule(tx, p, connID, ruleID)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		if err := p.requireIn(RoleResourceAdmin, r.ResourceGroupID); err != nil {
-			return err
-		}
-		if err := e.checkTarget(tx, p, in.ResourceGroup.ID, in.Project.ID); err != nil {
-			return err
-		}
-		rules, err := connRules(tx, connID)
-		if err != nil {
-			return err
-		}
-		if err := checkRuleName(rules, in.Name, ruleID); err != nil {
-			return err
-		}
-		setRule(r, in)
-		r.UpdatedAt = now
-		if err := storage.Rules.Update(tx, r); err != nil {
-			return err
-		}
-		out = newNamer(tx).rule(r)
-		return nil
+		return r, p.requireIn(RoleResourceAdmin, r.ResourceGroupID)
 	})
-	return out, err
 }
 
 // ruleChange runs fn, a change to the connection's rules or rule settings, in a write transaction
