@@ -192,18 +192,7 @@ type RotateRequest struct {
 // by another user or being rotated), and the directory's ErrUnavailable / ErrTimeout / ErrInvalid
 // (policy violation), which are also recorded on the account. Safe for concurrent use.
 func (e *Engine) RotateADAccountPassword(ctx context.Context, p Principal, connectionID, accountID string, req RotateRequest) error {
-	if err := p.check(); err != nil {
-		return err
-	}
-	err := e.store.View(ctx, func(tx storage.ReadTx) error {
-		set, err := policiesFor(tx, p)
-		if err != nil {
-			return err
-		}
-		v, err := e.visibleAD(tx, p, set, connectionID, accountID)
-		if err != nil {
-			return err
-		}
+	err := e.withAccess(ctx, p, e.adAccount(connectionID, accountID), func(_ storage.ReadTx, v accessView) error {
 		return e.checkRotate(v, p, req.UserAccessMethod)
 	})
 	if err != nil {

@@ -275,12 +275,15 @@ func passwordChangeDetails(c storage.CredentialState) PasswordChangeDetails {
 	}
 }
 
-// visibleUD returns the UD account if p's policies grant anything on it; ErrNotFound otherwise.
-func (e *Engine) visibleUD(tx storage.ReadTx, p Principal, set *policySet, id string) (accessView, error) {
-	return e.visibleUDVia(storage.UDAccounts.Get, tx, p, set, id)
+// udAccount finds the UD account if p's policies grant anything on it.
+func (e *Engine) udAccount(id string) accessFinder {
+	return func(tx storage.ReadTx, p Principal, set *policySet) (accessView, error) {
+		return e.visibleUDVia(storage.UDAccounts.Get, tx, p, set, id)
+	}
 }
 
-// visibleUDVia is visibleUD reading the account with get (see visibleADVia).
+// visibleUDVia returns the UD account if p's policies grant anything on it, reading it with get
+// (see visibleADVia).
 func (e *Engine) visibleUDVia(get func(storage.ReadTx, string) (*storage.UDAccount, error), tx storage.ReadTx, p Principal, set *policySet, id string) (accessView, error) {
 	a, err := get(tx, id)
 	if err != nil || a.TeamID != p.TeamID {
@@ -302,15 +305,8 @@ func (v accessView) serviceAccountEndUser(userID string) ServiceAccountEndUser {
 // contains contains, paged by account id (count, offset, prev, descending). ErrInvalid for bad
 // paging. Any authenticated user.
 func (e *Engine) UDAccountsEndUser(ctx context.Context, p Principal, contains string, page PageRequest) (Page[ServiceAccountEndUser], error) {
-	if err := p.check(); err != nil {
-		return Page[ServiceAccountEndUser]{}, err
-	}
 	var items []ServiceAccountEndUser
-	err := e.store.View(ctx, func(tx storage.ReadTx) error {
-		set, err := policiesFor(tx, p)
-		if err != nil {
-			return err
-		}
+	err := e.withPolicies(ctx, p, func(tx storage.ReadTx, set *policySet) error {
 		as, err := storage.UDAccounts.List(tx, storage.UDAccountsByTeam, p.TeamID)
 		if err != nil {
 			return err
@@ -333,40 +329,20 @@ func (e *Engine) UDAccountsEndUser(ctx context.Context, p Principal, contains st
 
 // UDAccountEndUser returns one UD account p's policies grant access to; ErrNotFound otherwise.
 func (e *Engine) UDAccountEndUser(ctx context.Context, p Principal, accountID string) (ServiceAccountEndUser, error) {
-	if err := p.check(); err != nil {
-		return ServiceAccountEndUser{}, err
-	}
 	var out ServiceAccountEndUser
-	err := e.store.View(ctx, func(tx storage.ReadTx) error {
-		set, err := policiesFor(tx, p)
-		if err != nil {
-			return err
-		}
-		v, err := e.visibleUD(tx, p, set, accountID)
-		if err == nil {
-			out = v.serviceAccountEndUser(p.UserID)
-		}
-		return err
+	err := e.withAccess(ctx, p, e.udAccount(accountID), func(_ storage.ReadTx, v accessView) error {
+		out = v.serviceAccountEndUser(p.UserID)
+		return nil
 	})
 	return out, err
 }
 
 // UDAccountUAMs returns p's user access methods for the UD account; ErrNotFound when p has none.
 func (e *Engine) UDAccountUAMs(ctx context.Context, p Principal, accountID string) ([]UserAccessMethod, error) {
-	if err := p.check(); err != nil {
-		return nil, err
-	}
 	var out []UserAccessMethod
-	err := e.store.View(ctx, func(tx storage.ReadTx) error {
-		set, err := policiesFor(tx, p)
-		if err != nil {
-			return err
-		}
-		v, err := e.visibleUD(tx, p, set, accountID)
-		if err == nil {
-			out = v.uams(p.UserID, "")
-		}
-		return err
+	err := e.withAccess(ctx, p, e.udAccount(accountID), func(_ storage.ReadTx, v accessView) error {
+		out = v.uams(p.UserID, "")
+		return nil
 	})
 	return out, err
 }
@@ -406,15 +382,7 @@ func (e *Engine) RotateUDAccountPassword(ctx context.Context, p Principal, accou
 			return err
 		}
 	}
-	err := e.store.View(ctx, func(tx storage.ReadTx) error {
-		set, err := policiesFor(tx, p)
-		if err != nil {
-			return err
-		}
-		v, err := e.visibleUD(tx, p, set, accountID)
-		if err != nil {
-			return err
-		}
+	err := e.withAccess(ctx, p, e.udAccount(accountID), func(_ storage.ReadTx, v accessView) error {
 		return e.checkRotate(v, p, req.UserAccessMethod)
 	})
 	if err != nil {
