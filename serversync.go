@@ -170,35 +170,19 @@ func sameServer(a, b *storage.Server) bool {
 // test request (test=true: nothing but the result is written). It records and returns the result;
 // a failed run records a failed result and returns the error too.
 func (e *Engine) runServerJob(ctx context.Context, connID, jobID string, test bool) (*storage.SyncResult, error) {
-	var conn *storage.Connection
-	var job *storage.ServerSyncJob
-	var existing []*storage.Server
-	err := e.store.View(ctx, func(tx storage.ReadTx) error {
-		var err error
-		if conn, err = storage.Connections.Get(tx, connID); err != nil {
-			return wrapNotFound(err, "AD connection %q does not exist", connID)
-		}
-		if job, err = storage.ServerSyncJobs.Get(tx, jobID); err != nil || job.ConnectionID != connID {
-			return notFoundf("server sync job %q does not exist", jobID)
-		}
-		existing, err = storage.Servers.List(tx, storage.ServersByConnection, connID)
-		return err
-	})
+	run, err := e.startRun(ctx, jobKindServer, connID, jobID, test)
 	if err != nil {
 		return nil, err
 	}
-	started := e.now()
-	res := &storage.SyncResult{
-		ID: e.newID(), TeamID: conn.TeamID, ConnectionID: conn.ID, JobID: job.ID, JobKind: jobKindServer,
-		JobName: job.Name, CreatedAt: started,
+	var existing []*storage.Server
+	if err := e.store.View(ctx, func(tx storage.ReadTx) error {
+		var err error
+		existing, err = storage.Servers.List(tx, storage.ServersByConnection, connID)
+		return err
+	}); err != nil {
+		return nil, err
 	}
-	if test {
-		res.TestRequestID = e.newID()
-	}
-	var advance func(storage.WriteTx) error
-	if !test {
-		advance = func(tx storage.WriteTx) error { return e.advanceServerJob(tx, job.ID, started) }
-	}
+	conn, job, started, res, advance := run.conn, run.job.server, run.started, run.res, run.advance
 	plan, err := e.serverPlanFor(ctx, conn, job)
 	if err != nil {
 		return e.finishFailed(ctx, res, advance, err)
@@ -305,19 +289,6 @@ func (e *Engine) serverPlanFor(ctx context.Context, conn *storage.Connection, jo
 	return e.planServerSync(ctx, dir, job)
 }
 
-// advanceServerJob records a run at started and schedules the next one.
-func (e *Engine) advanceServerJob(tx storage.WriteTx, jobID string, started time.Time) error {
-	j, err := storage.ServerSyncJobs.Get(tx, jobID)
-	if err != nil {
-		return nil // deleted meanwhile
-	}
-	j.LastRunAt = started
-	if j.IsActive {
-		j.NextRunAt = nextRun(j.Frequency, j.StartHourUTC, started)
-	}
-	return storage.ServerSyncJobs.Update(tx, j)
-}
-
 // mayRunServerJob checks that p may run the job: resource_admin, or delegated_resource_admin of
 // every project the job assigns to.
 func (e *Engine) mayRunServerJob(ctx context.Context, p Principal, connID, jobID string) error {
@@ -338,14 +309,7 @@ func (e *Engine) mayRunServerJob(ctx context.Context, p Principal, connID, jobID
 // delegated_resource_admin of the job's projects). Errors: ErrNotFound; the directory's
 // ErrUnavailable or ErrTimeout are recorded in the result, which is returned with a nil error.
 func (e *Engine) RunServerSyncTest(ctx context.Context, p Principal, connID, jobID string) (ServerSyncResult, error) {
-	if err := e.mayRunServerJob(ctx, p, connID, jobID); err != nil {
-		return ServerSyncResult{}, err
-	}
-	res, err := e.runServerJob(ctx, connID, jobID, true)
-	if res == nil {
-		return ServerSyncResult{}, err
-	}
-	return serverResultView(res), nil
+	return e.runServerJobNow(ctx, p, connID, jobID, true)
 }
 
 // RunServerSyncJob runs a server sync job now, whether active or not, and returns its result. It
@@ -353,17 +317,12 @@ func (e *Engine) RunServerSyncTest(ctx context.Context, p Principal, connID, job
 // ErrNotFound; ErrConflict while a sync of the connection runs; a failed run's directory error
 // (ErrUnavailable, ErrTimeout), after recording the failed result.
 func (e *Engine) RunServerSyncJob(ctx context.Context, p Principal, connID, jobID string) (ServerSyncResult, error) {
-	if err := e.mayRunServerJob(ctx, p, connID, jobID); err != nil {
-		return ServerSyncResult{}, err
-	}
-	unlock, ok := e.syncLocks.tryLock(connID)
-	if !ok {
-		return ServerSyncResult{}, conflictf("a sync of AD connection %q is already running", connID)
-	}
-	defer unlock()
-	res, err := e.runServerJob(ctx, connID, jobID, false)
-	if res == nil {
-		return ServerSyncResult{}, err
-	}
-	return serverResultView(res), err
+	return e.runServerJobNow(ctx, p, connID, jobID, false)
+}
+
+func (e *Engine) runServerJobNow(ctx context.Context, p Principal, connID, jobID string, test bool) (ServerSyncResult, error) {
+	return runJobNow(ctx, e, connID, test,
+		func() error { return e.mayRunServerJob(ctx, p, connID, jobID) },
+		func() (*storage.SyncResult, error) { return e.runServerJob(ctx, connID, jobID, test) },
+		serverResultView)
 }

@@ -228,15 +228,8 @@ func (e *Engine) serverJobView(tx storage.ReadTx, j *storage.ServerSyncJob) Serv
 
 // teamServerJob returns the server sync job of the connection, checking team and connection.
 func (e *Engine) teamServerJob(tx storage.ReadTx, p Principal, connID, jobID string) (*storage.Connection, *storage.ServerSyncJob, error) {
-	c, err := e.teamConnection(tx, p, connID)
-	if err != nil {
-		return nil, nil, err
-	}
-	j, err := storage.ServerSyncJobs.Get(tx, jobID)
-	if err != nil || j.ConnectionID != c.ID {
-		return nil, nil, notFoundf("server sync job %q does not exist for AD connection %q", jobID, connID)
-	}
-	return c, j, nil
+	c, j, err := e.teamSyncJob(tx, p, jobKindServer, connID, jobID)
+	return c, j.server, err
 }
 
 // checkRuleProjects checks that every rule's project is a project of p's team that p may
@@ -297,6 +290,16 @@ func (e *Engine) activateServerJob(tx storage.WriteTx, c *storage.Connection, j 
 	return storage.Connections.Update(tx, c)
 }
 
+// releaseActiveJob clears the connection's active_task_settings_id when it names jobID (the job
+// is deactivated or deleted).
+func releaseActiveJob(tx storage.WriteTx, c *storage.Connection, jobID string, now time.Time) error {
+	if c.ActiveTaskSettingsID != jobID {
+		return nil
+	}
+	c.ActiveTaskSettingsID, c.UpdatedAt = "", now
+	return storage.Connections.Update(tx, c)
+}
+
 // CreateServerSyncJob creates a server sync job of a connection. An active job becomes the
 // connection's only active one (any other is deactivated) and is due at once: the next Tick runs
 // it. Needs resource_admin, or delegated_resource_admin of every rule's project. Errors: ErrInvalid
@@ -304,36 +307,26 @@ func (e *Engine) activateServerJob(tx storage.WriteTx, c *storage.Connection, j 
 // 10 attribute mappings, a bad base DN or filter, duplicate priorities, unknown project),
 // ErrNotFound (connection), ErrForbidden. Safe for concurrent use.
 func (e *Engine) CreateServerSyncJob(ctx context.Context, p Principal, connID string, in ServerSyncJobInput) (ServerSyncJob, error) {
-	if err := p.requireJobAdmin(); err != nil {
-		return ServerSyncJob{}, err
-	}
-	if err := in.validate(); err != nil {
-		return ServerSyncJob{}, err
-	}
-	now := e.now()
-	var out ServerSyncJob
-	err := e.store.Update(ctx, func(tx storage.WriteTx) error {
+	return writeJob(ctx, e, p.requireJobAdmin(), in.validate, func(tx storage.WriteTx, now time.Time) (ServerSyncJob, error) {
 		c, err := e.teamConnection(tx, p, connID)
 		if err != nil {
-			return err
+			return ServerSyncJob{}, err
 		}
 		if err := e.checkRuleProjects(tx, p, in.RuleAssignments); err != nil {
-			return err
+			return ServerSyncJob{}, err
 		}
 		j := &storage.ServerSyncJob{ID: e.newID(), TeamID: p.TeamID, ConnectionID: c.ID, CreatedAt: now, UpdatedAt: now}
 		e.buildServerJob(in, j)
 		if j.IsActive {
 			if err := e.activateServerJob(tx, c, j, now); err != nil {
-				return err
+				return ServerSyncJob{}, err
 			}
 		}
 		if err := storage.ServerSyncJobs.Insert(tx, j); err != nil {
-			return err
+			return ServerSyncJob{}, err
 		}
-		out = e.serverJobView(tx, j)
-		return nil
+		return e.serverJobView(tx, j), nil
 	})
-	return out, err
 }
 
 // UpdateServerSyncJob replaces a server sync job's settings. The real API describes the update as
@@ -343,24 +336,16 @@ func (e *Engine) CreateServerSyncJob(ctx context.Context, p Principal, connID st
 // active_task_settings_id. Needs as CreateServerSyncJob; the same errors, plus ErrNotFound for an
 // unknown job.
 func (e *Engine) UpdateServerSyncJob(ctx context.Context, p Principal, connID, jobID string, in ServerSyncJobInput) (ServerSyncJob, error) {
-	if err := p.requireJobAdmin(); err != nil {
-		return ServerSyncJob{}, err
-	}
-	if err := in.validate(); err != nil {
-		return ServerSyncJob{}, err
-	}
-	now := e.now()
-	var out ServerSyncJob
-	err := e.store.Update(ctx, func(tx storage.WriteTx) error {
+	return writeJob(ctx, e, p.requireJobAdmin(), in.validate, func(tx storage.WriteTx, now time.Time) (ServerSyncJob, error) {
 		c, j, err := e.teamServerJob(tx, p, connID, jobID)
 		if err != nil {
-			return err
+			return ServerSyncJob{}, err
 		}
 		if err := e.checkJobRules(tx, p, j); err != nil {
-			return err
+			return ServerSyncJob{}, err
 		}
 		if err := e.checkRuleProjects(tx, p, in.RuleAssignments); err != nil {
-			return err
+			return ServerSyncJob{}, err
 		}
 		wasActive := j.IsActive
 		e.buildServerJob(in, j)
@@ -368,26 +353,21 @@ func (e *Engine) UpdateServerSyncJob(ctx context.Context, p Principal, connID, j
 		switch {
 		case j.IsActive && !wasActive:
 			if err := e.activateServerJob(tx, c, j, now); err != nil {
-				return err
+				return ServerSyncJob{}, err
 			}
 		case !j.IsActive:
 			j.NextRunAt = time.Time{}
-			if c.ActiveTaskSettingsID == j.ID {
-				c.ActiveTaskSettingsID, c.UpdatedAt = "", now
-				if err := storage.Connections.Update(tx, c); err != nil {
-					return err
-				}
+			if err := releaseActiveJob(tx, c, j.ID, now); err != nil {
+				return ServerSyncJob{}, err
 			}
 		default:
 			j.NextRunAt = nextRun(j.Frequency, j.StartHourUTC, now)
 		}
 		if err := storage.ServerSyncJobs.Update(tx, j); err != nil {
-			return err
+			return ServerSyncJob{}, err
 		}
-		out = e.serverJobView(tx, j)
-		return nil
+		return e.serverJobView(tx, j), nil
 	})
-	return out, err
 }
 
 // checkJobRules checks that a delegated admin may administer every project the stored job uses.
@@ -457,11 +437,8 @@ func (e *Engine) DeleteServerSyncJob(ctx context.Context, p Principal, connID, j
 		if err := e.checkJobRules(tx, p, j); err != nil {
 			return err
 		}
-		if c.ActiveTaskSettingsID == j.ID {
-			c.ActiveTaskSettingsID, c.UpdatedAt = "", e.now()
-			if err := storage.Connections.Update(tx, c); err != nil {
-				return err
-			}
+		if err := releaseActiveJob(tx, c, j.ID, e.now()); err != nil {
+			return err
 		}
 		if err := deleteResults(tx, j.ID); err != nil {
 			return err
@@ -486,11 +463,8 @@ func (e *Engine) DeactivateServerSyncJob(ctx context.Context, p Principal, connI
 			return err
 		}
 		j.IsActive, j.NextRunAt, j.UpdatedAt = false, time.Time{}, now
-		if c.ActiveTaskSettingsID == j.ID {
-			c.ActiveTaskSettingsID, c.UpdatedAt = "", now
-			if err := storage.Connections.Update(tx, c); err != nil {
-				return err
-			}
+		if err := releaseActiveJob(tx, c, j.ID, now); err != nil {
+			return err
 		}
 		return storage.ServerSyncJobs.Update(tx, j)
 	})
@@ -531,7 +505,7 @@ func (e *Engine) ServerSyncResults(ctx context.Context, p Principal, connID, job
 	if err := p.requireJobRead(); err != nil {
 		return Page[ServerSyncResult]{}, err
 	}
-	return jobResults(ctx, e, e.serverJobLookup(p, connID, jobID), serverResultView, func(r ServerSyncResult) string { return r.ID }, page)
+	return jobResults(ctx, e, e.jobLookup(p, jobKindServer, connID, jobID), serverResultView, func(r ServerSyncResult) string { return r.ID }, page)
 }
 
 // ServerSyncResult returns one result of a server sync job. Needs as ServerSyncJob. ErrNotFound
@@ -540,15 +514,5 @@ func (e *Engine) ServerSyncResult(ctx context.Context, p Principal, connID, jobI
 	if err := p.requireJobRead(); err != nil {
 		return ServerSyncResult{}, err
 	}
-	return jobResult(ctx, e, e.serverJobLookup(p, connID, jobID), resultID, serverResultView)
-}
-
-func (e *Engine) serverJobLookup(p Principal, connID, jobID string) func(storage.ReadTx) (string, error) {
-	return func(tx storage.ReadTx) (string, error) {
-		_, j, err := e.teamServerJob(tx, p, connID, jobID)
-		if err != nil {
-			return "", err
-		}
-		return j.ID, nil
-	}
+	return jobResult(ctx, e, e.jobLookup(p, jobKindServer, connID, jobID), resultID, serverResultView)
 }

@@ -9,16 +9,6 @@ import (
 	"github.com/opakit/opa/storage"
 )
 
-func (e *Engine) userJobLookup(p Principal, connID, jobID string) func(storage.ReadTx) (string, error) {
-	return func(tx storage.ReadTx) (string, error) {
-		_, j, err := e.teamUserJob(tx, p, connID, jobID)
-		if err != nil {
-			return "", err
-		}
-		return j.ID, nil
-	}
-}
-
 // UserSyncJob is a user sync job in the wire format: lower-case snake keys as the real clients use
 // (the seed's LDAP_query_filter / SID_Field / UPN_Field are accepted on input by
 // UserSyncJobInput). RunTest always reads back false.
@@ -139,15 +129,8 @@ func (e *Engine) userJobView(tx storage.ReadTx, j *storage.UserSyncJob) UserSync
 }
 
 func (e *Engine) teamUserJob(tx storage.ReadTx, p Principal, connID, jobID string) (*storage.Connection, *storage.UserSyncJob, error) {
-	c, err := e.teamConnection(tx, p, connID)
-	if err != nil {
-		return nil, nil, err
-	}
-	j, err := storage.UserSyncJobs.Get(tx, jobID)
-	if err != nil || j.ConnectionID != c.ID {
-		return nil, nil, notFoundf("user sync job %q does not exist for AD connection %q", jobID, connID)
-	}
-	return c, j, nil
+	c, j, err := e.teamSyncJob(tx, p, jobKindUser, connID, jobID)
+	return c, j.user, err
 }
 
 // activateUserJob makes j active and due now, unless the connection already has
@@ -174,18 +157,10 @@ func activateUserJob(tx storage.ReadTx, j *storage.UserSyncJob, now time.Time) e
 // next Tick runs it). Needs resource_admin. Errors: ErrInvalid (name, frequency, start hour, base
 // DN, filter), ErrNotFound (connection), ErrConflict (an 11th active job). Safe for concurrent use.
 func (e *Engine) CreateUserSyncJob(ctx context.Context, p Principal, connID string, in UserSyncJobInput) (UserSyncJob, error) {
-	if err := p.require(RoleResourceAdmin); err != nil {
-		return UserSyncJob{}, err
-	}
-	if err := in.normalize(); err != nil {
-		return UserSyncJob{}, err
-	}
-	now := e.now()
-	var out UserSyncJob
-	err := e.store.Update(ctx, func(tx storage.WriteTx) error {
+	return writeJob(ctx, e, p.require(RoleResourceAdmin), in.normalize, func(tx storage.WriteTx, now time.Time) (UserSyncJob, error) {
 		c, err := e.teamConnection(tx, p, connID)
 		if err != nil {
-			return err
+			return UserSyncJob{}, err
 		}
 		j := &storage.UserSyncJob{
 			ID: e.newID(), TeamID: p.TeamID, ConnectionID: c.ID, Name: in.Name, Frequency: in.Frequency,
@@ -194,33 +169,23 @@ func (e *Engine) CreateUserSyncJob(ctx context.Context, p Principal, connID stri
 		}
 		if in.IsActive {
 			if err := activateUserJob(tx, j, now); err != nil {
-				return err
+				return UserSyncJob{}, err
 			}
 		}
 		if err := storage.UserSyncJobs.Insert(tx, j); err != nil {
-			return err
+			return UserSyncJob{}, err
 		}
-		out = e.userJobView(tx, j)
-		return nil
+		return e.userJobView(tx, j), nil
 	})
-	return out, err
 }
 
 // UpdateUserSyncJob replaces a user sync job's settings, keeping its id and results. Needs
 // resource_admin. Errors as CreateUserSyncJob, plus ErrNotFound for an unknown job.
 func (e *Engine) UpdateUserSyncJob(ctx context.Context, p Principal, connID, jobID string, in UserSyncJobInput) (UserSyncJob, error) {
-	if err := p.require(RoleResourceAdmin); err != nil {
-		return UserSyncJob{}, err
-	}
-	if err := in.normalize(); err != nil {
-		return UserSyncJob{}, err
-	}
-	now := e.now()
-	var out UserSyncJob
-	err := e.store.Update(ctx, func(tx storage.WriteTx) error {
+	return writeJob(ctx, e, p.require(RoleResourceAdmin), in.normalize, func(tx storage.WriteTx, now time.Time) (UserSyncJob, error) {
 		_, j, err := e.teamUserJob(tx, p, connID, jobID)
 		if err != nil {
-			return err
+			return UserSyncJob{}, err
 		}
 		wasActive := j.IsActive
 		j.Name, j.Frequency, j.StartHourUTC, j.BaseDN = in.Name, in.Frequency, in.StartHourUTC, in.BaseDN
@@ -228,7 +193,7 @@ func (e *Engine) UpdateUserSyncJob(ctx context.Context, p Principal, connID, job
 		switch {
 		case in.IsActive && !wasActive:
 			if err := activateUserJob(tx, j, now); err != nil {
-				return err
+				return UserSyncJob{}, err
 			}
 		case !in.IsActive:
 			j.IsActive, j.NextRunAt = false, time.Time{}
@@ -236,12 +201,10 @@ func (e *Engine) UpdateUserSyncJob(ctx context.Context, p Principal, connID, job
 			j.NextRunAt = nextRun(j.Frequency, j.StartHourUTC, now)
 		}
 		if err := storage.UserSyncJobs.Update(tx, j); err != nil {
-			return err
+			return UserSyncJob{}, err
 		}
-		out = e.userJobView(tx, j)
-		return nil
+		return e.userJobView(tx, j), nil
 	})
-	return out, err
 }
 
 // Status filters of UserSyncJobs.
@@ -371,49 +334,19 @@ func (e *Engine) SetUserSyncJobState(ctx context.Context, p Principal, connID, j
 
 // runUserJob runs a user sync job (the caller holds the connection's mutex) or its test request.
 func (e *Engine) runUserJob(ctx context.Context, connID, jobID string, test bool) (*storage.SyncResult, error) {
-	var conn *storage.Connection
-	var job *storage.UserSyncJob
-	err := e.store.View(ctx, func(tx storage.ReadTx) error {
-		var err error
-		if conn, err = storage.Connections.Get(tx, connID); err != nil {
-			return wrapNotFound(err, "AD connection %q does not exist", connID)
-		}
-		if job, err = storage.UserSyncJobs.Get(tx, jobID); err != nil || job.ConnectionID != connID {
-			return notFoundf("user sync job %q does not exist", jobID)
-		}
-		return nil
-	})
+	run, err := e.startRun(ctx, jobKindUser, connID, jobID, test)
 	if err != nil {
 		return nil, err
 	}
-	started := e.now()
-	res := &storage.SyncResult{
-		ID: e.newID(), TeamID: conn.TeamID, ConnectionID: conn.ID, JobID: job.ID, JobKind: jobKindUser,
-		JobName: job.Name, CreatedAt: started,
-	}
-	s := accountSync{
-		conn:    conn,
+	job := run.job.user
+	return e.syncAccounts(ctx, accountSync{
+		conn:    run.conn,
 		sources: []accountSource{{job.BaseDN, job.LDAPQueryFilter, job.SIDField, job.UPNField}},
 		scope:   []string{normDN(job.BaseDN)},
 		test:    test,
-		res:     res,
-	}
-	if test {
-		res.TestRequestID = e.newID()
-	} else {
-		s.final = func(tx storage.WriteTx) error {
-			j, err := storage.UserSyncJobs.Get(tx, job.ID)
-			if err != nil {
-				return nil // deleted meanwhile
-			}
-			j.LastRunAt = started
-			if j.IsActive {
-				j.NextRunAt = nextRun(j.Frequency, j.StartHourUTC, started)
-			}
-			return storage.UserSyncJobs.Update(tx, j)
-		}
-	}
-	return e.syncAccounts(ctx, s)
+		res:     run.res,
+		final:   run.advance,
+	})
 }
 
 // RunUserSyncTest creates a test request for a user sync job: it computes what a run would
@@ -421,45 +354,29 @@ func (e *Engine) runUserJob(ctx context.Context, connID, jobID string, test bool
 // Needs resource_admin. Errors: ErrNotFound; a directory failure is recorded in the result, which
 // is returned with a nil error.
 func (e *Engine) RunUserSyncTest(ctx context.Context, p Principal, connID, jobID string) (UserSyncResult, error) {
-	if err := p.require(RoleResourceAdmin); err != nil {
-		return UserSyncResult{}, err
-	}
-	if err := e.store.View(ctx, func(tx storage.ReadTx) error {
-		_, _, err := e.teamUserJob(tx, p, connID, jobID)
-		return err
-	}); err != nil {
-		return UserSyncResult{}, err
-	}
-	res, err := e.runUserJob(ctx, connID, jobID, true)
-	if res == nil {
-		return UserSyncResult{}, err
-	}
-	return userResultView(res), nil
+	return e.runUserJobNow(ctx, p, connID, jobID, true)
 }
 
 // RunUserSyncJob runs a user sync job now, whether active or not, and returns its result (what
 // a due job's Tick does). Needs resource_admin. Errors: ErrNotFound; ErrConflict while a sync of
 // the connection runs; a failed run's directory error after recording the failed result.
 func (e *Engine) RunUserSyncJob(ctx context.Context, p Principal, connID, jobID string) (UserSyncResult, error) {
-	if err := p.require(RoleResourceAdmin); err != nil {
-		return UserSyncResult{}, err
-	}
-	if err := e.store.View(ctx, func(tx storage.ReadTx) error {
-		_, _, err := e.teamUserJob(tx, p, connID, jobID)
-		return err
-	}); err != nil {
-		return UserSyncResult{}, err
-	}
-	unlock, ok := e.syncLocks.tryLock(connID)
-	if !ok {
-		return UserSyncResult{}, conflictf("a sync of AD connection %q is already running", connID)
-	}
-	defer unlock()
-	res, err := e.runUserJob(ctx, connID, jobID, false)
-	if res == nil {
-		return UserSyncResult{}, err
-	}
-	return userResultView(res), err
+	return e.runUserJobNow(ctx, p, connID, jobID, false)
+}
+
+func (e *Engine) runUserJobNow(ctx context.Context, p Principal, connID, jobID string, test bool) (UserSyncResult, error) {
+	return runJobNow(ctx, e, connID, test,
+		func() error {
+			if err := p.require(RoleResourceAdmin); err != nil {
+				return err
+			}
+			return e.store.View(ctx, func(tx storage.ReadTx) error {
+				_, _, err := e.teamUserJob(tx, p, connID, jobID)
+				return err
+			})
+		},
+		func() (*storage.SyncResult, error) { return e.runUserJob(ctx, connID, jobID, test) },
+		userResultView)
 }
 
 // UserSyncResults lists the results of a user sync job, paged by id. Needs resource_admin or
@@ -468,7 +385,7 @@ func (e *Engine) UserSyncResults(ctx context.Context, p Principal, connID, jobID
 	if err := p.requireConnRead(); err != nil {
 		return Page[UserSyncResult]{}, err
 	}
-	return jobResults(ctx, e, e.userJobLookup(p, connID, jobID), userResultView, func(r UserSyncResult) string { return r.ID }, page)
+	return jobResults(ctx, e, e.jobLookup(p, jobKindUser, connID, jobID), userResultView, func(r UserSyncResult) string { return r.ID }, page)
 }
 
 // UserSyncResult returns one result of a user sync job. Needs resource_admin or security_admin.
@@ -477,5 +394,5 @@ func (e *Engine) UserSyncResult(ctx context.Context, p Principal, connID, jobID,
 	if err := p.requireConnRead(); err != nil {
 		return UserSyncResult{}, err
 	}
-	return jobResult(ctx, e, e.userJobLookup(p, connID, jobID), resultID, userResultView)
+	return jobResult(ctx, e, e.jobLookup(p, jobKindUser, connID, jobID), resultID, userResultView)
 }
