@@ -268,47 +268,6 @@ func (e *Engine) ResourceGroupADAccounts(ctx context.Context, p Principal, resou
 	return sortAccounts(out), err
 }
 
-// refMatches reports whether an include or exclude list entry names the account.
-func refMatches(r storage.AccountRef, a *storage.Account) bool {
-	switch {
-	case r.AccountID != "":
-		return r.AccountID == a.ID
-	case r.AccountSID != "":
-		return strings.EqualFold(r.AccountSID, a.SID)
-	case r.AccountName != "":
-		return (strings.EqualFold(r.AccountName, a.SAMAccountName) || strings.EqualFold(r.AccountName, a.UPN)) &&
-			(r.Domain == "" || strings.EqualFold(r.Domain, a.Domain))
-	}
-	return false
-}
-
-func anyRef(refs []storage.AccountRef, a *storage.Account) bool {
-	return slices.ContainsFunc(refs, func(r storage.AccountRef) bool { return refMatches(r, a) })
-}
-
-// accountSettings returns the project settings that apply to a.
-func accountSettings(pr *storage.Project, a *storage.Account) []string {
-	out := []string{}
-	co := pr.ADCheckout
-	if co.Required && (len(co.IncludeList) == 0 || anyRef(co.IncludeList, a)) && !anyRef(co.ExcludeList, a) {
-		out = append(out, SettingCheckout)
-	}
-	pw := pr.ADPassword
-	if pw.EnablePeriodicRotation {
-		sel := true
-		switch pw.AccountSelectorMode {
-		case "INCLUDE":
-			sel = anyRef(pw.IncludeList, a)
-		case "EXCLUDE":
-			sel = !anyRef(pw.ExcludeList, a)
-		}
-		if sel {
-			out = append(out, SettingRotationSchedule)
-		}
-	}
-	return out
-}
-
 // ProjectADAccounts lists the AD accounts managed into a project of a resource group, by id, with
 // the project settings that apply to each. contains keeps accounts whose UPN contains it
 // (case-insensitive). Needs resource_admin or security_admin, team-wide or delegated for the
@@ -334,7 +293,7 @@ func (e *Engine) ProjectADAccounts(ctx context.Context, p Principal, resourceGro
 			if a.Missing || (sub != "" && !containsFold(a.UPN, sub)) {
 				continue
 			}
-			out = append(out, ADAccountWithSettings{ADAccount: n.account(a), AccountSettingsEnabled: accountSettings(pr, a)})
+			out = append(out, ADAccountWithSettings{ADAccount: n.account(a), AccountSettingsEnabled: resourceSettingsEnabled(resource{ad: a}, pr)})
 		}
 		return nil
 	})

@@ -154,7 +154,7 @@ func (r resource) refMatches(ref storage.AccountRef) bool {
 			return false
 		}
 		if ref.AccountSID != "" {
-			return ref.AccountSID == r.ad.SID
+			return strings.EqualFold(ref.AccountSID, r.ad.SID) // SIDs are case-insensitive, as in the accounts' index
 		}
 		return ref.AccountName != "" && (strings.EqualFold(ref.AccountName, r.ad.SAMAccountName) || strings.EqualFold(ref.AccountName, r.ad.UPN))
 	}
@@ -194,3 +194,18 @@ const (
 	StatusMissingPassword = "MISSING_PASSWORD"
 	StatusUnmanaged       = "UNMANAGED"
 )
+
+// resourceSettingsEnabled returns which project settings apply to r (account_settings_enabled):
+// SettingCheckout when the project requires checkout for it, SettingRotationSchedule when
+// periodic rotation selects it. It reads the settings exactly as checkout and rotation do.
+func resourceSettingsEnabled(r resource, pr *storage.Project) []string {
+	out := []string{}
+	cs, pol := r.settings(pr)
+	if cs.Required && r.inLists(cs.IncludeList, cs.ExcludeList) {
+		out = append(out, SettingCheckout)
+	}
+	if periodicSelected(r, pol) {
+		out = append(out, SettingRotationSchedule)
+	}
+	return out
+}

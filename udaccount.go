@@ -196,19 +196,6 @@ func (e *Engine) listUD(ctx context.Context, index storage.IndexName[storage.UDA
 	return out, err
 }
 
-// resourceSettingsEnabled returns which project settings apply to r: CHECKOUT and ROTATION_SCHEDULE.
-func resourceSettingsEnabled(r resource, pr *storage.Project) []string {
-	out := []string{}
-	cs, pol := r.settings(pr)
-	if cs.Required && r.inLists(cs.IncludeList, cs.ExcludeList) {
-		out = append(out, "CHECKOUT")
-	}
-	if periodicSelected(r, pol) {
-		out = append(out, "ROTATION_SCHEDULE")
-	}
-	return out
-}
-
 // ProjectUDAccounts returns the UD accounts of a project with the settings that apply to each.
 // Needs resource_admin or security_admin (or delegated, for the group). ErrNotFound for an unknown
 // project.
