@@ -167,8 +167,8 @@ func (e *Engine) GetADAccount(ctx context.Context, p Principal, connID, accountI
 		if err != nil {
 			return err
 		}
-		if !p.HasRoleIn(RoleResourceAdmin, a.ResourceGroupID) && !p.HasRoleIn(RoleSecurityAdmin, a.ResourceGroupID) {
-			return forbiddenf("missing capability: the resource_admin or security_admin role is required for this account")
+		if err := p.requireRGAdmin(a.ResourceGroupID); err != nil {
+			return err
 		}
 		out = newNamer(tx).details(a)
 		return nil

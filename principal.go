@@ -165,17 +165,6 @@ func (p Principal) requireConnRead() error {
 	return forbiddenf("missing capability: the resource_admin or security_admin role is required")
 }
 
-// requireRuleRead allows resource admins (team-wide or delegated) and security admins.
-func (p Principal) requireRuleRead() error {
-	if err := p.check(); err != nil {
-		return err
-	}
-	if p.HasRole(RoleResourceAdmin) || p.HasRole(RoleSecurityAdmin) || p.HasAnyDelegated(RoleResourceAdmin) {
-		return nil
-	}
-	return forbiddenf("missing capability: the resource_admin or security_admin role is required")
-}
-
 // requireJobAdmin allows resource_admin, and delegated_resource_admin (whose rights are then
 // checked per project by checkRuleProjects).
 func (p Principal) requireJobAdmin() error {
@@ -188,7 +177,9 @@ func (p Principal) requireJobAdmin() error {
 	return forbiddenf("missing capability: the resource_admin role is required")
 }
 
-func (p Principal) requireJobRead() error {
+// requireResourceRead allows reading connections' jobs, rules and servers: resource admins
+// (team-wide or delegated) and security admins.
+func (p Principal) requireResourceRead() error {
 	if err := p.check(); err != nil {
 		return err
 	}
@@ -223,8 +214,8 @@ func (e *Engine) requireProjectAdmin(tx storage.ReadTx, p Principal, resourceGro
 	if err != nil {
 		return nil, err
 	}
-	if !p.HasRoleIn(RoleResourceAdmin, pr.ResourceGroupID) && !p.HasRoleIn(RoleSecurityAdmin, pr.ResourceGroupID) {
-		return nil, forbiddenf("missing capability: resource_admin or security_admin is required for this resource group")
+	if err := p.requireRGAdmin(pr.ResourceGroupID); err != nil {
+		return nil, err
 	}
 	return pr, nil
 }

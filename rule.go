@@ -281,7 +281,7 @@ func cloneFilters(fs [][]RuleFilter) [][]RuleFilter {
 // resource_admin (team-wide or delegated) or security_admin. Errors: ErrNotFound, ErrForbidden.
 // Safe for concurrent use.
 func (e *Engine) AccountRules(ctx context.Context, p Principal, connID string) ([]ADAccountRule, error) {
-	if err := p.requireRuleRead(); err != nil {
+	if err := p.requireResourceRead(); err != nil {
 		return nil, err
 	}
 	out := []ADAccountRule{}
@@ -305,7 +305,7 @@ func (e *Engine) AccountRules(ctx context.Context, p Principal, connID string) (
 // AccountRule returns one account rule of the connection. Roles as AccountRules. Errors:
 // ErrNotFound for an unknown connection or rule, ErrForbidden. Safe for concurrent use.
 func (e *Engine) AccountRule(ctx context.Context, p Principal, connID, ruleID string) (ADAccountRule, error) {
-	if err := p.requireRuleRead(); err != nil {
+	if err := p.requireResourceRead(); err != nil {
 		return ADAccountRule{}, err
 	}
 	var out ADAccountRule

@@ -43,7 +43,7 @@ type RuleSettings struct {
 // AccountRuleSettings returns the connection's rule settings. Roles as AccountRules. Errors:
 // ErrNotFound, ErrForbidden. Safe for concurrent use.
 func (e *Engine) AccountRuleSettings(ctx context.Context, p Principal, connID string) (RuleSettings, error) {
-	if err := p.requireRuleRead(); err != nil {
+	if err := p.requireResourceRead(); err != nil {
 		return RuleSettings{}, err
 	}
 	var out RuleSettings

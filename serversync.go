@@ -17,7 +17,7 @@ import (
 // Servers returns the servers discovered for a connection, ordered by id. Needs as ServerSyncJob.
 // ErrNotFound for an unknown connection.
 func (e *Engine) Servers(ctx context.Context, p Principal, connID string) ([]storage.Server, error) {
-	if err := p.requireJobRead(); err != nil {
+	if err := p.requireResourceRead(); err != nil {
 		return nil, err
 	}
 	var out []storage.Server

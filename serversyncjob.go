@@ -385,7 +385,7 @@ func (e *Engine) checkJobRules(tx storage.ReadTx, p Principal, j *storage.Server
 // ServerSyncJob returns a server sync job with its latest result. Needs resource_admin,
 // delegated_resource_admin or security_admin. ErrNotFound for an unknown connection or job.
 func (e *Engine) ServerSyncJob(ctx context.Context, p Principal, connID, jobID string) (ServerSyncJob, error) {
-	if err := p.requireJobRead(); err != nil {
+	if err := p.requireResourceRead(); err != nil {
 		return ServerSyncJob{}, err
 	}
 	var out ServerSyncJob
@@ -402,7 +402,7 @@ func (e *Engine) ServerSyncJob(ctx context.Context, p Principal, connID, jobID s
 
 // ServerSyncJobs lists the server sync jobs of a connection, paged. Needs as ServerSyncJob.
 func (e *Engine) ServerSyncJobs(ctx context.Context, p Principal, connID string, page PageRequest) (Page[ServerSyncJob], error) {
-	if err := p.requireJobRead(); err != nil {
+	if err := p.requireResourceRead(); err != nil {
 		return Page[ServerSyncJob]{}, err
 	}
 	var out []ServerSyncJob
@@ -502,7 +502,7 @@ func (e *Engine) ScheduleServerSyncJob(ctx context.Context, p Principal, connID,
 // ServerSyncResults lists the results (runs and test requests) of a server sync job, paged by id.
 // Needs as ServerSyncJob. ErrNotFound for an unknown connection or job.
 func (e *Engine) ServerSyncResults(ctx context.Context, p Principal, connID, jobID string, page PageRequest) (Page[ServerSyncResult], error) {
-	if err := p.requireJobRead(); err != nil {
+	if err := p.requireResourceRead(); err != nil {
 		return Page[ServerSyncResult]{}, err
 	}
 	return jobResults(ctx, e, e.jobLookup(p, jobKindServer, connID, jobID), serverResultView, func(r ServerSyncResult) string { return r.ID }, page)
@@ -511,7 +511,7 @@ func (e *Engine) ServerSyncResults(ctx context.Context, p Principal, connID, job
 // ServerSyncResult returns one result of a server sync job. Needs as ServerSyncJob. ErrNotFound
 // for an unknown connection, job or result.
 func (e *Engine) ServerSyncResult(ctx context.Context, p Principal, connID, jobID, resultID string) (ServerSyncResult, error) {
-	if err := p.requireJobRead(); err != nil {
+	if err := p.requireResourceRead(); err != nil {
 		return ServerSyncResult{}, err
 	}
 	return jobResult(ctx, e, e.jobLookup(p, jobKindServer, connID, jobID), resultID, serverResultView)

@@ -125,8 +125,8 @@ func (e *Engine) CreateUDAccount(ctx context.Context, p Principal, resourceGroup
 		if err != nil {
 			return err
 		}
-		if !p.HasRoleIn(RoleResourceAdmin, pr.ResourceGroupID) && !p.HasRoleIn(RoleSecurityAdmin, pr.ResourceGroupID) {
-			return forbiddenf("missing capability: resource_admin or security_admin is required for this resource group")
+		if err := p.requireRGAdmin(pr.ResourceGroupID); err != nil {
+			return err
 		}
 		a.ResourceGroupID = pr.ResourceGroupID
 		return storage.UDAccounts.Insert(tx, &a)
