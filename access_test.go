@@ -25,13 +25,13 @@ type accessFixture struct {
 	e          *opa.Engine
 	clock      *opa.ManualClock
 	dir        *memdir.Dir
-	team       storage.Team
+	team       opa.Team
 	sys        opa.Principal
 	secAdmin   opa.Principal
 	alice, bob opa.Principal
 	conn       storage.Connection
-	rg         storage.ResourceGroup
-	proj       storage.Project
+	rg         opa.ResourceGroup
+	proj       opa.Project
 	usersDN    string
 }
 
@@ -53,7 +53,7 @@ func newAccessFixture(t testing.TB) *accessFixture {
 	f.team, err = f.e.CreateTeam(ctx, "acme")
 	must(t, err)
 	f.sys = opa.SystemPrincipal(f.team)
-	f.secAdmin = f.user("sec", storage.RoleGrant{Role: string(opa.RoleSecurityAdmin)})
+	f.secAdmin = f.user("sec", opa.RoleGrant{Role: opa.RoleSecurityAdmin})
 	f.alice = f.user("alice")
 	f.bob = f.user("bob")
 	f.rg, err = f.e.CreateResourceGroup(ctx, f.sys, "rg", "")
@@ -66,7 +66,7 @@ func newAccessFixture(t testing.TB) *accessFixture {
 	return f
 }
 
-func (f *accessFixture) user(name string, roles ...storage.RoleGrant) opa.Principal {
+func (f *accessFixture) user(name string, roles ...opa.RoleGrant) opa.Principal {
 	f.t.Helper()
 	_, err := f.e.CreateUser(f.ctx, f.sys, opa.UserInput{Username: name, Roles: roles})
 	must(f.t, err)
@@ -100,9 +100,9 @@ func padID(s string) string {
 }
 
 // policy creates an active policy for the principals with one rule.
-func (f *accessFixture) policy(rule storage.PolicyRule, users ...opa.Principal) storage.Policy {
+func (f *accessFixture) policy(rule opa.PolicyRule, users ...opa.Principal) opa.Policy {
 	f.t.Helper()
-	in := opa.PolicyInput{Name: "p-" + rule.Name, Active: true, Rules: []storage.PolicyRule{rule}}
+	in := opa.PolicyInput{Name: "p-" + rule.Name, Active: true, Rules: []opa.PolicyRule{rule}}
 	for _, u := range users {
 		in.PrincipalUserIDs = append(in.PrincipalUserIDs, u.UserID)
 	}
@@ -151,28 +151,28 @@ func (f *accessFixture) reveal(p opa.Principal, acctID string, key *revealjwe.Pr
 func TestPolicyValidation(t *testing.T) {
 	f := newAccessFixture(t)
 	a := f.account("svc1", opa.AccountTypeShared, "")
-	good := storage.PolicyRule{Name: "r", Privileges: []string{opa.PrivilegeRevealPassword},
-		Resources: storage.PolicyResources{ADAccountIDs: []string{a.ID}}}
+	good := opa.PolicyRule{Name: "r", Privileges: []string{opa.PrivilegeRevealPassword},
+		Resources: opa.PolicyResources{ADAccountIDs: []string{a.ID}}}
 	tests := []struct {
 		name string
 		in   opa.PolicyInput
 		who  opa.Principal
 		want error
 	}{
-		{"end user may not", opa.PolicyInput{Name: "x", PrincipalUserIDs: []string{f.alice.UserID}, Rules: []storage.PolicyRule{good}}, f.alice, opa.ErrForbidden},
-		{"no name", opa.PolicyInput{PrincipalUserIDs: []string{f.alice.UserID}, Rules: []storage.PolicyRule{good}}, f.secAdmin, opa.ErrInvalid},
-		{"no principal", opa.PolicyInput{Name: "x", Rules: []storage.PolicyRule{good}}, f.secAdmin, opa.ErrInvalid},
-		{"unknown user", opa.PolicyInput{Name: "x", PrincipalUserIDs: []string{"nope"}, Rules: []storage.PolicyRule{good}}, f.secAdmin, opa.ErrInvalid},
-		{"unknown privilege", opa.PolicyInput{Name: "x", PrincipalUserIDs: []string{f.alice.UserID}, Rules: []storage.PolicyRule{{
+		{"end user may not", opa.PolicyInput{Name: "x", PrincipalUserIDs: []string{f.alice.UserID}, Rules: []opa.PolicyRule{good}}, f.alice, opa.ErrForbidden},
+		{"no name", opa.PolicyInput{PrincipalUserIDs: []string{f.alice.UserID}, Rules: []opa.PolicyRule{good}}, f.secAdmin, opa.ErrInvalid},
+		{"no principal", opa.PolicyInput{Name: "x", Rules: []opa.PolicyRule{good}}, f.secAdmin, opa.ErrInvalid},
+		{"unknown user", opa.PolicyInput{Name: "x", PrincipalUserIDs: []string{"nope"}, Rules: []opa.PolicyRule{good}}, f.secAdmin, opa.ErrInvalid},
+		{"unknown privilege", opa.PolicyInput{Name: "x", PrincipalUserIDs: []string{f.alice.UserID}, Rules: []opa.PolicyRule{{
 			Privileges: []string{"delete_everything"}, Resources: good.Resources}}}, f.secAdmin, opa.ErrInvalid},
-		{"no resources", opa.PolicyInput{Name: "x", PrincipalUserIDs: []string{f.alice.UserID}, Rules: []storage.PolicyRule{{
+		{"no resources", opa.PolicyInput{Name: "x", PrincipalUserIDs: []string{f.alice.UserID}, Rules: []opa.PolicyRule{{
 			Privileges: []string{opa.PrivilegeRevealPassword}}}}, f.secAdmin, opa.ErrInvalid},
-		{"unknown account", opa.PolicyInput{Name: "x", PrincipalUserIDs: []string{f.alice.UserID}, Rules: []storage.PolicyRule{{
-			Privileges: []string{opa.PrivilegeRevealPassword}, Resources: storage.PolicyResources{ADAccountIDs: []string{"nope"}}}}}, f.secAdmin, opa.ErrInvalid},
-		{"checkout too short", opa.PolicyInput{Name: "x", PrincipalUserIDs: []string{f.alice.UserID}, Rules: []storage.PolicyRule{{
+		{"unknown account", opa.PolicyInput{Name: "x", PrincipalUserIDs: []string{f.alice.UserID}, Rules: []opa.PolicyRule{{
+			Privileges: []string{opa.PrivilegeRevealPassword}, Resources: opa.PolicyResources{ADAccountIDs: []string{"nope"}}}}}, f.secAdmin, opa.ErrInvalid},
+		{"checkout too short", opa.PolicyInput{Name: "x", PrincipalUserIDs: []string{f.alice.UserID}, Rules: []opa.PolicyRule{{
 			Privileges: []string{opa.PrivilegeRevealPassword}, Resources: good.Resources,
-			Conditions: storage.PolicyConditions{CheckoutRequired: true, CheckoutMaxSeconds: 60}}}}, f.secAdmin, opa.ErrInvalid},
-		{"ok", opa.PolicyInput{Name: "x", PrincipalUserIDs: []string{f.alice.UserID}, Rules: []storage.PolicyRule{good}}, f.secAdmin, nil},
+			Conditions: opa.PolicyConditions{CheckoutRequired: true, CheckoutMaxSeconds: 60}}}}, f.secAdmin, opa.ErrInvalid},
+		{"ok", opa.PolicyInput{Name: "x", PrincipalUserIDs: []string{f.alice.UserID}, Rules: []opa.PolicyRule{good}}, f.secAdmin, nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -204,10 +204,10 @@ func TestEndUserSeesOnlyWhatPoliciesGrant(t *testing.T) {
 		t.Fatalf("ungranted account: got %v, want not found", err)
 	}
 
-	pol := f.policy(storage.PolicyRule{Name: "shared", Privileges: []string{opa.PrivilegeRevealPassword},
-		Resources: storage.PolicyResources{ADAccountIDs: []string{shared.ID}}}, f.alice)
-	f.policy(storage.PolicyRule{Name: "own", Privileges: []string{opa.PrivilegeRevealPassword, opa.PrivilegeRotatePassword},
-		Resources: storage.PolicyResources{ADOwnIndividual: true}}, f.alice)
+	pol := f.policy(opa.PolicyRule{Name: "shared", Privileges: []string{opa.PrivilegeRevealPassword},
+		Resources: opa.PolicyResources{ADAccountIDs: []string{shared.ID}}}, f.alice)
+	f.policy(opa.PolicyRule{Name: "own", Privileges: []string{opa.PrivilegeRevealPassword, opa.PrivilegeRotatePassword},
+		Resources: opa.PolicyResources{ADOwnIndividual: true}}, f.alice)
 
 	ds, err = f.e.ADDomains(f.ctx, f.alice, opa.DomainFilter{})
 	must(t, err)
@@ -262,8 +262,8 @@ func TestRevealRoundTripAndForbiddenUAM(t *testing.T) {
 		t.Run(kind, func(t *testing.T) {
 			f := newAccessFixture(t)
 			a := f.account("svc1", opa.AccountTypeShared, "")
-			pol := f.policy(storage.PolicyRule{Name: "r", Privileges: []string{opa.PrivilegeRevealPassword},
-				Resources: storage.PolicyResources{ADConnectionIDs: []string{f.conn.ID}, ADAccountTypes: []string{opa.AccountTypeShared}}}, f.alice)
+			pol := f.policy(opa.PolicyRule{Name: "r", Privileges: []string{opa.PrivilegeRevealPassword},
+				Resources: opa.PolicyResources{ADConnectionIDs: []string{f.conn.ID}, ADAccountTypes: []string{opa.AccountTypeShared}}}, f.alice)
 			pw, err := f.reveal(f.alice, a.ID, testKey(t, kind))
 			must(t, err)
 			if dirPW, _ := f.dir.Password(a.DistinguishedName); pw != dirPW || pw == "Initial-1" || len(pw) != 32 {

@@ -17,9 +17,9 @@ import (
 func checkoutFixture(t *testing.T) (*accessFixture, storage.Account) {
 	f := newAccessFixture(t)
 	a := f.account("svc1", opa.AccountTypeShared, "")
-	f.policy(storage.PolicyRule{Name: "co", Privileges: []string{opa.PrivilegeRevealPassword},
-		Resources:  storage.PolicyResources{ADAccountIDs: []string{a.ID}},
-		Conditions: storage.PolicyConditions{CheckoutRequired: true, CheckoutMaxSeconds: 3600}}, f.alice, f.bob)
+	f.policy(opa.PolicyRule{Name: "co", Privileges: []string{opa.PrivilegeRevealPassword},
+		Resources:  opa.PolicyResources{ADAccountIDs: []string{a.ID}},
+		Conditions: opa.PolicyConditions{CheckoutRequired: true, CheckoutMaxSeconds: 3600}}, f.alice, f.bob)
 	return f, a
 }
 
@@ -185,8 +185,8 @@ func TestConcurrentRevealsExactlyOneCheckout(t *testing.T) {
 		ids = append(ids, users[i].UserID)
 	}
 	_, err := f.e.CreatePolicy(f.ctx, f.secAdmin, opa.PolicyInput{Name: "all", Active: true, PrincipalUserIDs: ids,
-		Rules: []storage.PolicyRule{{Privileges: []string{opa.PrivilegeRevealPassword},
-			Resources: storage.PolicyResources{ADAccountIDs: []string{a.ID}}, Conditions: storage.PolicyConditions{CheckoutRequired: true}}}})
+		Rules: []opa.PolicyRule{{Privileges: []string{opa.PrivilegeRevealPassword},
+			Resources: opa.PolicyResources{ADAccountIDs: []string{a.ID}}, Conditions: opa.PolicyConditions{CheckoutRequired: true}}}})
 	must(t, err)
 	key := testKey(t, revealjwe.KindP256)
 	jwk, _ := key.PublicJWK()
@@ -235,8 +235,8 @@ func TestProjectSettingRequiresCheckoutAndConditionsForbid(t *testing.T) {
 	f := newAccessFixture(t)
 	a := f.account("svc1", opa.AccountTypeShared, "")
 	b := f.account("svc2", opa.AccountTypeShared, "")
-	f.policy(storage.PolicyRule{Name: "plain", Privileges: []string{opa.PrivilegeRevealPassword},
-		Resources: storage.PolicyResources{ADProjectIDs: []string{f.proj.ID}}}, f.alice)
+	f.policy(opa.PolicyRule{Name: "plain", Privileges: []string{opa.PrivilegeRevealPassword},
+		Resources: opa.PolicyResources{ADProjectIDs: []string{f.proj.ID}}}, f.alice)
 	_, err := f.e.UpdateProjectCheckoutSettings(f.ctx, f.secAdmin, f.rg.ID, f.proj.ID, opa.SettingsAD, opa.ProjectCheckoutSettings{
 		CheckoutRequired: true, CheckoutDurationInSeconds: 7200, ExcludeList: []opa.ProjectAccountRef{{AccountSID: b.SID}}})
 	must(t, err)
@@ -253,8 +253,8 @@ func TestProjectSettingRequiresCheckoutAndConditionsForbid(t *testing.T) {
 	}
 
 	// A rule with an MFA condition is listed, with condition_is_met false, but does not authorize.
-	f.policy(storage.PolicyRule{Name: "mfa", Privileges: []string{opa.PrivilegeRevealPassword},
-		Resources: storage.PolicyResources{ADAccountIDs: []string{b.ID}}, Conditions: storage.PolicyConditions{MFARequired: true}}, f.bob)
+	f.policy(opa.PolicyRule{Name: "mfa", Privileges: []string{opa.PrivilegeRevealPassword},
+		Resources: opa.PolicyResources{ADAccountIDs: []string{b.ID}}, Conditions: opa.PolicyConditions{MFARequired: true}}, f.bob)
 	m := f.uam(f.bob, b.ID, opa.PrivilegeRevealPassword)
 	if len(m.Conditionals) != 1 || m.Conditionals[0].Type != "mfa" || m.Conditionals[0].ConditionIsMet {
 		t.Fatalf("conditionals: %+v", m.Conditionals)
@@ -265,7 +265,7 @@ func TestProjectSettingRequiresCheckoutAndConditionsForbid(t *testing.T) {
 	}
 
 	// A delegated security admin of the project's resource group may force the check-in.
-	deleg := f.user("deleg", storage.RoleGrant{Role: string(opa.RoleDelegatedSecurityAdmin), ResourceGroupID: f.rg.ID})
+	deleg := f.user("deleg", opa.RoleGrant{Role: opa.RoleDelegatedSecurityAdmin, ResourceGroupID: f.rg.ID})
 	must(t, f.e.AdminCheckInResource(f.ctx, deleg, f.rg.ID, f.proj.ID, opa.CheckinRequest{ResourceID: a.ID}))
 	if err := f.e.AdminCheckInResource(f.ctx, deleg, f.rg.ID, f.proj.ID, opa.CheckinRequest{ResourceID: a.ID}); !errors.Is(err, opa.ErrNotFound) {
 		t.Fatalf("second forced check-in: got %v", err)

@@ -26,6 +26,43 @@ const (
 
 var usernameRE = regexp.MustCompile(`^[^\s/\\]{1,255}$`)
 
+// User is a person or service user of a team. Status is UserActive or UserDisabled.
+type User struct {
+	ID          string      `json:"id"`
+	TeamID      string      `json:"team_id"`
+	Username    string      `json:"username"`
+	FirstName   string      `json:"first_name,omitempty"`
+	LastName    string      `json:"last_name,omitempty"`
+	DisplayName string      `json:"display_name,omitempty"`
+	Email       string      `json:"email,omitempty"`
+	Status      string      `json:"status"`
+	ServiceUser bool        `json:"service_user,omitempty"`
+	GroupIDs    []string    `json:"group_ids,omitempty"`
+	Roles       []RoleGrant `json:"roles,omitempty"`
+	CreatedAt   time.Time   `json:"created_at"`
+}
+
+func userOf(u *storage.User) User {
+	return User{
+		ID: u.ID, TeamID: u.TeamID, Username: u.Username, FirstName: u.FirstName, LastName: u.LastName,
+		DisplayName: u.DisplayName, Email: u.Email, Status: u.Status, ServiceUser: u.ServiceUser,
+		GroupIDs: slices.Clone(u.GroupIDs), Roles: grantsOf(u.Roles), CreatedAt: u.CreatedAt,
+	}
+}
+
+// Group is a named set of users of a team; its roles apply to every member.
+type Group struct {
+	ID        string      `json:"id"`
+	TeamID    string      `json:"team_id"`
+	Name      string      `json:"name"`
+	Roles     []RoleGrant `json:"roles,omitempty"`
+	CreatedAt time.Time   `json:"created_at"`
+}
+
+func groupOf(g *storage.Group) Group {
+	return Group{ID: g.ID, TeamID: g.TeamID, Name: g.Name, Roles: grantsOf(g.Roles), CreatedAt: g.CreatedAt}
+}
+
 // UserInput describes a user to create.
 type UserInput struct {
 	Username    string
@@ -35,21 +72,21 @@ type UserInput struct {
 	Email       string
 	ServiceUser bool
 	GroupIDs    []string
-	Roles       []storage.RoleGrant
+	Roles       []RoleGrant
 }
 
 // CreateUser creates a user of p's team. Needs pam_admin. Errors: ErrInvalid (bad username, email,
 // role, unknown group or resource group), ErrConflict (username taken, case-insensitively).
-func (e *Engine) CreateUser(ctx context.Context, p Principal, in UserInput) (storage.User, error) {
+func (e *Engine) CreateUser(ctx context.Context, p Principal, in UserInput) (User, error) {
 	if err := p.require(RolePAMAdmin); err != nil {
-		return storage.User{}, err
+		return User{}, err
 	}
 	if !usernameRE.MatchString(in.Username) {
-		return storage.User{}, invalidf("username must be 1-255 characters without spaces or slashes")
+		return User{}, invalidf("username must be 1-255 characters without spaces or slashes")
 	}
 	if in.Email != "" {
 		if _, err := mail.ParseAddress(in.Email); err != nil {
-			return storage.User{}, invalidf("email %q is not an email address", in.Email)
+			return User{}, invalidf("email %q is not an email address", in.Email)
 		}
 	}
 	if in.DisplayName == "" {
@@ -58,7 +95,7 @@ func (e *Engine) CreateUser(ctx context.Context, p Principal, in UserInput) (sto
 	u := storage.User{
 		ID: e.newID(), TeamID: p.TeamID, Username: in.Username, FirstName: in.FirstName,
 		LastName: in.LastName, DisplayName: in.DisplayName, Email: in.Email, Status: UserActive,
-		ServiceUser: in.ServiceUser, GroupIDs: slices.Clone(in.GroupIDs), Roles: slices.Clone(in.Roles),
+		ServiceUser: in.ServiceUser, GroupIDs: slices.Clone(in.GroupIDs), Roles: storedGrants(in.Roles),
 		CreatedAt: e.now(),
 	}
 	err := e.store.Update(ctx, func(tx storage.WriteTx) error {
@@ -73,7 +110,10 @@ func (e *Engine) CreateUser(ctx context.Context, p Principal, in UserInput) (sto
 		}
 		return wrapConflict(storage.Users.Insert(tx, &u), "a user named %q already exists", in.Username)
 	})
-	return u, err
+	if err != nil {
+		return User{}, err
+	}
+	return userOf(&u), nil
 }
 
 func (e *Engine) checkGrants(tx storage.ReadTx, teamID string, grants []storage.RoleGrant) error {
@@ -98,26 +138,29 @@ func (e *Engine) checkGrants(tx storage.ReadTx, teamID string, grants []storage.
 // GroupInput describes a group to create.
 type GroupInput struct {
 	Name  string
-	Roles []storage.RoleGrant
+	Roles []RoleGrant
 }
 
 // CreateGroup creates a group of p's team. Needs pam_admin. Errors: ErrInvalid, ErrConflict (name
 // taken).
-func (e *Engine) CreateGroup(ctx context.Context, p Principal, in GroupInput) (storage.Group, error) {
+func (e *Engine) CreateGroup(ctx context.Context, p Principal, in GroupInput) (Group, error) {
 	if err := p.require(RolePAMAdmin); err != nil {
-		return storage.Group{}, err
+		return Group{}, err
 	}
 	if strings.TrimSpace(in.Name) == "" || len(in.Name) > 255 {
-		return storage.Group{}, invalidf("group name must be 1-255 characters")
+		return Group{}, invalidf("group name must be 1-255 characters")
 	}
-	g := storage.Group{ID: e.newID(), TeamID: p.TeamID, Name: in.Name, Roles: slices.Clone(in.Roles), CreatedAt: e.now()}
+	g := storage.Group{ID: e.newID(), TeamID: p.TeamID, Name: in.Name, Roles: storedGrants(in.Roles), CreatedAt: e.now()}
 	err := e.store.Update(ctx, func(tx storage.WriteTx) error {
 		if err := e.checkGrants(tx, p.TeamID, g.Roles); err != nil {
 			return err
 		}
 		return wrapConflict(storage.Groups.Insert(tx, &g), "a group named %q already exists", in.Name)
 	})
-	return g, err
+	if err != nil {
+		return Group{}, err
+	}
+	return groupOf(&g), nil
 }
 
 // SetUserGroups replaces the groups of a user. Needs pam_admin. ErrNotFound for an unknown user,
@@ -162,9 +205,9 @@ func (e *Engine) SetUserStatus(ctx context.Context, p Principal, userID, status 
 }
 
 // User returns a user of p's team. Any authenticated principal of the team may read users.
-func (e *Engine) User(ctx context.Context, p Principal, userID string) (storage.User, error) {
+func (e *Engine) User(ctx context.Context, p Principal, userID string) (User, error) {
 	if err := p.check(); err != nil {
-		return storage.User{}, err
+		return User{}, err
 	}
 	var u *storage.User
 	err := e.store.View(ctx, func(tx storage.ReadTx) error {
@@ -173,21 +216,21 @@ func (e *Engine) User(ctx context.Context, p Principal, userID string) (storage.
 		return err
 	})
 	if err != nil {
-		return storage.User{}, err
+		return User{}, err
 	}
-	return *u, nil
+	return userOf(u), nil
 }
 
 // Users returns the users of p's team.
-func (e *Engine) Users(ctx context.Context, p Principal) ([]storage.User, error) {
+func (e *Engine) Users(ctx context.Context, p Principal) ([]User, error) {
 	if err := p.check(); err != nil {
 		return nil, err
 	}
-	var out []storage.User
+	var out []User
 	err := e.store.View(ctx, func(tx storage.ReadTx) error {
 		us, err := storage.Users.List(tx, storage.UsersByTeam, p.TeamID)
 		for _, u := range us {
-			out = append(out, *u)
+			out = append(out, userOf(u))
 		}
 		return err
 	})
@@ -388,13 +431,13 @@ func (e *Engine) principalOf(tx storage.ReadTx, team *storage.Team, userID strin
 		return Principal{}, unauthorizedf("user %q is disabled", u.Username)
 	}
 	p := Principal{TeamID: team.ID, TeamName: team.Name, UserID: u.ID, Username: u.Username,
-		GroupIDs: slices.Clone(u.GroupIDs), Roles: slices.Clone(u.Roles)}
+		GroupIDs: slices.Clone(u.GroupIDs), Roles: grantsOf(u.Roles)}
 	for _, gid := range u.GroupIDs {
 		g, err := storage.Groups.Get(tx, gid)
 		if err != nil {
 			continue // a deleted group grants nothing
 		}
-		p.Roles = append(p.Roles, g.Roles...)
+		p.Roles = append(p.Roles, grantsOf(g.Roles)...)
 	}
 	return p, nil
 }

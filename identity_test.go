@@ -8,7 +8,6 @@ import (
 	"github.com/cockroachdb/errors"
 
 	"github.com/opakit/opa"
-	"github.com/opakit/opa/storage"
 	"github.com/opakit/opa/storage/memstore"
 )
 
@@ -30,7 +29,7 @@ func TestServiceTokenFlow(t *testing.T) {
 		t.Fatal(err)
 	}
 	sys := opa.SystemPrincipal(team)
-	admins, err := e.CreateGroup(ctx, sys, opa.GroupInput{Name: "admins", Roles: []storage.RoleGrant{{Role: "resource_admin"}}})
+	admins, err := e.CreateGroup(ctx, sys, opa.GroupInput{Name: "admins", Roles: []opa.RoleGrant{{Role: "resource_admin"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,8 +91,8 @@ func TestIdentityBadInput(t *testing.T) {
 		"duplicate":       {Username: "JANE"},
 		"space":           {Username: "ja ne"},
 		"email":           {Username: "bob", Email: "not an email"},
-		"role":            {Username: "bob", Roles: []storage.RoleGrant{{Role: "king"}}},
-		"delegated no rg": {Username: "bob", Roles: []storage.RoleGrant{{Role: "delegated_resource_admin"}}},
+		"role":            {Username: "bob", Roles: []opa.RoleGrant{{Role: "king"}}},
+		"delegated no rg": {Username: "bob", Roles: []opa.RoleGrant{{Role: "delegated_resource_admin"}}},
 		"unknown group":   {Username: "bob", GroupIDs: []string{"nope"}},
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -122,7 +121,7 @@ func TestDelegatedRoles(t *testing.T) {
 		t.Fatal(err)
 	}
 	rg2, _ := e.CreateResourceGroup(ctx, sys, "rg2", "")
-	u, err := e.CreateUser(ctx, sys, opa.UserInput{Username: "del", Roles: []storage.RoleGrant{{Role: "delegated_resource_admin", ResourceGroupID: rg1.ID}}})
+	u, err := e.CreateUser(ctx, sys, opa.UserInput{Username: "del", Roles: []opa.RoleGrant{{Role: "delegated_resource_admin", ResourceGroupID: rg1.ID}}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -23,7 +23,7 @@ type refOutcome struct {
 
 // refEvaluate is the reference: every account against every rule in priority order (ancestry by
 // go-ldap's DN.AncestorOfFold) and, for INDIVIDUAL accounts, against every user, written plainly.
-func refEvaluate(rules []opa.ADAccountRule, s opa.RuleSettings, users []storage.User, a storage.Account) refOutcome {
+func refEvaluate(rules []opa.ADAccountRule, s opa.RuleSettings, users []opa.User, a storage.Account) refOutcome {
 	var rule *opa.ADAccountRule
 	acctDN, err := ldap.ParseDN(a.DistinguishedName)
 	for i := range rules {
@@ -113,7 +113,7 @@ func refFiltersPass(filters []opa.RuleFilter, a storage.Account) bool {
 	return true
 }
 
-func refUserMatches(s opa.RuleSettings, a storage.Account, u storage.User) bool {
+func refUserMatches(s opa.RuleSettings, a storage.Account, u opa.User) bool {
 	names := []string{a.SAMAccountName, a.UPN}
 	if at := strings.LastIndex(a.UPN, "@"); at > 0 {
 		names = append(names, a.UPN[:at])
@@ -198,7 +198,7 @@ func TestMatchingAgainstReference(t *testing.T) {
 		rg, _ := e.CreateResourceGroup(ctx, sys, "rg", "")
 		p1, _ := e.CreateProject(ctx, sys, rg.ID, "p1")
 		p2, _ := e.CreateProject(ctx, sys, rg.ID, "p2")
-		projects := []storage.Project{p1, p2}
+		projects := []opa.Project{p1, p2}
 		conn, err := e.CreateADConnection(ctx, sys, opa.ADConnectionInput{Name: "corp", Domain: "corp.example.com"})
 		if err != nil {
 			t.Fatal(err)

@@ -35,6 +35,37 @@ func (r Role) Delegated() bool {
 	return r == RoleDelegatedResourceAdmin || r == RoleDelegatedSecurityAdmin
 }
 
+// RoleGrant gives a role to a user or group. ResourceGroupID is set exactly for the delegated
+// roles, which apply within that resource group.
+type RoleGrant struct {
+	Role            Role   `json:"role"`
+	ResourceGroupID string `json:"resource_group_id,omitempty"`
+}
+
+// grantsOf converts stored grants to RoleGrants.
+func grantsOf(gs []storage.RoleGrant) []RoleGrant {
+	if gs == nil {
+		return nil
+	}
+	out := make([]RoleGrant, len(gs))
+	for i, g := range gs {
+		out[i] = RoleGrant{Role: Role(g.Role), ResourceGroupID: g.ResourceGroupID}
+	}
+	return out
+}
+
+// storedGrants converts RoleGrants to their stored form.
+func storedGrants(gs []RoleGrant) []storage.RoleGrant {
+	if gs == nil {
+		return nil
+	}
+	out := make([]storage.RoleGrant, len(gs))
+	for i, g := range gs {
+		out[i] = storage.RoleGrant{Role: string(g.Role), ResourceGroupID: g.ResourceGroupID}
+	}
+	return out
+}
+
 // Principal is who an operation acts as: a user of a team with the roles of the user and of its
 // groups, resolved when the principal was made. Make one with Engine.Authenticate (bearer token),
 // Engine.PrincipalForUser, or SystemPrincipal. The zero Principal is unauthenticated: every operation
@@ -45,13 +76,13 @@ type Principal struct {
 	UserID   string
 	Username string
 	GroupIDs []string
-	Roles    []storage.RoleGrant
+	Roles    []RoleGrant
 	system   bool
 }
 
 // SystemPrincipal returns a principal with every right in the team, for the embedding program's own
 // work (loading fixtures, maintenance). It is never produced from a network credential.
-func SystemPrincipal(team storage.Team) Principal {
+func SystemPrincipal(team Team) Principal {
 	return Principal{TeamID: team.ID, TeamName: team.Name, Username: "system", system: true}
 }
 
@@ -64,7 +95,7 @@ func (p Principal) HasRole(role Role) bool {
 		return true
 	}
 	for _, g := range p.Roles {
-		if Role(g.Role) == role && g.ResourceGroupID == "" {
+		if g.Role == role && g.ResourceGroupID == "" {
 			return true
 		}
 	}
@@ -87,7 +118,7 @@ func (p Principal) HasRoleIn(role Role, resourceGroupID string) bool {
 		return false
 	}
 	for _, g := range p.Roles {
-		if Role(g.Role) == delegated && g.ResourceGroupID == resourceGroupID && resourceGroupID != "" {
+		if g.Role == delegated && g.ResourceGroupID == resourceGroupID && resourceGroupID != "" {
 			return true
 		}
 	}
@@ -98,7 +129,7 @@ func (p Principal) HasRoleIn(role Role, resourceGroupID string) bool {
 func (p Principal) HasAnyDelegated(role Role) bool {
 	want := map[Role]Role{RoleResourceAdmin: RoleDelegatedResourceAdmin, RoleSecurityAdmin: RoleDelegatedSecurityAdmin}[role]
 	for _, g := range p.Roles {
-		if Role(g.Role) == want {
+		if g.Role == want {
 			return true
 		}
 	}

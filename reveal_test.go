@@ -9,7 +9,6 @@ import (
 
 	"github.com/opakit/opa"
 	"github.com/opakit/opa/revealjwe"
-	"github.com/opakit/opa/storage"
 )
 
 func FuzzDecodeRevealRequest(f *testing.F) {
@@ -72,8 +71,8 @@ func BenchmarkReveal(b *testing.B) {
 		engine := func(b *testing.B) func() {
 			f := newAccessFixture(b)
 			a := f.account("svc1", opa.AccountTypeShared, "")
-			f.policy(storage.PolicyRule{Name: "r", Privileges: []string{opa.PrivilegeRevealPassword},
-				Resources: storage.PolicyResources{ADAccountIDs: []string{a.ID}}}, f.alice)
+			f.policy(opa.PolicyRule{Name: "r", Privileges: []string{opa.PrivilegeRevealPassword},
+				Resources: opa.PolicyResources{ADAccountIDs: []string{a.ID}}}, f.alice)
 			m := f.uam(f.alice, a.ID, opa.PrivilegeRevealPassword)
 			req := opa.RevealRequest{PublicKey: jwk, UserAccessMethod: m}
 			_, err := f.e.RevealADAccountPassword(f.ctx, f.alice, f.conn.ID, a.ID, req) // sets the first password

@@ -85,9 +85,9 @@ func (e *Engine) rotate(ctx context.Context, actor Principal, kind, id, reason, 
 	pw := newPassword
 	if pw == "" {
 		if validatePasswordPolicy(pol) != nil {
-			pol = DefaultPasswordPolicy()
+			pol = defaultPasswordPolicy()
 		}
-		if pw, err = GeneratePassword(e.random, pol); err != nil {
+		if pw, err = generatePassword(e.random, pol); err != nil {
 			return e.recordRotation(ctx, actor, r, reason, "", err)
 		}
 	}

@@ -33,7 +33,11 @@ const (
 // RuleFilter is one enhanced filter of an account rule (wire format {field, operator, value}):
 // Field FilterAccountName or FilterOktaGroupName, Operator FilterStartsWith, FilterEndsWith,
 // FilterContains or FilterEquals. Comparisons are case-insensitive.
-type RuleFilter = storage.RuleFilter
+type RuleFilter struct {
+	Field    string `json:"field"`
+	Operator string `json:"operator"`
+	Value    string `json:"value"`
+}
 
 // ADAccountRule is an account rule of a connection (ActiveDirectoryAccountRuleResponse, wire
 // format). EnhancedFilters, when present, holds one list per organizational unit (same index); all
@@ -261,9 +265,24 @@ func (e *Engine) saveAccountRule(ctx context.Context, p Principal, connID string
 func setRule(r *storage.Rule, in AccountRuleInput) {
 	r.Name, r.RuleType = in.Name, in.RuleType
 	r.OrganizationalUnits = slices.Clone(in.OrganizationalUnits)
-	r.EnhancedFilters = cloneFilters(in.EnhancedFilters)
+	r.EnhancedFilters = storedFilters(in.EnhancedFilters)
 	r.ProjectID, r.ResourceGroupID = in.Project.ID, in.ResourceGroup.ID
 	r.EnableInitialPasswordRotation, r.EnableImportOktaUsers = in.EnableInitialPasswordRotation, in.EnableImportOktaUsers
+}
+
+// storedFilters converts enhanced filters to their stored form.
+func storedFilters(fs [][]RuleFilter) [][]storage.RuleFilter {
+	if fs == nil {
+		return nil
+	}
+	out := make([][]storage.RuleFilter, len(fs))
+	for i, row := range fs {
+		out[i] = make([]storage.RuleFilter, len(row))
+		for j, f := range row {
+			out[i][j] = storage.RuleFilter(f)
+		}
+	}
+	return out
 }
 
 func cloneFilters(fs [][]RuleFilter) [][]RuleFilter {
@@ -495,7 +514,11 @@ func (n *namer) rule(r *storage.Rule) ADAccountRule {
 		Project:               *n.get(NamedProject, r.ProjectID),
 	}
 	for _, fs := range r.EnhancedFilters {
-		out.EnhancedFilters = append(out.EnhancedFilters, slices.Clone(fs))
+		row := make([]RuleFilter, len(fs))
+		for i, f := range fs {
+			row[i] = RuleFilter(f)
+		}
+		out.EnhancedFilters = append(out.EnhancedFilters, row)
 	}
 	return out
 }

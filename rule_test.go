@@ -19,13 +19,13 @@ import (
 type rulesEnv struct {
 	e                  *opa.Engine
 	clock              *opa.ManualClock
-	team               storage.Team
+	team               opa.Team
 	sys                opa.Principal
 	ra, sa, eu         opa.Principal
 	dra1, dsa1, dra2   opa.Principal // delegated admins of rg1 (dra1, dsa1) and rg2 (dra2)
 	other              opa.Principal // resource admin of another team
-	rg1, rg2           storage.ResourceGroup
-	p1a, p1b, p2       storage.Project
+	rg1, rg2           opa.ResourceGroup
+	p1a, p1b, p2       opa.Project
 	conn               opa.ADConnection
 	nextAcct, nextUser int
 }
@@ -50,15 +50,15 @@ func newRulesEnv(t testing.TB) *rulesEnv {
 	must(t, err)
 	r.p2, err = e.CreateProject(ctx, r.sys, r.rg2.ID, "p2")
 	must(t, err)
-	r.ra = r.principal(t, "ra", storage.RoleGrant{Role: string(opa.RoleResourceAdmin)})
-	r.sa = r.principal(t, "sa", storage.RoleGrant{Role: string(opa.RoleSecurityAdmin)})
-	r.eu = r.principal(t, "eu", storage.RoleGrant{Role: string(opa.RoleEndUser)})
-	r.dra1 = r.principal(t, "dra1", storage.RoleGrant{Role: string(opa.RoleDelegatedResourceAdmin), ResourceGroupID: r.rg1.ID})
-	r.dsa1 = r.principal(t, "dsa1", storage.RoleGrant{Role: string(opa.RoleDelegatedSecurityAdmin), ResourceGroupID: r.rg1.ID})
-	r.dra2 = r.principal(t, "dra2", storage.RoleGrant{Role: string(opa.RoleDelegatedResourceAdmin), ResourceGroupID: r.rg2.ID})
+	r.ra = r.principal(t, "ra", opa.RoleGrant{Role: opa.RoleResourceAdmin})
+	r.sa = r.principal(t, "sa", opa.RoleGrant{Role: opa.RoleSecurityAdmin})
+	r.eu = r.principal(t, "eu", opa.RoleGrant{Role: opa.RoleEndUser})
+	r.dra1 = r.principal(t, "dra1", opa.RoleGrant{Role: opa.RoleDelegatedResourceAdmin, ResourceGroupID: r.rg1.ID})
+	r.dsa1 = r.principal(t, "dsa1", opa.RoleGrant{Role: opa.RoleDelegatedSecurityAdmin, ResourceGroupID: r.rg1.ID})
+	r.dra2 = r.principal(t, "dra2", opa.RoleGrant{Role: opa.RoleDelegatedResourceAdmin, ResourceGroupID: r.rg2.ID})
 	other, err := e.CreateTeam(ctx, "globex")
 	must(t, err)
-	_, err = e.CreateUser(ctx, opa.SystemPrincipal(other), opa.UserInput{Username: "ra", Roles: []storage.RoleGrant{{Role: string(opa.RoleResourceAdmin)}}})
+	_, err = e.CreateUser(ctx, opa.SystemPrincipal(other), opa.UserInput{Username: "ra", Roles: []opa.RoleGrant{{Role: opa.RoleResourceAdmin}}})
 	must(t, err)
 	r.other, err = e.PrincipalForUser(ctx, "globex", "ra")
 	must(t, err)
@@ -68,7 +68,7 @@ func newRulesEnv(t testing.TB) *rulesEnv {
 }
 
 // principal creates a service user (not matchable) with the grants and returns its principal.
-func (r *rulesEnv) principal(t testing.TB, name string, grants ...storage.RoleGrant) opa.Principal {
+func (r *rulesEnv) principal(t testing.TB, name string, grants ...opa.RoleGrant) opa.Principal {
 	t.Helper()
 	ctx := context.Background()
 	_, err := r.e.CreateUser(ctx, r.sys, opa.UserInput{Username: name, ServiceUser: true, Roles: grants})
@@ -79,7 +79,7 @@ func (r *rulesEnv) principal(t testing.TB, name string, grants ...storage.RoleGr
 }
 
 // user creates a matchable user.
-func (r *rulesEnv) user(t testing.TB, in opa.UserInput) storage.User {
+func (r *rulesEnv) user(t testing.TB, in opa.UserInput) opa.User {
 	t.Helper()
 	u, err := r.e.CreateUser(context.Background(), r.sys, in)
 	must(t, err)
@@ -123,7 +123,7 @@ func (r *rulesEnv) account(t testing.TB, id string) storage.Account {
 	return *a
 }
 
-func (r *rulesEnv) rule(name, typ string, p storage.Project, ous ...string) opa.AccountRuleInput {
+func (r *rulesEnv) rule(name, typ string, p opa.Project, ous ...string) opa.AccountRuleInput {
 	return opa.AccountRuleInput{
 		Name: name, RuleType: typ, OrganizationalUnits: ous,
 		ResourceGroup: opa.NamedObject{ID: p.ResourceGroupID}, Project: opa.NamedObject{ID: p.ID},
@@ -218,7 +218,7 @@ func TestRuleEvaluation(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			r := newRulesEnv(t)
 			ids := r.addAccounts(t, tc.acct)
-			projects := []storage.Project{r.p1a, r.p1b, r.p2}
+			projects := []opa.Project{r.p1a, r.p1b, r.p2}
 			var ruleIDs []string
 			for i, rl := range tc.rules {
 				in := r.rule(fmt.Sprintf("r%d", i), rl.typ, projects[i], rl.ous...)

@@ -14,13 +14,32 @@ import (
 	"github.com/opakit/opa/storage"
 )
 
+// Server is a computer a server sync job discovered in the directory and assigned to a project.
+type Server struct {
+	ID                string            `json:"id"`
+	TeamID            string            `json:"team_id"`
+	ConnectionID      string            `json:"connection_id"`
+	JobID             string            `json:"job_id"`
+	ProjectID         string            `json:"project_id"`
+	DistinguishedName string            `json:"distinguished_name"`
+	ObjectGUID        string            `json:"object_guid,omitempty"`
+	Hostname          string            `json:"hostname"`
+	AccessAddress     string            `json:"access_address,omitempty"`
+	OS                string            `json:"os,omitempty"`
+	Bastion           string            `json:"bastion,omitempty"`
+	AltNames          []string          `json:"alt_names,omitempty"`
+	Labels            map[string]string `json:"labels,omitempty"`
+	CreatedAt         time.Time         `json:"created_at"`
+	UpdatedAt         time.Time         `json:"updated_at"`
+}
+
 // Servers returns the servers discovered for a connection, ordered by id. Needs as ServerSyncJob.
 // ErrNotFound for an unknown connection.
-func (e *Engine) Servers(ctx context.Context, p Principal, connID string) ([]storage.Server, error) {
+func (e *Engine) Servers(ctx context.Context, p Principal, connID string) ([]Server, error) {
 	if err := p.requireResourceRead(); err != nil {
 		return nil, err
 	}
-	var out []storage.Server
+	var out []Server
 	err := e.store.View(ctx, func(tx storage.ReadTx) error {
 		c, err := e.teamConnection(tx, p, connID)
 		if err != nil {
@@ -28,11 +47,11 @@ func (e *Engine) Servers(ctx context.Context, p Principal, connID string) ([]sto
 		}
 		ss, err := storage.Servers.List(tx, storage.ServersByConnection, c.ID)
 		for _, s := range ss {
-			out = append(out, *s)
+			out = append(out, Server(*s))
 		}
 		return err
 	})
-	slices.SortFunc(out, func(a, b storage.Server) int { return strings.Compare(a.ID, b.ID) })
+	slices.SortFunc(out, func(a, b Server) int { return strings.Compare(a.ID, b.ID) })
 	return out, err
 }
 

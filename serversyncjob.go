@@ -12,7 +12,33 @@ import (
 
 // AttributeMapping maps a directory attribute (Value) to a server label; IsGUID marks the attribute
 // that holds the computer's object GUID.
-type AttributeMapping = storage.AttributeMapping
+type AttributeMapping struct {
+	Label  string `json:"label"`
+	Value  string `json:"value"`
+	IsGUID bool   `json:"is_guid"`
+}
+
+func attributeMappingsOf(ms []storage.AttributeMapping) []AttributeMapping {
+	if ms == nil {
+		return nil
+	}
+	out := make([]AttributeMapping, len(ms))
+	for i, m := range ms {
+		out[i] = AttributeMapping(m)
+	}
+	return out
+}
+
+func storedAttributeMappings(ms []AttributeMapping) []storage.AttributeMapping {
+	if ms == nil {
+		return nil
+	}
+	out := make([]storage.AttributeMapping, len(ms))
+	for i, m := range ms {
+		out[i] = storage.AttributeMapping(m)
+	}
+	return out
+}
 
 // RuleAssignment of a server sync job (wire format). Priority: lower numbers win. ProjectName is
 // filled on output. On input Priority may also be a JSON string holding a number (the seed sample).
@@ -206,7 +232,7 @@ func (e *Engine) serverJobView(tx storage.ReadTx, j *storage.ServerSyncJob) Serv
 		HostnameAttribute: j.HostnameAttribute, HostNameAttribute: j.HostnameAttribute,
 		AccessAddressAttribute: j.AccessAddressAttribute, OSAttribute: j.OSAttribute,
 		BastionAttribute: j.BastionAttribute, AltNamesAttributes: slices.Clone(j.AltNamesAttributes),
-		AdditionalAttributeMapping: slices.Clone(j.AdditionalAttributeMapping),
+		AdditionalAttributeMapping: attributeMappingsOf(j.AdditionalAttributeMapping),
 	}
 	if j.StartHourUTC != nil {
 		h := *j.StartHourUTC
@@ -257,7 +283,7 @@ func (e *Engine) buildServerJob(in ServerSyncJobInput, j *storage.ServerSyncJob)
 	j.HostnameAttribute = in.HostnameAttribute
 	j.AccessAddressAttribute, j.OSAttribute, j.BastionAttribute = in.AccessAddressAttribute, in.OSAttribute, in.BastionAttribute
 	j.AltNamesAttributes = slices.Clone(in.AltNamesAttributes)
-	j.AdditionalAttributeMapping = slices.Clone(in.AdditionalAttributeMapping)
+	j.AdditionalAttributeMapping = storedAttributeMappings(in.AdditionalAttributeMapping)
 	j.RuleAssignments = j.RuleAssignments[:0:0]
 	for _, r := range in.RuleAssignments {
 		id := r.ID

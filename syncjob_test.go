@@ -92,7 +92,7 @@ func TestServerSyncJobLifecycle(t *testing.T) {
 	must(t, s.e.Tick(ctx))
 	servers, err := s.e.Servers(ctx, s.admin, c.ID)
 	must(t, err)
-	byHost := map[string]storage.Server{}
+	byHost := map[string]opa.Server{}
 	for _, sv := range servers {
 		byHost[sv.Hostname] = sv
 	}
@@ -101,9 +101,9 @@ func TestServerSyncJobLifecycle(t *testing.T) {
 	}
 	web1 := byHost["web1.corp.example.com"]
 	entry, _ := s.dir.Entry(s.dn["web1"])
-	want := storage.Server{Hostname: "web1.corp.example.com", AccessAddress: "web1.corp.example.com", OS: "Windows Server 2022",
+	want := opa.Server{Hostname: "web1.corp.example.com", AccessAddress: "web1.corp.example.com", OS: "Windows Server 2022",
 		AltNames: []string{"WEB1"}, Labels: map[string]string{"region": "eu-west", "guid": entry.Get("objectGUID")}, ObjectGUID: entry.Get("objectGUID")}
-	gotSub := storage.Server{Hostname: web1.Hostname, AccessAddress: web1.AccessAddress, OS: web1.OS, AltNames: web1.AltNames, Labels: web1.Labels, ObjectGUID: web1.ObjectGUID}
+	gotSub := opa.Server{Hostname: web1.Hostname, AccessAddress: web1.AccessAddress, OS: web1.OS, AltNames: web1.AltNames, Labels: web1.Labels, ObjectGUID: web1.ObjectGUID}
 	if d := cmp.Diff(want, gotSub); d != "" {
 		t.Fatalf("web1 (-want +got):\n%s", d)
 	}

@@ -39,8 +39,8 @@ func TestUDAccountsLifecycle(t *testing.T) {
 		t.Fatalf("resource group list: %d", len(rgl))
 	}
 
-	f.policy(storage.PolicyRule{Name: "ud", Privileges: []string{opa.PrivilegeRevealPassword, opa.PrivilegeRotatePassword},
-		Resources: storage.PolicyResources{UDProjectIDs: []string{f.proj.ID}}}, f.alice)
+	f.policy(opa.PolicyRule{Name: "ud", Privileges: []string{opa.PrivilegeRevealPassword, opa.PrivilegeRotatePassword},
+		Resources: opa.PolicyResources{UDProjectIDs: []string{f.proj.ID}}}, f.alice)
 	_, err = f.e.UpdateProjectCheckoutSettings(f.ctx, f.secAdmin, f.rg.ID, f.proj.ID, opa.SettingsUD,
 		opa.ProjectCheckoutSettings{CheckoutRequired: true, CheckoutDurationInSeconds: 900, IncludeList: []opa.ProjectAccountRef{{AccountID: ids[0]}}})
 	must(t, err)
@@ -212,8 +212,8 @@ func TestPeriodicRotationAndOnDemand(t *testing.T) {
 		t.Fatal("an excluded account was rotated")
 	}
 	// On demand, through a rotate_password access method.
-	f.policy(storage.PolicyRule{Name: "rot", Privileges: []string{opa.PrivilegeRotatePassword},
-		Resources: storage.PolicyResources{ADAccountIDs: []string{a.ID}}}, f.alice)
+	f.policy(opa.PolicyRule{Name: "rot", Privileges: []string{opa.PrivilegeRotatePassword},
+		Resources: opa.PolicyResources{ADAccountIDs: []string{a.ID}}}, f.alice)
 	m := f.uam(f.alice, a.ID, opa.PrivilegeRotatePassword)
 	must(t, f.e.RotateADAccountPassword(f.ctx, f.alice, f.conn.ID, a.ID, opa.RotateRequest{UserAccessMethod: m}))
 	if pw2, _ := f.dir.Password(a.DistinguishedName); pw2 == pw {
@@ -256,8 +256,8 @@ func containsAny(s, chars string) bool {
 func TestRevealRequestWireShape(t *testing.T) {
 	f := newAccessFixture(t)
 	a := f.account("svc1", opa.AccountTypeShared, "")
-	f.policy(storage.PolicyRule{Name: "r", Privileges: []string{opa.PrivilegeRevealPassword},
-		Resources: storage.PolicyResources{ADAccountIDs: []string{a.ID}}}, f.alice)
+	f.policy(opa.PolicyRule{Name: "r", Privileges: []string{opa.PrivilegeRevealPassword},
+		Resources: opa.PolicyResources{ADAccountIDs: []string{a.ID}}}, f.alice)
 	m := f.uam(f.alice, a.ID, opa.PrivilegeRevealPassword)
 	key := testKey(t, revealjwe.KindRSA2048)
 	jwk, _ := key.PublicJWK()

@@ -74,7 +74,7 @@ func TestSambaEngineUserSync(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.CreateUser(c, admin, opa.UserInput{Username: "sec", Roles: []storage.RoleGrant{{Role: string(opa.RoleSecurityAdmin)}}}); err != nil {
+	if _, err := e.CreateUser(c, admin, opa.UserInput{Username: "sec", Roles: []opa.RoleGrant{{Role: opa.RoleSecurityAdmin}}}); err != nil {
 		t.Fatal(err)
 	}
 	sec, err := e.PrincipalForUser(c, "acme", "sec")
