@@ -2,7 +2,6 @@ package opa
 
 import (
 	"context"
-	"encoding/json"
 	"slices"
 	"strings"
 	"time"
@@ -93,30 +92,10 @@ type UAMPrivilege struct {
 	PrivilegeValue map[string]bool `json:"privilege_value,omitempty"`
 }
 
-// UAMPrivileges is the privileges list of an access method's details. On input it also accepts
-// the seed sample's object form ({"_type":…, "secret_reveal":true, …}), which names no AD
-// privilege and decodes to an empty list.
+// UAMPrivileges is the privileges list of an access method's details. The HTTP API (package
+// httpapi) also accepts the seed sample's object form ({"_type":…, "secret_reveal":true, …};
+// docs/wire.md).
 type UAMPrivileges []UAMPrivilege
-
-// UnmarshalJSON implements json.Unmarshaler.
-func (ps *UAMPrivileges) UnmarshalJSON(b []byte) error {
-	var list []UAMPrivilege
-	if err := json.Unmarshal(b, &list); err == nil {
-		*ps = list
-		return nil
-	}
-	var obj map[string]any
-	if err := json.Unmarshal(b, &obj); err != nil {
-		return invalidf("details.privileges must be a list or an object")
-	}
-	*ps = nil
-	for k, v := range obj {
-		if on, ok := v.(bool); ok && on && knownPrivilege(k) {
-			*ps = append(*ps, UAMPrivilege{PrivilegeType: k, PrivilegeValue: map[string]bool{k: true}})
-		}
-	}
-	return nil
-}
 
 // UAMDetails is the "details" object of an access method for an account.
 type UAMDetails struct {

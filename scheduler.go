@@ -2,7 +2,6 @@ package opa
 
 import (
 	"context"
-	"encoding/json"
 	"time"
 
 	"github.com/cockroachdb/errors"
@@ -110,30 +109,11 @@ func (e *Engine) runDueSyncJobs(ctx context.Context) error {
 	return errs
 }
 
-// Schedule is the body of the schedule operations: {frequency, start_hour_utc}. Its UnmarshalJSON
-// also accepts a whole job as the body (the seed's form), ignoring the other fields, and
-// start_hour_utc as an RFC 3339 time.
+// Schedule is the body of the schedule operations: {frequency, start_hour_utc}. It decodes only
+// this form; the HTTP API (package httpapi) also accepts the seeds' spellings (docs/wire.md).
 type Schedule struct {
 	Frequency    int  `json:"frequency"`
 	StartHourUTC *int `json:"start_hour_utc,omitempty"`
-}
-
-// UnmarshalJSON decodes a Schedule leniently. Errors are ErrInvalid.
-func (s *Schedule) UnmarshalJSON(b []byte) error {
-	var raw map[string]json.RawMessage
-	if err := json.Unmarshal(b, &raw); err != nil {
-		return invalidf("schedule: the body is not a JSON object")
-	}
-	var out Schedule
-	var err error
-	if out.Frequency, err = intOrString(raw["frequency"]); err != nil {
-		return invalidf("frequency must be an integer")
-	}
-	if out.StartHourUTC, err = decodeStartHour(raw["start_hour_utc"]); err != nil {
-		return err
-	}
-	*s = out
-	return nil
 }
 
 func validateSchedule(freq int, start *int) error {

@@ -2,7 +2,6 @@ package opa
 
 import (
 	"context"
-	"encoding/json"
 	"slices"
 	"strings"
 	"time"
@@ -41,7 +40,7 @@ func storedAttributeMappings(ms []AttributeMapping) []storage.AttributeMapping {
 }
 
 // RuleAssignment of a server sync job (wire format). Priority: lower numbers win. ProjectName is
-// filled on output. On input Priority may also be a JSON string holding a number (the seed sample).
+// filled on output.
 type RuleAssignment struct {
 	ID              string `json:"id,omitempty"`
 	BaseDN          string `json:"base_dn"`
@@ -49,25 +48,6 @@ type RuleAssignment struct {
 	ProjectID       string `json:"project_id"`
 	ProjectName     string `json:"project_name,omitempty"`
 	Priority        int    `json:"priority"`
-}
-
-// UnmarshalJSON accepts priority as a number or a string holding one.
-func (r *RuleAssignment) UnmarshalJSON(b []byte) error {
-	type plain RuleAssignment
-	var aux struct {
-		plain
-		Priority json.RawMessage `json:"priority"`
-	}
-	if err := json.Unmarshal(b, &aux); err != nil {
-		return invalidf("rule_assignments: %v", err)
-	}
-	*r = RuleAssignment(aux.plain)
-	p, err := intOrString(aux.Priority)
-	if err != nil {
-		return invalidf("rule_assignments.priority must be an integer")
-	}
-	r.Priority = p
-	return nil
 }
 
 // ServerSyncJob is a server sync job (ASA "task settings") in the wire format. It encodes both
@@ -91,11 +71,9 @@ type ServerSyncJob struct {
 	RecentTaskResult           *ServerSyncResult  `json:"recent_task_result,omitempty"`
 }
 
-// ServerSyncJobInput creates or updates a server sync job. Its UnmarshalJSON accepts both the real
-// clients' and the seed's forms (see seed-vs-wire): host_name_attribute or hostname_attribute;
-// start_hour_utc as an integer or an RFC 3339 time (its UTC hour); alt_names_attributes as an array
-// or a string; additional_attribute_mapping and rule_assignments as an array or a single object.
-// RunTest is accepted and ignored.
+// ServerSyncJobInput creates or updates a server sync job, in the real clients' wire form; the
+// HTTP API (package httpapi) also accepts the seeds' spellings (docs/wire.md). RunTest is accepted
+// and ignored.
 type ServerSyncJobInput struct {
 	Name                       string             `json:"name"`
 	Frequency                  int                `json:"frequency"`
@@ -109,74 +87,6 @@ type ServerSyncJobInput struct {
 	AltNamesAttributes         []string           `json:"alt_names_attributes,omitempty"`
 	AdditionalAttributeMapping []AttributeMapping `json:"additional_attribute_mapping,omitempty"`
 	RuleAssignments            []RuleAssignment   `json:"rule_assignments"`
-}
-
-// UnmarshalJSON decodes the lenient input forms described on ServerSyncJobInput. Errors are
-// ErrInvalid.
-func (in *ServerSyncJobInput) UnmarshalJSON(b []byte) error {
-	var raw map[string]json.RawMessage
-	if err := json.Unmarshal(b, &raw); err != nil {
-		return invalidf("server sync job: the body is not a JSON object")
-	}
-	get := func(k string) json.RawMessage {
-		for key, v := range raw {
-			if strings.EqualFold(key, k) {
-				return v
-			}
-		}
-		return nil
-	}
-	var out ServerSyncJobInput
-	str := func(k string, dst *string) error {
-		if v := get(k); v != nil && string(v) != "null" {
-			if err := json.Unmarshal(v, dst); err != nil {
-				return invalidf("%s must be a string", k)
-			}
-		}
-		return nil
-	}
-	for k, dst := range map[string]*string{
-		"name": &out.Name, "access_address_attribute": &out.AccessAddressAttribute,
-		"os_attribute": &out.OSAttribute, "bastion_attribute": &out.BastionAttribute,
-		"hostname_attribute": &out.HostnameAttribute,
-	} {
-		if err := str(k, dst); err != nil {
-			return err
-		}
-	}
-	if out.HostnameAttribute == "" {
-		if err := str("host_name_attribute", &out.HostnameAttribute); err != nil {
-			return err
-		}
-	}
-	var err error
-	if out.Frequency, err = intOrString(get("frequency")); err != nil {
-		return invalidf("frequency must be an integer")
-	}
-	if out.StartHourUTC, err = decodeStartHour(get("start_hour_utc")); err != nil {
-		return err
-	}
-	for k, dst := range map[string]*bool{"is_active": &out.IsActive, "run_test": &out.RunTest} {
-		if v := get(k); v != nil && string(v) != "null" {
-			if err := json.Unmarshal(v, dst); err != nil {
-				return invalidf("%s must be a boolean", k)
-			}
-		}
-	}
-	if err := oneOrMany(get("alt_names_attributes"), &out.AltNamesAttributes); err != nil {
-		return invalidf("alt_names_attributes must be a string or an array of strings")
-	}
-	if err := oneOrMany(get("additional_attribute_mapping"), &out.AdditionalAttributeMapping); err != nil {
-		return invalidf("additional_attribute_mapping must be an object or an array of {label, value, is_guid}")
-	}
-	if err := oneOrMany(get("rule_assignments"), &out.RuleAssignments); err != nil {
-		if ErrorClass(err) != nil {
-			return err
-		}
-		return invalidf("rule_assignments must be an object or an array of rule assignments")
-	}
-	*in = out
-	return nil
 }
 
 func (in *ServerSyncJobInput) validate() error {

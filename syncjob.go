@@ -1,10 +1,7 @@
 package opa
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
-	"strconv"
 	"strings"
 	"time"
 
@@ -28,64 +25,6 @@ const (
 	DefaultUPNField          = "userPrincipalName"
 	DefaultHostnameAttribute = "dNSHostName"
 )
-
-func intOrString(raw json.RawMessage) (int, error) {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 || string(raw) == "null" {
-		return 0, nil
-	}
-	var s string
-	if raw[0] == '"' {
-		if err := json.Unmarshal(raw, &s); err != nil {
-			return 0, err
-		}
-	} else {
-		s = string(raw)
-	}
-	return strconv.Atoi(strings.TrimSpace(s))
-}
-
-// oneOrMany decodes a JSON array, or a single value as a one-element slice.
-func oneOrMany[T any](raw json.RawMessage, dst *[]T) error {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 || string(raw) == "null" {
-		return nil
-	}
-	if raw[0] == '[' {
-		return json.Unmarshal(raw, dst)
-	}
-	var one T
-	if err := json.Unmarshal(raw, &one); err != nil {
-		return err
-	}
-	*dst = []T{one}
-	return nil
-}
-
-// decodeStartHour accepts an integer hour or an RFC 3339 time (its UTC hour).
-func decodeStartHour(raw json.RawMessage) (*int, error) {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 || string(raw) == "null" {
-		return nil, nil
-	}
-	if raw[0] == '"' {
-		var s string
-		_ = json.Unmarshal(raw, &s)
-		if t, err := time.Parse(time.RFC3339, s); err == nil {
-			h := t.UTC().Hour()
-			return &h, nil
-		}
-		if h, err := strconv.Atoi(s); err == nil {
-			return &h, nil
-		}
-		return nil, invalidf("start_hour_utc must be an hour 0-23 or an RFC 3339 time")
-	}
-	h, err := strconv.Atoi(string(raw))
-	if err != nil {
-		return nil, invalidf("start_hour_utc must be an hour 0-23")
-	}
-	return &h, nil
-}
 
 func validateFilter(f string) error {
 	if _, err := ldap.CompileFilter(f); err != nil {

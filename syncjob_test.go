@@ -2,7 +2,6 @@ package opa_test
 
 import (
 	"context"
-	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -201,38 +200,6 @@ func TestServerSyncJobLifecycle(t *testing.T) {
 func count[T any](tx storage.ReadTx, tb storage.Table[T], byConnection storage.IndexName[T], connID string) int {
 	rs, _ := tb.List(tx, byConnection, connID)
 	return len(rs)
-}
-
-func TestServerSyncJobLenientJSON(t *testing.T) {
-	const seed = `{"access_address_attribute":"access_address","additional_attribute_mapping":{"label":"region","value":"server_region"},
-	"alt_names_attributes":"alt_name","bastion_attribute":"bastion","frequency":24,"host_name_attribute":"host_name","is_active":true,
-	"is_guid":true,"name":"Server Sync Job - 1","os_attribute":"os","rule_assignments":{"base_dn":"DC=corp,DC=example,DC=com",
-	"ldap_query_filter":"(cn=*)","priority":"1","project_id":"p1"},"start_hour_utc":"2022-08-24T14:15:22Z"}`
-	var in opa.ServerSyncJobInput
-	must(t, json.Unmarshal([]byte(seed), &in))
-	want := opa.ServerSyncJobInput{
-		Name: "Server Sync Job - 1", Frequency: 24, StartHourUTC: ptr(14), IsActive: true, HostnameAttribute: "host_name",
-		AccessAddressAttribute: "access_address", OSAttribute: "os", BastionAttribute: "bastion", AltNamesAttributes: []string{"alt_name"},
-		AdditionalAttributeMapping: []opa.AttributeMapping{{Label: "region", Value: "server_region"}},
-		RuleAssignments:            []opa.RuleAssignment{{BaseDN: "DC=corp,DC=example,DC=com", LDAPQueryFilter: "(cn=*)", Priority: 1, ProjectID: "p1"}},
-	}
-	if d := cmp.Diff(want, in); d != "" {
-		t.Fatalf("seed form (-want +got):\n%s", d)
-	}
-	var u opa.UserSyncJobInput
-	must(t, json.Unmarshal([]byte(`{"base_dn":"DC=a","LDAP_query_filter":"(cn=*)","SID_Field":"objectsid","UPN_Field":"upn","name":"u","is_active":true,"frequency":24,"start_hour_utc":5}`), &u))
-	if u.LDAPQueryFilter != "(cn=*)" || u.SIDField != "objectsid" || u.UPNField != "upn" || *u.StartHourUTC != 5 {
-		t.Fatalf("user job %+v", u)
-	}
-	var sch opa.Schedule
-	must(t, json.Unmarshal([]byte(`{"frequency":24,"start_hour_utc":"2022-08-24T14:15:22Z","name":"ignored"}`), &sch))
-	if sch.Frequency != 24 || *sch.StartHourUTC != 14 {
-		t.Fatalf("schedule %+v", sch)
-	}
-	b, _ := json.Marshal(opa.ServerSyncJob{HostnameAttribute: "h", HostNameAttribute: "h"})
-	if !strings.Contains(string(b), `"hostname_attribute":"h"`) || !strings.Contains(string(b), `"host_name_attribute":"h"`) {
-		t.Fatalf("encoding %s", b)
-	}
 }
 
 func (s *syncEnv) userJobInput(active bool) opa.UserSyncJobInput {

@@ -261,10 +261,10 @@ func TestRevealRequestWireShape(t *testing.T) {
 	m := f.uam(f.alice, a.ID, opa.PrivilegeRevealPassword)
 	key := testKey(t, revealjwe.KindRSA2048)
 	jwk, _ := key.PublicJWK()
-	body := `{"public_key":` + string(jwk) + `,"user_access_method":{"access_credential":"managed","brokered":true,
-		"details":{"privileges":{"_type":"string","secret_reveal":true}},"identity":"x","rule_ids":["` + m.RuleIDs[0] + `"]}}`
-	req, err := opa.DecodeRevealRequest([]byte(body))
-	must(t, err)
+	// What the seed sample's body decodes to (httpapi's decodeRevealRequest): its privileges object
+	// names no AD privilege, so the method carries only its rule.
+	req := opa.RevealRequest{PublicKey: jwk, UserAccessMethod: opa.UserAccessMethod{AccessCredential: "managed", Brokered: true,
+		Identity: "x", RuleIDs: []string{m.RuleIDs[0]}}}
 	resp, err := f.e.RevealADAccountPassword(f.ctx, f.alice, f.conn.ID, a.ID, req)
 	must(t, err)
 	obj, err := jose.ParseEncryptedCompact(resp.PasswordJWE, []jose.KeyAlgorithm{jose.RSA_OAEP_256}, []jose.ContentEncryption{jose.A256GCM})

@@ -2,7 +2,6 @@ package opa
 
 import (
 	"context"
-	"encoding/json"
 	"strings"
 	"time"
 
@@ -10,8 +9,8 @@ import (
 )
 
 // UserSyncJob is a user sync job in the wire format: lower-case snake keys as the real clients use
-// (the seed's LDAP_query_filter / SID_Field / UPN_Field are accepted on input by
-// UserSyncJobInput). RunTest always reads back false.
+// (the HTTP API accepts the seed's LDAP_query_filter / SID_Field / UPN_Field on input). RunTest
+// always reads back false.
 type UserSyncJob struct {
 	ID               string          `json:"id"`
 	Name             string          `json:"name"`
@@ -27,9 +26,9 @@ type UserSyncJob struct {
 }
 
 // UserSyncJobInput creates or updates a user sync job. Defaults: ldap_query_filter
-// DefaultUserSyncFilter, sid_field objectSid, upn_field userPrincipalName, frequency 24. Its
-// UnmarshalJSON accepts keys in any case (LDAP_query_filter, SID_Field, …) and start_hour_utc as
-// an integer or an RFC 3339 time.
+// DefaultUserSyncFilter, sid_field objectSid, upn_field userPrincipalName, frequency 24. The HTTP
+// API (package httpapi) also accepts the seed's spellings (LDAP_query_filter, SID_Field, ...;
+// docs/wire.md).
 type UserSyncJobInput struct {
 	Name            string `json:"name"`
 	Frequency       int    `json:"frequency"`
@@ -40,45 +39,6 @@ type UserSyncJobInput struct {
 	LDAPQueryFilter string `json:"ldap_query_filter"`
 	SIDField        string `json:"sid_field"`
 	UPNField        string `json:"upn_field"`
-}
-
-// UnmarshalJSON decodes a user sync job leniently (see UserSyncJobInput). Errors are ErrInvalid.
-func (in *UserSyncJobInput) UnmarshalJSON(b []byte) error {
-	var raw map[string]json.RawMessage
-	if err := json.Unmarshal(b, &raw); err != nil {
-		return invalidf("user sync job: the body is not a JSON object")
-	}
-	lower := make(map[string]json.RawMessage, len(raw))
-	for k, v := range raw {
-		lower[strings.ToLower(k)] = v
-	}
-	var out UserSyncJobInput
-	for k, dst := range map[string]*string{
-		"name": &out.Name, "base_dn": &out.BaseDN, "ldap_query_filter": &out.LDAPQueryFilter,
-		"sid_field": &out.SIDField, "upn_field": &out.UPNField,
-	} {
-		if v, ok := lower[k]; ok && string(v) != "null" {
-			if err := json.Unmarshal(v, dst); err != nil {
-				return invalidf("%s must be a string", k)
-			}
-		}
-	}
-	for k, dst := range map[string]*bool{"is_active": &out.IsActive, "run_test": &out.RunTest} {
-		if v, ok := lower[k]; ok && string(v) != "null" {
-			if err := json.Unmarshal(v, dst); err != nil {
-				return invalidf("%s must be a boolean", k)
-			}
-		}
-	}
-	var err error
-	if out.Frequency, err = intOrString(lower["frequency"]); err != nil {
-		return invalidf("frequency must be an integer")
-	}
-	if out.StartHourUTC, err = decodeStartHour(lower["start_hour_utc"]); err != nil {
-		return err
-	}
-	*in = out
-	return nil
 }
 
 func (in *UserSyncJobInput) normalize() error {

@@ -83,7 +83,7 @@ func revealAccountPassword(w http.ResponseWriter, r *http.Request, e *opa.Engine
 	if err != nil {
 		return err
 	}
-	req, err := opa.DecodeRevealRequest(body)
+	req, err := decodeRevealRequest(body)
 	if err != nil {
 		return err
 	}
@@ -96,11 +96,11 @@ func revealAccountPassword(w http.ResponseWriter, r *http.Request, e *opa.Engine
 }
 
 func rotateAccountPassword(w http.ResponseWriter, r *http.Request, e *opa.Engine, p opa.Principal) error {
-	var req opa.RotateRequest
+	var req rotateRequestBody
 	if err := requireBody(r, &req); err != nil {
 		return err
 	}
-	if err := e.RotateADAccountPassword(r.Context(), p, connID(r), accountID(r), req); err != nil {
+	if err := e.RotateADAccountPassword(r.Context(), p, connID(r), accountID(r), opa.RotateRequest(req)); err != nil {
 		return err
 	}
 	noContent(w)

@@ -29,11 +29,11 @@ func listServerSyncJobs(w http.ResponseWriter, r *http.Request, e *opa.Engine, p
 }
 
 func createServerSyncJob(w http.ResponseWriter, r *http.Request, e *opa.Engine, p opa.Principal) error {
-	var in opa.ServerSyncJobInput
+	var in serverSyncJobBody
 	if err := requireBody(r, &in); err != nil {
 		return err
 	}
-	j, err := e.CreateServerSyncJob(r.Context(), p, connID(r), in)
+	j, err := e.CreateServerSyncJob(r.Context(), p, connID(r), opa.ServerSyncJobInput(in))
 	if err != nil {
 		return err
 	}
@@ -51,11 +51,11 @@ func getServerSyncJob(w http.ResponseWriter, r *http.Request, e *opa.Engine, p o
 }
 
 func updateServerSyncJob(w http.ResponseWriter, r *http.Request, e *opa.Engine, p opa.Principal) error {
-	var in opa.ServerSyncJobInput
+	var in serverSyncJobBody
 	if err := requireBody(r, &in); err != nil {
 		return err
 	}
-	if _, err := e.UpdateServerSyncJob(r.Context(), p, connID(r), r.PathValue("task_settings_id"), in); err != nil {
+	if _, err := e.UpdateServerSyncJob(r.Context(), p, connID(r), r.PathValue("task_settings_id"), opa.ServerSyncJobInput(in)); err != nil {
 		return err
 	}
 	noContent(w)
@@ -79,11 +79,11 @@ func deactivateServerSyncJob(w http.ResponseWriter, r *http.Request, e *opa.Engi
 }
 
 func scheduleServerSyncJob(w http.ResponseWriter, r *http.Request, e *opa.Engine, p opa.Principal) error {
-	var s opa.Schedule
+	var s scheduleBody
 	if err := requireBody(r, &s); err != nil {
 		return err
 	}
-	if err := e.ScheduleServerSyncJob(r.Context(), p, connID(r), r.PathValue("task_settings_id"), s); err != nil {
+	if err := e.ScheduleServerSyncJob(r.Context(), p, connID(r), r.PathValue("task_settings_id"), opa.Schedule(s)); err != nil {
 		return err
 	}
 	noContent(w)
@@ -135,11 +135,11 @@ func listUserSyncJobs(w http.ResponseWriter, r *http.Request, e *opa.Engine, p o
 }
 
 func createUserSyncJob(w http.ResponseWriter, r *http.Request, e *opa.Engine, p opa.Principal) error {
-	var in opa.UserSyncJobInput
+	var in userSyncJobBody
 	if err := requireBody(r, &in); err != nil {
 		return err
 	}
-	j, err := e.CreateUserSyncJob(r.Context(), p, connID(r), in)
+	j, err := e.CreateUserSyncJob(r.Context(), p, connID(r), opa.UserSyncJobInput(in))
 	if err != nil {
 		return err
 	}
@@ -157,11 +157,11 @@ func getUserSyncJob(w http.ResponseWriter, r *http.Request, e *opa.Engine, p opa
 }
 
 func updateUserSyncJob(w http.ResponseWriter, r *http.Request, e *opa.Engine, p opa.Principal) error {
-	var in opa.UserSyncJobInput
+	var in userSyncJobBody
 	if err := requireBody(r, &in); err != nil {
 		return err
 	}
-	if _, err := e.UpdateUserSyncJob(r.Context(), p, connID(r), r.PathValue("user_sync_task_settings_id"), in); err != nil {
+	if _, err := e.UpdateUserSyncJob(r.Context(), p, connID(r), r.PathValue("user_sync_task_settings_id"), opa.UserSyncJobInput(in)); err != nil {
 		return err
 	}
 	noContent(w)
@@ -177,11 +177,11 @@ func deleteUserSyncJob(w http.ResponseWriter, r *http.Request, e *opa.Engine, p 
 }
 
 func scheduleUserSyncJob(w http.ResponseWriter, r *http.Request, e *opa.Engine, p opa.Principal) error {
-	var s opa.Schedule
+	var s scheduleBody
 	if err := requireBody(r, &s); err != nil {
 		return err
 	}
-	if err := e.ScheduleUserSyncJob(r.Context(), p, connID(r), r.PathValue("user_sync_task_settings_id"), s); err != nil {
+	if err := e.ScheduleUserSyncJob(r.Context(), p, connID(r), r.PathValue("user_sync_task_settings_id"), opa.Schedule(s)); err != nil {
 		return err
 	}
 	noContent(w)
