@@ -60,7 +60,8 @@ func (e *Engine) CreateProject(ctx context.Context, p Principal, resourceGroupID
 	return projectOf(&pr), nil
 }
 
-// DefaultCheckoutSettings: checkout not required, 30 minutes (OPA's default maximum).
+// DefaultCheckoutSettings returns the checkout settings of a new project: checkout not required,
+// 30 minutes (OPA's default maximum).
 func DefaultCheckoutSettings() ProjectCheckoutSettings {
 	return checkoutSettingsToWire(defaultCheckoutSettings())
 }
@@ -69,7 +70,8 @@ func defaultCheckoutSettings() storage.CheckoutSettings {
 	return storage.CheckoutSettings{Required: false, DurationSeconds: 1800}
 }
 
-// DefaultPasswordPolicy: no periodic rotation; 32 characters of upper, lower, digits and punctuation.
+// DefaultPasswordPolicy returns the password policy of a new project: no periodic rotation; 32
+// characters of upper, lower, digits and punctuation.
 func DefaultPasswordPolicy() ProjectPasswordPolicy {
 	return passwordPolicyToWire(defaultPasswordPolicy())
 }

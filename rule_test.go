@@ -17,17 +17,17 @@ import (
 // rulesEnv is a team with admins, two resource groups with projects and one connected AD
 // connection, for the account, rule and matching tests.
 type rulesEnv struct {
-	e                  *opa.Engine
-	clock              *opa.ManualClock
-	team               opa.Team
-	sys                opa.Principal
-	ra, sa, eu         opa.Principal
-	dra1, dsa1, dra2   opa.Principal // delegated admins of rg1 (dra1, dsa1) and rg2 (dra2)
-	other              opa.Principal // resource admin of another team
-	rg1, rg2           opa.ResourceGroup
-	p1a, p1b, p2       opa.Project
-	conn               opa.ADConnection
-	nextAcct, nextUser int
+	e                *opa.Engine
+	clock            *opa.ManualClock
+	team             opa.Team
+	sys              opa.Principal
+	ra, sa, eu       opa.Principal
+	dra1, dsa1, dra2 opa.Principal // delegated admins of rg1 (dra1, dsa1) and rg2 (dra2)
+	other            opa.Principal // resource admin of another team
+	rg1, rg2         opa.ResourceGroup
+	p1a, p1b, p2     opa.Project
+	conn             opa.ADConnection
+	nextAcct         int
 }
 
 func newRulesEnv(t testing.TB) *rulesEnv {

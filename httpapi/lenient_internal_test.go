@@ -11,13 +11,6 @@ import (
 	"github.com/opakit/opa"
 )
 
-func must(t testing.TB, err error) {
-	t.Helper()
-	if err != nil {
-		t.Fatal(err)
-	}
-}
-
 func TestSyncJobBodiesAcceptTheSeedForms(t *testing.T) {
 	hour14 := 14
 	const seed = `{"access_address_attribute":"access_address","additional_attribute_mapping":{"label":"region","value":"server_region"},
@@ -25,7 +18,9 @@ func TestSyncJobBodiesAcceptTheSeedForms(t *testing.T) {
 	"is_guid":true,"name":"Server Sync Job - 1","os_attribute":"os","rule_assignments":{"base_dn":"DC=corp,DC=example,DC=com",
 	"ldap_query_filter":"(cn=*)","priority":"1","project_id":"p1"},"start_hour_utc":"2022-08-24T14:15:22Z"}`
 	var body serverSyncJobBody
-	must(t, json.Unmarshal([]byte(seed), &body))
+	if err := json.Unmarshal([]byte(seed), &body); err != nil {
+		t.Fatal(err)
+	}
 	in := opa.ServerSyncJobInput(body)
 	want := opa.ServerSyncJobInput{
 		Name: "Server Sync Job - 1", Frequency: 24, StartHourUTC: &hour14, IsActive: true, HostnameAttribute: "host_name",
@@ -37,12 +32,16 @@ func TestSyncJobBodiesAcceptTheSeedForms(t *testing.T) {
 		t.Fatalf("seed form (-want +got):\n%s", d)
 	}
 	var u userSyncJobBody
-	must(t, json.Unmarshal([]byte(`{"base_dn":"DC=a","LDAP_query_filter":"(cn=*)","SID_Field":"objectsid","UPN_Field":"upn","name":"u","is_active":true,"frequency":24,"start_hour_utc":5}`), &u))
+	if err := json.Unmarshal([]byte(`{"base_dn":"DC=a","LDAP_query_filter":"(cn=*)","SID_Field":"objectsid","UPN_Field":"upn","name":"u","is_active":true,"frequency":24,"start_hour_utc":5}`), &u); err != nil {
+		t.Fatal(err)
+	}
 	if u.LDAPQueryFilter != "(cn=*)" || u.SIDField != "objectsid" || u.UPNField != "upn" || *u.StartHourUTC != 5 {
 		t.Fatalf("user job %+v", u)
 	}
 	var sch scheduleBody
-	must(t, json.Unmarshal([]byte(`{"frequency":24,"start_hour_utc":"2022-08-24T14:15:22Z","name":"ignored"}`), &sch))
+	if err := json.Unmarshal([]byte(`{"frequency":24,"start_hour_utc":"2022-08-24T14:15:22Z","name":"ignored"}`), &sch); err != nil {
+		t.Fatal(err)
+	}
 	if sch.Frequency != 24 || *sch.StartHourUTC != 14 {
 		t.Fatalf("schedule %+v", sch)
 	}
@@ -81,14 +80,18 @@ func TestRevealRequestSeedForm(t *testing.T) {
 	body := `{"public_key":` + key + `,"user_access_method":{"access_credential":"managed","brokered":true,
 		"details":{"privileges":{"_type":"string","secret_reveal":true,"rotate_password":true}},"identity":"x","rule_ids":["r1"]}}`
 	req, err := decodeRevealRequest([]byte(body))
-	must(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	want := opa.UserAccessMethod{AccessCredential: "managed", Brokered: true, Identity: "x", RuleIDs: []string{"r1"},
 		Details: opa.UAMDetails{Privileges: opa.UAMPrivileges{{PrivilegeType: opa.PrivilegeRotatePassword, PrivilegeValue: map[string]bool{opa.PrivilegeRotatePassword: true}}}}}
 	if d := cmp.Diff(want, req.UserAccessMethod); d != "" || string(req.PublicKey) != key {
 		t.Fatalf("(-want +got):\n%s\nkey %s", d, req.PublicKey)
 	}
 	var rot rotateRequestBody
-	must(t, json.Unmarshal([]byte(`{"password_jwe":"x.y.z","user_access_method":{"rule_ids":["r1"],"details":{"privileges":{"secret_reveal":true}}}}`), &rot))
+	if err := json.Unmarshal([]byte(`{"password_jwe":"x.y.z","user_access_method":{"rule_ids":["r1"],"details":{"privileges":{"secret_reveal":true}}}}`), &rot); err != nil {
+		t.Fatal(err)
+	}
 	if rot.PasswordJWE != "x.y.z" || len(rot.UserAccessMethod.RuleIDs) != 1 || len(rot.UserAccessMethod.Details.Privileges) != 0 {
 		t.Fatalf("rotate body %+v", rot)
 	}
