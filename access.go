@@ -10,7 +10,7 @@ import (
 )
 
 // ActiveDirectoryDomain is an AD connection as an end user sees it. It carries both the SDK's
-// "domain" and the seed sample's "name" (the same value).
+// "domain" and the reference sample's "name", the same value (docs/wire.md#seed-samples).
 type ActiveDirectoryDomain struct {
 	ID                string `json:"id"`
 	Name              string `json:"name"`
@@ -105,7 +105,7 @@ type UAMDetails struct {
 }
 
 // UserAccessMethod is how a user may use an account, per security policy rule and privilege
-// (okta-api.md §6.6). The engine emits one method per (rule, privilege); rule_ids names the rule.
+// (docs/wire.md#accounts). The engine emits one method per (rule, privilege); rule_ids names the rule.
 type UserAccessMethod struct {
 	Identity                     string                `json:"identity"`
 	AccessCredential             string                `json:"access_credential"`

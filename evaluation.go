@@ -34,7 +34,8 @@ type EvalSummary struct {
 //     atomic step. When more would change (a new rule over tens of thousands of accounts, the first
 //     sync of a large domain) it writes nothing; the caller commits its own change and then calls
 //     evaluateChunked, which writes the accounts in transactions of at most writeChunk each: go-memdb
-//     slows down sharply beyond a few thousand records per transaction (perf-baselines §2). Readers
+//     slows down sharply beyond a few thousand records per transaction (BENCHMARKS.md,
+//     "Why writes are chunked"). Readers
 //     may then see the new rules next to not-yet-re-evaluated accounts until the call returns.
 //   - Each chunk re-reads its accounts and re-applies the evaluation to the current record, so
 //     checkouts, rotations and overrides written meanwhile are kept; and it first checks that the

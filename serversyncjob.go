@@ -51,7 +51,8 @@ type RuleAssignment struct {
 }
 
 // ServerSyncJob is a server sync job (ASA "task settings") in the wire format. It encodes both
-// hostname_attribute (what the real clients parse) and host_name_attribute (the seed's spelling)
+// hostname_attribute (what the real clients parse) and host_name_attribute (the reference sample's
+// spelling; docs/wire.md#seed-samples)
 // with the same value; RunTest always reads back false. RecentTaskResult is the latest result.
 type ServerSyncJob struct {
 	ID                         string             `json:"id"`

@@ -13,7 +13,7 @@ import (
 // Sync result states. task_state is one of TaskPending, TaskRunning, TaskDone, TaskFailed;
 // rules_summary_status (server sync) is TaskDone when every rule ran, RulesPartial when some rules
 // failed (a missing base DN) and TaskFailed when none ran. The real enums are not documented; these
-// follow the seed sample ("done").
+// follow the reference sample ("done"; docs/wire.md#sync-jobs).
 const (
 	TaskPending  = "pending"
 	TaskRunning  = "running"
