@@ -198,6 +198,22 @@ func (q AccountsQuery) keep(a *storage.Account) bool {
 	return q.Contains == "" || containsFold(a.UPN, q.Contains) || containsFold(a.SAMAccountName, q.Contains)
 }
 
+// list returns the views of the team's accounts under index = key that q keeps.
+func (q AccountsQuery) list(tx storage.ReadTx, teamID string, index storage.IndexName[storage.Account], key string) ([]ADAccount, error) {
+	as, err := storage.Accounts.List(tx, index, key)
+	if err != nil {
+		return nil, err
+	}
+	var out []ADAccount
+	n := newNamer(tx)
+	for _, a := range as {
+		if a.TeamID == teamID && q.keep(a) {
+			out = append(out, n.account(a))
+		}
+	}
+	return out, nil
+}
+
 func sortAccounts(as []ADAccount) []ADAccount {
 	if as == nil {
 		return []ADAccount{}
@@ -219,17 +235,9 @@ func (e *Engine) AllADAccounts(ctx context.Context, p Principal, q AccountsQuery
 	}
 	var out []ADAccount
 	err = e.store.View(ctx, func(tx storage.ReadTx) error {
-		as, err := storage.Accounts.List(tx, storage.AccountsByTeam, p.TeamID)
-		if err != nil {
-			return err
-		}
-		n := newNamer(tx)
-		for _, a := range as {
-			if q.keep(a) {
-				out = append(out, n.account(a))
-			}
-		}
-		return nil
+		var err error
+		out, err = q.list(tx, p.TeamID, storage.AccountsByTeam, p.TeamID)
+		return err
 	})
 	return sortAccounts(out), err
 }
@@ -253,17 +261,9 @@ func (e *Engine) ResourceGroupADAccounts(ctx context.Context, p Principal, resou
 		if err := p.requireIn(RoleSecurityAdmin, resourceGroupID); err != nil {
 			return err
 		}
-		as, err := storage.Accounts.List(tx, storage.AccountsByResourceGroup, resourceGroupID)
-		if err != nil {
-			return err
-		}
-		n := newNamer(tx)
-		for _, a := range as {
-			if a.TeamID == p.TeamID && q.keep(a) {
-				out = append(out, n.account(a))
-			}
-		}
-		return nil
+		var err error
+		out, err = q.list(tx, p.TeamID, storage.AccountsByResourceGroup, resourceGroupID)
+		return err
 	})
 	return sortAccounts(out), err
 }

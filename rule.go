@@ -312,13 +312,20 @@ func (e *Engine) AccountRules(ctx context.Context, p Principal, connID string) (
 		if err != nil {
 			return err
 		}
-		n := newNamer(tx)
-		for _, r := range rules {
-			out = append(out, n.rule(r))
-		}
+		out = rulesView(tx, rules)
 		return nil
 	})
 	return out, err
+}
+
+// rulesView returns the wire view of rules, in their order (never nil).
+func rulesView(tx storage.ReadTx, rules []*storage.Rule) []ADAccountRule {
+	out := make([]ADAccountRule, 0, len(rules))
+	n := newNamer(tx)
+	for _, r := range rules {
+		out = append(out, n.rule(r))
+	}
+	return out
 }
 
 // AccountRule returns one account rule of the connection. Roles as AccountRules. Errors:
@@ -496,10 +503,7 @@ func (e *Engine) ReorderAccountRules(ctx context.Context, p Principal, connID st
 		if err := renumber(tx, next, now); err != nil {
 			return err
 		}
-		n := newNamer(tx)
-		for _, r := range next {
-			out = append(out, n.rule(r))
-		}
+		out = rulesView(tx, next)
 		return nil
 	})
 	return out, err
