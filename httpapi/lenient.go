@@ -16,10 +16,6 @@ import (
 	"github.com/opakit/opa/internal/errclass"
 )
 
-func invalidf(format string, args ...any) error {
-	return errclass.Mark(errclass.Invalid, format, args...)
-}
-
 // serverSyncJobBody is a server sync job body: both the real clients' and the seed's forms
 // (docs/wire.md): host_name_attribute or hostname_attribute; start_hour_utc as an integer or an
 // RFC 3339 time (its UTC hour); alt_names_attributes as an array or a string;
@@ -49,12 +45,12 @@ func (r *ruleAssignmentBody) UnmarshalJSON(b []byte) error {
 		Priority json.RawMessage `json:"priority"`
 	}
 	if err := json.Unmarshal(b, &aux); err != nil {
-		return invalidf("rule_assignments: %v", err)
+		return errclass.Mark(errclass.Invalid, "rule_assignments: %v", err)
 	}
 	*r = ruleAssignmentBody(aux.plain)
 	p, err := intOrString(aux.Priority)
 	if err != nil {
-		return invalidf("rule_assignments.priority must be an integer")
+		return errclass.Mark(errclass.Invalid, "rule_assignments.priority must be an integer")
 	}
 	r.Priority = p
 	return nil
@@ -63,7 +59,7 @@ func (r *ruleAssignmentBody) UnmarshalJSON(b []byte) error {
 func (in *serverSyncJobBody) UnmarshalJSON(b []byte) error {
 	var raw map[string]json.RawMessage
 	if err := json.Unmarshal(b, &raw); err != nil {
-		return invalidf("server sync job: the body is not a JSON object")
+		return errclass.Mark(errclass.Invalid, "server sync job: the body is not a JSON object")
 	}
 	get := func(k string) json.RawMessage {
 		for key, v := range raw {
@@ -77,7 +73,7 @@ func (in *serverSyncJobBody) UnmarshalJSON(b []byte) error {
 	str := func(k string, dst *string) error {
 		if v := get(k); v != nil && string(v) != "null" {
 			if err := json.Unmarshal(v, dst); err != nil {
-				return invalidf("%s must be a string", k)
+				return errclass.Mark(errclass.Invalid, "%s must be a string", k)
 			}
 		}
 		return nil
@@ -98,7 +94,7 @@ func (in *serverSyncJobBody) UnmarshalJSON(b []byte) error {
 	}
 	var err error
 	if out.Frequency, err = intOrString(get("frequency")); err != nil {
-		return invalidf("frequency must be an integer")
+		return errclass.Mark(errclass.Invalid, "frequency must be an integer")
 	}
 	if out.StartHourUTC, err = decodeStartHour(get("start_hour_utc")); err != nil {
 		return err
@@ -106,22 +102,22 @@ func (in *serverSyncJobBody) UnmarshalJSON(b []byte) error {
 	for k, dst := range map[string]*bool{"is_active": &out.IsActive, "run_test": &out.RunTest} {
 		if v := get(k); v != nil && string(v) != "null" {
 			if err := json.Unmarshal(v, dst); err != nil {
-				return invalidf("%s must be a boolean", k)
+				return errclass.Mark(errclass.Invalid, "%s must be a boolean", k)
 			}
 		}
 	}
 	if err := oneOrMany(get("alt_names_attributes"), &out.AltNamesAttributes); err != nil {
-		return invalidf("alt_names_attributes must be a string or an array of strings")
+		return errclass.Mark(errclass.Invalid, "alt_names_attributes must be a string or an array of strings")
 	}
 	if err := oneOrMany(get("additional_attribute_mapping"), &out.AdditionalAttributeMapping); err != nil {
-		return invalidf("additional_attribute_mapping must be an object or an array of {label, value, is_guid}")
+		return errclass.Mark(errclass.Invalid, "additional_attribute_mapping must be an object or an array of {label, value, is_guid}")
 	}
 	var rules []ruleAssignmentBody
 	if err := oneOrMany(get("rule_assignments"), &rules); err != nil {
 		if opa.ErrorClass(err) != nil {
 			return err
 		}
-		return invalidf("rule_assignments must be an object or an array of rule assignments")
+		return errclass.Mark(errclass.Invalid, "rule_assignments must be an object or an array of rule assignments")
 	}
 	for _, r := range rules {
 		out.RuleAssignments = append(out.RuleAssignments, opa.RuleAssignment(r))
@@ -133,7 +129,7 @@ func (in *serverSyncJobBody) UnmarshalJSON(b []byte) error {
 func (in *userSyncJobBody) UnmarshalJSON(b []byte) error {
 	var raw map[string]json.RawMessage
 	if err := json.Unmarshal(b, &raw); err != nil {
-		return invalidf("user sync job: the body is not a JSON object")
+		return errclass.Mark(errclass.Invalid, "user sync job: the body is not a JSON object")
 	}
 	lower := make(map[string]json.RawMessage, len(raw))
 	for k, v := range raw {
@@ -146,20 +142,20 @@ func (in *userSyncJobBody) UnmarshalJSON(b []byte) error {
 	} {
 		if v, ok := lower[k]; ok && string(v) != "null" {
 			if err := json.Unmarshal(v, dst); err != nil {
-				return invalidf("%s must be a string", k)
+				return errclass.Mark(errclass.Invalid, "%s must be a string", k)
 			}
 		}
 	}
 	for k, dst := range map[string]*bool{"is_active": &out.IsActive, "run_test": &out.RunTest} {
 		if v, ok := lower[k]; ok && string(v) != "null" {
 			if err := json.Unmarshal(v, dst); err != nil {
-				return invalidf("%s must be a boolean", k)
+				return errclass.Mark(errclass.Invalid, "%s must be a boolean", k)
 			}
 		}
 	}
 	var err error
 	if out.Frequency, err = intOrString(lower["frequency"]); err != nil {
-		return invalidf("frequency must be an integer")
+		return errclass.Mark(errclass.Invalid, "frequency must be an integer")
 	}
 	if out.StartHourUTC, err = decodeStartHour(lower["start_hour_utc"]); err != nil {
 		return err
@@ -171,12 +167,12 @@ func (in *userSyncJobBody) UnmarshalJSON(b []byte) error {
 func (s *scheduleBody) UnmarshalJSON(b []byte) error {
 	var raw map[string]json.RawMessage
 	if err := json.Unmarshal(b, &raw); err != nil {
-		return invalidf("schedule: the body is not a JSON object")
+		return errclass.Mark(errclass.Invalid, "schedule: the body is not a JSON object")
 	}
 	var out opa.Schedule
 	var err error
 	if out.Frequency, err = intOrString(raw["frequency"]); err != nil {
-		return invalidf("frequency must be an integer")
+		return errclass.Mark(errclass.Invalid, "frequency must be an integer")
 	}
 	if out.StartHourUTC, err = decodeStartHour(raw["start_hour_utc"]); err != nil {
 		return err
@@ -232,11 +228,11 @@ func decodeStartHour(raw json.RawMessage) (*int, error) {
 		if h, err := strconv.Atoi(s); err == nil {
 			return &h, nil
 		}
-		return nil, invalidf("start_hour_utc must be an hour 0-23 or an RFC 3339 time")
+		return nil, errclass.Mark(errclass.Invalid, "start_hour_utc must be an hour 0-23 or an RFC 3339 time")
 	}
 	h, err := strconv.Atoi(string(raw))
 	if err != nil {
-		return nil, invalidf("start_hour_utc must be an hour 0-23")
+		return nil, errclass.Mark(errclass.Invalid, "start_hour_utc must be an hour 0-23")
 	}
 	return &h, nil
 }
@@ -247,7 +243,7 @@ func decodeStartHour(raw json.RawMessage) (*int, error) {
 func decodeRevealRequest(body []byte) (opa.RevealRequest, error) {
 	var req opa.RevealRequest
 	if len(body) > opa.MaxRevealRequestBytes {
-		return req, invalidf("the request body is larger than %d bytes", opa.MaxRevealRequestBytes)
+		return req, errclass.Mark(errclass.Invalid, "the request body is larger than %d bytes", opa.MaxRevealRequestBytes)
 	}
 	var raw struct {
 		PublicKey        json.RawMessage `json:"public_key"`
@@ -255,18 +251,18 @@ func decodeRevealRequest(body []byte) (opa.RevealRequest, error) {
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	if err := dec.Decode(&raw); err != nil {
-		return req, invalidf("the request body is not a JSON object with public_key and user_access_method")
+		return req, errclass.Mark(errclass.Invalid, "the request body is not a JSON object with public_key and user_access_method")
 	}
 	if dec.More() {
-		return req, invalidf("the request body has data after the JSON object")
+		return req, errclass.Mark(errclass.Invalid, "the request body has data after the JSON object")
 	}
 	pk := bytes.TrimSpace(raw.PublicKey)
 	if len(pk) == 0 || pk[0] != '{' {
-		return req, invalidf("public_key is required and must be a JSON Web Key object")
+		return req, errclass.Mark(errclass.Invalid, "public_key is required and must be a JSON Web Key object")
 	}
 	um := bytes.TrimSpace(raw.UserAccessMethod)
 	if len(um) == 0 || um[0] != '{' {
-		return req, invalidf("user_access_method is required and must be an object")
+		return req, errclass.Mark(errclass.Invalid, "user_access_method is required and must be an object")
 	}
 	m, err := decodeUserAccessMethod(um)
 	if err != nil {
@@ -287,7 +283,7 @@ func (r *rotateRequestBody) UnmarshalJSON(b []byte) error {
 		UserAccessMethod json.RawMessage `json:"user_access_method"`
 	}
 	if err := json.Unmarshal(b, &raw); err != nil {
-		return invalidf("the request body is not a JSON object with user_access_method")
+		return errclass.Mark(errclass.Invalid, "the request body is not a JSON object with user_access_method")
 	}
 	out := opa.RotateRequest{PasswordJWE: raw.PasswordJWE}
 	if len(bytes.TrimSpace(raw.UserAccessMethod)) > 0 && string(bytes.TrimSpace(raw.UserAccessMethod)) != "null" {
@@ -309,7 +305,7 @@ func decodeUserAccessMethod(raw json.RawMessage) (opa.UserAccessMethod, error) {
 	var m opa.UserAccessMethod
 	var fields map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &fields); err != nil {
-		return m, invalidf("user_access_method is malformed")
+		return m, errclass.Mark(errclass.Invalid, "user_access_method is malformed")
 	}
 	if d, ok := fields["details"]; ok {
 		var details map[string]json.RawMessage
@@ -320,19 +316,19 @@ func decodeUserAccessMethod(raw json.RawMessage) (opa.UserAccessMethod, error) {
 					return m, err
 				}
 				if details["privileges"], err = json.Marshal(list); err != nil {
-					return m, invalidf("details.privileges is malformed")
+					return m, errclass.Mark(errclass.Invalid, "details.privileges is malformed")
 				}
 				if fields["details"], err = json.Marshal(details); err != nil {
-					return m, invalidf("details is malformed")
+					return m, errclass.Mark(errclass.Invalid, "details is malformed")
 				}
 				if raw, err = json.Marshal(fields); err != nil {
-					return m, invalidf("user_access_method is malformed")
+					return m, errclass.Mark(errclass.Invalid, "user_access_method is malformed")
 				}
 			}
 		}
 	}
 	if err := json.Unmarshal(raw, &m); err != nil {
-		return m, invalidf("user_access_method is malformed")
+		return m, errclass.Mark(errclass.Invalid, "user_access_method is malformed")
 	}
 	return m, nil
 }
@@ -341,7 +337,7 @@ func decodeUserAccessMethod(raw json.RawMessage) (opa.UserAccessMethod, error) {
 func privilegesFromObject(b json.RawMessage) ([]opa.UAMPrivilege, error) {
 	var obj map[string]any
 	if err := json.Unmarshal(b, &obj); err != nil {
-		return nil, invalidf("details.privileges must be a list or an object")
+		return nil, errclass.Mark(errclass.Invalid, "details.privileges must be a list or an object")
 	}
 	list := []opa.UAMPrivilege{}
 	for _, k := range []string{opa.PrivilegeRevealPassword, opa.PrivilegePasswordCheckoutRDP, opa.PrivilegePasswordCheckoutSSH, opa.PrivilegeRotatePassword} {
