@@ -2,7 +2,6 @@ package opa
 
 import (
 	"context"
-	"encoding/json"
 	"slices"
 	"strings"
 	"time"
@@ -11,7 +10,7 @@ import (
 )
 
 // ActiveDirectoryDomain is an AD connection as an end user sees it. It carries both the SDK's
-// "domain" and the seed sample's "name" (the same value).
+// "domain" and the reference sample's "name", the same value (docs/wire.md#seed-samples).
 type ActiveDirectoryDomain struct {
 	ID                string `json:"id"`
 	Name              string `json:"name"`
@@ -93,30 +92,10 @@ type UAMPrivilege struct {
 	PrivilegeValue map[string]bool `json:"privilege_value,omitempty"`
 }
 
-// UAMPrivileges is the privileges list of an access method's details. On input it also accepts
-// the seed sample's object form ({"_type":…, "secret_reveal":true, …}), which names no AD
-// privilege and decodes to an empty list.
+// UAMPrivileges is the privileges list of an access method's details. The HTTP API (package
+// httpapi) also accepts the seed sample's object form ({"_type":…, "secret_reveal":true, …};
+// docs/wire.md).
 type UAMPrivileges []UAMPrivilege
-
-// UnmarshalJSON implements json.Unmarshaler.
-func (ps *UAMPrivileges) UnmarshalJSON(b []byte) error {
-	var list []UAMPrivilege
-	if err := json.Unmarshal(b, &list); err == nil {
-		*ps = list
-		return nil
-	}
-	var obj map[string]any
-	if err := json.Unmarshal(b, &obj); err != nil {
-		return invalidf("details.privileges must be a list or an object")
-	}
-	*ps = nil
-	for k, v := range obj {
-		if on, ok := v.(bool); ok && on && knownPrivilege(k) {
-			*ps = append(*ps, UAMPrivilege{PrivilegeType: k, PrivilegeValue: map[string]bool{k: true}})
-		}
-	}
-	return nil
-}
 
 // UAMDetails is the "details" object of an access method for an account.
 type UAMDetails struct {
@@ -126,7 +105,7 @@ type UAMDetails struct {
 }
 
 // UserAccessMethod is how a user may use an account, per security policy rule and privilege
-// (okta-api.md §6.6). The engine emits one method per (rule, privilege); rule_ids names the rule.
+// (docs/wire.md#accounts). The engine emits one method per (rule, privilege); rule_ids names the rule.
 type UserAccessMethod struct {
 	Identity                     string                `json:"identity"`
 	AccessCredential             string                `json:"access_credential"`
@@ -162,16 +141,9 @@ type DomainFilter struct {
 // ADDomains returns the AD connections in which p can access at least one account through a
 // security policy. Any authenticated user.
 func (e *Engine) ADDomains(ctx context.Context, p Principal, f DomainFilter) ([]ActiveDirectoryDomain, error) {
-	if err := p.check(); err != nil {
-		return nil, err
-	}
 	out := []ActiveDirectoryDomain{}
-	err := e.store.View(ctx, func(tx storage.ReadTx) error {
-		set, err := policiesFor(tx, p)
-		if err != nil {
-			return err
-		}
-		conns, err := storage.Connections.List(tx, "team", p.TeamID)
+	err := e.withPolicies(ctx, p, func(tx storage.ReadTx, set *policySet) error {
+		conns, err := storage.Connections.List(tx, storage.ConnectionsByTeam, p.TeamID)
 		if err != nil {
 			return err
 		}
@@ -182,7 +154,7 @@ func (e *Engine) ADDomains(ctx context.Context, p Principal, f DomainFilter) ([]
 			if f.Contains != "" && !strings.Contains(strings.ToLower(c.Domain), strings.ToLower(f.Contains)) {
 				continue
 			}
-			accts, err := storage.Accounts.List(tx, "connection", c.ID)
+			accts, err := storage.Accounts.List(tx, storage.AccountsByConnection, c.ID)
 			if err != nil {
 				return err
 			}
@@ -247,15 +219,47 @@ func (v accessView) checkoutDetails(userID string) EndUserCheckoutDetails {
 	return d
 }
 
-// visibleAD returns the AD account of the connection if p's policies grant anything on it;
-// ErrNotFound otherwise (never ErrForbidden, so nothing leaks).
-func (e *Engine) visibleAD(tx storage.ReadTx, p Principal, set *policySet, connectionID, accountID string) (accessView, error) {
-	return e.visibleADVia(storage.Accounts.Get, tx, p, set, connectionID, accountID)
+// withPolicies is the preamble of every end-user operation: it checks that p is authenticated
+// (ErrUnauthorized) and runs fn in one read transaction with the policy rules that apply to p.
+func (e *Engine) withPolicies(ctx context.Context, p Principal, fn func(tx storage.ReadTx, set *policySet) error) error {
+	if err := p.check(); err != nil {
+		return err
+	}
+	return e.store.View(ctx, func(tx storage.ReadTx) error {
+		set, err := policiesFor(tx, p)
+		if err != nil {
+			return err
+		}
+		return fn(tx, set)
+	})
 }
 
-// visibleADVia is visibleAD reading the account with get: Accounts.Get for a copy the caller may
-// change, or Accounts.Borrow for a read-only look (reveal, which reloads the account before it
-// changes it).
+// accessFinder finds the account an end-user operation is about, as p's policies let p see it.
+type accessFinder func(tx storage.ReadTx, p Principal, set *policySet) (accessView, error)
+
+// withAccess is the preamble of the end-user operations on one account: withPolicies, then find,
+// then fn with the account's view. ErrNotFound (never ErrForbidden, so nothing leaks) when p's
+// policies grant nothing on the account.
+func (e *Engine) withAccess(ctx context.Context, p Principal, find accessFinder, fn func(tx storage.ReadTx, v accessView) error) error {
+	return e.withPolicies(ctx, p, func(tx storage.ReadTx, set *policySet) error {
+		v, err := find(tx, p, set)
+		if err != nil {
+			return err
+		}
+		return fn(tx, v)
+	})
+}
+
+// adAccount finds the AD account of the connection if p's policies grant anything on it.
+func (e *Engine) adAccount(connectionID, accountID string) accessFinder {
+	return func(tx storage.ReadTx, p Principal, set *policySet) (accessView, error) {
+		return e.visibleADVia(storage.Accounts.Get, tx, p, set, connectionID, accountID)
+	}
+}
+
+// visibleADVia returns the AD account of the connection if p's policies grant anything on it,
+// reading it with get: Accounts.Get for a copy the caller may change, or Accounts.Borrow for a
+// read-only look (reveal, which reloads the account before it changes it).
 func (e *Engine) visibleADVia(get func(storage.ReadTx, string) (*storage.Account, error), tx storage.ReadTx, p Principal, set *policySet, connectionID, accountID string) (accessView, error) {
 	a, err := get(tx, accountID)
 	if err != nil || a.TeamID != p.TeamID || a.ConnectionID != connectionID {
@@ -291,20 +295,13 @@ func endUserADAccount(a *storage.Account, userID string) EndUserADAccount {
 // to, with their availability for p. accountName, when set, keeps accounts whose name contains it
 // (case-insensitive). ErrNotFound when the connection is not one of p's domains.
 func (e *Engine) ADAccountsEndUser(ctx context.Context, p Principal, connectionID, accountName string) ([]ADAccountEndUserItem, error) {
-	if err := p.check(); err != nil {
-		return nil, err
-	}
 	out := []ADAccountEndUserItem{}
-	err := e.store.View(ctx, func(tx storage.ReadTx) error {
-		set, err := policiesFor(tx, p)
-		if err != nil {
-			return err
-		}
+	err := e.withPolicies(ctx, p, func(tx storage.ReadTx, set *policySet) error {
 		c, err := storage.Connections.Get(tx, connectionID)
 		if err != nil || c.TeamID != p.TeamID {
 			return notFoundf("AD connection %q does not exist", connectionID)
 		}
-		accts, err := storage.Accounts.List(tx, "connection", connectionID)
+		accts, err := storage.Accounts.List(tx, storage.AccountsByConnection, connectionID)
 		if err != nil {
 			return err
 		}
@@ -330,19 +327,8 @@ func (e *Engine) ADAccountsEndUser(ctx context.Context, p Principal, connectionI
 // ADAccountEndUser returns one account p's policies grant access to, with its checkout details and
 // rotation history. ErrNotFound otherwise.
 func (e *Engine) ADAccountEndUser(ctx context.Context, p Principal, connectionID, accountID string) (ADAccountEndUserDetail, error) {
-	if err := p.check(); err != nil {
-		return ADAccountEndUserDetail{}, err
-	}
 	var out ADAccountEndUserDetail
-	err := e.store.View(ctx, func(tx storage.ReadTx) error {
-		set, err := policiesFor(tx, p)
-		if err != nil {
-			return err
-		}
-		v, err := e.visibleAD(tx, p, set, connectionID, accountID)
-		if err != nil {
-			return err
-		}
+	err := e.withAccess(ctx, p, e.adAccount(connectionID, accountID), func(tx storage.ReadTx, v accessView) error {
 		a := v.r.ad
 		acc := endUserADAccount(a, p.UserID)
 		acc.FirstName, acc.LastName, acc.Email, acc.DisplayName = a.FirstName, a.LastName, a.Email, a.DisplayName
@@ -388,15 +374,7 @@ func (e *Engine) ADAccountUAMs(ctx context.Context, p Principal, connectionID, a
 		return nil, invalidf("unknown privilege_type %q", privilegeType)
 	}
 	var out []UserAccessMethod
-	err := e.store.View(ctx, func(tx storage.ReadTx) error {
-		set, err := policiesFor(tx, p)
-		if err != nil {
-			return err
-		}
-		v, err := e.visibleAD(tx, p, set, connectionID, accountID)
-		if err != nil {
-			return err
-		}
+	err := e.withAccess(ctx, p, e.adAccount(connectionID, accountID), func(_ storage.ReadTx, v accessView) error {
 		out = v.uams(p.UserID, privilegeType)
 		return nil
 	})

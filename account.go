@@ -9,23 +9,6 @@ import (
 	"github.com/opakit/opa/storage"
 )
 
-// NamedObject types (NamedObjectType) used by the AD account views.
-const (
-	NamedUser          = "user"
-	NamedProject       = "project"
-	NamedResourceGroup = "resource_group"
-	NamedConnection    = "active_directory_connection"
-)
-
-// NamedObject is a reference to another object in the wire format ({id, name, type, missing}).
-// Missing is true when the object no longer exists; Name is then empty.
-type NamedObject struct {
-	ID      string `json:"id"`
-	Name    string `json:"name,omitempty"`
-	Type    string `json:"type,omitempty"`
-	Missing bool   `json:"missing"`
-}
-
 // Account settings (AccountSetting) a project enables for an account.
 const (
 	SettingCheckout         = "CHECKOUT"
@@ -115,6 +98,231 @@ type AccountsQuery struct {
 	ADConnectionIDs []string
 }
 
+// connAccount returns an account of the connection, which must be p's team's.
+func (e *Engine) connAccount(tx storage.ReadTx, p Principal, connID, accountID string) (*storage.Account, error) {
+	if _, err := e.teamConnection(tx, p, connID); err != nil {
+		return nil, err
+	}
+	a, err := storage.Accounts.Get(tx, accountID)
+	if err != nil || a.ConnectionID != connID {
+		return nil, notFoundf("AD account %q does not exist on AD connection %q", accountID, connID)
+	}
+	return a, nil
+}
+
+func containsFold(s, sub string) bool { return strings.Contains(strings.ToLower(s), sub) }
+
+// DiscoveredADAccounts lists the accounts of a connection as discovered by sync, managed or not
+// (accounts gone from the directory are left out), paged by id. Needs resource_admin or
+// security_admin. Errors: ErrNotFound for an unknown connection, ErrInvalid for bad paging,
+// ErrForbidden. Safe for concurrent use.
+func (e *Engine) DiscoveredADAccounts(ctx context.Context, p Principal, connID string, q DiscoveredQuery) (Page[ADAccount], error) {
+	if err := p.requireConnRead(); err != nil {
+		return Page[ADAccount]{}, err
+	}
+	if err := q.Page.validate(); err != nil {
+		return Page[ADAccount]{}, err
+	}
+	sub := strings.ToLower(q.ContainsAccountNameOrAssignedOPAUser)
+	var out []ADAccount
+	err := e.store.View(ctx, func(tx storage.ReadTx) error {
+		if _, err := e.teamConnection(tx, p, connID); err != nil {
+			return err
+		}
+		as, err := storage.Accounts.List(tx, storage.AccountsByConnection, connID)
+		if err != nil {
+			return err
+		}
+		n := newNamer(tx)
+		for _, a := range as {
+			if a.Missing || (q.ManagedOnly && a.AccountType == "") {
+				continue
+			}
+			if sub != "" && !containsFold(a.UPN, sub) && !containsFold(a.SAMAccountName, sub) {
+				u := n.get(NamedUser, a.MatchedUserID)
+				if u == nil || !containsFold(u.Name, sub) {
+					continue
+				}
+			}
+			out = append(out, n.account(a))
+		}
+		return nil
+	})
+	if err != nil {
+		return Page[ADAccount]{}, err
+	}
+	return paginate(out, func(a ADAccount) string { return a.ID }, q.Page)
+}
+
+// GetADAccount returns an account of a connection with its rotation and checkout details. Needs
+// resource_admin or security_admin, team-wide or delegated for the account's resource group.
+// Errors: ErrNotFound for an unknown connection or account, ErrForbidden. Safe for concurrent use.
+func (e *Engine) GetADAccount(ctx context.Context, p Principal, connID, accountID string) (ADAccountDetails, error) {
+	if err := p.check(); err != nil {
+		return ADAccountDetails{}, err
+	}
+	var out ADAccountDetails
+	err := e.store.View(ctx, func(tx storage.ReadTx) error {
+		a, err := e.connAccount(tx, p, connID, accountID)
+		if err != nil {
+			return err
+		}
+		if err := p.requireRGAdmin(a.ResourceGroupID); err != nil {
+			return err
+		}
+		out = newNamer(tx).details(a)
+		return nil
+	})
+	return out, err
+}
+
+func (q AccountsQuery) validate() (AccountsQuery, error) {
+	if q.AccountType != "" {
+		t, ok := normRuleType(q.AccountType)
+		if !ok {
+			return q, invalidf("ad_account_type must be SHARED or INDIVIDUAL, got %q", q.AccountType)
+		}
+		q.AccountType = t
+	}
+	q.Contains = strings.ToLower(q.Contains)
+	return q, nil
+}
+
+func (q AccountsQuery) keep(a *storage.Account) bool {
+	if a.Missing || (q.AccountType != "" && a.AccountType != q.AccountType) {
+		return false
+	}
+	if len(q.ADConnectionIDs) > 0 && !slices.Contains(q.ADConnectionIDs, a.ConnectionID) {
+		return false
+	}
+	return q.Contains == "" || containsFold(a.UPN, q.Contains) || containsFold(a.SAMAccountName, q.Contains)
+}
+
+// list returns the views of the team's accounts under index = key that q keeps.
+func (q AccountsQuery) list(tx storage.ReadTx, teamID string, index storage.IndexName[storage.Account], key string) ([]ADAccount, error) {
+	as, err := storage.Accounts.List(tx, index, key)
+	if err != nil {
+		return nil, err
+	}
+	var out []ADAccount
+	n := newNamer(tx)
+	for _, a := range as {
+		if a.TeamID == teamID && q.keep(a) {
+			out = append(out, n.account(a))
+		}
+	}
+	return out, nil
+}
+
+func sortAccounts(as []ADAccount) []ADAccount {
+	if as == nil {
+		return []ADAccount{}
+	}
+	slices.SortFunc(as, func(a, b ADAccount) int { return strings.Compare(a.ID, b.ID) })
+	return as
+}
+
+// AllADAccounts lists the AD accounts of every connection of the team (those gone from the
+// directory left out), by id. Needs security_admin. Errors: ErrInvalid for a bad account type,
+// ErrForbidden. Safe for concurrent use.
+func (e *Engine) AllADAccounts(ctx context.Context, p Principal, q AccountsQuery) ([]ADAccount, error) {
+	if err := p.require(RoleSecurityAdmin); err != nil {
+		return nil, err
+	}
+	q, err := q.validate()
+	if err != nil {
+		return nil, err
+	}
+	var out []ADAccount
+	err = e.store.View(ctx, func(tx storage.ReadTx) error {
+		var err error
+		out, err = q.list(tx, p.TeamID, storage.AccountsByTeam, p.TeamID)
+		return err
+	})
+	return sortAccounts(out), err
+}
+
+// ResourceGroupADAccounts lists the AD accounts managed into a resource group, by id. Needs
+// security_admin, or delegated_security_admin of the resource group. Errors: ErrNotFound for an
+// unknown resource group, ErrInvalid for a bad account type, ErrForbidden. Safe for concurrent use.
+func (e *Engine) ResourceGroupADAccounts(ctx context.Context, p Principal, resourceGroupID string, q AccountsQuery) ([]ADAccount, error) {
+	if err := p.check(); err != nil {
+		return nil, err
+	}
+	q, err := q.validate()
+	if err != nil {
+		return nil, err
+	}
+	var out []ADAccount
+	err = e.store.View(ctx, func(tx storage.ReadTx) error {
+		if _, err := e.teamResourceGroup(tx, p, resourceGroupID); err != nil {
+			return err
+		}
+		if err := p.requireIn(RoleSecurityAdmin, resourceGroupID); err != nil {
+			return err
+		}
+		var err error
+		out, err = q.list(tx, p.TeamID, storage.AccountsByResourceGroup, resourceGroupID)
+		return err
+	})
+	return sortAccounts(out), err
+}
+
+// ProjectADAccounts lists the AD accounts managed into a project of a resource group, by id, with
+// the project settings that apply to each. contains keeps accounts whose UPN contains it
+// (case-insensitive). Needs resource_admin or security_admin, team-wide or delegated for the
+// resource group. Errors: ErrNotFound for an unknown resource group or project, ErrForbidden. Safe
+// for concurrent use.
+func (e *Engine) ProjectADAccounts(ctx context.Context, p Principal, resourceGroupID, projectID, contains string) ([]ADAccountWithSettings, error) {
+	if err := p.requireRGAdmin(resourceGroupID); err != nil {
+		return nil, err
+	}
+	sub := strings.ToLower(contains)
+	out := []ADAccountWithSettings{}
+	err := e.store.View(ctx, func(tx storage.ReadTx) error {
+		pr, err := e.teamProject(tx, p, resourceGroupID, projectID)
+		if err != nil {
+			return err
+		}
+		as, err := storage.Accounts.List(tx, storage.AccountsByProject, projectID)
+		if err != nil {
+			return err
+		}
+		n := newNamer(tx)
+		for _, a := range as {
+			if a.Missing || (sub != "" && !containsFold(a.UPN, sub)) {
+				continue
+			}
+			out = append(out, ADAccountWithSettings{ADAccount: n.account(a), AccountSettingsEnabled: resourceSettingsEnabled(resource{ad: a}, pr)})
+		}
+		return nil
+	})
+	slices.SortFunc(out, func(a, b ADAccountWithSettings) int { return strings.Compare(a.ID, b.ID) })
+	return out, err
+}
+
+// ProjectADAccount returns an AD account of a project with its rotation and checkout details.
+// Roles as ProjectADAccounts. Errors: ErrNotFound for an unknown resource group, project, or an
+// account not in the project; ErrForbidden. Safe for concurrent use.
+func (e *Engine) ProjectADAccount(ctx context.Context, p Principal, resourceGroupID, projectID, accountID string) (ADAccountDetails, error) {
+	if err := p.requireRGAdmin(resourceGroupID); err != nil {
+		return ADAccountDetails{}, err
+	}
+	var out ADAccountDetails
+	err := e.store.View(ctx, func(tx storage.ReadTx) error {
+		if _, err := e.teamProject(tx, p, resourceGroupID, projectID); err != nil {
+			return err
+		}
+		a, err := storage.Accounts.Get(tx, accountID)
+		if err != nil || a.ProjectID != projectID || a.TeamID != p.TeamID {
+			return notFoundf("AD account %q does not exist in project %q", accountID, projectID)
+		}
+		out = newNamer(tx).details(a)
+		return nil
+	})
+	return out, err
+}
+
 func tptr(t time.Time) *time.Time {
 	if t.IsZero() {
 		return nil
@@ -162,281 +370,4 @@ func (n *namer) details(a *storage.Account) ADAccountDetails {
 		d.LastCheckoutUser = u.Name
 	}
 	return d
-}
-
-// connAccount returns an account of the connection, which must be p's team's.
-func (e *Engine) connAccount(tx storage.ReadTx, p Principal, connID, accountID string) (*storage.Account, error) {
-	if _, err := e.teamConnection(tx, p, connID); err != nil {
-		return nil, err
-	}
-	a, err := storage.Accounts.Get(tx, accountID)
-	if err != nil || a.ConnectionID != connID {
-		return nil, notFoundf("AD account %q does not exist on AD connection %q", accountID, connID)
-	}
-	return a, nil
-}
-
-func containsFold(s, sub string) bool { return strings.Contains(strings.ToLower(s), sub) }
-
-// DiscoveredADAccounts lists the accounts of a connection as discovered by sync, managed or not
-// (accounts gone from the directory are left out), paged by id. Needs resource_admin or
-// security_admin. Errors: ErrNotFound for an unknown connection, ErrInvalid for bad paging,
-// ErrForbidden. Safe for concurrent use.
-func (e *Engine) DiscoveredADAccounts(ctx context.Context, p Principal, connID string, q DiscoveredQuery) (Page[ADAccount], error) {
-	if err := p.requireConnRead(); err != nil {
-		return Page[ADAccount]{}, err
-	}
-	if err := q.Page.validate(); err != nil {
-		return Page[ADAccount]{}, err
-	}
-	sub := strings.ToLower(q.ContainsAccountNameOrAssignedOPAUser)
-	var out []ADAccount
-	err := e.store.View(ctx, func(tx storage.ReadTx) error {
-		if _, err := e.teamConnection(tx, p, connID); err != nil {
-			return err
-		}
-		as, err := storage.Accounts.List(tx, "connection", connID)
-		if err != nil {
-			return err
-		}
-		n := newNamer(tx)
-		for _, a := range as {
-			if a.Missing || (q.ManagedOnly && a.AccountType == "") {
-				continue
-			}
-			if sub != "" && !containsFold(a.UPN, sub) && !containsFold(a.SAMAccountName, sub) {
-				u := n.get(NamedUser, a.MatchedUserID)
-				if u == nil || !containsFold(u.Name, sub) {
-					continue
-				}
-			}
-			out = append(out, n.account(a))
-		}
-		return nil
-	})
-	if err != nil {
-		return Page[ADAccount]{}, err
-	}
-	return paginate(out, func(a ADAccount) string { return a.ID }, q.Page)
-}
-
-// GetADAccount returns an account of a connection with its rotation and checkout details. Needs
-// resource_admin or security_admin, team-wide or delegated for the account's resource group.
-// Errors: ErrNotFound for an unknown connection or account, ErrForbidden. Safe for concurrent use.
-func (e *Engine) GetADAccount(ctx context.Context, p Principal, connID, accountID string) (ADAccountDetails, error) {
-	if err := p.check(); err != nil {
-		return ADAccountDetails{}, err
-	}
-	var out ADAccountDetails
-	err := e.store.View(ctx, func(tx storage.ReadTx) error {
-		a, err := e.connAccount(tx, p, connID, accountID)
-		if err != nil {
-			return err
-		}
-		if !p.HasRoleIn(RoleResourceAdmin, a.ResourceGroupID) && !p.HasRoleIn(RoleSecurityAdmin, a.ResourceGroupID) {
-			return forbiddenf("missing capability: the resource_admin or security_admin role is required for this account")
-		}
-		out = newNamer(tx).details(a)
-		return nil
-	})
-	return out, err
-}
-
-func (q AccountsQuery) validate() (AccountsQuery, error) {
-	if q.AccountType != "" {
-		t, ok := normRuleType(q.AccountType)
-		if !ok {
-			return q, invalidf("ad_account_type must be SHARED or INDIVIDUAL, got %q", q.AccountType)
-		}
-		q.AccountType = t
-	}
-	q.Contains = strings.ToLower(q.Contains)
-	return q, nil
-}
-
-func (q AccountsQuery) keep(a *storage.Account) bool {
-	if a.Missing || (q.AccountType != "" && a.AccountType != q.AccountType) {
-		return false
-	}
-	if len(q.ADConnectionIDs) > 0 && !slices.Contains(q.ADConnectionIDs, a.ConnectionID) {
-		return false
-	}
-	return q.Contains == "" || containsFold(a.UPN, q.Contains) || containsFold(a.SAMAccountName, q.Contains)
-}
-
-func sortAccounts(as []ADAccount) []ADAccount {
-	if as == nil {
-		return []ADAccount{}
-	}
-	slices.SortFunc(as, func(a, b ADAccount) int { return strings.Compare(a.ID, b.ID) })
-	return as
-}
-
-// AllADAccounts lists the AD accounts of every connection of the team (those gone from the
-// directory left out), by id. Needs security_admin. Errors: ErrInvalid for a bad account type,
-// ErrForbidden. Safe for concurrent use.
-func (e *Engine) AllADAccounts(ctx context.Context, p Principal, q AccountsQuery) ([]ADAccount, error) {
-	if err := p.require(RoleSecurityAdmin); err != nil {
-		return nil, err
-	}
-	q, err := q.validate()
-	if err != nil {
-		return nil, err
-	}
-	var out []ADAccount
-	err = e.store.View(ctx, func(tx storage.ReadTx) error {
-		as, err := storage.Accounts.List(tx, "team", p.TeamID)
-		if err != nil {
-			return err
-		}
-		n := newNamer(tx)
-		for _, a := range as {
-			if q.keep(a) {
-				out = append(out, n.account(a))
-			}
-		}
-		return nil
-	})
-	return sortAccounts(out), err
-}
-
-// ResourceGroupADAccounts lists the AD accounts managed into a resource group, by id. Needs
-// security_admin, or delegated_security_admin of the resource group. Errors: ErrNotFound for an
-// unknown resource group, ErrInvalid for a bad account type, ErrForbidden. Safe for concurrent use.
-func (e *Engine) ResourceGroupADAccounts(ctx context.Context, p Principal, resourceGroupID string, q AccountsQuery) ([]ADAccount, error) {
-	if err := p.check(); err != nil {
-		return nil, err
-	}
-	q, err := q.validate()
-	if err != nil {
-		return nil, err
-	}
-	var out []ADAccount
-	err = e.store.View(ctx, func(tx storage.ReadTx) error {
-		if _, err := e.teamResourceGroup(tx, p, resourceGroupID); err != nil {
-			return err
-		}
-		if err := p.requireIn(RoleSecurityAdmin, resourceGroupID); err != nil {
-			return err
-		}
-		as, err := storage.Accounts.List(tx, "resource_group", resourceGroupID)
-		if err != nil {
-			return err
-		}
-		n := newNamer(tx)
-		for _, a := range as {
-			if a.TeamID == p.TeamID && q.keep(a) {
-				out = append(out, n.account(a))
-			}
-		}
-		return nil
-	})
-	return sortAccounts(out), err
-}
-
-// requireRGAdmin allows resource or security admins of the resource group (team-wide or delegated).
-func (p Principal) requireRGAdmin(resourceGroupID string) error {
-	if err := p.check(); err != nil {
-		return err
-	}
-	if p.HasRoleIn(RoleResourceAdmin, resourceGroupID) || p.HasRoleIn(RoleSecurityAdmin, resourceGroupID) {
-		return nil
-	}
-	return forbiddenf("missing capability: the resource_admin or security_admin role is required for this resource group")
-}
-
-// refMatches reports whether an include or exclude list entry names the account.
-func refMatches(r storage.AccountRef, a *storage.Account) bool {
-	switch {
-	case r.AccountID != "":
-		return r.AccountID == a.ID
-	case r.AccountSID != "":
-		return strings.EqualFold(r.AccountSID, a.SID)
-	case r.AccountName != "":
-		return (strings.EqualFold(r.AccountName, a.SAMAccountName) || strings.EqualFold(r.AccountName, a.UPN)) &&
-			(r.Domain == "" || strings.EqualFold(r.Domain, a.Domain))
-	}
-	return false
-}
-
-func anyRef(refs []storage.AccountRef, a *storage.Account) bool {
-	return slices.ContainsFunc(refs, func(r storage.AccountRef) bool { return refMatches(r, a) })
-}
-
-// accountSettings returns the project settings that apply to a.
-func accountSettings(pr *storage.Project, a *storage.Account) []string {
-	out := []string{}
-	co := pr.ADCheckout
-	if co.Required && (len(co.IncludeList) == 0 || anyRef(co.IncludeList, a)) && !anyRef(co.ExcludeList, a) {
-		out = append(out, SettingCheckout)
-	}
-	pw := pr.ADPassword
-	if pw.EnablePeriodicRotation {
-		sel := true
-		switch pw.AccountSelectorMode {
-		case "INCLUDE":
-			sel = anyRef(pw.IncludeList, a)
-		case "EXCLUDE":
-			sel = !anyRef(pw.ExcludeList, a)
-		}
-		if sel {
-			out = append(out, SettingRotationSchedule)
-		}
-	}
-	return out
-}
-
-// ProjectADAccounts lists the AD accounts managed into a project of a resource group, by id, with
-// the project settings that apply to each. contains keeps accounts whose UPN contains it
-// (case-insensitive). Needs resource_admin or security_admin, team-wide or delegated for the
-// resource group. Errors: ErrNotFound for an unknown resource group or project, ErrForbidden. Safe
-// for concurrent use.
-func (e *Engine) ProjectADAccounts(ctx context.Context, p Principal, resourceGroupID, projectID, contains string) ([]ADAccountWithSettings, error) {
-	if err := p.requireRGAdmin(resourceGroupID); err != nil {
-		return nil, err
-	}
-	sub := strings.ToLower(contains)
-	out := []ADAccountWithSettings{}
-	err := e.store.View(ctx, func(tx storage.ReadTx) error {
-		pr, err := e.teamProject(tx, p, resourceGroupID, projectID)
-		if err != nil {
-			return err
-		}
-		as, err := storage.Accounts.List(tx, "project", projectID)
-		if err != nil {
-			return err
-		}
-		n := newNamer(tx)
-		for _, a := range as {
-			if a.Missing || (sub != "" && !containsFold(a.UPN, sub)) {
-				continue
-			}
-			out = append(out, ADAccountWithSettings{ADAccount: n.account(a), AccountSettingsEnabled: accountSettings(pr, a)})
-		}
-		return nil
-	})
-	slices.SortFunc(out, func(a, b ADAccountWithSettings) int { return strings.Compare(a.ID, b.ID) })
-	return out, err
-}
-
-// ProjectADAccount returns an AD account of a project with its rotation and checkout details.
-// Roles as ProjectADAccounts. Errors: ErrNotFound for an unknown resource group, project, or an
-// account not in the project; ErrForbidden. Safe for concurrent use.
-func (e *Engine) ProjectADAccount(ctx context.Context, p Principal, resourceGroupID, projectID, accountID string) (ADAccountDetails, error) {
-	if err := p.requireRGAdmin(resourceGroupID); err != nil {
-		return ADAccountDetails{}, err
-	}
-	var out ADAccountDetails
-	err := e.store.View(ctx, func(tx storage.ReadTx) error {
-		if _, err := e.teamProject(tx, p, resourceGroupID, projectID); err != nil {
-			return err
-		}
-		a, err := storage.Accounts.Get(tx, accountID)
-		if err != nil || a.ProjectID != projectID || a.TeamID != p.TeamID {
-			return notFoundf("AD account %q does not exist in project %q", accountID, projectID)
-		}
-		out = newNamer(tx).details(a)
-		return nil
-	})
-	return out, err
 }

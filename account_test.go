@@ -31,14 +31,14 @@ func TestAccountViews(t *testing.T) {
 		storage.Account{DistinguishedName: "CN=gone,OU=Admins," + base, SAMAccountName: "gone", Missing: true},
 	)
 	admin, svc, other := ids[0], ids[1], ids[2]
-	rtMust(t, r.e.ConfigureAccountRuleSettings(ctx, r.ra, r.conn.ID, opa.RuleSettings{MatchingCriteria: opa.MatchingCriteria{Username: true}}))
+	must(t, r.e.ConfigureAccountRuleSettings(ctx, r.ra, r.conn.ID, opa.RuleSettings{MatchingCriteria: opa.MatchingCriteria{Username: true}}))
 	_, err := r.e.CreateAccountRule(ctx, r.ra, r.conn.ID, r.rule("admins", "INDIVIDUAL", r.p1a, "OU=Admins,"+base))
-	rtMust(t, err)
+	must(t, err)
 	_, err = r.e.CreateAccountRule(ctx, r.ra, r.conn.ID, r.rule("service", "SHARED", r.p2, "OU=Service,"+base))
-	rtMust(t, err)
+	must(t, err)
 
 	d, err := r.e.GetADAccount(ctx, r.ra, r.conn.ID, admin)
-	rtMust(t, err)
+	must(t, err)
 	brought := r.clock.Now()
 	lastRot := r.clock.Now().Add(-time.Hour)
 	next := r.clock.Now().Add(24 * time.Hour)
@@ -62,7 +62,7 @@ func TestAccountViews(t *testing.T) {
 		t.Fatalf("account details (-want +got):\n%s", diff)
 	}
 	body, err := json.Marshal(d)
-	rtMust(t, err)
+	must(t, err)
 	for _, key := range []string{`"account_name":"jane.doe"`, `"match_status":"MATCH"`, `"checkout_status":"checked_out"`, `"password_change_success_count":3`, `"matched_user":{"id":`} {
 		if !strings.Contains(string(body), key) {
 			t.Errorf("wire JSON lacks %s: %s", key, body)
@@ -79,7 +79,7 @@ func TestAccountViews(t *testing.T) {
 	list := func(p opa.Principal, q opa.DiscoveredQuery) []string {
 		t.Helper()
 		pg, err := r.e.DiscoveredADAccounts(ctx, p, r.conn.ID, q)
-		rtMust(t, err)
+		must(t, err)
 		var out []string
 		for _, a := range pg.Items {
 			out = append(out, a.ID)
@@ -98,20 +98,20 @@ func TestAccountViews(t *testing.T) {
 		t.Errorf("managed only: %v", got)
 	}
 	pg, err := r.e.DiscoveredADAccounts(ctx, r.ra, r.conn.ID, opa.DiscoveredQuery{Page: opa.PageRequest{Count: 2}})
-	rtMust(t, err)
+	must(t, err)
 	pg2, err := r.e.DiscoveredADAccounts(ctx, r.ra, r.conn.ID, opa.DiscoveredQuery{Page: opa.PageRequest{Count: 2, Offset: pg.Next}})
-	rtMust(t, err)
+	must(t, err)
 	if len(pg.Items) != 2 || len(pg2.Items) != 1 || pg2.Items[0].ID != other {
 		t.Fatalf("paging: %d then %d", len(pg.Items), len(pg2.Items))
 	}
 	_, err = r.e.DiscoveredADAccounts(ctx, r.ra, r.conn.ID, opa.DiscoveredQuery{Page: opa.PageRequest{Count: 5000}})
-	rtWant(t, "bad count", err, opa.ErrInvalid)
+	wantErr(t, "bad count", err, opa.ErrInvalid)
 
 	// Team-wide and resource-group lists.
 	all := func(p opa.Principal, q opa.AccountsQuery) []string {
 		t.Helper()
 		as, err := r.e.AllADAccounts(ctx, p, q)
-		rtMust(t, err)
+		must(t, err)
 		out := []string{}
 		for _, a := range as {
 			out = append(out, a.ID)
@@ -131,15 +131,15 @@ func TestAccountViews(t *testing.T) {
 		t.Errorf("other connection: %v", got)
 	}
 	_, err = r.e.AllADAccounts(ctx, r.sa, opa.AccountsQuery{AccountType: "BOTH"})
-	rtWant(t, "bad type", err, opa.ErrInvalid)
+	wantErr(t, "bad type", err, opa.ErrInvalid)
 	rg1, err := r.e.ResourceGroupADAccounts(ctx, r.dsa1, r.rg1.ID, opa.AccountsQuery{})
-	rtMust(t, err)
+	must(t, err)
 	if len(rg1) != 1 || rg1[0].ID != admin {
 		t.Fatalf("rg1 accounts %+v", rg1)
 	}
 
 	// Project list with settings.
-	rtMust(t, r.e.Store().Update(ctx, func(tx storage.WriteTx) error {
+	must(t, r.e.Store().Update(ctx, func(tx storage.WriteTx) error {
 		pr, err := storage.Projects.Get(tx, r.p1a.ID)
 		if err != nil {
 			return err
@@ -150,7 +150,7 @@ func TestAccountViews(t *testing.T) {
 		return storage.Projects.Update(tx, pr)
 	}))
 	pl, err := r.e.ProjectADAccounts(ctx, r.dra1, r.rg1.ID, r.p1a.ID, "adm.")
-	rtMust(t, err)
+	must(t, err)
 	if len(pl) != 1 || !cmp.Equal(pl[0].AccountSettingsEnabled, []string{"CHECKOUT"}) {
 		t.Fatalf("project accounts %+v", pl)
 	}
@@ -158,26 +158,26 @@ func TestAccountViews(t *testing.T) {
 		t.Fatalf("filtered project accounts %+v", pl)
 	}
 	pd, err := r.e.ProjectADAccount(ctx, r.dsa1, r.rg1.ID, r.p1a.ID, admin)
-	rtMust(t, err)
+	must(t, err)
 	if pd.ID != admin || pd.CheckoutStatus != "checked_out" {
 		t.Fatalf("project account %+v", pd)
 	}
 	_, err = r.e.ProjectADAccount(ctx, r.dsa1, r.rg1.ID, r.p1a.ID, svc)
-	rtWant(t, "account of another project", err, opa.ErrNotFound)
+	wantErr(t, "account of another project", err, opa.ErrNotFound)
 	_, err = r.e.ProjectADAccounts(ctx, r.dsa1, r.rg1.ID, r.p2.ID, "")
-	rtWant(t, "project of another rg", err, opa.ErrNotFound)
+	wantErr(t, "project of another rg", err, opa.ErrNotFound)
 
 	// Roles.
 	forbidden := func(what string, err error) {
 		t.Helper()
-		rtWant(t, what, err, opa.ErrForbidden)
+		wantErr(t, what, err, opa.ErrForbidden)
 	}
 	_, err = r.e.DiscoveredADAccounts(ctx, r.eu, r.conn.ID, opa.DiscoveredQuery{})
 	forbidden("end user discovered", err)
 	_, err = r.e.DiscoveredADAccounts(ctx, r.dra1, r.conn.ID, opa.DiscoveredQuery{})
 	forbidden("delegated discovered", err)
 	_, err = r.e.DiscoveredADAccounts(ctx, r.other, r.conn.ID, opa.DiscoveredQuery{})
-	rtWant(t, "other team discovered", err, opa.ErrNotFound)
+	wantErr(t, "other team discovered", err, opa.ErrNotFound)
 	_, err = r.e.AllADAccounts(ctx, r.ra, opa.AccountsQuery{})
 	forbidden("resource admin team-wide", err)
 	_, err = r.e.AllADAccounts(ctx, r.dsa1, opa.AccountsQuery{})
@@ -185,7 +185,7 @@ func TestAccountViews(t *testing.T) {
 	_, err = r.e.ResourceGroupADAccounts(ctx, r.dsa1, r.rg2.ID, opa.AccountsQuery{})
 	forbidden("delegated other rg", err)
 	_, err = r.e.ResourceGroupADAccounts(ctx, r.sa, "nope", opa.AccountsQuery{})
-	rtWant(t, "unknown rg", err, opa.ErrNotFound)
+	wantErr(t, "unknown rg", err, opa.ErrNotFound)
 	_, err = r.e.GetADAccount(ctx, r.eu, r.conn.ID, admin)
 	forbidden("end user get", err)
 	_, err = r.e.GetADAccount(ctx, r.dra2, r.conn.ID, admin)
@@ -194,7 +194,7 @@ func TestAccountViews(t *testing.T) {
 		t.Fatalf("delegated admin of the account's rg: %v", err)
 	}
 	_, err = r.e.GetADAccount(ctx, r.ra, r.conn.ID, "nope")
-	rtWant(t, "unknown account", err, opa.ErrNotFound)
+	wantErr(t, "unknown account", err, opa.ErrNotFound)
 	_, err = r.e.ProjectADAccounts(ctx, r.dra2, r.rg1.ID, r.p1a.ID, "")
 	forbidden("delegated project list of another rg", err)
 }
@@ -206,45 +206,45 @@ func TestForceSyncEvaluates(t *testing.T) {
 	clock := opa.NewManualClock(time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC))
 	resolver := memdir.NewResolver()
 	e, err := opa.New(memstore.New(), opa.WithClock(clock), opa.WithSeed(9), opa.WithDirectoryResolver(resolver))
-	rtMust(t, err)
+	must(t, err)
 	team, err := e.CreateTeam(ctx, "acme")
-	rtMust(t, err)
+	must(t, err)
 	sys := opa.SystemPrincipal(team)
 	rg, err := e.CreateResourceGroup(ctx, sys, "rg", "")
-	rtMust(t, err)
+	must(t, err)
 	pr, err := e.CreateProject(ctx, sys, rg.ID, "admins")
-	rtMust(t, err)
+	must(t, err)
 	jane, err := e.CreateUser(ctx, sys, opa.UserInput{Username: "jane"})
-	rtMust(t, err)
+	must(t, err)
 	bob, err := e.CreateUser(ctx, sys, opa.UserInput{Username: "bob"})
-	rtMust(t, err)
+	must(t, err)
 
 	d := memdir.New(memdir.WithClock(clock.Now))
 	root, err := d.AddDomain("corp.example.com")
-	rtMust(t, err)
+	must(t, err)
 	admins, err := d.AddOU(root, "Admins")
-	rtMust(t, err)
+	must(t, err)
 	sub, err := d.AddOU(root, "SubAdmins")
-	rtMust(t, err)
+	must(t, err)
 	_, err = d.AddUser(admins, memdir.User{SAMAccountName: "adm.jane", UserPrincipalName: "adm.jane@corp.example.com"})
-	rtMust(t, err)
+	must(t, err)
 	_, err = d.AddUser(sub, memdir.User{SAMAccountName: "adm.bob", UserPrincipalName: "adm.bob@corp.example.com"})
-	rtMust(t, err)
+	must(t, err)
 	resolver.Set("corp.example.com", d)
 
 	conn, err := e.CreateADConnection(ctx, sys, opa.ADConnectionInput{Name: "corp", Domain: "corp.example.com"})
-	rtMust(t, err)
-	rtMust(t, e.ConfigureAccountRuleSettings(ctx, sys, conn.ID, opa.RuleSettings{AllowPartialMatches: true,
+	must(t, err)
+	must(t, e.ConfigureAccountRuleSettings(ctx, sys, conn.ID, opa.RuleSettings{AllowPartialMatches: true,
 		PartialMatchingCriteria: []opa.PartialMatchCriterion{{Operator: "STARTS WITH", MatchValue: "adm"}}}))
 	_, err = e.CreateAccountRule(ctx, sys, conn.ID, opa.AccountRuleInput{Name: "admins", RuleType: "INDIVIDUAL",
 		OrganizationalUnits: []string{admins}, ResourceGroup: opa.NamedObject{ID: rg.ID}, Project: opa.NamedObject{ID: pr.ID}})
-	rtMust(t, err)
-	rtMust(t, e.ForceSync(ctx, sys, conn.ID))
+	must(t, err)
+	must(t, e.ForceSync(ctx, sys, conn.ID))
 
 	byName := func() map[string]opa.ADAccount {
 		t.Helper()
 		pg, err := e.DiscoveredADAccounts(ctx, sys, conn.ID, opa.DiscoveredQuery{})
-		rtMust(t, err)
+		must(t, err)
 		out := map[string]opa.ADAccount{}
 		for _, a := range pg.Items {
 			out[a.AccountName] = a
@@ -259,8 +259,8 @@ func TestForceSyncEvaluates(t *testing.T) {
 		t.Fatalf("adm.bob (in SubAdmins, not Admins) after sync: %+v", a)
 	}
 	_, err = e.UpdateADAccountMatch(ctx, sys, conn.ID, got["adm.jane"].ID, opa.AccountMatchInput{MatchOverrideUserID: bob.ID})
-	rtMust(t, err)
-	rtMust(t, e.ForceSync(ctx, sys, conn.ID))
+	must(t, err)
+	must(t, e.ForceSync(ctx, sys, conn.ID))
 	if a := byName()["adm.jane"]; a.MatchStatus != "OVERRIDDEN" || a.MatchedUser == nil || a.MatchedUser.ID != bob.ID {
 		t.Fatalf("override after re-sync: %+v", a)
 	}

@@ -3,6 +3,7 @@ package opa
 import (
 	"context"
 	"slices"
+	"time"
 
 	"github.com/opakit/opa/storage"
 )
@@ -31,6 +32,20 @@ func (e *Engine) audit(tx storage.WriteTx, p Principal, action, resourceType, re
 	return storage.AuditEvents.Insert(tx, &ev)
 }
 
+// AuditEvent records who did what to which resource. It never holds a secret. ActorID is the
+// user's id, or "system" for the engine's own work.
+type AuditEvent struct {
+	ID           string    `json:"id"`
+	TeamID       string    `json:"team_id"`
+	At           time.Time `json:"at"`
+	ActorID      string    `json:"actor_id,omitempty"`
+	Action       string    `json:"action"`
+	ResourceType string    `json:"resource_type"`
+	ResourceID   string    `json:"resource_id"`
+	Outcome      string    `json:"outcome"`
+	Detail       string    `json:"detail,omitempty"`
+}
+
 // AuditFilter selects audit events. Empty fields match everything.
 type AuditFilter struct {
 	ResourceID string
@@ -40,24 +55,24 @@ type AuditFilter struct {
 
 // AuditEvents returns the team's audit events that match f, oldest first. Needs security_admin.
 // The trail never contains a password.
-func (e *Engine) AuditEvents(ctx context.Context, p Principal, f AuditFilter) ([]storage.AuditEvent, error) {
+func (e *Engine) AuditEvents(ctx context.Context, p Principal, f AuditFilter) ([]AuditEvent, error) {
 	if err := p.require(RoleSecurityAdmin); err != nil {
 		return nil, err
 	}
-	var out []storage.AuditEvent
+	var out []AuditEvent
 	err := e.store.View(ctx, func(tx storage.ReadTx) error {
 		var evs []*storage.AuditEvent
 		var err error
 		if f.ResourceID != "" {
-			evs, err = storage.AuditEvents.List(tx, "resource", f.ResourceID)
+			evs, err = storage.AuditEvents.List(tx, storage.AuditEventsByResource, f.ResourceID)
 		} else {
-			evs, err = storage.AuditEvents.List(tx, "team", p.TeamID)
+			evs, err = storage.AuditEvents.List(tx, storage.AuditEventsByTeam, p.TeamID)
 		}
 		for _, ev := range evs {
 			if ev.TeamID != p.TeamID || (f.Action != "" && ev.Action != f.Action) || (f.ActorID != "" && ev.ActorID != f.ActorID) {
 				continue
 			}
-			out = append(out, *ev)
+			out = append(out, AuditEvent(*ev))
 		}
 		return err
 	})
@@ -65,6 +80,6 @@ func (e *Engine) AuditEvents(ctx context.Context, p Principal, f AuditFilter) ([
 	return out, err
 }
 
-func sortByTime(evs []storage.AuditEvent) {
-	slices.SortStableFunc(evs, func(a, b storage.AuditEvent) int { return a.At.Compare(b.At) })
+func sortByTime(evs []AuditEvent) {
+	slices.SortStableFunc(evs, func(a, b AuditEvent) int { return a.At.Compare(b.At) })
 }

@@ -33,195 +33,14 @@ const (
 
 // End-user availability of an AD account (ActiveDirectoryAccountStatus).
 const (
-	AvailabilityAvailable           = "AVAILABLE"
-	AvailabilityUnavailable         = "UNAVAILABLE"
-	AvailabilityCheckedOut          = "CHECKED_OUT"
-	AvailabilityCheckedOutByOther   = "CHECKED_OUT_BY_OTHER_USER"
-	statusDetailRotating            = "ROTATING"
-	statusDetailRotated             = "ROTATED"
-	statusDetailRotationFailed      = "ROTATION_FAILED"
-	statusDetailMissingPassword     = "MISSING_PASSWORD"
-	rotationReasonCheckin           = "CHECKIN"
-	rotationReasonPeriodic          = "PERIODIC_ROTATION"
-	rotationReasonOnDemand          = "ON_DEMAND"
-	rotationReasonInitial           = "INITIAL_REVEAL"
-	rotationReasonCheckoutExpired   = "CHECKOUT_EXPIRED"
-	rotationReasonAdmin             = "ADMIN"
-	defaultCheckoutDurationFallback = 1800
+	AvailabilityAvailable         = "AVAILABLE"
+	AvailabilityUnavailable       = "UNAVAILABLE"
+	AvailabilityCheckedOut        = "CHECKED_OUT"
+	AvailabilityCheckedOutByOther = "CHECKED_OUT_BY_OTHER_USER"
 )
 
-// resource is a managed account of either kind, seen through what checkout, rotation and reveal
-// share. Exactly one of ad and ud is set; both point at copies read in the current transaction.
-type resource struct {
-	ad *storage.Account
-	ud *storage.UDAccount
-}
-
-// loadResource reads the resource of the type with the id, in teamID's team (empty teamID: any).
-func loadResource(tx storage.ReadTx, teamID, resourceType, id string) (resource, error) {
-	switch resourceType {
-	case ResourceTypeADAccount:
-		a, err := storage.Accounts.Get(tx, id)
-		if err != nil || (teamID != "" && a.TeamID != teamID) {
-			return resource{}, notFoundf("AD account %q does not exist", id)
-		}
-		return resource{ad: a}, nil
-	case ResourceTypeUDAccount:
-		a, err := storage.UDAccounts.Get(tx, id)
-		if err != nil || (teamID != "" && a.TeamID != teamID) {
-			return resource{}, notFoundf("Okta Universal Directory account %q does not exist", id)
-		}
-		return resource{ud: a}, nil
-	}
-	return resource{}, invalidf("resource_type must be %s or %s", ResourceTypeADAccount, ResourceTypeUDAccount)
-}
-
-func (r resource) reload(tx storage.ReadTx) (resource, error) {
-	return loadResource(tx, "", r.kind(), r.id())
-}
-
-func (r resource) kind() string {
-	if r.ad != nil {
-		return ResourceTypeADAccount
-	}
-	return ResourceTypeUDAccount
-}
-
-func (r resource) id() string {
-	if r.ad != nil {
-		return r.ad.ID
-	}
-	return r.ud.ID
-}
-
-func (r resource) teamID() string {
-	if r.ad != nil {
-		return r.ad.TeamID
-	}
-	return r.ud.TeamID
-}
-
-// name is the account's user name: the AD UPN (or sAMAccountName), the UD username.
-func (r resource) name() string {
-	if r.ad != nil {
-		if r.ad.UPN != "" {
-			return r.ad.UPN
-		}
-		return r.ad.SAMAccountName
-	}
-	return r.ud.Username
-}
-
-func (r resource) projectID() string {
-	if r.ad != nil {
-		return r.ad.ProjectID
-	}
-	return r.ud.ProjectID
-}
-
-func (r resource) resourceGroupID() string {
-	if r.ad != nil {
-		return r.ad.ResourceGroupID
-	}
-	return r.ud.ResourceGroupID
-}
-
-func (r resource) cred() *storage.CredentialState {
-	if r.ad != nil {
-		return &r.ad.Credential
-	}
-	return &r.ud.Credential
-}
-
-func (r resource) lease() *storage.LeaseState {
-	if r.ad != nil {
-		return &r.ad.Lease
-	}
-	return &r.ud.Lease
-}
-
-func (r resource) statusDetail() string {
-	if r.ad != nil {
-		return r.ad.StatusDetail
-	}
-	return r.ud.StatusDetail
-}
-
-func (r resource) setStatusDetail(s string) {
-	if r.ad != nil {
-		r.ad.StatusDetail = s
-		return
-	}
-	r.ud.StatusDetail = s
-	switch s {
-	case statusDetailRotationFailed:
-		r.ud.Status = "ERROR"
-	case statusDetailRotated:
-		r.ud.Status = "NO_ISSUES"
-	}
-}
-
-func (r resource) purpose() string {
-	if r.ad != nil {
-		return purposeAccountPassword
-	}
-	return purposeUDAccountPassword
-}
-
-func (r resource) save(tx storage.WriteTx, now time.Time) error {
-	if r.ad != nil {
-		r.ad.UpdatedAt = now
-		return storage.Accounts.Update(tx, r.ad)
-	}
-	r.ud.UpdatedAt = now
-	return storage.UDAccounts.Update(tx, r.ud)
-}
-
-// settings returns the project's checkout settings and password policy for the resource's kind.
-func (r resource) settings(pr *storage.Project) (storage.CheckoutSettings, storage.PasswordPolicy) {
-	if r.ad != nil {
-		return pr.ADCheckout, pr.ADPassword
-	}
-	return pr.UDCheckout, pr.UDPassword
-}
-
-// refMatches reports whether a project include/exclude list entry names the resource: by id, by
-// SID, or by account name (sAMAccountName, UPN, UD username or name; case-insensitive), within the
-// entry's domain when it has one.
-func (r resource) refMatches(ref storage.AccountRef) bool {
-	if ref.AccountID != "" && ref.AccountID == r.id() {
-		return true
-	}
-	if r.ad != nil {
-		if ref.Domain != "" && !strings.EqualFold(ref.Domain, r.ad.Domain) {
-			return false
-		}
-		if ref.AccountSID != "" {
-			return ref.AccountSID == r.ad.SID
-		}
-		return ref.AccountName != "" && (strings.EqualFold(ref.AccountName, r.ad.SAMAccountName) || strings.EqualFold(ref.AccountName, r.ad.UPN))
-	}
-	return ref.AccountName != "" && (strings.EqualFold(ref.AccountName, r.ud.Username) || strings.EqualFold(ref.AccountName, r.ud.Name))
-}
-
-// inLists applies an include/exclude pair: a non-empty include list must name the resource, an
-// exclude list must not.
-func (r resource) inLists(include, exclude []storage.AccountRef) bool {
-	if len(include) > 0 {
-		for _, ref := range include {
-			if r.refMatches(ref) {
-				return true
-			}
-		}
-		return false
-	}
-	for _, ref := range exclude {
-		if r.refMatches(ref) {
-			return false
-		}
-	}
-	return true
-}
+// defaultCheckoutDurationFallback is the checkout duration of a project whose settings have none.
+const defaultCheckoutDurationFallback = 1800
 
 func (s *policySet) forResource(r resource) []grant {
 	if r.ad != nil {
@@ -260,7 +79,7 @@ func availabilityFor(r resource, userID string) string {
 		}
 		return AvailabilityCheckedOutByOther
 	}
-	if r.cred().RotationPending || r.statusDetail() == statusDetailRotating {
+	if r.cred().RotationPending || r.statusDetail() == StatusRotating {
 		return AvailabilityUnavailable
 	}
 	return AvailabilityAvailable
@@ -277,7 +96,7 @@ func usable(r resource, userID string) error {
 		return errors.WithHint(conflictf("account %q is checked out by another user until %s",
 			r.name(), l.ExpiresAt.Format(time.RFC3339)), "try again after it is checked in")
 	}
-	if r.statusDetail() == statusDetailRotating {
+	if r.statusDetail() == StatusRotating {
 		return errors.WithHint(conflictf("the password of account %q is being rotated", r.name()), "try again in a moment")
 	}
 	if r.cred().RotationPending && l.Status != leaseCheckedOut {
@@ -361,21 +180,6 @@ func (e *Engine) AdminCheckInResource(ctx context.Context, p Principal, resource
 	})
 }
 
-// requireProjectSecurity checks that the project exists in the resource group and that p is a
-// (delegated) security admin of it.
-func (e *Engine) requireProjectSecurity(ctx context.Context, p Principal, resourceGroupID, projectID string) error {
-	if err := p.check(); err != nil {
-		return err
-	}
-	return e.store.View(ctx, func(tx storage.ReadTx) error {
-		pr, err := e.teamProject(tx, p, resourceGroupID, projectID)
-		if err != nil {
-			return err
-		}
-		return p.requireIn(RoleSecurityAdmin, pr.ResourceGroupID)
-	})
-}
-
 // endCheckout ends the active checkout of req's resource, then rotates the password.
 func (e *Engine) endCheckout(ctx context.Context, p Principal, req CheckinRequest, typ string, allow func(*storage.Checkout) error) error {
 	if req.ResourceID == "" {
@@ -386,7 +190,7 @@ func (e *Engine) endCheckout(ctx context.Context, p Principal, req CheckinReques
 		checkoutID string
 	)
 	err := e.store.Update(ctx, func(tx storage.WriteTx) error {
-		co, err := storage.Checkouts.First(tx, "active", req.ResourceID)
+		co, err := storage.Checkouts.First(tx, storage.CheckoutsActive, req.ResourceID)
 		if err != nil {
 			return wrapNotFound(err, "resource %q is not checked out", req.ResourceID)
 		}
@@ -453,8 +257,6 @@ func (e *Engine) finishCheckout(tx storage.WriteTx, p Principal, co *storage.Che
 	return r, e.audit(tx, p, AuditCheckin, r.kind(), r.id(), "success", "checkin_type "+typ)
 }
 
-func init() { tickSteps = append(tickSteps, (*Engine).expireCheckouts) }
-
 // expireCheckouts checks in every checkout whose time is up (checkin_type system_checkout_expired)
 // and rotates its password. Part of Tick. DESIGN: expiry takes effect at the first Tick at or after
 // the expiry time; until then the account still shows as checked out (the server's Run ticks often
@@ -463,7 +265,7 @@ func (e *Engine) expireCheckouts(ctx context.Context) error {
 	now := e.now()
 	var due []*storage.Checkout
 	err := e.store.View(ctx, func(tx storage.ReadTx) error {
-		all, err := storage.Checkouts.List(tx, "id")
+		all, err := storage.Checkouts.All(tx)
 		for _, co := range all {
 			if co.ActiveResourceID != "" && !co.ExpiresAt.After(now) {
 				due = append(due, co)
@@ -523,7 +325,7 @@ func (e *Engine) CheckedOutResources(ctx context.Context, p Principal, f Checked
 	}
 	var items []CheckedOutResource
 	err := e.store.View(ctx, func(tx storage.ReadTx) error {
-		cos, err := storage.Checkouts.List(tx, "user", p.UserID)
+		cos, err := storage.Checkouts.List(tx, storage.CheckoutsByUser, p.UserID)
 		if err != nil {
 			return err
 		}
@@ -545,7 +347,7 @@ func (e *Engine) ProjectCheckedOutResources(ctx context.Context, p Principal, re
 	}
 	var items []CheckedOutResource
 	err := e.store.View(ctx, func(tx storage.ReadTx) error {
-		cos, err := storage.Checkouts.List(tx, "project", projectID)
+		cos, err := storage.Checkouts.List(tx, storage.CheckoutsByProject, projectID)
 		if err != nil {
 			return err
 		}

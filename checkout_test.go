@@ -17,16 +17,16 @@ import (
 func checkoutFixture(t *testing.T) (*accessFixture, storage.Account) {
 	f := newAccessFixture(t)
 	a := f.account("svc1", opa.AccountTypeShared, "")
-	f.policy(storage.PolicyRule{Name: "co", Privileges: []string{opa.PrivilegeRevealPassword},
-		Resources:  storage.PolicyResources{ADAccountIDs: []string{a.ID}},
-		Conditions: storage.PolicyConditions{CheckoutRequired: true, CheckoutMaxSeconds: 3600}}, f.alice, f.bob)
+	f.policy(opa.PolicyRule{Name: "co", Privileges: []string{opa.PrivilegeRevealPassword},
+		Resources:  opa.PolicyResources{ADAccountIDs: []string{a.ID}},
+		Conditions: opa.PolicyConditions{CheckoutRequired: true, CheckoutMaxSeconds: 3600}}, f.alice, f.bob)
 	return f, a
 }
 
 func availability(t *testing.T, f *accessFixture, p opa.Principal, id string) string {
 	t.Helper()
 	d, err := f.e.ADAccountEndUser(f.ctx, p, f.conn.ID, id)
-	mustOK(t, err)
+	must(t, err)
 	return d.Account.AvailabilityStatus
 }
 
@@ -34,7 +34,7 @@ func TestCheckoutExclusiveAndSelfCheckinRotates(t *testing.T) {
 	f, a := checkoutFixture(t)
 	key := testKey(t, revealjwe.KindP256)
 	pw, err := f.reveal(f.alice, a.ID, key)
-	mustOK(t, err)
+	must(t, err)
 	acct := f.getAccount(a.ID)
 	start := f.clock.Now().UTC()
 	if acct.Lease.Status != "checked_out" || acct.Lease.UserID != f.alice.UserID || !acct.Lease.ExpiresAt.Equal(start.Add(30*time.Minute)) {
@@ -50,7 +50,7 @@ func TestCheckoutExclusiveAndSelfCheckinRotates(t *testing.T) {
 		t.Fatalf("bob's reveal during alice's checkout: got %v, want conflict", err)
 	}
 	again, err := f.reveal(f.alice, a.ID, key)
-	mustOK(t, err)
+	must(t, err)
 	if again != pw {
 		t.Fatal("the holder's second reveal returned another password")
 	}
@@ -59,7 +59,7 @@ func TestCheckoutExclusiveAndSelfCheckinRotates(t *testing.T) {
 		t.Fatalf("UAM during checkout: %+v", ms)
 	}
 	page, err := f.e.CheckedOutResources(f.ctx, f.alice, opa.CheckedOutFilter{}, opa.PageRequest{})
-	mustOK(t, err)
+	must(t, err)
 	if len(page.Items) != 1 || page.Items[0].ResourceID != a.ID || page.Items[0].ResourceType != opa.ResourceTypeADAccount {
 		t.Fatalf("alice's checkouts: %+v", page.Items)
 	}
@@ -67,19 +67,19 @@ func TestCheckoutExclusiveAndSelfCheckinRotates(t *testing.T) {
 	if err := f.e.CheckInResource(f.ctx, f.bob, opa.CheckinRequest{ResourceID: a.ID}); !errors.Is(err, opa.ErrNotFound) {
 		t.Fatalf("bob's check-in: got %v", err)
 	}
-	mustOK(t, f.e.CheckInResource(f.ctx, f.alice, opa.CheckinRequest{ResourceID: a.ID, ResourceType: opa.ResourceTypeADAccount}))
+	must(t, f.e.CheckInResource(f.ctx, f.alice, opa.CheckinRequest{ResourceID: a.ID, ResourceType: opa.ResourceTypeADAccount}))
 	acct = f.getAccount(a.ID)
 	dirPW, _ := f.dir.Password(a.DistinguishedName)
 	if acct.Lease.Status != "" || acct.Lease.LastCheckoutUserID != f.alice.UserID || acct.StatusDetail != "ROTATED" || dirPW == pw {
 		t.Fatalf("after check-in: lease %+v, status %s, rotated=%v", acct.Lease, acct.StatusDetail, dirPW != pw)
 	}
 	got, err := f.reveal(f.bob, a.ID, key)
-	mustOK(t, err)
+	must(t, err)
 	if got != dirPW {
 		t.Fatal("bob did not get the rotated password")
 	}
 	admin, err := f.e.ProjectCheckedOutResources(f.ctx, f.secAdmin, f.rg.ID, f.proj.ID, opa.CheckedOutFilter{IncludeCheckedIn: true}, opa.PageRequest{})
-	mustOK(t, err)
+	must(t, err)
 	types := map[string]int{}
 	for _, it := range admin.Items {
 		types[it.CheckinType]++
@@ -91,7 +91,7 @@ func TestCheckoutExclusiveAndSelfCheckinRotates(t *testing.T) {
 		t.Fatalf("end user on the admin list: got %v", err)
 	}
 	// Forced check-in by the security admin.
-	mustOK(t, f.e.AdminCheckInResource(f.ctx, f.secAdmin, f.rg.ID, f.proj.ID, opa.CheckinRequest{ResourceID: a.ID}))
+	must(t, f.e.AdminCheckInResource(f.ctx, f.secAdmin, f.rg.ID, f.proj.ID, opa.CheckinRequest{ResourceID: a.ID}))
 	if got := availability(t, f, f.bob, a.ID); got != opa.AvailabilityAvailable {
 		t.Fatalf("after admin check-in bob sees %s", got)
 	}
@@ -101,14 +101,14 @@ func TestCheckoutExpiryChecksInAndRotates(t *testing.T) {
 	f, a := checkoutFixture(t)
 	key := testKey(t, revealjwe.KindP256)
 	pw, err := f.reveal(f.alice, a.ID, key)
-	mustOK(t, err)
+	must(t, err)
 	f.clock.Advance(29 * time.Minute)
-	mustOK(t, f.e.Tick(f.ctx))
+	must(t, f.e.Tick(f.ctx))
 	if got := f.getAccount(a.ID); got.Lease.Status != "checked_out" {
 		t.Fatal("checked in before expiry")
 	}
 	f.clock.Advance(time.Minute)
-	mustOK(t, f.e.Tick(f.ctx))
+	must(t, f.e.Tick(f.ctx))
 	acct := f.getAccount(a.ID)
 	if acct.Lease.Status != "" || acct.Credential.SuccessCount != 2 {
 		t.Fatalf("after expiry: lease %+v, %d rotations", acct.Lease, acct.Credential.SuccessCount)
@@ -117,7 +117,7 @@ func TestCheckoutExpiryChecksInAndRotates(t *testing.T) {
 		t.Fatal("the password was not rotated on expiry")
 	}
 	page, err := f.e.ProjectCheckedOutResources(f.ctx, f.secAdmin, f.rg.ID, f.proj.ID, opa.CheckedOutFilter{IncludeCheckedIn: true}, opa.PageRequest{})
-	mustOK(t, err)
+	must(t, err)
 	if len(page.Items) != 1 || page.Items[0].CheckinType != opa.CheckinSystemExpired || page.Items[0].CheckinBy != "system" {
 		t.Fatalf("expired checkout: %+v", page.Items)
 	}
@@ -130,15 +130,15 @@ func TestFailedRotationAfterCheckinKeepsAccountUnavailable(t *testing.T) {
 	f, a := checkoutFixture(t)
 	key := testKey(t, revealjwe.KindP256)
 	_, err := f.reveal(f.alice, a.ID, key)
-	mustOK(t, err)
+	must(t, err)
 	f.dir.SetNoAgent(true)
-	mustOK(t, f.e.CheckInResource(f.ctx, f.alice, opa.CheckinRequest{ResourceID: a.ID}))
+	must(t, f.e.CheckInResource(f.ctx, f.alice, opa.CheckinRequest{ResourceID: a.ID}))
 	acct := f.getAccount(a.ID)
 	if acct.StatusDetail != "ROTATION_FAILED" || acct.Credential.LastErrorType != opa.RotationErrAgentUnavailable || !acct.Credential.RotationPending {
 		t.Fatalf("after failed rotation: %s %q pending=%v", acct.StatusDetail, acct.Credential.LastErrorType, acct.Credential.RotationPending)
 	}
-	mustOK(t, f.e.Store().View(f.ctx, func(tx storage.ReadTx) error {
-		cos, err := storage.Checkouts.List(tx, "resource", a.ID)
+	must(t, f.e.Store().View(f.ctx, func(tx storage.ReadTx) error {
+		cos, err := storage.Checkouts.List(tx, storage.CheckoutsByResource, a.ID)
 		if err == nil && (len(cos) != 1 || cos[0].Status != "checkin_failed") {
 			t.Errorf("checkout record after a failed rotation: %+v", cos)
 		}
@@ -153,22 +153,22 @@ func TestFailedRotationAfterCheckinKeepsAccountUnavailable(t *testing.T) {
 		}
 	}
 	d, err := f.e.ADAccountEndUser(f.ctx, f.bob, f.conn.ID, a.ID)
-	mustOK(t, err)
+	must(t, err)
 	if d.Rotation.LastPasswordChangeErrorType == nil || *d.Rotation.LastPasswordChangeErrorType != "AGENT_UNAVAILABLE" || d.Rotation.PasswordChangeErrorCountSinceLastSuccess != 1 {
 		t.Fatalf("rotation details: %+v", d.Rotation)
 	}
 	// Tick retries while the agent is down: still unavailable.
-	mustOK(t, f.e.Tick(f.ctx))
+	must(t, f.e.Tick(f.ctx))
 	if got := f.getAccount(a.ID); got.Credential.ErrorsSinceLastSuccess != 2 {
 		t.Fatalf("retry not recorded: %d", got.Credential.ErrorsSinceLastSuccess)
 	}
 	f.dir.SetNoAgent(false)
-	mustOK(t, f.e.Tick(f.ctx))
+	must(t, f.e.Tick(f.ctx))
 	if got := availability(t, f, f.bob, a.ID); got != opa.AvailabilityAvailable {
 		t.Fatalf("after a successful retry bob sees %s", got)
 	}
 	pw, err := f.reveal(f.bob, a.ID, key)
-	mustOK(t, err)
+	must(t, err)
 	if dirPW, _ := f.dir.Password(a.DistinguishedName); dirPW != pw {
 		t.Fatal("revealed password differs from the directory's")
 	}
@@ -185,9 +185,9 @@ func TestConcurrentRevealsExactlyOneCheckout(t *testing.T) {
 		ids = append(ids, users[i].UserID)
 	}
 	_, err := f.e.CreatePolicy(f.ctx, f.secAdmin, opa.PolicyInput{Name: "all", Active: true, PrincipalUserIDs: ids,
-		Rules: []storage.PolicyRule{{Privileges: []string{opa.PrivilegeRevealPassword},
-			Resources: storage.PolicyResources{ADAccountIDs: []string{a.ID}}, Conditions: storage.PolicyConditions{CheckoutRequired: true}}}})
-	mustOK(t, err)
+		Rules: []opa.PolicyRule{{Privileges: []string{opa.PrivilegeRevealPassword},
+			Resources: opa.PolicyResources{ADAccountIDs: []string{a.ID}}, Conditions: opa.PolicyConditions{CheckoutRequired: true}}}})
+	must(t, err)
 	key := testKey(t, revealjwe.KindP256)
 	jwk, _ := key.PublicJWK()
 	uams := make([]opa.UserAccessMethod, n)
@@ -227,7 +227,7 @@ func TestConcurrentRevealsExactlyOneCheckout(t *testing.T) {
 		if wins != 1 || conflicts != n-1 || len(unexpected) > 0 {
 			t.Fatalf("round %d: %d wins, %d conflicts, unexpected %v", round, wins, conflicts, unexpected)
 		}
-		mustOK(t, f.e.CheckInResource(f.ctx, winner, opa.CheckinRequest{ResourceID: a.ID}))
+		must(t, f.e.CheckInResource(f.ctx, winner, opa.CheckinRequest{ResourceID: a.ID}))
 	}
 }
 
@@ -235,16 +235,16 @@ func TestProjectSettingRequiresCheckoutAndConditionsForbid(t *testing.T) {
 	f := newAccessFixture(t)
 	a := f.account("svc1", opa.AccountTypeShared, "")
 	b := f.account("svc2", opa.AccountTypeShared, "")
-	f.policy(storage.PolicyRule{Name: "plain", Privileges: []string{opa.PrivilegeRevealPassword},
-		Resources: storage.PolicyResources{ADProjectIDs: []string{f.proj.ID}}}, f.alice)
+	f.policy(opa.PolicyRule{Name: "plain", Privileges: []string{opa.PrivilegeRevealPassword},
+		Resources: opa.PolicyResources{ADProjectIDs: []string{f.proj.ID}}}, f.alice)
 	_, err := f.e.UpdateProjectCheckoutSettings(f.ctx, f.secAdmin, f.rg.ID, f.proj.ID, opa.SettingsAD, opa.ProjectCheckoutSettings{
 		CheckoutRequired: true, CheckoutDurationInSeconds: 7200, ExcludeList: []opa.ProjectAccountRef{{AccountSID: b.SID}}})
-	mustOK(t, err)
+	must(t, err)
 	key := testKey(t, revealjwe.KindP256)
 	_, err = f.reveal(f.alice, a.ID, key)
-	mustOK(t, err)
+	must(t, err)
 	_, err = f.reveal(f.alice, b.ID, key)
-	mustOK(t, err)
+	must(t, err)
 	if got := f.getAccount(a.ID); got.Lease.Status != "checked_out" || !got.Lease.ExpiresAt.Equal(f.clock.Now().UTC().Add(2*time.Hour)) {
 		t.Fatalf("project setting did not check out for 2 hours: %+v", got.Lease)
 	}
@@ -253,8 +253,8 @@ func TestProjectSettingRequiresCheckoutAndConditionsForbid(t *testing.T) {
 	}
 
 	// A rule with an MFA condition is listed, with condition_is_met false, but does not authorize.
-	f.policy(storage.PolicyRule{Name: "mfa", Privileges: []string{opa.PrivilegeRevealPassword},
-		Resources: storage.PolicyResources{ADAccountIDs: []string{b.ID}}, Conditions: storage.PolicyConditions{MFARequired: true}}, f.bob)
+	f.policy(opa.PolicyRule{Name: "mfa", Privileges: []string{opa.PrivilegeRevealPassword},
+		Resources: opa.PolicyResources{ADAccountIDs: []string{b.ID}}, Conditions: opa.PolicyConditions{MFARequired: true}}, f.bob)
 	m := f.uam(f.bob, b.ID, opa.PrivilegeRevealPassword)
 	if len(m.Conditionals) != 1 || m.Conditionals[0].Type != "mfa" || m.Conditionals[0].ConditionIsMet {
 		t.Fatalf("conditionals: %+v", m.Conditionals)
@@ -265,8 +265,8 @@ func TestProjectSettingRequiresCheckoutAndConditionsForbid(t *testing.T) {
 	}
 
 	// A delegated security admin of the project's resource group may force the check-in.
-	deleg := f.user("deleg", storage.RoleGrant{Role: string(opa.RoleDelegatedSecurityAdmin), ResourceGroupID: f.rg.ID})
-	mustOK(t, f.e.AdminCheckInResource(f.ctx, deleg, f.rg.ID, f.proj.ID, opa.CheckinRequest{ResourceID: a.ID}))
+	deleg := f.user("deleg", opa.RoleGrant{Role: opa.RoleDelegatedSecurityAdmin, ResourceGroupID: f.rg.ID})
+	must(t, f.e.AdminCheckInResource(f.ctx, deleg, f.rg.ID, f.proj.ID, opa.CheckinRequest{ResourceID: a.ID}))
 	if err := f.e.AdminCheckInResource(f.ctx, deleg, f.rg.ID, f.proj.ID, opa.CheckinRequest{ResourceID: a.ID}); !errors.Is(err, opa.ErrNotFound) {
 		t.Fatalf("second forced check-in: got %v", err)
 	}

@@ -7,7 +7,6 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 
 	"github.com/opakit/opa/storage"
 )
@@ -130,17 +129,6 @@ func opaView(c *storage.Connection) OPAConnection {
 	return OPAConnection{ID: c.ID, Name: c.Name, Domain: c.Domain, AppInstanceID: c.AppInstanceID, Status: c.Status}
 }
 
-// requireConnRead allows resource_admin and security_admin (read-only).
-func (p Principal) requireConnRead() error {
-	if err := p.check(); err != nil {
-		return err
-	}
-	if p.HasRole(RoleResourceAdmin) || p.HasRole(RoleSecurityAdmin) {
-		return nil
-	}
-	return forbiddenf("missing capability: the resource_admin or security_admin role is required")
-}
-
 // teamConnection returns the connection with the id if it is p's team's, ErrNotFound otherwise.
 func (e *Engine) teamConnection(tx storage.ReadTx, p Principal, id string) (*storage.Connection, error) {
 	c, err := storage.Connections.Get(tx, id)
@@ -181,7 +169,7 @@ func (e *Engine) CreateADConnection(ctx context.Context, p Principal, in ADConne
 		c.ServiceAccountPassword = e.seal.seal(in.ServiceAccountPassword, purposeServiceAccountPassword, c.ID)
 	}
 	err := e.store.Update(ctx, func(tx storage.WriteTx) error {
-		if other, err := storage.Connections.First(tx, "app_instance", c.AppInstanceID); err == nil && other != nil {
+		if other, err := storage.Connections.First(tx, storage.ConnectionsByAppInstance, c.AppInstanceID); err == nil && other != nil {
 			return conflictf("app instance %q already belongs to an AD connection", c.AppInstanceID)
 		}
 		if err := wrapConflict(storage.Connections.Insert(tx, &c), "the team already has an AD connection for domain %q", c.Domain); err != nil {
@@ -217,7 +205,7 @@ func (e *Engine) UpdateADConnection(ctx context.Context, p Principal, id string,
 			c.ServiceAccountPassword = e.seal.seal(in.ServiceAccountPassword, purposeServiceAccountPassword, c.ID)
 		}
 		if in.AppInstanceID != "" && in.AppInstanceID != c.AppInstanceID {
-			if other, err := storage.Connections.First(tx, "app_instance", in.AppInstanceID); err == nil && other.ID != c.ID {
+			if other, err := storage.Connections.First(tx, storage.ConnectionsByAppInstance, in.AppInstanceID); err == nil && other.ID != c.ID {
 				return conflictf("app instance %q already belongs to an AD connection", in.AppInstanceID)
 			}
 			c.AppInstanceID = in.AppInstanceID
@@ -273,7 +261,7 @@ func (e *Engine) listConnections(ctx context.Context, p Principal) ([]*storage.C
 	var cs []*storage.Connection
 	err := e.store.View(ctx, func(tx storage.ReadTx) error {
 		var err error
-		cs, err = storage.Connections.List(tx, "team", p.TeamID)
+		cs, err = storage.Connections.List(tx, storage.ConnectionsByTeam, p.TeamID)
 		return err
 	})
 	return cs, err
@@ -337,20 +325,20 @@ func (e *Engine) DeleteADConnection(ctx context.Context, p Principal, id string)
 	if err := p.require(RoleResourceAdmin); err != nil {
 		return err
 	}
-	mu := e.connMutex(id)
-	if !mu.TryLock() {
+	unlock, ok := e.syncLocks.tryLock(id)
+	if !ok {
 		return conflictf("a sync of AD connection %q is running; retry when it has finished", id)
 	}
-	defer mu.Unlock()
+	defer unlock()
 	// Deleting in chunks keeps each transaction small; the connection row goes last so a failure
 	// midway leaves a connection that a retried delete finishes.
 	for _, del := range []func(storage.WriteTx) (bool, error){
-		deleteChunk(storage.Accounts, "connection", id),
-		deleteChunk(storage.Servers, "connection", id),
-		deleteChunk(storage.SyncResults, "connection", id),
-		deleteChunk(storage.Rules, "connection", id),
-		deleteChunk(storage.ServerSyncJobs, "connection", id),
-		deleteChunk(storage.UserSyncJobs, "connection", id),
+		deleteChunk(storage.Accounts, storage.AccountsByConnection, id),
+		deleteChunk(storage.Servers, storage.ServersByConnection, id),
+		deleteChunk(storage.SyncResults, storage.SyncResultsByConnection, id),
+		deleteChunk(storage.Rules, storage.RulesByConnection, id),
+		deleteChunk(storage.ServerSyncJobs, storage.ServerSyncJobsByConnection, id),
+		deleteChunk(storage.UserSyncJobs, storage.UserSyncJobsByConnection, id),
 	} {
 		for more := true; more; {
 			err := e.store.Update(ctx, func(tx storage.WriteTx) error {
@@ -376,31 +364,4 @@ func (e *Engine) DeleteADConnection(ctx context.Context, p Principal, id string)
 		}
 		return e.audit(tx, p, AuditConnectionSet, "active_directory_connection", c.ID, "deleted", "domain "+c.Domain)
 	})
-}
-
-// writeChunk is how many records one write transaction of a sync or a cascade touches at most.
-const writeChunk = 1000
-
-// deleteChunk returns a step that deletes up to writeChunk records of the table whose index
-// equals key, reporting whether more remain.
-func deleteChunk[T any](t storage.Table[T], index, key string) func(storage.WriteTx) (bool, error) {
-	return func(tx storage.WriteTx) (bool, error) {
-		rs, err := t.List(tx, index, key)
-		if err != nil {
-			return false, err
-		}
-		n := min(len(rs), writeChunk)
-		for _, r := range rs[:n] {
-			if err := t.Delete(tx, storage.RecordID(r)); err != nil {
-				return false, err
-			}
-		}
-		return len(rs) > n, nil
-	}
-}
-
-// connMutex returns the mutex that serializes sync runs of one connection.
-func (e *Engine) connMutex(connID string) *sync.Mutex {
-	m, _ := e.syncMu.LoadOrStore(connID, &sync.Mutex{})
-	return m.(*sync.Mutex)
 }

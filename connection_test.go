@@ -7,11 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cockroachdb/errors"
-
 	"github.com/opakit/opa"
 	"github.com/opakit/opa/directory/memdir"
-	"github.com/opakit/opa/storage"
 	"github.com/opakit/opa/storage/memstore"
 )
 
@@ -27,8 +24,8 @@ type syncEnv struct {
 	security opa.Principal // security_admin
 	enduser  opa.Principal
 	other    opa.Principal // resource_admin of another team
-	rg       storage.ResourceGroup
-	web, db  storage.Project
+	rg       opa.ResourceGroup
+	web, db  opa.Project
 	dn       map[string]string
 }
 
@@ -102,7 +99,7 @@ func (s *syncEnv) user(t testing.TB, team, name string, role opa.Role) opa.Princ
 	ctx := context.Background()
 	tm, err := s.e.Team(ctx, team)
 	must(t, err)
-	_, err = s.e.CreateUser(ctx, opa.SystemPrincipal(tm), opa.UserInput{Username: name, Roles: []storage.RoleGrant{{Role: string(role)}}})
+	_, err = s.e.CreateUser(ctx, opa.SystemPrincipal(tm), opa.UserInput{Username: name, Roles: []opa.RoleGrant{{Role: role}}})
 	must(t, err)
 	p, err := s.e.PrincipalForUser(ctx, team, name)
 	must(t, err)
@@ -117,20 +114,6 @@ func (s *syncEnv) conn(t testing.TB) opa.ADConnection {
 	})
 	must(t, err)
 	return c
-}
-
-func must(t testing.TB, err error) {
-	t.Helper()
-	if err != nil {
-		t.Fatal(err)
-	}
-}
-
-func wantErr(t testing.TB, what string, err, class error) {
-	t.Helper()
-	if !errors.Is(err, class) {
-		t.Fatalf("%s: got %v, want %v", what, err, class)
-	}
 }
 
 func TestADConnectionLifecycle(t *testing.T) {

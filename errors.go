@@ -30,28 +30,44 @@ var (
 	ErrCorrupt = errclass.Corrupt
 )
 
-func notFoundf(format string, args ...any) error {
-	return errors.Mark(errors.NewWithDepthf(1, format, args...), ErrNotFound)
-}
+// The constructors of classed errors, one per class: each returns a new error with the message,
+// marked with its class through errclass (the one way every package of the module builds them).
+// Messages never contain a secret.
 
-func conflictf(format string, args ...any) error {
-	return errors.Mark(errors.NewWithDepthf(1, format, args...), ErrConflict)
-}
+func notFoundf(format string, args ...any) error { return errclass.Mark(ErrNotFound, format, args...) }
 
-func invalidf(format string, args ...any) error {
-	return errors.Mark(errors.NewWithDepthf(1, format, args...), ErrInvalid)
-}
+func conflictf(format string, args ...any) error { return errclass.Mark(ErrConflict, format, args...) }
+
+func invalidf(format string, args ...any) error { return errclass.Mark(ErrInvalid, format, args...) }
 
 func forbiddenf(format string, args ...any) error {
-	return errors.Mark(errors.NewWithDepthf(1, format, args...), ErrForbidden)
+	return errclass.Mark(ErrForbidden, format, args...)
 }
 
 func unauthorizedf(format string, args ...any) error {
-	return errors.Mark(errors.NewWithDepthf(1, format, args...), ErrUnauthorized)
+	return errclass.Mark(ErrUnauthorized, format, args...)
 }
 
 func unavailablef(format string, args ...any) error {
-	return errors.Mark(errors.NewWithDepthf(1, format, args...), ErrUnavailable)
+	return errclass.Mark(ErrUnavailable, format, args...)
+}
+
+func corruptf(format string, args ...any) error { return errclass.Mark(ErrCorrupt, format, args...) }
+
+// wrapConflict gives a storage conflict a message a user can act on; other errors pass through.
+func wrapConflict(err error, format string, args ...any) error {
+	if errors.Is(err, ErrConflict) {
+		return errclass.Mark(ErrConflict, format, args...)
+	}
+	return err
+}
+
+// wrapNotFound gives a storage not-found a message a user can act on; other errors pass through.
+func wrapNotFound(err error, format string, args ...any) error {
+	if errors.Is(err, ErrNotFound) {
+		return errclass.Mark(ErrNotFound, format, args...)
+	}
+	return err
 }
 
 // ErrorClass returns the class err is marked with (one of the Err values above), or nil.
@@ -62,4 +78,26 @@ func ErrorClass(err error) error {
 		}
 	}
 	return nil
+}
+
+// errorCodeOf names the class of err ("not_found", "conflict", …), "internal" for none. Audit
+// details use it: error messages may name things the trail should not repeat.
+func errorCodeOf(err error) string {
+	switch ErrorClass(err) {
+	case ErrNotFound:
+		return "not_found"
+	case ErrConflict:
+		return "conflict"
+	case ErrInvalid:
+		return "invalid"
+	case ErrUnavailable:
+		return "unavailable"
+	case ErrTimeout:
+		return "timeout"
+	case ErrForbidden:
+		return "forbidden"
+	case ErrUnauthorized:
+		return "unauthorized"
+	}
+	return "internal"
 }

@@ -128,7 +128,7 @@ func TestEvaluationIsChunked(t *testing.T) {
 		var as []*storage.Account
 		must(t, st.View(ctx, func(tx storage.ReadTx) error {
 			var err error
-			as, err = storage.Accounts.List(tx, "connection", conn.ID)
+			as, err = storage.Accounts.List(tx, storage.AccountsByConnection, conn.ID)
 			return err
 		}))
 		return as

@@ -48,7 +48,7 @@ func ExampleEngine_CreateServerSyncJob() {
 		return
 	}
 	job, err := e.CreateServerSyncJob(ctx, admin, conn.ID, opa.ServerSyncJobInput{
-		Name: "servers", Frequency: 24, StartHourUTC: intp(3), IsActive: true,
+		Name: "servers", Frequency: 24, StartHourUTC: ptr(3), IsActive: true,
 		RuleAssignments: []opa.RuleAssignment{
 			{BaseDN: "OU=Servers," + root, LDAPQueryFilter: "(operatingSystem=Ubuntu*)", ProjectID: linux.ID, Priority: 1},
 			{BaseDN: "OU=Servers," + root, LDAPQueryFilter: "(objectClass=computer)", ProjectID: web.ID, Priority: 2},

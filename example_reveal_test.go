@@ -48,11 +48,11 @@ func exampleSetup() (context.Context, *opa.Engine, *opa.ManualClock, *memdir.Dir
 
 	_, _ = e.CreatePolicy(ctx, sys, opa.PolicyInput{
 		Name: "backup operators", Active: true, PrincipalUserIDs: []string{alice.UserID},
-		Rules: []storage.PolicyRule{{
+		Rules: []opa.PolicyRule{{
 			Name:       "reveal with checkout",
 			Privileges: []string{opa.PrivilegeRevealPassword},
-			Resources:  storage.PolicyResources{ADConnectionIDs: []string{conn.ID}, ADAccountTypes: []string{opa.AccountTypeShared}},
-			Conditions: storage.PolicyConditions{CheckoutRequired: true, CheckoutMaxSeconds: 900},
+			Resources:  opa.PolicyResources{ADConnectionIDs: []string{conn.ID}, ADAccountTypes: []string{opa.AccountTypeShared}},
+			Conditions: opa.PolicyConditions{CheckoutRequired: true, CheckoutMaxSeconds: 900},
 		}},
 	})
 	return ctx, e, clock, dir, alice, acct

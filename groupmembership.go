@@ -82,7 +82,7 @@ func (e *Engine) ModifyDirectoryGroup(ctx context.Context, p Principal, appInsta
 	}
 	var conn *storage.Connection
 	err := e.store.View(ctx, func(tx storage.ReadTx) error {
-		c, err := storage.Connections.First(tx, "app_instance", appInstanceID)
+		c, err := storage.Connections.First(tx, storage.ConnectionsByAppInstance, appInstanceID)
 		if err != nil || c.TeamID != p.TeamID {
 			return notFoundf("Not found: Resource not found: %s (AppInstance)", appInstanceID)
 		}

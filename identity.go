@@ -18,175 +18,49 @@ import (
 	"github.com/opakit/opa/storage"
 )
 
-// Role is an OPA role.
-type Role string
-
-// The roles. The delegated roles apply inside one resource group.
-const (
-	RolePAMAdmin               Role = "pam_admin"
-	RoleResourceAdmin          Role = "resource_admin"
-	RoleSecurityAdmin          Role = "security_admin"
-	RoleDelegatedResourceAdmin Role = "delegated_resource_admin"
-	RoleDelegatedSecurityAdmin Role = "delegated_security_admin"
-	RoleEndUser                Role = "end_user"
-)
-
-func (r Role) valid() bool {
-	switch r {
-	case RolePAMAdmin, RoleResourceAdmin, RoleSecurityAdmin, RoleDelegatedResourceAdmin, RoleDelegatedSecurityAdmin, RoleEndUser:
-		return true
-	}
-	return false
-}
-
-func (r Role) delegated() bool {
-	return r == RoleDelegatedResourceAdmin || r == RoleDelegatedSecurityAdmin
-}
-
 // User statuses.
 const (
 	UserActive   = "ACTIVE"
 	UserDisabled = "DISABLED"
 )
 
-// Principal is who an operation acts as: a user of a team with the roles of the user and of its
-// groups, resolved when the principal was made. Make one with Engine.Authenticate (bearer token),
-// Engine.PrincipalForUser, or SystemPrincipal. The zero Principal is unauthenticated: every operation
-// refuses it with ErrUnauthorized.
-type Principal struct {
-	TeamID   string
-	TeamName string
-	UserID   string
-	Username string
-	GroupIDs []string
-	Roles    []storage.RoleGrant
-	system   bool
+var usernameRE = regexp.MustCompile(`^[^\s/\\]{1,255}$`)
+
+// User is a person or service user of a team. Status is UserActive or UserDisabled.
+type User struct {
+	ID          string      `json:"id"`
+	TeamID      string      `json:"team_id"`
+	Username    string      `json:"username"`
+	FirstName   string      `json:"first_name,omitempty"`
+	LastName    string      `json:"last_name,omitempty"`
+	DisplayName string      `json:"display_name,omitempty"`
+	Email       string      `json:"email,omitempty"`
+	Status      string      `json:"status"`
+	ServiceUser bool        `json:"service_user,omitempty"`
+	GroupIDs    []string    `json:"group_ids,omitempty"`
+	Roles       []RoleGrant `json:"roles,omitempty"`
+	CreatedAt   time.Time   `json:"created_at"`
 }
 
-// SystemPrincipal returns a principal with every right in the team, for the embedding program's own
-// work (loading fixtures, maintenance). It is never produced from a network credential.
-func SystemPrincipal(team storage.Team) Principal {
-	return Principal{TeamID: team.ID, TeamName: team.Name, Username: "system", system: true}
+func userOf(u *storage.User) User {
+	return User{
+		ID: u.ID, TeamID: u.TeamID, Username: u.Username, FirstName: u.FirstName, LastName: u.LastName,
+		DisplayName: u.DisplayName, Email: u.Email, Status: u.Status, ServiceUser: u.ServiceUser,
+		GroupIDs: slices.Clone(u.GroupIDs), Roles: grantsOf(u.Roles), CreatedAt: u.CreatedAt,
+	}
 }
 
-// IsSystem reports whether p is a SystemPrincipal.
-func (p Principal) IsSystem() bool { return p.system }
-
-// HasRole reports whether p holds role team-wide.
-func (p Principal) HasRole(role Role) bool {
-	if p.system {
-		return true
-	}
-	for _, g := range p.Roles {
-		if Role(g.Role) == role && g.ResourceGroupID == "" {
-			return true
-		}
-	}
-	return false
+// Group is a named set of users of a team; its roles apply to every member.
+type Group struct {
+	ID        string      `json:"id"`
+	TeamID    string      `json:"team_id"`
+	Name      string      `json:"name"`
+	Roles     []RoleGrant `json:"roles,omitempty"`
+	CreatedAt time.Time   `json:"created_at"`
 }
 
-// HasRoleIn reports whether p holds role (RoleResourceAdmin or RoleSecurityAdmin) for the resource
-// group: team-wide, or through the delegated variant scoped to resourceGroupID.
-func (p Principal) HasRoleIn(role Role, resourceGroupID string) bool {
-	if p.HasRole(role) {
-		return true
-	}
-	var delegated Role
-	switch role {
-	case RoleResourceAdmin:
-		delegated = RoleDelegatedResourceAdmin
-	case RoleSecurityAdmin:
-		delegated = RoleDelegatedSecurityAdmin
-	default:
-		return false
-	}
-	for _, g := range p.Roles {
-		if Role(g.Role) == delegated && g.ResourceGroupID == resourceGroupID && resourceGroupID != "" {
-			return true
-		}
-	}
-	return false
-}
-
-// HasAnyDelegated reports whether p holds the delegated variant of role in any resource group.
-func (p Principal) HasAnyDelegated(role Role) bool {
-	want := map[Role]Role{RoleResourceAdmin: RoleDelegatedResourceAdmin, RoleSecurityAdmin: RoleDelegatedSecurityAdmin}[role]
-	for _, g := range p.Roles {
-		if Role(g.Role) == want {
-			return true
-		}
-	}
-	return false
-}
-
-// check returns ErrUnauthorized for an unauthenticated principal.
-func (p Principal) check() error {
-	if p.TeamID == "" {
-		return unauthorizedf("the request carries no valid credentials")
-	}
-	return nil
-}
-
-// require returns nil if p holds role team-wide, ErrForbidden otherwise.
-func (p Principal) require(role Role) error {
-	if err := p.check(); err != nil {
-		return err
-	}
-	if !p.HasRole(role) {
-		return forbiddenf("missing capability: the %s role is required", role)
-	}
-	return nil
-}
-
-// requireIn returns nil if p holds role for the resource group, ErrForbidden otherwise.
-func (p Principal) requireIn(role Role, resourceGroupID string) error {
-	if err := p.check(); err != nil {
-		return err
-	}
-	if !p.HasRoleIn(role, resourceGroupID) {
-		return forbiddenf("missing capability: the %s role is required for this resource group", role)
-	}
-	return nil
-}
-
-// sameTeam returns a not-found error when a record of another team is reached by id.
-func (p Principal) sameTeam(teamID, kind, id string) error {
-	if teamID != p.TeamID {
-		return notFoundf("%s %q does not exist", kind, id)
-	}
-	return nil
-}
-
-var (
-	teamNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$`)
-	usernameRE = regexp.MustCompile(`^[^\s/\\]{1,255}$`)
-)
-
-// CreateTeam creates a team. It is an operation of the embedding program, not of a principal.
-// Errors: ErrInvalid for a bad name, ErrConflict if the name is taken (case-insensitively).
-func (e *Engine) CreateTeam(ctx context.Context, name string) (storage.Team, error) {
-	if !teamNameRE.MatchString(name) {
-		return storage.Team{}, invalidf("team name %q must be 1-255 letters, digits, '.', '_' or '-'", name)
-	}
-	t := storage.Team{ID: e.newID(), Name: name, CreatedAt: e.now()}
-	err := e.store.Update(ctx, func(tx storage.WriteTx) error {
-		return wrapConflict(storage.Teams.Insert(tx, &t), "a team named %q already exists", name)
-	})
-	return t, err
-}
-
-// Team returns the team with the name (case-insensitive). ErrNotFound if there is none.
-func (e *Engine) Team(ctx context.Context, name string) (storage.Team, error) {
-	var t *storage.Team
-	err := e.store.View(ctx, func(tx storage.ReadTx) error {
-		var err error
-		t, err = storage.Teams.First(tx, "name", name)
-		return err
-	})
-	if err != nil {
-		return storage.Team{}, wrapNotFound(err, "team %q does not exist", name)
-	}
-	return *t, nil
+func groupOf(g *storage.Group) Group {
+	return Group{ID: g.ID, TeamID: g.TeamID, Name: g.Name, Roles: grantsOf(g.Roles), CreatedAt: g.CreatedAt}
 }
 
 // UserInput describes a user to create.
@@ -198,21 +72,21 @@ type UserInput struct {
 	Email       string
 	ServiceUser bool
 	GroupIDs    []string
-	Roles       []storage.RoleGrant
+	Roles       []RoleGrant
 }
 
 // CreateUser creates a user of p's team. Needs pam_admin. Errors: ErrInvalid (bad username, email,
 // role, unknown group or resource group), ErrConflict (username taken, case-insensitively).
-func (e *Engine) CreateUser(ctx context.Context, p Principal, in UserInput) (storage.User, error) {
+func (e *Engine) CreateUser(ctx context.Context, p Principal, in UserInput) (User, error) {
 	if err := p.require(RolePAMAdmin); err != nil {
-		return storage.User{}, err
+		return User{}, err
 	}
 	if !usernameRE.MatchString(in.Username) {
-		return storage.User{}, invalidf("username must be 1-255 characters without spaces or slashes")
+		return User{}, invalidf("username must be 1-255 characters without spaces or slashes")
 	}
 	if in.Email != "" {
 		if _, err := mail.ParseAddress(in.Email); err != nil {
-			return storage.User{}, invalidf("email %q is not an email address", in.Email)
+			return User{}, invalidf("email %q is not an email address", in.Email)
 		}
 	}
 	if in.DisplayName == "" {
@@ -221,7 +95,7 @@ func (e *Engine) CreateUser(ctx context.Context, p Principal, in UserInput) (sto
 	u := storage.User{
 		ID: e.newID(), TeamID: p.TeamID, Username: in.Username, FirstName: in.FirstName,
 		LastName: in.LastName, DisplayName: in.DisplayName, Email: in.Email, Status: UserActive,
-		ServiceUser: in.ServiceUser, GroupIDs: slices.Clone(in.GroupIDs), Roles: slices.Clone(in.Roles),
+		ServiceUser: in.ServiceUser, GroupIDs: slices.Clone(in.GroupIDs), Roles: storedGrants(in.Roles),
 		CreatedAt: e.now(),
 	}
 	err := e.store.Update(ctx, func(tx storage.WriteTx) error {
@@ -236,16 +110,19 @@ func (e *Engine) CreateUser(ctx context.Context, p Principal, in UserInput) (sto
 		}
 		return wrapConflict(storage.Users.Insert(tx, &u), "a user named %q already exists", in.Username)
 	})
-	return u, err
+	if err != nil {
+		return User{}, err
+	}
+	return userOf(&u), nil
 }
 
 func (e *Engine) checkGrants(tx storage.ReadTx, teamID string, grants []storage.RoleGrant) error {
 	for _, g := range grants {
 		r := Role(g.Role)
-		if !r.valid() {
+		if !r.Valid() {
 			return invalidf("unknown role %q", g.Role)
 		}
-		if r.delegated() != (g.ResourceGroupID != "") {
+		if r.Delegated() != (g.ResourceGroupID != "") {
 			return invalidf("role %q needs a resource group exactly when it is a delegated role", g.Role)
 		}
 		if g.ResourceGroupID != "" {
@@ -261,26 +138,29 @@ func (e *Engine) checkGrants(tx storage.ReadTx, teamID string, grants []storage.
 // GroupInput describes a group to create.
 type GroupInput struct {
 	Name  string
-	Roles []storage.RoleGrant
+	Roles []RoleGrant
 }
 
 // CreateGroup creates a group of p's team. Needs pam_admin. Errors: ErrInvalid, ErrConflict (name
 // taken).
-func (e *Engine) CreateGroup(ctx context.Context, p Principal, in GroupInput) (storage.Group, error) {
+func (e *Engine) CreateGroup(ctx context.Context, p Principal, in GroupInput) (Group, error) {
 	if err := p.require(RolePAMAdmin); err != nil {
-		return storage.Group{}, err
+		return Group{}, err
 	}
 	if strings.TrimSpace(in.Name) == "" || len(in.Name) > 255 {
-		return storage.Group{}, invalidf("group name must be 1-255 characters")
+		return Group{}, invalidf("group name must be 1-255 characters")
 	}
-	g := storage.Group{ID: e.newID(), TeamID: p.TeamID, Name: in.Name, Roles: slices.Clone(in.Roles), CreatedAt: e.now()}
+	g := storage.Group{ID: e.newID(), TeamID: p.TeamID, Name: in.Name, Roles: storedGrants(in.Roles), CreatedAt: e.now()}
 	err := e.store.Update(ctx, func(tx storage.WriteTx) error {
 		if err := e.checkGrants(tx, p.TeamID, g.Roles); err != nil {
 			return err
 		}
 		return wrapConflict(storage.Groups.Insert(tx, &g), "a group named %q already exists", in.Name)
 	})
-	return g, err
+	if err != nil {
+		return Group{}, err
+	}
+	return groupOf(&g), nil
 }
 
 // SetUserGroups replaces the groups of a user. Needs pam_admin. ErrNotFound for an unknown user,
@@ -325,9 +205,9 @@ func (e *Engine) SetUserStatus(ctx context.Context, p Principal, userID, status 
 }
 
 // User returns a user of p's team. Any authenticated principal of the team may read users.
-func (e *Engine) User(ctx context.Context, p Principal, userID string) (storage.User, error) {
+func (e *Engine) User(ctx context.Context, p Principal, userID string) (User, error) {
 	if err := p.check(); err != nil {
-		return storage.User{}, err
+		return User{}, err
 	}
 	var u *storage.User
 	err := e.store.View(ctx, func(tx storage.ReadTx) error {
@@ -336,21 +216,21 @@ func (e *Engine) User(ctx context.Context, p Principal, userID string) (storage.
 		return err
 	})
 	if err != nil {
-		return storage.User{}, err
+		return User{}, err
 	}
-	return *u, nil
+	return userOf(u), nil
 }
 
 // Users returns the users of p's team.
-func (e *Engine) Users(ctx context.Context, p Principal) ([]storage.User, error) {
+func (e *Engine) Users(ctx context.Context, p Principal) ([]User, error) {
 	if err := p.check(); err != nil {
 		return nil, err
 	}
-	var out []storage.User
+	var out []User
 	err := e.store.View(ctx, func(tx storage.ReadTx) error {
-		us, err := storage.Users.List(tx, "team", p.TeamID)
+		us, err := storage.Users.List(tx, storage.UsersByTeam, p.TeamID)
 		for _, u := range us {
-			out = append(out, *u)
+			out = append(out, userOf(u))
 		}
 		return err
 	})
@@ -366,122 +246,6 @@ func (e *Engine) teamUser(tx storage.ReadTx, p Principal, userID string) (*stora
 		return nil, err
 	}
 	return u, nil
-}
-
-// CreateResourceGroup creates a resource group. Needs resource_admin.
-func (e *Engine) CreateResourceGroup(ctx context.Context, p Principal, name, description string) (storage.ResourceGroup, error) {
-	if err := p.require(RoleResourceAdmin); err != nil {
-		return storage.ResourceGroup{}, err
-	}
-	if strings.TrimSpace(name) == "" || len(name) > 255 {
-		return storage.ResourceGroup{}, invalidf("resource group name must be 1-255 characters")
-	}
-	rg := storage.ResourceGroup{ID: e.newID(), TeamID: p.TeamID, Name: name, Description: description, CreatedAt: e.now()}
-	err := e.store.Update(ctx, func(tx storage.WriteTx) error {
-		return wrapConflict(storage.ResourceGroups.Insert(tx, &rg), "a resource group named %q already exists", name)
-	})
-	return rg, err
-}
-
-// CreateProject creates a project in a resource group, with checkout off and the default password
-// policy. Needs resource_admin, or delegated_resource_admin of that resource group.
-func (e *Engine) CreateProject(ctx context.Context, p Principal, resourceGroupID, name string) (storage.Project, error) {
-	if err := p.check(); err != nil {
-		return storage.Project{}, err
-	}
-	if strings.TrimSpace(name) == "" || len(name) > 255 {
-		return storage.Project{}, invalidf("project name must be 1-255 characters")
-	}
-	pr := storage.Project{
-		ID: e.newID(), TeamID: p.TeamID, ResourceGroupID: resourceGroupID, Name: name,
-		ADCheckout: DefaultCheckoutSettings(), UDCheckout: DefaultCheckoutSettings(),
-		ADPassword: DefaultPasswordPolicy(), UDPassword: DefaultPasswordPolicy(), CreatedAt: e.now(),
-	}
-	err := e.store.Update(ctx, func(tx storage.WriteTx) error {
-		if _, err := e.teamResourceGroup(tx, p, resourceGroupID); err != nil {
-			return err
-		}
-		if err := p.requireIn(RoleResourceAdmin, resourceGroupID); err != nil {
-			return err
-		}
-		return wrapConflict(storage.Projects.Insert(tx, &pr), "a project named %q already exists in the resource group", name)
-	})
-	return pr, err
-}
-
-// DefaultCheckoutSettings: checkout not required, 30 minutes (OPA's default maximum).
-func DefaultCheckoutSettings() storage.CheckoutSettings {
-	return storage.CheckoutSettings{Required: false, DurationSeconds: 1800}
-}
-
-// DefaultPasswordPolicy: no periodic rotation; 32 characters of upper, lower, digits and punctuation.
-func DefaultPasswordPolicy() storage.PasswordPolicy {
-	return storage.PasswordPolicy{
-		AccountSelectorMode: "ALL", UpperCase: true, LowerCase: true, Digits: true, Punctuation: true,
-		MinLength: 32, MaxLength: 32,
-	}
-}
-
-// ResourceGroups returns the resource groups of p's team.
-func (e *Engine) ResourceGroups(ctx context.Context, p Principal) ([]storage.ResourceGroup, error) {
-	if err := p.check(); err != nil {
-		return nil, err
-	}
-	var out []storage.ResourceGroup
-	err := e.store.View(ctx, func(tx storage.ReadTx) error {
-		rs, err := storage.ResourceGroups.List(tx, "team", p.TeamID)
-		for _, r := range rs {
-			out = append(out, *r)
-		}
-		return err
-	})
-	return out, err
-}
-
-// Projects returns the projects of a resource group of p's team.
-func (e *Engine) Projects(ctx context.Context, p Principal, resourceGroupID string) ([]storage.Project, error) {
-	if err := p.check(); err != nil {
-		return nil, err
-	}
-	var out []storage.Project
-	err := e.store.View(ctx, func(tx storage.ReadTx) error {
-		if _, err := e.teamResourceGroup(tx, p, resourceGroupID); err != nil {
-			return err
-		}
-		ps, err := storage.Projects.List(tx, "resource_group", resourceGroupID)
-		for _, pr := range ps {
-			out = append(out, *pr)
-		}
-		return err
-	})
-	return out, err
-}
-
-func (e *Engine) teamResourceGroup(tx storage.ReadTx, p Principal, id string) (*storage.ResourceGroup, error) {
-	rg, err := storage.ResourceGroups.Get(tx, id)
-	if err != nil {
-		return nil, wrapNotFound(err, "resource group %q does not exist", id)
-	}
-	if err := p.sameTeam(rg.TeamID, "resource group", id); err != nil {
-		return nil, err
-	}
-	return rg, nil
-}
-
-// teamProject returns the project, checking that it is p's team's and, when resourceGroupID is not
-// empty, that it belongs to that resource group.
-func (e *Engine) teamProject(tx storage.ReadTx, p Principal, resourceGroupID, projectID string) (*storage.Project, error) {
-	pr, err := storage.Projects.Get(tx, projectID)
-	if err != nil {
-		return nil, wrapNotFound(err, "project %q does not exist", projectID)
-	}
-	if err := p.sameTeam(pr.TeamID, "project", projectID); err != nil {
-		return nil, err
-	}
-	if resourceGroupID != "" && pr.ResourceGroupID != resourceGroupID {
-		return nil, notFoundf("project %q does not exist in resource group %q", projectID, resourceGroupID)
-	}
-	return pr, nil
 }
 
 // ServiceKeyCredentials is a new service key. The secret is shown once: only its hash is kept.
@@ -598,7 +362,7 @@ func (e *Engine) IssueToken(ctx context.Context, teamName, keyID, keySecret stri
 
 // pruneTokens deletes a user's expired tokens so the table does not grow without bound.
 func (e *Engine) pruneTokens(tx storage.WriteTx, userID string, now time.Time) {
-	toks, err := storage.Tokens.List(tx, "user", userID)
+	toks, err := storage.Tokens.List(tx, storage.TokensByUser, userID)
 	if err != nil {
 		return
 	}
@@ -641,13 +405,13 @@ func (e *Engine) Authenticate(ctx context.Context, teamName, bearer string) (Pri
 func (e *Engine) PrincipalForUser(ctx context.Context, teamName, user string) (Principal, error) {
 	var p Principal
 	err := e.store.View(ctx, func(tx storage.ReadTx) error {
-		team, err := storage.Teams.First(tx, "name", teamName)
+		team, err := storage.Teams.First(tx, storage.TeamsByName, teamName)
 		if err != nil {
 			return wrapNotFound(err, "team %q does not exist", teamName)
 		}
 		u, err := storage.Users.Get(tx, user)
 		if err != nil || u.TeamID != team.ID {
-			u, err = storage.Users.First(tx, "username", team.ID, user)
+			u, err = storage.Users.First(tx, storage.UsersByUsername, team.ID, user)
 			if err != nil {
 				return wrapNotFound(err, "user %q does not exist", user)
 			}
@@ -667,29 +431,13 @@ func (e *Engine) principalOf(tx storage.ReadTx, team *storage.Team, userID strin
 		return Principal{}, unauthorizedf("user %q is disabled", u.Username)
 	}
 	p := Principal{TeamID: team.ID, TeamName: team.Name, UserID: u.ID, Username: u.Username,
-		GroupIDs: slices.Clone(u.GroupIDs), Roles: slices.Clone(u.Roles)}
+		GroupIDs: slices.Clone(u.GroupIDs), Roles: grantsOf(u.Roles)}
 	for _, gid := range u.GroupIDs {
 		g, err := storage.Groups.Get(tx, gid)
 		if err != nil {
 			continue // a deleted group grants nothing
 		}
-		p.Roles = append(p.Roles, g.Roles...)
+		p.Roles = append(p.Roles, grantsOf(g.Roles)...)
 	}
 	return p, nil
-}
-
-// wrapConflict gives a storage conflict a message a user can act on; other errors pass through.
-func wrapConflict(err error, format string, args ...any) error {
-	if errors.Is(err, ErrConflict) {
-		return errors.Mark(errors.Newf(format, args...), ErrConflict)
-	}
-	return err
-}
-
-// wrapNotFound gives a storage not-found a message a user can act on; other errors pass through.
-func wrapNotFound(err error, format string, args ...any) error {
-	if errors.Is(err, ErrNotFound) {
-		return errors.Mark(errors.Newf(format, args...), ErrNotFound)
-	}
-	return err
 }

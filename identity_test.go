@@ -8,7 +8,6 @@ import (
 	"github.com/cockroachdb/errors"
 
 	"github.com/opakit/opa"
-	"github.com/opakit/opa/storage"
 	"github.com/opakit/opa/storage/memstore"
 )
 
@@ -30,7 +29,7 @@ func TestServiceTokenFlow(t *testing.T) {
 		t.Fatal(err)
 	}
 	sys := opa.SystemPrincipal(team)
-	admins, err := e.CreateGroup(ctx, sys, opa.GroupInput{Name: "admins", Roles: []storage.RoleGrant{{Role: "resource_admin"}}})
+	admins, err := e.CreateGroup(ctx, sys, opa.GroupInput{Name: "admins", Roles: []opa.RoleGrant{{Role: "resource_admin"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,8 +91,8 @@ func TestIdentityBadInput(t *testing.T) {
 		"duplicate":       {Username: "JANE"},
 		"space":           {Username: "ja ne"},
 		"email":           {Username: "bob", Email: "not an email"},
-		"role":            {Username: "bob", Roles: []storage.RoleGrant{{Role: "king"}}},
-		"delegated no rg": {Username: "bob", Roles: []storage.RoleGrant{{Role: "delegated_resource_admin"}}},
+		"role":            {Username: "bob", Roles: []opa.RoleGrant{{Role: "king"}}},
+		"delegated no rg": {Username: "bob", Roles: []opa.RoleGrant{{Role: "delegated_resource_admin"}}},
 		"unknown group":   {Username: "bob", GroupIDs: []string{"nope"}},
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -122,7 +121,7 @@ func TestDelegatedRoles(t *testing.T) {
 		t.Fatal(err)
 	}
 	rg2, _ := e.CreateResourceGroup(ctx, sys, "rg2", "")
-	u, err := e.CreateUser(ctx, sys, opa.UserInput{Username: "del", Roles: []storage.RoleGrant{{Role: "delegated_resource_admin", ResourceGroupID: rg1.ID}}})
+	u, err := e.CreateUser(ctx, sys, opa.UserInput{Username: "del", Roles: []opa.RoleGrant{{Role: "delegated_resource_admin", ResourceGroupID: rg1.ID}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,5 +137,31 @@ func TestDelegatedRoles(t *testing.T) {
 	}
 	if _, err := e.CreateProject(ctx, p, rg1.ID, "P1"); !errors.Is(err, opa.ErrConflict) {
 		t.Fatalf("duplicate project: got %v, want conflict", err)
+	}
+}
+
+func TestAllRoles(t *testing.T) {
+	roles := opa.AllRoles()
+	if len(roles) != 6 {
+		t.Fatalf("AllRoles() = %v", roles)
+	}
+	delegated := 0
+	for _, r := range roles {
+		if !r.Valid() {
+			t.Errorf("%s is not Valid", r)
+		}
+		if r.Delegated() {
+			delegated++
+		}
+	}
+	if delegated != 2 || !opa.RoleDelegatedResourceAdmin.Delegated() || opa.RoleResourceAdmin.Delegated() {
+		t.Errorf("Delegated: %d delegated roles", delegated)
+	}
+	if opa.Role("root").Valid() || opa.Role("").Valid() {
+		t.Error("an unknown role is Valid")
+	}
+	roles[0] = "changed"
+	if opa.AllRoles()[0] != opa.RolePAMAdmin {
+		t.Error("AllRoles returned a shared slice")
 	}
 }

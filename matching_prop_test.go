@@ -3,6 +3,7 @@ package opa_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -22,7 +23,7 @@ type refOutcome struct {
 
 // refEvaluate is the reference: every account against every rule in priority order (ancestry by
 // go-ldap's DN.AncestorOfFold) and, for INDIVIDUAL accounts, against every user, written plainly.
-func refEvaluate(rules []opa.ADAccountRule, s opa.RuleSettings, users []storage.User, a storage.Account) refOutcome {
+func refEvaluate(rules []opa.ADAccountRule, s opa.RuleSettings, users []opa.User, a storage.Account) refOutcome {
 	var rule *opa.ADAccountRule
 	acctDN, err := ldap.ParseDN(a.DistinguishedName)
 	for i := range rules {
@@ -112,7 +113,7 @@ func refFiltersPass(filters []opa.RuleFilter, a storage.Account) bool {
 	return true
 }
 
-func refUserMatches(s opa.RuleSettings, a storage.Account, u storage.User) bool {
+func refUserMatches(s opa.RuleSettings, a storage.Account, u opa.User) bool {
 	names := []string{a.SAMAccountName, a.UPN}
 	if at := strings.LastIndex(a.UPN, "@"); at > 0 {
 		names = append(names, a.UPN[:at])
@@ -197,14 +198,14 @@ func TestMatchingAgainstReference(t *testing.T) {
 		rg, _ := e.CreateResourceGroup(ctx, sys, "rg", "")
 		p1, _ := e.CreateProject(ctx, sys, rg.ID, "p1")
 		p2, _ := e.CreateProject(ctx, sys, rg.ID, "p2")
-		projects := []storage.Project{p1, p2}
+		projects := []opa.Project{p1, p2}
 		conn, err := e.CreateADConnection(ctx, sys, opa.ADConnectionInput{Name: "corp", Domain: "corp.example.com"})
 		if err != nil {
 			t.Fatal(err)
 		}
 
 		// Users: distinct usernames drawn from names that accounts are built from.
-		userNames := rapid.SliceOfNDistinct(rapid.SampledFrom(append(slicesClone(baseNames), "adm.jane", "john-a")), 2, -1, func(s string) string { return s }).Draw(t, "usernames")
+		userNames := rapid.SliceOfNDistinct(rapid.SampledFrom(append(slices.Clone(baseNames), "adm.jane", "john-a")), 2, -1, func(s string) string { return s }).Draw(t, "usernames")
 		for _, name := range userNames {
 			_, err := e.CreateUser(ctx, sys, opa.UserInput{Username: name, FirstName: rapid.SampledFrom(firsts).Draw(t, "first"),
 				LastName: rapid.SampledFrom(lasts).Draw(t, "last"), DisplayName: rapid.SampledFrom(displays).Draw(t, "display"),
@@ -215,7 +216,7 @@ func TestMatchingAgainstReference(t *testing.T) {
 		}
 
 		// Accounts, inserted as an import would, named mostly after the users.
-		acctNames := append(slicesClone(userNames), baseNames...)
+		acctNames := append(slices.Clone(userNames), baseNames...)
 		nAccts := rapid.IntRange(1, 40).Draw(t, "accounts")
 		err = e.Store().Update(ctx, func(tx storage.WriteTx) error {
 			for i := 0; i < nAccts; i++ {
@@ -287,7 +288,7 @@ func TestMatchingAgainstReference(t *testing.T) {
 					for k, q := 0, rapid.IntRange(0, 2).Draw(t, "filters"); k < q; k++ {
 						fs = append(fs, opa.RuleFilter{Field: rapid.SampledFrom([]string{"account_name", "okta_group_name"}).Draw(t, "field"),
 							Operator: rapid.SampledFrom([]string{"STARTS_WITH", "ENDS_WITH", "CONTAINS", "EQUALS"}).Draw(t, "fop"),
-							Value:    rapid.SampledFrom(append(slicesClone(values), "ops", "dbas", "jane")).Draw(t, "fvalue")})
+							Value:    rapid.SampledFrom(append(slices.Clone(values), "ops", "dbas", "jane")).Draw(t, "fvalue")})
 					}
 					in.EnhancedFilters = append(in.EnhancedFilters, fs)
 				}
@@ -302,7 +303,7 @@ func TestMatchingAgainstReference(t *testing.T) {
 		accounts := func() []storage.Account {
 			var out []storage.Account
 			_ = e.Store().View(ctx, func(tx storage.ReadTx) error {
-				as, err := storage.Accounts.List(tx, "connection", conn.ID)
+				as, err := storage.Accounts.List(tx, storage.AccountsByConnection, conn.ID)
 				for _, a := range as {
 					out = append(out, *a)
 				}
@@ -363,5 +364,3 @@ func TestMatchingAgainstReference(t *testing.T) {
 		}
 	})
 }
-
-func slicesClone(s []string) []string { return append([]string(nil), s...) }

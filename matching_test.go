@@ -102,10 +102,10 @@ func TestMatching(t *testing.T) {
 				typ = "SHARED"
 			}
 			if tc.settings != nil {
-				rtMust(t, r.e.ConfigureAccountRuleSettings(ctx, r.ra, r.conn.ID, *tc.settings))
+				must(t, r.e.ConfigureAccountRuleSettings(ctx, r.ra, r.conn.ID, *tc.settings))
 			}
 			_, err := r.e.CreateAccountRule(ctx, r.ra, r.conn.ID, r.rule("people", typ, r.p1a, "OU=People,"+base))
-			rtMust(t, err)
+			must(t, err)
 			for i, id := range ids {
 				a := r.account(t, id)
 				got := want{a.MatchStatus, users[a.MatchedUserID]}
@@ -120,8 +120,6 @@ func TestMatching(t *testing.T) {
 	}
 }
 
-func ptr[T any](v T) *T { return &v }
-
 func TestMatchOverrides(t *testing.T) {
 	ctx := context.Background()
 	r := newRulesEnv(t)
@@ -133,11 +131,11 @@ func TestMatchOverrides(t *testing.T) {
 		storage.Account{DistinguishedName: "CN=x,OU=Elsewhere," + base, SAMAccountName: "x"},
 	)
 	acct, shared, unmanaged := ids[0], ids[1], ids[2]
-	rtMust(t, r.e.ConfigureAccountRuleSettings(ctx, r.ra, r.conn.ID, opa.RuleSettings{MatchingCriteria: opa.MatchingCriteria{Username: true}}))
+	must(t, r.e.ConfigureAccountRuleSettings(ctx, r.ra, r.conn.ID, opa.RuleSettings{MatchingCriteria: opa.MatchingCriteria{Username: true}}))
 	people, err := r.e.CreateAccountRule(ctx, r.ra, r.conn.ID, r.rule("people", "INDIVIDUAL", r.p1a, "OU=People,"+base))
-	rtMust(t, err)
+	must(t, err)
 	_, err = r.e.CreateAccountRule(ctx, r.ra, r.conn.ID, r.rule("service", "SHARED", r.p1a, "OU=Service,"+base))
-	rtMust(t, err)
+	must(t, err)
 	effective := func(status, user string) {
 		t.Helper()
 		a := r.account(t, acct)
@@ -146,7 +144,7 @@ func TestMatchOverrides(t *testing.T) {
 		}
 	}
 	m, err := r.e.ADAccountMatch(ctx, r.ra, r.conn.ID, acct)
-	rtMust(t, err)
+	must(t, err)
 	if m != (opa.AccountMatch{ADAccountID: acct, RuleMatchUserID: jane.ID}) {
 		t.Fatalf("match %+v", m)
 	}
@@ -171,33 +169,33 @@ func TestMatchOverrides(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := r.e.UpdateADAccountMatch(ctx, tc.p, r.conn.ID, tc.acct, tc.in)
-			rtWant(t, name, err, tc.class)
+			wantErr(t, name, err, tc.class)
 			effective("MATCH", jane.ID)
 		})
 	}
 	_, err = r.e.ADAccountMatch(ctx, r.ra, r.conn.ID, shared)
-	rtWant(t, "match of a shared account", err, opa.ErrInvalid)
+	wantErr(t, "match of a shared account", err, opa.ErrInvalid)
 
 	m, err = r.e.UpdateADAccountMatch(ctx, r.dra1, r.conn.ID, acct, opa.AccountMatchInput{MatchOverrideUserID: john.ID})
-	rtMust(t, err)
+	must(t, err)
 	if m != (opa.AccountMatch{ADAccountID: acct, RuleMatchUserID: jane.ID, MatchOverrideUserID: john.ID}) {
 		t.Fatalf("after override: %+v", m)
 	}
 	effective("OVERRIDDEN", john.ID)
 
 	// Overrides survive rule and settings changes: now first+last matches two users.
-	rtMust(t, r.e.ConfigureAccountRuleSettings(ctx, r.ra, r.conn.ID, opa.RuleSettings{MatchingCriteria: opa.MatchingCriteria{FirstAndLastName: true}}))
+	must(t, r.e.ConfigureAccountRuleSettings(ctx, r.ra, r.conn.ID, opa.RuleSettings{MatchingCriteria: opa.MatchingCriteria{FirstAndLastName: true}}))
 	_, err = r.e.UpdateAccountRule(ctx, r.ra, r.conn.ID, people.ID, r.rule("people", "INDIVIDUAL", r.p1b, "OU=People,"+base))
-	rtMust(t, err)
+	must(t, err)
 	effective("OVERRIDDEN", john.ID)
 
 	_, err = r.e.UpdateADAccountMatch(ctx, r.ra, r.conn.ID, acct, opa.AccountMatchInput{ForceNoMatch: true})
-	rtMust(t, err)
+	must(t, err)
 	effective("FORCED_NO_MATCH", "")
 
 	// Clearing restores the rule match with its reason.
 	m, err = r.e.UpdateADAccountMatch(ctx, r.ra, r.conn.ID, acct, opa.AccountMatchInput{})
-	rtMust(t, err)
+	must(t, err)
 	if m != (opa.AccountMatch{ADAccountID: acct}) {
 		t.Fatalf("after clearing: %+v", m)
 	}
@@ -205,11 +203,11 @@ func TestMatchOverrides(t *testing.T) {
 
 	// A shared rule keeps the override stored but not applied; back to individual applies it again.
 	_, err = r.e.UpdateADAccountMatch(ctx, r.ra, r.conn.ID, acct, opa.AccountMatchInput{MatchOverrideUserID: jane.ID})
-	rtMust(t, err)
+	must(t, err)
 	_, err = r.e.UpdateAccountRule(ctx, r.ra, r.conn.ID, people.ID, r.rule("people", "SHARED", r.p1b, "OU=People,"+base))
-	rtMust(t, err)
+	must(t, err)
 	effective("NOT_APPLICABLE", "")
 	_, err = r.e.UpdateAccountRule(ctx, r.ra, r.conn.ID, people.ID, r.rule("people", "INDIVIDUAL", r.p1b, "OU=People,"+base))
-	rtMust(t, err)
+	must(t, err)
 	effective("OVERRIDDEN", jane.ID)
 }

@@ -22,7 +22,6 @@ import (
 	"crypto/rand"
 	"io"
 	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/cockroachdb/errors"
@@ -42,8 +41,13 @@ type Engine struct {
 
 	tokenTTL time.Duration
 
-	// syncMu serializes sync runs per connection (connection id -> *sync.Mutex).
-	syncMu sync.Map
+	// syncLocks serializes the sync runs of each connection (by connection id).
+	syncLocks keyLocks
+	// rotationLocks serializes the rotations of each resource (by resource id), so the sealed
+	// password always matches the last password the directory accepted.
+	rotationLocks keyLocks
+	// vault is the engine's vault key (see VaultJWKS), made on first use.
+	vault vaultKey
 }
 
 // Option configures an Engine.
@@ -201,17 +205,24 @@ func (e *Engine) newID() string { return e.ids.NewID() }
 // periodically (see Run); tests call it after moving a ManualClock. Safe for concurrent use.
 func (e *Engine) Tick(ctx context.Context) error {
 	var errs error
-	for _, step := range tickSteps {
-		if err := step(e, ctx); err != nil {
+	for _, step := range e.tickSteps() {
+		if err := step(ctx); err != nil {
 			errs = errors.CombineErrors(errs, err)
 		}
 	}
 	return errs
 }
 
-// tickSteps are the parts of Tick, registered by the files that own them (sync jobs, checkout,
-// rotation) from their init functions.
-var tickSteps []func(*Engine, context.Context) error
+// tickSteps returns the parts of Tick in the order they run. A step's failure does not stop the
+// later ones; Tick returns them all combined.
+//
+//  1. expireCheckouts (checkout.go) checks in the checkouts whose time is up, and rotates them.
+//  2. rotateDue (rotation.go) rotates the passwords periodic rotation selects and retries the
+//     pending post-check-in rotations, so it sees the rotations step 1 left pending.
+//  3. runDueSyncJobs (scheduler.go) runs the active sync jobs that are due.
+func (e *Engine) tickSteps() []func(context.Context) error {
+	return []func(context.Context) error{e.expireCheckouts, e.rotateDue, e.runDueSyncJobs}
+}
 
 // Run calls Tick every interval until ctx is done. Errors are logged, not returned.
 func (e *Engine) Run(ctx context.Context, interval time.Duration) {

@@ -69,12 +69,23 @@ func validatePasswordPolicy(pol storage.PasswordPolicy) error {
 	return nil
 }
 
-// GeneratePassword returns a password that satisfies pol: a length drawn uniformly from
-// [MinLength, MaxLength], at least one character of every enabled class, no excluded symbol, every
-// character drawn uniformly (rejection sampling, no modulo bias) from rnd, which should be
-// crypto/rand.Reader. ErrInvalid for a policy validatePasswordPolicy refuses; a read error of rnd is
-// returned wrapped. It is safe for concurrent use if rnd is.
-func GeneratePassword(rnd io.Reader, pol storage.PasswordPolicy) (string, error) {
+// GeneratePassword returns a password that satisfies pol's lengths and character options: a
+// length drawn uniformly from [MinLengthInBytes, MaxLengthInBytes], at least one character of every
+// class CharacterOptions enables, no excluded symbol, every character drawn uniformly (rejection
+// sampling, no modulo bias) from rnd, which should be crypto/rand.Reader. The rotation settings of
+// pol are not read. ErrInvalid for lengths outside MinPasswordLength–MaxPasswordLength, min above
+// max or no usable character class; a read error of rnd is returned wrapped. It is safe for
+// concurrent use if rnd is.
+func GeneratePassword(rnd io.Reader, pol ProjectPasswordPolicy) (string, error) {
+	co := pol.CharacterOptions
+	return generatePassword(rnd, storage.PasswordPolicy{
+		UpperCase: co.UpperCase, LowerCase: co.LowerCase, Digits: co.Digits, Punctuation: co.Punctuation,
+		ExcludeCertainSymbols: co.ExcludeCertainSymbols, MinLength: pol.MinLengthInBytes, MaxLength: pol.MaxLengthInBytes,
+	})
+}
+
+// generatePassword is GeneratePassword for a policy as stored.
+func generatePassword(rnd io.Reader, pol storage.PasswordPolicy) (string, error) {
 	if err := validatePasswordPolicy(pol); err != nil {
 		return "", err
 	}

@@ -10,20 +10,25 @@ import (
 	"pgregory.net/rapid"
 
 	"github.com/opakit/opa"
-	"github.com/opakit/opa/storage"
 )
 
+// passwordPolicy returns a policy of lengths min..max with the character classes co.
+func passwordPolicy(min, max int, co opa.PasswordCharacterOptions) opa.ProjectPasswordPolicy {
+	return opa.ProjectPasswordPolicy{MinLengthInBytes: min, MaxLengthInBytes: max, CharacterOptions: co}
+}
+
 func TestGeneratePasswordRejectsBadPolicies(t *testing.T) {
+	lower := opa.PasswordCharacterOptions{LowerCase: true}
 	tests := []struct {
 		name string
-		pol  storage.PasswordPolicy
+		pol  opa.ProjectPasswordPolicy
 	}{
-		{"no class", storage.PasswordPolicy{MinLength: 10, MaxLength: 10}},
-		{"too short", storage.PasswordPolicy{LowerCase: true, MinLength: 4, MaxLength: 10}},
-		{"min above max", storage.PasswordPolicy{LowerCase: true, MinLength: 20, MaxLength: 10}},
-		{"too long", storage.PasswordPolicy{LowerCase: true, MinLength: 10, MaxLength: 1000}},
-		{"all digits excluded", storage.PasswordPolicy{Digits: true, MinLength: 10, MaxLength: 10,
-			ExcludeCertainSymbols: strings.Split("0123456789", "")}},
+		{"no class", passwordPolicy(10, 10, opa.PasswordCharacterOptions{})},
+		{"too short", passwordPolicy(4, 10, lower)},
+		{"min above max", passwordPolicy(20, 10, lower)},
+		{"too long", passwordPolicy(10, 1000, lower)},
+		{"all digits excluded", passwordPolicy(10, 10, opa.PasswordCharacterOptions{Digits: true,
+			ExcludeCertainSymbols: strings.Split("0123456789", "")})},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -41,7 +46,7 @@ func TestGeneratePasswordRejectsBadPolicies(t *testing.T) {
 // characters of enabled classes, at least one of each enabled class, and no excluded symbol.
 func TestGeneratePasswordProperty(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
-		pol := storage.PasswordPolicy{
+		pol := opa.PasswordCharacterOptions{
 			UpperCase: rapid.Bool().Draw(t, "upper"), LowerCase: rapid.Bool().Draw(t, "lower"),
 			Digits: rapid.Bool().Draw(t, "digits"), Punctuation: rapid.Bool().Draw(t, "punct"),
 		}
@@ -49,14 +54,14 @@ func TestGeneratePasswordProperty(t *testing.T) {
 			pol.LowerCase = true
 		}
 		pol.ExcludeCertainSymbols = rapid.SliceOfDistinct(rapid.SampledFrom(strings.Split("!@#$%^&*0O1lI", "")), rapid.ID[string]).Draw(t, "exclude")
-		pol.MinLength = rapid.IntRange(opa.MinPasswordLength, 64).Draw(t, "min")
-		pol.MaxLength = rapid.IntRange(pol.MinLength, 80).Draw(t, "max")
-		pw, err := opa.GeneratePassword(rand.Reader, pol)
+		minLen := rapid.IntRange(opa.MinPasswordLength, 64).Draw(t, "min")
+		maxLen := rapid.IntRange(minLen, 80).Draw(t, "max")
+		pw, err := opa.GeneratePassword(rand.Reader, passwordPolicy(minLen, maxLen, pol))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(pw) < pol.MinLength || len(pw) > pol.MaxLength {
-			t.Fatalf("length %d outside [%d, %d]", len(pw), pol.MinLength, pol.MaxLength)
+		if len(pw) < minLen || len(pw) > maxLen {
+			t.Fatalf("length %d outside [%d, %d]", len(pw), minLen, maxLen)
 		}
 		classes := map[string]bool{
 			"ABCDEFGHIJKLMNOPQRSTUVWXYZ":         pol.UpperCase,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/opakit/opa/storage"
 )
@@ -16,10 +17,11 @@ const (
 	PrivilegeRotatePassword      = "rotate_password"
 )
 
-// Account types of managed AD accounts.
+// Account types of managed AD accounts: the same values as AccountShared and AccountIndividual,
+// under the names the security policy selectors use.
 const (
-	AccountTypeShared     = "SHARED"
-	AccountTypeIndividual = "INDIVIDUAL"
+	AccountTypeShared     = AccountShared
+	AccountTypeIndividual = AccountIndividual
 )
 
 // Checkout duration limits, for both project settings and policy conditions.
@@ -41,9 +43,72 @@ func revealPrivilege(s string) bool {
 	return s == PrivilegeRevealPassword || s == PrivilegePasswordCheckoutRDP || s == PrivilegePasswordCheckoutSSH
 }
 
+// PolicyResources selects the resources a policy rule applies to (see PolicyInput). Empty
+// selectors select nothing.
+type PolicyResources struct {
+	ADConnectionIDs    []string `json:"ad_connection_ids,omitempty"`
+	ADAccountTypes     []string `json:"ad_account_types,omitempty"`
+	ADAccountIDs       []string `json:"ad_account_ids,omitempty"`
+	ADOwnIndividual    bool     `json:"ad_own_individual,omitempty"`
+	UDProjectIDs       []string `json:"ud_project_ids,omitempty"`
+	UDAccountIDs       []string `json:"ud_account_ids,omitempty"`
+	ADProjectIDs       []string `json:"ad_project_ids,omitempty"`
+	ADResourceGroupIDs []string `json:"ad_resource_group_ids,omitempty"`
+}
+
+// PolicyConditions are the conditions a policy rule attaches to its privileges.
+type PolicyConditions struct {
+	CheckoutRequired      bool `json:"checkout_required,omitempty"`
+	CheckoutMaxSeconds    int  `json:"checkout_max_seconds,omitempty"`
+	MFARequired           bool `json:"mfa_required,omitempty"`
+	AccessRequestRequired bool `json:"access_request_required,omitempty"`
+}
+
+// PolicyRule grants privileges (the Privilege constants) on resources under conditions.
+type PolicyRule struct {
+	ID         string           `json:"id"`
+	Name       string           `json:"name"`
+	Resources  PolicyResources  `json:"resources"`
+	Privileges []string         `json:"privileges"`
+	Conditions PolicyConditions `json:"conditions"`
+}
+
+// Policy is a security policy of a team: its principals and the rules that apply to them.
+type Policy struct {
+	ID                string       `json:"id"`
+	TeamID            string       `json:"team_id"`
+	Name              string       `json:"name"`
+	Description       string       `json:"description,omitempty"`
+	Active            bool         `json:"active"`
+	PrincipalUserIDs  []string     `json:"principal_user_ids,omitempty"`
+	PrincipalGroupIDs []string     `json:"principal_group_ids,omitempty"`
+	Rules             []PolicyRule `json:"rules"`
+	CreatedAt         time.Time    `json:"created_at"`
+	UpdatedAt         time.Time    `json:"updated_at"`
+}
+
+func policyOf(pol *storage.Policy) Policy {
+	out := Policy{
+		ID: pol.ID, TeamID: pol.TeamID, Name: pol.Name, Description: pol.Description, Active: pol.Active,
+		PrincipalUserIDs: slices.Clone(pol.PrincipalUserIDs), PrincipalGroupIDs: slices.Clone(pol.PrincipalGroupIDs),
+		Rules: make([]PolicyRule, len(pol.Rules)), CreatedAt: pol.CreatedAt, UpdatedAt: pol.UpdatedAt,
+	}
+	for i, r := range pol.Rules {
+		out.Rules[i] = PolicyRule{ID: r.ID, Name: r.Name, Resources: PolicyResources(clonePolicyResources(r.Resources)),
+			Privileges: slices.Clone(r.Privileges), Conditions: PolicyConditions(r.Conditions)}
+	}
+	return out
+}
+
+// storedPolicyRule converts a rule to its stored form, copying its lists.
+func storedPolicyRule(r PolicyRule) storage.PolicyRule {
+	return storage.PolicyRule{ID: r.ID, Name: r.Name, Resources: clonePolicyResources(storage.PolicyResources(r.Resources)),
+		Privileges: slices.Clone(r.Privileges), Conditions: storage.PolicyConditions(r.Conditions)}
+}
+
 // PolicyInput describes a security policy to create or replace.
 //
-// Rules select resources with storage.PolicyResources. DESIGN: within a rule the AD selectors that
+// Rules select resources with PolicyResources. DESIGN: within a rule the AD selectors that
 // are set are ANDed (ADConnectionIDs and ADAccountTypes {SHARED} select the shared accounts of those
 // connections; ADOwnIndividual selects the INDIVIDUAL accounts matched to the requesting user), and
 // a rule with no AD selector selects no AD account; likewise UDProjectIDs and UDAccountIDs for
@@ -55,7 +120,7 @@ type PolicyInput struct {
 	Active            bool
 	PrincipalUserIDs  []string
 	PrincipalGroupIDs []string
-	Rules             []storage.PolicyRule
+	Rules             []PolicyRule
 }
 
 // CreatePolicy creates a security policy in p's team and returns it with ids assigned to its rules.
@@ -63,9 +128,9 @@ type PolicyInput struct {
 // groups, connections, accounts, projects, resource groups) that do not exist in the team — DESIGN:
 // an unknown reference in a request body is invalid input, only the object named by the operation
 // itself is ErrNotFound. Safe for concurrent use.
-func (e *Engine) CreatePolicy(ctx context.Context, p Principal, in PolicyInput) (storage.Policy, error) {
+func (e *Engine) CreatePolicy(ctx context.Context, p Principal, in PolicyInput) (Policy, error) {
 	if err := p.require(RoleSecurityAdmin); err != nil {
-		return storage.Policy{}, err
+		return Policy{}, err
 	}
 	now := e.now()
 	pol := storage.Policy{ID: e.newID(), TeamID: p.TeamID, CreatedAt: now, UpdatedAt: now}
@@ -79,19 +144,19 @@ func (e *Engine) CreatePolicy(ctx context.Context, p Principal, in PolicyInput) 
 		return e.audit(tx, p, AuditPolicyChange, "security_policy", pol.ID, "created", pol.Name)
 	})
 	if err != nil {
-		return storage.Policy{}, err
+		return Policy{}, err
 	}
-	return pol, nil
+	return policyOf(&pol), nil
 }
 
 // UpdatePolicy replaces the policy's name, description, state, principals and rules. Rules that
 // keep their id keep it; new rules get one. Needs security_admin. Errors: ErrNotFound for an unknown
 // policy, ErrInvalid as for CreatePolicy. The change applies to the next request of every user.
-func (e *Engine) UpdatePolicy(ctx context.Context, p Principal, policyID string, in PolicyInput) (storage.Policy, error) {
+func (e *Engine) UpdatePolicy(ctx context.Context, p Principal, policyID string, in PolicyInput) (Policy, error) {
 	if err := p.require(RoleSecurityAdmin); err != nil {
-		return storage.Policy{}, err
+		return Policy{}, err
 	}
-	var out storage.Policy
+	var out Policy
 	err := e.store.Update(ctx, func(tx storage.WriteTx) error {
 		pol, err := e.teamPolicy(tx, p, policyID)
 		if err != nil {
@@ -104,7 +169,7 @@ func (e *Engine) UpdatePolicy(ctx context.Context, p Principal, policyID string,
 		if err := storage.Policies.Update(tx, pol); err != nil {
 			return err
 		}
-		out = *pol
+		out = policyOf(pol)
 		return e.audit(tx, p, AuditPolicyChange, "security_policy", pol.ID, "updated", pol.Name)
 	})
 	return out, err
@@ -129,15 +194,15 @@ func (e *Engine) DeletePolicy(ctx context.Context, p Principal, policyID string)
 }
 
 // Policy returns one security policy. Needs security_admin. ErrNotFound for an unknown policy.
-func (e *Engine) Policy(ctx context.Context, p Principal, policyID string) (storage.Policy, error) {
+func (e *Engine) Policy(ctx context.Context, p Principal, policyID string) (Policy, error) {
 	if err := p.require(RoleSecurityAdmin); err != nil {
-		return storage.Policy{}, err
+		return Policy{}, err
 	}
-	var out storage.Policy
+	var out Policy
 	err := e.store.View(ctx, func(tx storage.ReadTx) error {
 		pol, err := e.teamPolicy(tx, p, policyID)
 		if err == nil {
-			out = *pol
+			out = policyOf(pol)
 		}
 		return err
 	})
@@ -145,19 +210,19 @@ func (e *Engine) Policy(ctx context.Context, p Principal, policyID string) (stor
 }
 
 // Policies returns the team's security policies ordered by name. Needs security_admin.
-func (e *Engine) Policies(ctx context.Context, p Principal) ([]storage.Policy, error) {
+func (e *Engine) Policies(ctx context.Context, p Principal) ([]Policy, error) {
 	if err := p.require(RoleSecurityAdmin); err != nil {
 		return nil, err
 	}
-	var out []storage.Policy
+	var out []Policy
 	err := e.store.View(ctx, func(tx storage.ReadTx) error {
-		ps, err := storage.Policies.List(tx, "team", p.TeamID)
+		ps, err := storage.Policies.List(tx, storage.PoliciesByTeam, p.TeamID)
 		for _, pol := range ps {
-			out = append(out, *pol)
+			out = append(out, policyOf(pol))
 		}
 		return err
 	})
-	slices.SortFunc(out, func(a, b storage.Policy) int { return strings.Compare(a.Name, b.Name) })
+	slices.SortFunc(out, func(a, b Policy) int { return strings.Compare(a.Name, b.Name) })
 	return out, err
 }
 
@@ -196,7 +261,8 @@ func (e *Engine) fillPolicy(tx storage.ReadTx, p Principal, pol *storage.Policy,
 	}
 	seen := map[string]bool{}
 	rules := make([]storage.PolicyRule, 0, len(in.Rules))
-	for i, r := range in.Rules {
+	for i, given := range in.Rules {
+		r := storedPolicyRule(given)
 		if err := e.checkPolicyRule(tx, p, r); err != nil {
 			return invalidf("rule %d (%q): %v", i+1, r.Name, err)
 		}
@@ -207,8 +273,6 @@ func (e *Engine) fillPolicy(tx storage.ReadTx, p Principal, pol *storage.Policy,
 			return invalidf("rule %d: rule id %q appears twice", i+1, r.ID)
 		}
 		seen[r.ID] = true
-		r.Privileges = slices.Clone(r.Privileges)
-		r.Resources = clonePolicyResources(r.Resources)
 		rules = append(rules, r)
 	}
 	pol.Name, pol.Description, pol.Active = in.Name, in.Description, in.Active
@@ -339,7 +403,7 @@ func policiesFor(tx storage.ReadTx, p Principal) (*policySet, error) {
 		return set, nil
 	}
 	// Borrowed, not copied: every access check runs this, and the grants only read the rules.
-	pols, err := storage.Policies.BorrowList(tx, "team", p.TeamID)
+	pols, err := storage.Policies.BorrowList(tx, storage.PoliciesByTeam, p.TeamID)
 	if err != nil {
 		return nil, err
 	}

@@ -86,12 +86,12 @@ func refsFromWire(refs []ProjectAccountRef) ([]storage.AccountRef, error) {
 func markMissing(tx storage.ReadTx, pr *storage.Project, kind string, refs []ProjectAccountRef) {
 	var rs []resource
 	if kind == SettingsAD {
-		accts, _ := storage.Accounts.List(tx, "project", pr.ID)
+		accts, _ := storage.Accounts.List(tx, storage.AccountsByProject, pr.ID)
 		for _, a := range accts {
 			rs = append(rs, resource{ad: a})
 		}
 	} else {
-		uds, _ := storage.UDAccounts.List(tx, "project", pr.ID)
+		uds, _ := storage.UDAccounts.List(tx, storage.UDAccountsByProject, pr.ID)
 		for _, a := range uds {
 			rs = append(rs, resource{ud: a})
 		}
@@ -109,38 +109,77 @@ func checkSettingsKind(kind string) error {
 	return nil
 }
 
-// projectForSettings loads the project; any authenticated member of the team may read settings
-// (DESIGN: they are not secret and end users' access methods already reveal them).
-func (e *Engine) projectForSettings(tx storage.ReadTx, p Principal, resourceGroupID, projectID string) (*storage.Project, error) {
-	return e.teamProject(tx, p, resourceGroupID, projectID)
+// readProjectSettings is the skeleton of the settings reads: it checks p and kind, loads the
+// project (any authenticated member of the team may read settings; DESIGN: they are not secret and
+// end users' access methods already reveal them), and returns what view makes of the project's
+// settings of kind, with Missing set on the references of the lists view returns.
+func readProjectSettings[T any](ctx context.Context, e *Engine, p Principal, resourceGroupID, projectID, kind string, view func(pr *storage.Project) (T, [][]ProjectAccountRef)) (T, error) {
+	var out T
+	if err := p.check(); err != nil {
+		return out, err
+	}
+	if err := checkSettingsKind(kind); err != nil {
+		return out, err
+	}
+	err := e.store.View(ctx, func(tx storage.ReadTx) error {
+		pr, err := e.teamProject(tx, p, resourceGroupID, projectID)
+		if err != nil {
+			return err
+		}
+		var lists [][]ProjectAccountRef
+		out, lists = view(pr)
+		for _, refs := range lists {
+			markMissing(tx, pr, kind, refs)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// updateProjectSettings is the skeleton of the settings updates, after the caller has checked p,
+// kind and the input: in one transaction it checks that p is a (delegated) security admin of the
+// project, lets set change the project and stores it, and audits the change as what.
+func (e *Engine) updateProjectSettings(ctx context.Context, p Principal, resourceGroupID, projectID, what string, set func(pr *storage.Project)) error {
+	return e.store.Update(ctx, func(tx storage.WriteTx) error {
+		pr, err := e.teamProject(tx, p, resourceGroupID, projectID)
+		if err != nil {
+			return err
+		}
+		if err := p.requireIn(RoleSecurityAdmin, pr.ResourceGroupID); err != nil {
+			return err
+		}
+		set(pr)
+		if err := storage.Projects.Update(tx, pr); err != nil {
+			return err
+		}
+		return e.audit(tx, p, AuditPolicyChange, "project", pr.ID, "success", what)
+	})
+}
+
+// checkSettingsInput checks p and kind before an update validates its input.
+func checkSettingsInput(p Principal, kind string) error {
+	if err := p.check(); err != nil {
+		return err
+	}
+	return checkSettingsKind(kind)
 }
 
 // ProjectCheckoutSettings returns the project's checkout settings for kind (SettingsAD or
 // SettingsUD). Any authenticated user of the team. ErrNotFound for an unknown project.
 func (e *Engine) ProjectCheckoutSettings(ctx context.Context, p Principal, resourceGroupID, projectID, kind string) (ProjectCheckoutSettings, error) {
-	if err := p.check(); err != nil {
-		return ProjectCheckoutSettings{}, err
-	}
-	if err := checkSettingsKind(kind); err != nil {
-		return ProjectCheckoutSettings{}, err
-	}
-	var out ProjectCheckoutSettings
-	err := e.store.View(ctx, func(tx storage.ReadTx) error {
-		pr, err := e.projectForSettings(tx, p, resourceGroupID, projectID)
-		if err != nil {
-			return err
-		}
+	return readProjectSettings(ctx, e, p, resourceGroupID, projectID, kind, func(pr *storage.Project) (ProjectCheckoutSettings, [][]ProjectAccountRef) {
 		cs := pr.ADCheckout
 		if kind == SettingsUD {
 			cs = pr.UDCheckout
 		}
-		out = ProjectCheckoutSettings{CheckoutRequired: cs.Required, CheckoutDurationInSeconds: cs.DurationSeconds,
-			IncludeList: refsToWire(cs.IncludeList), ExcludeList: refsToWire(cs.ExcludeList)}
-		markMissing(tx, pr, kind, out.IncludeList)
-		markMissing(tx, pr, kind, out.ExcludeList)
-		return nil
+		out := checkoutSettingsToWire(cs)
+		return out, [][]ProjectAccountRef{out.IncludeList, out.ExcludeList}
 	})
-	return out, err
+}
+
+func checkoutSettingsToWire(cs storage.CheckoutSettings) ProjectCheckoutSettings {
+	return ProjectCheckoutSettings{CheckoutRequired: cs.Required, CheckoutDurationInSeconds: cs.DurationSeconds,
+		IncludeList: refsToWire(cs.IncludeList), ExcludeList: refsToWire(cs.ExcludeList)}
 }
 
 // UpdateProjectCheckoutSettings replaces the project's checkout settings for kind. Needs
@@ -148,10 +187,7 @@ func (e *Engine) ProjectCheckoutSettings(ctx context.Context, p Principal, resou
 // configure this setting"). ErrInvalid for a duration outside 900–86400 seconds or both an include
 // and an exclude list. New settings apply to new checkouts; running ones keep their expiry.
 func (e *Engine) UpdateProjectCheckoutSettings(ctx context.Context, p Principal, resourceGroupID, projectID, kind string, in ProjectCheckoutSettings) (ProjectCheckoutSettings, error) {
-	if err := p.check(); err != nil {
-		return ProjectCheckoutSettings{}, err
-	}
-	if err := checkSettingsKind(kind); err != nil {
+	if err := checkSettingsInput(p, kind); err != nil {
 		return ProjectCheckoutSettings{}, err
 	}
 	if in.CheckoutDurationInSeconds < MinCheckoutSeconds || in.CheckoutDurationInSeconds > MaxCheckoutSeconds {
@@ -169,23 +205,12 @@ func (e *Engine) UpdateProjectCheckoutSettings(ctx context.Context, p Principal,
 		return ProjectCheckoutSettings{}, err
 	}
 	cs := storage.CheckoutSettings{Required: in.CheckoutRequired, DurationSeconds: in.CheckoutDurationInSeconds, IncludeList: inc, ExcludeList: exc}
-	err = e.store.Update(ctx, func(tx storage.WriteTx) error {
-		pr, err := e.teamProject(tx, p, resourceGroupID, projectID)
-		if err != nil {
-			return err
-		}
-		if err := p.requireIn(RoleSecurityAdmin, pr.ResourceGroupID); err != nil {
-			return err
-		}
+	err = e.updateProjectSettings(ctx, p, resourceGroupID, projectID, kind+" checkout settings", func(pr *storage.Project) {
 		if kind == SettingsAD {
 			pr.ADCheckout = cs
 		} else {
 			pr.UDCheckout = cs
 		}
-		if err := storage.Projects.Update(tx, pr); err != nil {
-			return err
-		}
-		return e.audit(tx, p, AuditPolicyChange, "project", pr.ID, "success", kind+" checkout settings")
 	})
 	if err != nil {
 		return ProjectCheckoutSettings{}, err
@@ -196,28 +221,14 @@ func (e *Engine) UpdateProjectCheckoutSettings(ctx context.Context, p Principal,
 // ProjectPasswordPolicy returns the project's password policy for kind. Any authenticated user of
 // the team. ErrNotFound for an unknown project.
 func (e *Engine) ProjectPasswordPolicy(ctx context.Context, p Principal, resourceGroupID, projectID, kind string) (ProjectPasswordPolicy, error) {
-	if err := p.check(); err != nil {
-		return ProjectPasswordPolicy{}, err
-	}
-	if err := checkSettingsKind(kind); err != nil {
-		return ProjectPasswordPolicy{}, err
-	}
-	var out ProjectPasswordPolicy
-	err := e.store.View(ctx, func(tx storage.ReadTx) error {
-		pr, err := e.projectForSettings(tx, p, resourceGroupID, projectID)
-		if err != nil {
-			return err
-		}
+	return readProjectSettings(ctx, e, p, resourceGroupID, projectID, kind, func(pr *storage.Project) (ProjectPasswordPolicy, [][]ProjectAccountRef) {
 		pol := pr.ADPassword
 		if kind == SettingsUD {
 			pol = pr.UDPassword
 		}
-		out = passwordPolicyToWire(pol)
-		markMissing(tx, pr, kind, out.PeriodicRotationAccountIncludeList)
-		markMissing(tx, pr, kind, out.PeriodicRotationAccountExcludeList)
-		return nil
+		out := passwordPolicyToWire(pol)
+		return out, [][]ProjectAccountRef{out.PeriodicRotationAccountIncludeList, out.PeriodicRotationAccountExcludeList}
 	})
-	return out, err
 }
 
 func passwordPolicyToWire(pol storage.PasswordPolicy) ProjectPasswordPolicy {
@@ -238,32 +249,49 @@ func passwordPolicyToWire(pol storage.PasswordPolicy) ProjectPasswordPolicy {
 // lengths outside MinPasswordLength–MaxPasswordLength or min > max. Accounts already scheduled keep
 // their next rotation time; the next rotation reschedules them.
 func (e *Engine) UpdateProjectPasswordPolicy(ctx context.Context, p Principal, resourceGroupID, projectID, kind string, in ProjectPasswordPolicy) (ProjectPasswordPolicy, error) {
-	if err := p.check(); err != nil {
+	if err := checkSettingsInput(p, kind); err != nil {
 		return ProjectPasswordPolicy{}, err
 	}
-	if err := checkSettingsKind(kind); err != nil {
+	pol, err := passwordPolicyFromWire(in, e.now())
+	if err != nil {
 		return ProjectPasswordPolicy{}, err
 	}
+	err = e.updateProjectSettings(ctx, p, resourceGroupID, projectID, kind+" password policy", func(pr *storage.Project) {
+		if kind == SettingsAD {
+			pr.ADPassword = pol
+		} else {
+			pr.UDPassword = pol
+		}
+	})
+	if err != nil {
+		return ProjectPasswordPolicy{}, err
+	}
+	return e.ProjectPasswordPolicy(ctx, p, resourceGroupID, projectID, kind)
+}
+
+// passwordPolicyFromWire validates a password policy in the wire shape and returns it as stored,
+// modified at now. ErrInvalid as described on UpdateProjectPasswordPolicy.
+func passwordPolicyFromWire(in ProjectPasswordPolicy, now time.Time) (storage.PasswordPolicy, error) {
 	mode := in.PeriodicRotationAccountSelectorMode
 	if mode == "" {
 		mode = "ALL"
 	}
 	switch {
 	case mode != "ALL" && mode != "INCLUDE" && mode != "EXCLUDE":
-		return ProjectPasswordPolicy{}, invalidf("periodic_rotation_account_selector_mode must be ALL, INCLUDE or EXCLUDE")
+		return storage.PasswordPolicy{}, invalidf("periodic_rotation_account_selector_mode must be ALL, INCLUDE or EXCLUDE")
 	case mode != "INCLUDE" && len(in.PeriodicRotationAccountIncludeList) > 0,
 		mode != "EXCLUDE" && len(in.PeriodicRotationAccountExcludeList) > 0:
-		return ProjectPasswordPolicy{}, invalidf("the include list needs selector INCLUDE and the exclude list selector EXCLUDE")
+		return storage.PasswordPolicy{}, invalidf("the include list needs selector INCLUDE and the exclude list selector EXCLUDE")
 	case in.EnablePeriodicRotation && (in.PeriodicRotationDurationInSeconds < MinPeriodicRotationSeconds || in.PeriodicRotationDurationInSeconds > MaxPeriodicRotationSeconds):
-		return ProjectPasswordPolicy{}, invalidf("periodic_rotation_duration_in_seconds must be between %d and %d", MinPeriodicRotationSeconds, MaxPeriodicRotationSeconds)
+		return storage.PasswordPolicy{}, invalidf("periodic_rotation_duration_in_seconds must be between %d and %d", MinPeriodicRotationSeconds, MaxPeriodicRotationSeconds)
 	}
 	inc, err := refsFromWire(in.PeriodicRotationAccountIncludeList)
 	if err != nil {
-		return ProjectPasswordPolicy{}, err
+		return storage.PasswordPolicy{}, err
 	}
 	exc, err := refsFromWire(in.PeriodicRotationAccountExcludeList)
 	if err != nil {
-		return ProjectPasswordPolicy{}, err
+		return storage.PasswordPolicy{}, err
 	}
 	co := in.CharacterOptions
 	pol := storage.PasswordPolicy{
@@ -271,31 +299,10 @@ func (e *Engine) UpdateProjectPasswordPolicy(ctx context.Context, p Principal, r
 		AccountSelectorMode: mode, IncludeList: inc, ExcludeList: exc,
 		UpperCase: co.UpperCase, LowerCase: co.LowerCase, Digits: co.Digits, Punctuation: co.Punctuation,
 		ExcludeCertainSymbols: slices.Clone(co.ExcludeCertainSymbols), MinLength: in.MinLengthInBytes, MaxLength: in.MaxLengthInBytes,
-		ModifiedAt: e.now(),
+		ModifiedAt: now,
 	}
 	if err := validatePasswordPolicy(pol); err != nil {
-		return ProjectPasswordPolicy{}, err
+		return storage.PasswordPolicy{}, err
 	}
-	err = e.store.Update(ctx, func(tx storage.WriteTx) error {
-		pr, err := e.teamProject(tx, p, resourceGroupID, projectID)
-		if err != nil {
-			return err
-		}
-		if err := p.requireIn(RoleSecurityAdmin, pr.ResourceGroupID); err != nil {
-			return err
-		}
-		if kind == SettingsAD {
-			pr.ADPassword = pol
-		} else {
-			pr.UDPassword = pol
-		}
-		if err := storage.Projects.Update(tx, pr); err != nil {
-			return err
-		}
-		return e.audit(tx, p, AuditPolicyChange, "project", pr.ID, "success", kind+" password policy")
-	})
-	if err != nil {
-		return ProjectPasswordPolicy{}, err
-	}
-	return e.ProjectPasswordPolicy(ctx, p, resourceGroupID, projectID, kind)
+	return pol, nil
 }

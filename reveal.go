@@ -1,13 +1,13 @@
 package opa
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"slices"
 
 	"github.com/cockroachdb/errors"
 
+	"github.com/opakit/opa/internal/errclass"
 	"github.com/opakit/opa/revealjwe"
 	"github.com/opakit/opa/storage"
 )
@@ -28,40 +28,6 @@ type RevealResponse struct {
 	PasswordJWE string `json:"password_jwe"`
 }
 
-// DecodeRevealRequest decodes a reveal request body. ErrInvalid for a body larger than
-// MaxRevealRequestBytes, malformed JSON, trailing data, a missing or non-object public_key or a
-// missing user_access_method. The key itself is validated by the reveal. Safe for concurrent use.
-func DecodeRevealRequest(body []byte) (RevealRequest, error) {
-	var req RevealRequest
-	if len(body) > MaxRevealRequestBytes {
-		return req, invalidf("the request body is larger than %d bytes", MaxRevealRequestBytes)
-	}
-	var raw struct {
-		PublicKey        json.RawMessage `json:"public_key"`
-		UserAccessMethod json.RawMessage `json:"user_access_method"`
-	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	if err := dec.Decode(&raw); err != nil {
-		return req, invalidf("the request body is not a JSON object with public_key and user_access_method")
-	}
-	if dec.More() {
-		return req, invalidf("the request body has data after the JSON object")
-	}
-	pk := bytes.TrimSpace(raw.PublicKey)
-	if len(pk) == 0 || pk[0] != '{' {
-		return req, invalidf("public_key is required and must be a JSON Web Key object")
-	}
-	um := bytes.TrimSpace(raw.UserAccessMethod)
-	if len(um) == 0 || um[0] != '{' {
-		return req, invalidf("user_access_method is required and must be an object")
-	}
-	if err := json.Unmarshal(um, &req.UserAccessMethod); err != nil {
-		return req, invalidf("user_access_method is malformed")
-	}
-	req.PublicKey = append(json.RawMessage(nil), pk...)
-	return req, nil
-}
-
 // parseRevealKey validates the client's key: RSA of at least 2048 bits for RSA-OAEP-256 or EC on
 // P-256, P-384 or P-521 for ECDH-ES, with no private or symmetric members. ErrInvalid otherwise; the
 // message names no key material.
@@ -71,7 +37,7 @@ func parseRevealKey(raw json.RawMessage) (*revealjwe.PublicKey, error) {
 	}
 	pub, err := revealjwe.ParsePublicKey(raw)
 	if err != nil {
-		return nil, errors.Mark(errors.Wrap(err, "public_key is not an acceptable encryption key"), ErrInvalid)
+		return nil, errclass.Wrap(err, ErrInvalid, "public_key is not an acceptable encryption key")
 	}
 	return pub, nil
 }
@@ -177,7 +143,7 @@ func (e *Engine) encryptSealed(pub *revealjwe.PublicKey, sealed storage.Sealed, 
 	}
 	jwe, err := revealjwe.Encrypt(pub, []byte(pw))
 	if err != nil {
-		return "", errors.Mark(errors.New("encrypting the password to public_key failed"), ErrInvalid)
+		return "", invalidf("encrypting the password to public_key failed")
 	}
 	return jwe, nil
 }

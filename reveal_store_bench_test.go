@@ -27,11 +27,11 @@ func BenchmarkConcurrentReveal(b *testing.B) {
 	for _, kind := range []string{revealjwe.KindRSA2048, revealjwe.KindP256} {
 		b.Run(kind, func(b *testing.B) {
 			key, err := revealjwe.GenerateKey(kind)
-			mustOK(b, err)
+			must(b, err)
 			jwk, err := key.PublicJWK()
-			mustOK(b, err)
+			must(b, err)
 			fs, err := filestore.Open(b.TempDir(), filestore.WithSnapshotBytes(0))
-			mustOK(b, err)
+			must(b, err)
 			defer fs.Close()
 			mem := newRevealBench(b, memstore.New(), jwk)
 			file := newRevealBench(b, fs, jwk)
@@ -70,53 +70,53 @@ func newRevealBench(b *testing.B, store storage.Storage, jwk []byte) *revealBenc
 	res.Set(domain, dir)
 	e, err := opa.New(store, opa.WithSeed(11), opa.WithDirectoryResolver(res),
 		opa.WithClock(opa.NewManualClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))))
-	mustOK(b, err)
+	must(b, err)
 	team, err := e.CreateTeam(ctx, "bench")
-	mustOK(b, err)
+	must(b, err)
 	sys := opa.SystemPrincipal(team)
-	principal := func(name string, roles ...storage.RoleGrant) opa.Principal {
+	principal := func(name string, roles ...opa.RoleGrant) opa.Principal {
 		_, err := e.CreateUser(ctx, sys, opa.UserInput{Username: name, Roles: roles})
-		mustOK(b, err)
+		must(b, err)
 		p, err := e.PrincipalForUser(ctx, "bench", name)
-		mustOK(b, err)
+		must(b, err)
 		return p
 	}
-	sec := principal("sec", storage.RoleGrant{Role: string(opa.RoleSecurityAdmin)})
+	sec := principal("sec", opa.RoleGrant{Role: opa.RoleSecurityAdmin})
 	r := &revealBench{e: e, alice: principal("alice")}
 	rg, err := e.CreateResourceGroup(ctx, sys, "rg", "")
-	mustOK(b, err)
+	must(b, err)
 	proj, err := e.CreateProject(ctx, sys, rg.ID, "proj")
-	mustOK(b, err)
+	must(b, err)
 	root, err := dir.AddDomain(domain)
-	mustOK(b, err)
+	must(b, err)
 	ou, err := dir.AddOU(root, "Users")
-	mustOK(b, err)
+	must(b, err)
 	dn, err := dir.AddUser(ou, memdir.User{SAMAccountName: "svc", UserPrincipalName: "svc@" + domain, Password: "Initial-1"})
-	mustOK(b, err)
+	must(b, err)
 	conn := storage.Connection{ID: "00000000-0000-4000-8000-0000000bc001", TeamID: team.ID, Name: "corp",
 		Domain: domain, AppInstanceID: "app1", Status: "connected", SyncStatus: "SYNC_COMPLETED"}
 	acct := storage.Account{ID: "00000000-0000-4000-8000-0000000ba001", TeamID: team.ID, ConnectionID: conn.ID,
 		Domain: domain, SID: "S-1-5-21-1-1", UPN: "svc@" + domain, SAMAccountName: "svc", DistinguishedName: dn,
 		AccountType: opa.AccountTypeShared, ProjectID: proj.ID, ResourceGroupID: rg.ID, StatusDetail: "MISSING_PASSWORD"}
-	mustOK(b, store.Update(ctx, func(tx storage.WriteTx) error {
+	must(b, store.Update(ctx, func(tx storage.WriteTx) error {
 		if err := storage.Connections.Insert(tx, &conn); err != nil {
 			return err
 		}
 		return storage.Accounts.Insert(tx, &acct)
 	}))
 	_, err = e.CreatePolicy(ctx, sec, opa.PolicyInput{Name: "reveal", Active: true, PrincipalUserIDs: []string{r.alice.UserID},
-		Rules: []storage.PolicyRule{{Name: "r", Privileges: []string{opa.PrivilegeRevealPassword},
-			Resources: storage.PolicyResources{ADAccountIDs: []string{acct.ID}}}}})
-	mustOK(b, err)
+		Rules: []opa.PolicyRule{{Name: "r", Privileges: []string{opa.PrivilegeRevealPassword},
+			Resources: opa.PolicyResources{ADAccountIDs: []string{acct.ID}}}}})
+	must(b, err)
 	ms, err := e.ADAccountUAMs(ctx, r.alice, conn.ID, acct.ID, opa.PrivilegeRevealPassword)
-	mustOK(b, err)
+	must(b, err)
 	if len(ms) == 0 {
 		b.Fatal("alice has no access method to reveal")
 	}
 	r.connID, r.acctID = conn.ID, acct.ID
 	r.req = opa.RevealRequest{PublicKey: jwk, UserAccessMethod: ms[0]}
 	_, err = e.RevealADAccountPassword(ctx, r.alice, conn.ID, acct.ID, r.req) // sets the first password
-	mustOK(b, err)
+	must(b, err)
 	return r
 }
 

@@ -2,7 +2,6 @@ package opa
 
 import (
 	"context"
-	"sync"
 	"time"
 
 	"github.com/cockroachdb/errors"
@@ -20,18 +19,18 @@ const (
 	RotationErrUnknown          = "UNKNOWN_ERROR"
 )
 
-// rotationLocks serializes rotations per resource id, so the sealed password always matches the
-// last password the directory accepted.
-var rotationLocks sync.Map // resource id -> *sync.Mutex
+// Rotation reasons, recorded as next_rotation_reason, rotation_pending_reason and in the audit
+// trail.
+const (
+	rotationReasonCheckin         = "CHECKIN"
+	rotationReasonPeriodic        = "PERIODIC_ROTATION"
+	rotationReasonOnDemand        = "ON_DEMAND"
+	rotationReasonInitial         = "INITIAL_REVEAL"
+	rotationReasonCheckoutExpired = "CHECKOUT_EXPIRED"
+	rotationReasonAdmin           = "ADMIN"
+)
 
 var errAlreadyRotated = errors.New("already rotated")
-
-func lockRotation(id string) func() {
-	v, _ := rotationLocks.LoadOrStore(id, new(sync.Mutex))
-	mu := v.(*sync.Mutex)
-	mu.Lock()
-	return mu.Unlock
-}
 
 // rotate sets a new password on the resource and records the outcome.
 //
@@ -44,7 +43,7 @@ func lockRotation(id string) func() {
 // accepted the password but before it was recorded loses that password (the account then needs
 // another rotation); the directory is the one place that cannot take part in a transaction.
 func (e *Engine) rotate(ctx context.Context, actor Principal, kind, id, reason, newPassword string) error {
-	unlock := lockRotation(id)
+	unlock := e.rotationLocks.lock(id)
 	defer unlock()
 
 	var (
@@ -74,7 +73,7 @@ func (e *Engine) rotate(ctx context.Context, actor Principal, kind, id, reason, 
 		case r.lease().Status == leaseCheckedOut && reason != rotationReasonOnDemand:
 			return errors.WithHint(conflictf("account %q is checked out", r.name()), "check it in first; check-in rotates the password")
 		}
-		r.setStatusDetail(statusDetailRotating)
+		r.setStatusDetail(StatusRotating)
 		return r.save(tx, e.now())
 	})
 	if errors.Is(err, errAlreadyRotated) {
@@ -86,9 +85,9 @@ func (e *Engine) rotate(ctx context.Context, actor Principal, kind, id, reason, 
 	pw := newPassword
 	if pw == "" {
 		if validatePasswordPolicy(pol) != nil {
-			pol = DefaultPasswordPolicy()
+			pol = defaultPasswordPolicy()
 		}
-		if pw, err = GeneratePassword(e.random, pol); err != nil {
+		if pw, err = generatePassword(e.random, pol); err != nil {
 			return e.recordRotation(ctx, actor, r, reason, "", err)
 		}
 	}
@@ -132,7 +131,7 @@ func (e *Engine) recordRotation(ctx context.Context, actor Principal, r resource
 			c.ErrorsSinceLastSuccess++
 			c.LastErrorReportAt, c.LastErrorSystemAt = now, now
 			c.LastErrorType, c.LastErrorMetadata = typ, meta
-			cur.setStatusDetail(statusDetailRotationFailed)
+			cur.setStatusDetail(StatusRotationFailed)
 			if err := cur.save(tx, now); err != nil {
 				return err
 			}
@@ -151,7 +150,7 @@ func (e *Engine) recordRotation(ctx context.Context, actor Principal, r resource
 				c.NextRotationReason = rotationReasonPeriodic
 			}
 		}
-		cur.setStatusDetail(statusDetailRotated)
+		cur.setStatusDetail(StatusRotated)
 		if err := cur.save(tx, now); err != nil {
 			return err
 		}
@@ -193,18 +192,7 @@ type RotateRequest struct {
 // by another user or being rotated), and the directory's ErrUnavailable / ErrTimeout / ErrInvalid
 // (policy violation), which are also recorded on the account. Safe for concurrent use.
 func (e *Engine) RotateADAccountPassword(ctx context.Context, p Principal, connectionID, accountID string, req RotateRequest) error {
-	if err := p.check(); err != nil {
-		return err
-	}
-	err := e.store.View(ctx, func(tx storage.ReadTx) error {
-		set, err := policiesFor(tx, p)
-		if err != nil {
-			return err
-		}
-		v, err := e.visibleAD(tx, p, set, connectionID, accountID)
-		if err != nil {
-			return err
-		}
+	err := e.withAccess(ctx, p, e.adAccount(connectionID, accountID), func(_ storage.ReadTx, v accessView) error {
 		return e.checkRotate(v, p, req.UserAccessMethod)
 	})
 	if err != nil {
@@ -220,7 +208,7 @@ func (e *Engine) checkRotate(v accessView, p Principal, m UserAccessMethod) erro
 	if l := v.r.lease(); l.Status == leaseCheckedOut && l.UserID != p.UserID {
 		return usable(v.r, p.UserID)
 	}
-	if v.r.statusDetail() == statusDetailRotating {
+	if v.r.statusDetail() == StatusRotating {
 		return usable(v.r, p.UserID)
 	}
 	return nil
@@ -258,8 +246,6 @@ func (e *Engine) AdminRotateResource(ctx context.Context, p Principal, resourceG
 	return e.rotate(ctx, p, typ, req.ResourceID, rotationReasonAdmin, "")
 }
 
-func init() { tickSteps = append(tickSteps, (*Engine).rotateDue) }
-
 // rotateDue rotates, for every project, the accounts that periodic rotation selects and whose time
 // has come, and retries the pending rotations of accounts that were checked in but whose rotation
 // failed. Rotation failures are recorded on the accounts, not returned. Accounts that are checked out are left alone (their check-in rotates them). Part of Tick.
@@ -271,13 +257,13 @@ func (e *Engine) rotateDue(ctx context.Context) error {
 	}
 	var jobs []job
 	err := e.store.View(ctx, func(tx storage.ReadTx) error {
-		prs, err := storage.Projects.List(tx, "id")
+		prs, err := storage.Projects.All(tx)
 		if err != nil {
 			return err
 		}
 		for _, pr := range prs {
 			var rs []resource
-			accts, err := storage.Accounts.List(tx, "project", pr.ID)
+			accts, err := storage.Accounts.List(tx, storage.AccountsByProject, pr.ID)
 			if err != nil {
 				return err
 			}
@@ -286,7 +272,7 @@ func (e *Engine) rotateDue(ctx context.Context) error {
 					rs = append(rs, resource{ad: a})
 				}
 			}
-			uds, err := storage.UDAccounts.List(tx, "project", pr.ID)
+			uds, err := storage.UDAccounts.List(tx, storage.UDAccountsByProject, pr.ID)
 			if err != nil {
 				return err
 			}
@@ -294,7 +280,7 @@ func (e *Engine) rotateDue(ctx context.Context) error {
 				rs = append(rs, resource{ud: a})
 			}
 			for _, r := range rs {
-				if r.lease().Status == leaseCheckedOut || r.statusDetail() == statusDetailRotating {
+				if r.lease().Status == leaseCheckedOut || r.statusDetail() == StatusRotating {
 					continue
 				}
 				c := r.cred()

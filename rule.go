@@ -7,8 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/go-ldap/ldap/v3"
-
+	"github.com/opakit/opa/directory"
 	"github.com/opakit/opa/storage"
 )
 
@@ -34,7 +33,11 @@ const (
 // RuleFilter is one enhanced filter of an account rule (wire format {field, operator, value}):
 // Field FilterAccountName or FilterOktaGroupName, Operator FilterStartsWith, FilterEndsWith,
 // FilterContains or FilterEquals. Comparisons are case-insensitive.
-type RuleFilter = storage.RuleFilter
+type RuleFilter struct {
+	Field    string `json:"field"`
+	Operator string `json:"operator"`
+	Value    string `json:"value"`
+}
 
 // ADAccountRule is an account rule of a connection (ActiveDirectoryAccountRuleResponse, wire
 // format). EnhancedFilters, when present, holds one list per organizational unit (same index); all
@@ -72,49 +75,6 @@ type RulePriority struct {
 	Priority int    `json:"priority"`
 }
 
-// MatchingCriteria are the exact matching criteria of the rule settings; the enabled ones must all
-// match, case-insensitively. Username compares the user's username with the account's
-// sAMAccountName, its UPN and its UPN's local part (any of them); FirstAndLastName needs both
-// names on both sides.
-type MatchingCriteria struct {
-	Username         bool `json:"username"`
-	FirstAndLastName bool `json:"first_and_last_name"`
-	DisplayName      bool `json:"display_name"`
-	Email            bool `json:"email"`
-}
-
-// PartialMatchCriterion is one partial matching entry: Operator PartialStartsWith or
-// PartialEndsWith ("STARTS WITH" / "ENDS WITH", with a space; the underscore forms are accepted on
-// input), MatchValue the prefix or suffix.
-type PartialMatchCriterion struct {
-	Operator   string `json:"operator"`
-	MatchValue string `json:"match_value"`
-}
-
-// RuleSettings is how a connection matches INDIVIDUAL accounts to users
-// (ActiveDirectoryAccountRuleSettings, wire format). An account matches a user when all enabled
-// MatchingCriteria hold (no criterion enabled: no exact match), or, with AllowPartialMatches, when
-// for any PartialMatchingCriteria entry the account name with the prefix or suffix (and one
-// separator '.', '-' or '_' next to it) stripped equals the username. The partial entries are
-// alternatives to each other and to the exact criteria. IsConfigured is output only.
-type RuleSettings struct {
-	IsConfigured            bool                    `json:"is_configured"`
-	MatchingCriteria        MatchingCriteria        `json:"matching_criteria"`
-	AllowPartialMatches     bool                    `json:"allow_partial_matches"`
-	PartialMatchingCriteria []PartialMatchCriterion `json:"partial_matching_criteria"`
-}
-
-// requireRuleRead allows resource admins (team-wide or delegated) and security admins.
-func (p Principal) requireRuleRead() error {
-	if err := p.check(); err != nil {
-		return err
-	}
-	if p.HasRole(RoleResourceAdmin) || p.HasRole(RoleSecurityAdmin) || p.HasAnyDelegated(RoleResourceAdmin) {
-		return nil
-	}
-	return forbiddenf("missing capability: the resource_admin or security_admin role is required")
-}
-
 func normRuleType(t string) (string, bool) {
 	switch strings.ToUpper(strings.TrimSpace(t)) {
 	case AccountShared:
@@ -146,11 +106,8 @@ func (in *AccountRuleInput) validate() error {
 		if ou == "" || len(ou) > 1024 {
 			return invalidf("organizational unit %d must be a distinguished name such as OU=Admins,DC=corp,DC=example,DC=com", i)
 		}
-		if _, err := ldap.ParseDN(ou); err != nil {
-			return invalidf("organizational unit %q is not a valid distinguished name (RFC 4514)", ou)
-		}
-		key, ok := canonicalDN(ou)
-		if !ok {
+		key, err := directory.NormalizeDN(ou)
+		if err != nil {
 			return invalidf("organizational unit %q is not a valid distinguished name (RFC 4514)", ou)
 		}
 		if seen[key] {
@@ -204,62 +161,9 @@ func (e *Engine) checkTarget(tx storage.ReadTx, p Principal, rgID, projectID str
 	return nil
 }
 
-// namer resolves ids to NamedObjects within one transaction, caching lookups.
-type namer struct {
-	tx    storage.ReadTx
-	cache map[string]NamedObject
-}
-
-func newNamer(tx storage.ReadTx) *namer { return &namer{tx: tx, cache: map[string]NamedObject{}} }
-
-func (n *namer) get(typ, id string) *NamedObject {
-	if id == "" {
-		return nil
-	}
-	key := typ + "\x00" + id
-	if o, ok := n.cache[key]; ok {
-		return &o
-	}
-	o := NamedObject{ID: id, Type: typ, Missing: true}
-	switch typ {
-	case NamedResourceGroup:
-		if r, err := storage.ResourceGroups.Get(n.tx, id); err == nil {
-			o.Name, o.Missing = r.Name, false
-		}
-	case NamedProject:
-		if r, err := storage.Projects.Get(n.tx, id); err == nil {
-			o.Name, o.Missing = r.Name, false
-		}
-	case NamedUser:
-		if r, err := storage.Users.Get(n.tx, id); err == nil {
-			o.Name, o.Missing = r.Username, false
-		}
-	case NamedConnection:
-		if r, err := storage.Connections.Get(n.tx, id); err == nil {
-			o.Name, o.Missing = r.Domain, false
-		}
-	}
-	n.cache[key] = o
-	return &o
-}
-
-func (n *namer) rule(r *storage.Rule) ADAccountRule {
-	out := ADAccountRule{
-		ID: r.ID, Name: r.Name, RuleType: r.RuleType, OrganizationalUnits: slices.Clone(r.OrganizationalUnits),
-		Priority: r.Priority, EnableInitialPasswordRotation: r.EnableInitialPasswordRotation,
-		EnableImportOktaUsers: r.EnableImportOktaUsers,
-		ResourceGroup:         *n.get(NamedResourceGroup, r.ResourceGroupID),
-		Project:               *n.get(NamedProject, r.ProjectID),
-	}
-	for _, fs := range r.EnhancedFilters {
-		out.EnhancedFilters = append(out.EnhancedFilters, slices.Clone(fs))
-	}
-	return out
-}
-
 // connRules returns the connection's rules by priority.
 func connRules(tx storage.ReadTx, connID string) ([]*storage.Rule, error) {
-	rs, err := storage.Rules.List(tx, "connection", connID)
+	rs, err := storage.Rules.List(tx, storage.RulesByConnection, connID)
 	if err != nil {
 		return nil, err
 	}
@@ -290,6 +194,24 @@ func checkRuleName(rules []*storage.Rule, name, exceptID string) error {
 // connected (rules cannot be created while it is disconnected or inactive) or the name is taken on
 // the connection (case-insensitively); ErrForbidden. Safe for concurrent use.
 func (e *Engine) CreateAccountRule(ctx context.Context, p Principal, connID string, in AccountRuleInput) (ADAccountRule, error) {
+	return e.saveAccountRule(ctx, p, connID, in, func(tx storage.WriteTx, now time.Time) (*storage.Rule, error) {
+		conn, err := e.teamConnection(tx, p, connID)
+		if err != nil {
+			return nil, err
+		}
+		if conn.Status != ConnectionConnected {
+			return nil, conflictf("AD connection %q is %s: account rules can only be created while it is connected", connID, conn.Status)
+		}
+		return &storage.Rule{ID: e.newID(), TeamID: p.TeamID, ConnectionID: connID, CreatedAt: now}, nil
+	})
+}
+
+// saveAccountRule is the skeleton of CreateAccountRule and UpdateAccountRule. It validates in and
+// checks that p administers in's resource group; then, in one rule change (ruleChange), load finds
+// the rule to update or makes a new one (with no priority yet), the target and the name are
+// checked against the connection's rules, a new rule is given the lowest priority, and the rule is
+// filled from in and stored.
+func (e *Engine) saveAccountRule(ctx context.Context, p Principal, connID string, in AccountRuleInput, load func(tx storage.WriteTx, now time.Time) (*storage.Rule, error)) (ADAccountRule, error) {
 	if err := p.check(); err != nil {
 		return ADAccountRule{}, err
 	}
@@ -303,12 +225,9 @@ func (e *Engine) CreateAccountRule(ctx context.Context, p Principal, connID stri
 	}
 	var out ADAccountRule
 	err := e.ruleChange(ctx, p, connID, func(tx storage.WriteTx, now time.Time) error {
-		conn, err := e.teamConnection(tx, p, connID)
+		r, err := load(tx, now)
 		if err != nil {
 			return err
-		}
-		if conn.Status != ConnectionConnected {
-			return conflictf("AD connection %q is %s: account rules can only be created while it is connected", connID, conn.Status)
 		}
 		if err := e.checkTarget(tx, p, in.ResourceGroup.ID, in.Project.ID); err != nil {
 			return err
@@ -317,21 +236,27 @@ func (e *Engine) CreateAccountRule(ctx context.Context, p Principal, connID stri
 		if err != nil {
 			return err
 		}
-		if err := checkRuleName(rules, in.Name, ""); err != nil {
+		if err := checkRuleName(rules, in.Name, r.ID); err != nil {
 			return err
 		}
-		r := storage.Rule{
-			ID: e.newID(), TeamID: p.TeamID, ConnectionID: connID, Priority: len(rules) + 1,
-			CreatedAt: now, UpdatedAt: now,
+		insert := r.Priority == 0
+		if insert {
+			r.Priority = len(rules) + 1
+			if len(rules) > 0 {
+				r.Priority = max(r.Priority, rules[len(rules)-1].Priority+1)
+			}
 		}
-		if len(rules) > 0 {
-			r.Priority = max(r.Priority, rules[len(rules)-1].Priority+1)
+		setRule(r, in)
+		r.UpdatedAt = now
+		if insert {
+			err = storage.Rules.Insert(tx, r)
+		} else {
+			err = storage.Rules.Update(tx, r)
 		}
-		setRule(&r, in)
-		if err := storage.Rules.Insert(tx, &r); err != nil {
+		if err != nil {
 			return err
 		}
-		out = newNamer(tx).rule(&r)
+		out = newNamer(tx).rule(r)
 		return nil
 	})
 	return out, err
@@ -340,9 +265,24 @@ func (e *Engine) CreateAccountRule(ctx context.Context, p Principal, connID stri
 func setRule(r *storage.Rule, in AccountRuleInput) {
 	r.Name, r.RuleType = in.Name, in.RuleType
 	r.OrganizationalUnits = slices.Clone(in.OrganizationalUnits)
-	r.EnhancedFilters = cloneFilters(in.EnhancedFilters)
+	r.EnhancedFilters = storedFilters(in.EnhancedFilters)
 	r.ProjectID, r.ResourceGroupID = in.Project.ID, in.ResourceGroup.ID
 	r.EnableInitialPasswordRotation, r.EnableImportOktaUsers = in.EnableInitialPasswordRotation, in.EnableImportOktaUsers
+}
+
+// storedFilters converts enhanced filters to their stored form.
+func storedFilters(fs [][]RuleFilter) [][]storage.RuleFilter {
+	if fs == nil {
+		return nil
+	}
+	out := make([][]storage.RuleFilter, len(fs))
+	for i, row := range fs {
+		out[i] = make([]storage.RuleFilter, len(row))
+		for j, f := range row {
+			out[i][j] = storage.RuleFilter(f)
+		}
+	}
+	return out
 }
 
 func cloneFilters(fs [][]RuleFilter) [][]RuleFilter {
@@ -360,7 +300,7 @@ func cloneFilters(fs [][]RuleFilter) [][]RuleFilter {
 // resource_admin (team-wide or delegated) or security_admin. Errors: ErrNotFound, ErrForbidden.
 // Safe for concurrent use.
 func (e *Engine) AccountRules(ctx context.Context, p Principal, connID string) ([]ADAccountRule, error) {
-	if err := p.requireRuleRead(); err != nil {
+	if err := p.requireResourceRead(); err != nil {
 		return nil, err
 	}
 	out := []ADAccountRule{}
@@ -372,19 +312,26 @@ func (e *Engine) AccountRules(ctx context.Context, p Principal, connID string) (
 		if err != nil {
 			return err
 		}
-		n := newNamer(tx)
-		for _, r := range rules {
-			out = append(out, n.rule(r))
-		}
+		out = rulesView(tx, rules)
 		return nil
 	})
 	return out, err
 }
 
+// rulesView returns the wire view of rules, in their order (never nil).
+func rulesView(tx storage.ReadTx, rules []*storage.Rule) []ADAccountRule {
+	out := make([]ADAccountRule, 0, len(rules))
+	n := newNamer(tx)
+	for _, r := range rules {
+		out = append(out, n.rule(r))
+	}
+	return out
+}
+
 // AccountRule returns one account rule of the connection. Roles as AccountRules. Errors:
 // ErrNotFound for an unknown connection or rule, ErrForbidden. Safe for concurrent use.
 func (e *Engine) AccountRule(ctx context.Context, p Principal, connID, ruleID string) (ADAccountRule, error) {
-	if err := p.requireRuleRead(); err != nil {
+	if err := p.requireResourceRead(); err != nil {
 		return ADAccountRule{}, err
 	}
 	var out ADAccountRule
@@ -416,45 +363,13 @@ func (e *Engine) connRule(tx storage.ReadTx, p Principal, connID, ruleID string)
 // the rule's current and its new resource group. Errors as CreateAccountRule, except that a
 // disconnected connection does not prevent updates; ErrNotFound for an unknown rule. Safe for concurrent use.
 func (e *Engine) UpdateAccountRule(ctx context.Context, p Principal, connID, ruleID string, in AccountRuleInput) (ADAccountRule, error) {
-	if err := p.check(); err != nil {
-		return ADAccountRule{}, err
-	}
-	in.OrganizationalUnits = slices.Clone(in.OrganizationalUnits)
-	in.EnhancedFilters = cloneFilters(in.EnhancedFilters)
-	if err := in.validate(); err != nil {
-		return ADAccountRule{}, err
-	}
-	if err := p.requireIn(RoleResourceAdmin, in.ResourceGroup.ID); err != nil {
-		return ADAccountRule{}, err
-	}
-	var out ADAccountRule
-	err := e.ruleChange(ctx, p, connID, func(tx storage.WriteTx, now time.Time) error {
+	return e.saveAccountRule(ctx, p, connID, in, func(tx storage.WriteTx, _ time.Time) (*storage.Rule, error) {
 		r, err := e.connRule(tx, p, connID, ruleID)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		if err := p.requireIn(RoleResourceAdmin, r.ResourceGroupID); err != nil {
-			return err
-		}
-		if err := e.checkTarget(tx, p, in.ResourceGroup.ID, in.Project.ID); err != nil {
-			return err
-		}
-		rules, err := connRules(tx, connID)
-		if err != nil {
-			return err
-		}
-		if err := checkRuleName(rules, in.Name, ruleID); err != nil {
-			return err
-		}
-		setRule(r, in)
-		r.UpdatedAt = now
-		if err := storage.Rules.Update(tx, r); err != nil {
-			return err
-		}
-		out = newNamer(tx).rule(r)
-		return nil
+		return r, p.requireIn(RoleResourceAdmin, r.ResourceGroupID)
 	})
-	return out, err
 }
 
 // ruleChange runs fn, a change to the connection's rules or rule settings, in a write transaction
@@ -588,74 +503,26 @@ func (e *Engine) ReorderAccountRules(ctx context.Context, p Principal, connID st
 		if err := renumber(tx, next, now); err != nil {
 			return err
 		}
-		n := newNamer(tx)
-		for _, r := range next {
-			out = append(out, n.rule(r))
-		}
+		out = rulesView(tx, next)
 		return nil
 	})
 	return out, err
 }
 
-// AccountRuleSettings returns the connection's rule settings. Roles as AccountRules. Errors:
-// ErrNotFound, ErrForbidden. Safe for concurrent use.
-func (e *Engine) AccountRuleSettings(ctx context.Context, p Principal, connID string) (RuleSettings, error) {
-	if err := p.requireRuleRead(); err != nil {
-		return RuleSettings{}, err
+func (n *namer) rule(r *storage.Rule) ADAccountRule {
+	out := ADAccountRule{
+		ID: r.ID, Name: r.Name, RuleType: r.RuleType, OrganizationalUnits: slices.Clone(r.OrganizationalUnits),
+		Priority: r.Priority, EnableInitialPasswordRotation: r.EnableInitialPasswordRotation,
+		EnableImportOktaUsers: r.EnableImportOktaUsers,
+		ResourceGroup:         *n.get(NamedResourceGroup, r.ResourceGroupID),
+		Project:               *n.get(NamedProject, r.ProjectID),
 	}
-	var out RuleSettings
-	err := e.store.View(ctx, func(tx storage.ReadTx) error {
-		c, err := e.teamConnection(tx, p, connID)
-		if err != nil {
-			return err
+	for _, fs := range r.EnhancedFilters {
+		row := make([]RuleFilter, len(fs))
+		for i, f := range fs {
+			row[i] = RuleFilter(f)
 		}
-		s := c.RuleSettings
-		out = RuleSettings{
-			IsConfigured: s.IsConfigured, AllowPartialMatches: s.AllowPartialMatches,
-			MatchingCriteria:        MatchingCriteria{Username: s.Username, FirstAndLastName: s.FirstAndLastName, DisplayName: s.DisplayName, Email: s.Email},
-			PartialMatchingCriteria: []PartialMatchCriterion{},
-		}
-		for _, pc := range s.Partial {
-			out.PartialMatchingCriteria = append(out.PartialMatchingCriteria, PartialMatchCriterion(pc))
-		}
-		return nil
-	})
-	return out, err
-}
-
-// ConfigureAccountRuleSettings sets the connection's rule settings (is_configured becomes true) and
-// re-evaluates its accounts (see ruleChange); match overrides are kept. Needs
-// resource_admin. Errors: ErrInvalid for an operator other than "STARTS WITH" / "ENDS WITH" (the
-// underscore forms are accepted and stored with a space), an empty or over-long match_value, more
-// than 50 entries (entries are kept but unused while allow_partial_matches is false); ErrNotFound;
-// ErrForbidden. Safe for concurrent use.
-func (e *Engine) ConfigureAccountRuleSettings(ctx context.Context, p Principal, connID string, in RuleSettings) error {
-	if err := p.require(RoleResourceAdmin); err != nil {
-		return err
+		out.EnhancedFilters = append(out.EnhancedFilters, row)
 	}
-	if len(in.PartialMatchingCriteria) > maxPartialEntries {
-		return invalidf("at most %d partial_matching_criteria entries", maxPartialEntries)
-	}
-	s := storage.RuleSettings{
-		IsConfigured: true, Username: in.MatchingCriteria.Username, FirstAndLastName: in.MatchingCriteria.FirstAndLastName,
-		DisplayName: in.MatchingCriteria.DisplayName, Email: in.MatchingCriteria.Email, AllowPartialMatches: in.AllowPartialMatches,
-	}
-	for _, pc := range in.PartialMatchingCriteria {
-		op := strings.ReplaceAll(strings.ToUpper(strings.TrimSpace(pc.Operator)), "_", " ")
-		if op != PartialStartsWith && op != PartialEndsWith {
-			return invalidf("partial matching operator must be %q or %q, got %q", PartialStartsWith, PartialEndsWith, pc.Operator)
-		}
-		if pc.MatchValue == "" || len(pc.MatchValue) > 255 {
-			return invalidf("match_value must be 1-255 characters")
-		}
-		s.Partial = append(s.Partial, storage.PartialCriterion{Operator: op, MatchValue: pc.MatchValue})
-	}
-	return e.ruleChange(ctx, p, connID, func(tx storage.WriteTx, now time.Time) error {
-		c, err := e.teamConnection(tx, p, connID)
-		if err != nil {
-			return err
-		}
-		c.RuleSettings, c.UpdatedAt = s, now
-		return storage.Connections.Update(tx, c)
-	})
+	return out
 }

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cockroachdb/errors"
+	"github.com/go-ldap/ldap/v3"
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/opakit/opa"
@@ -17,17 +17,17 @@ import (
 // rulesEnv is a team with admins, two resource groups with projects and one connected AD
 // connection, for the account, rule and matching tests.
 type rulesEnv struct {
-	e                  *opa.Engine
-	clock              *opa.ManualClock
-	team               storage.Team
-	sys                opa.Principal
-	ra, sa, eu         opa.Principal
-	dra1, dsa1, dra2   opa.Principal // delegated admins of rg1 (dra1, dsa1) and rg2 (dra2)
-	other              opa.Principal // resource admin of another team
-	rg1, rg2           storage.ResourceGroup
-	p1a, p1b, p2       storage.Project
-	conn               opa.ADConnection
-	nextAcct, nextUser int
+	e                *opa.Engine
+	clock            *opa.ManualClock
+	team             opa.Team
+	sys              opa.Principal
+	ra, sa, eu       opa.Principal
+	dra1, dsa1, dra2 opa.Principal // delegated admins of rg1 (dra1, dsa1) and rg2 (dra2)
+	other            opa.Principal // resource admin of another team
+	rg1, rg2         opa.ResourceGroup
+	p1a, p1b, p2     opa.Project
+	conn             opa.ADConnection
+	nextAcct         int
 }
 
 func newRulesEnv(t testing.TB) *rulesEnv {
@@ -35,54 +35,54 @@ func newRulesEnv(t testing.TB) *rulesEnv {
 	ctx := context.Background()
 	clock := opa.NewManualClock(time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC))
 	e, err := opa.New(memstore.New(), opa.WithClock(clock), opa.WithSeed(4))
-	rtMust(t, err)
+	must(t, err)
 	r := &rulesEnv{e: e, clock: clock}
 	r.team, err = e.CreateTeam(ctx, "acme")
-	rtMust(t, err)
+	must(t, err)
 	r.sys = opa.SystemPrincipal(r.team)
 	r.rg1, err = e.CreateResourceGroup(ctx, r.sys, "rg1", "")
-	rtMust(t, err)
+	must(t, err)
 	r.rg2, err = e.CreateResourceGroup(ctx, r.sys, "rg2", "")
-	rtMust(t, err)
+	must(t, err)
 	r.p1a, err = e.CreateProject(ctx, r.sys, r.rg1.ID, "p1a")
-	rtMust(t, err)
+	must(t, err)
 	r.p1b, err = e.CreateProject(ctx, r.sys, r.rg1.ID, "p1b")
-	rtMust(t, err)
+	must(t, err)
 	r.p2, err = e.CreateProject(ctx, r.sys, r.rg2.ID, "p2")
-	rtMust(t, err)
-	r.ra = r.principal(t, "ra", storage.RoleGrant{Role: string(opa.RoleResourceAdmin)})
-	r.sa = r.principal(t, "sa", storage.RoleGrant{Role: string(opa.RoleSecurityAdmin)})
-	r.eu = r.principal(t, "eu", storage.RoleGrant{Role: string(opa.RoleEndUser)})
-	r.dra1 = r.principal(t, "dra1", storage.RoleGrant{Role: string(opa.RoleDelegatedResourceAdmin), ResourceGroupID: r.rg1.ID})
-	r.dsa1 = r.principal(t, "dsa1", storage.RoleGrant{Role: string(opa.RoleDelegatedSecurityAdmin), ResourceGroupID: r.rg1.ID})
-	r.dra2 = r.principal(t, "dra2", storage.RoleGrant{Role: string(opa.RoleDelegatedResourceAdmin), ResourceGroupID: r.rg2.ID})
+	must(t, err)
+	r.ra = r.principal(t, "ra", opa.RoleGrant{Role: opa.RoleResourceAdmin})
+	r.sa = r.principal(t, "sa", opa.RoleGrant{Role: opa.RoleSecurityAdmin})
+	r.eu = r.principal(t, "eu", opa.RoleGrant{Role: opa.RoleEndUser})
+	r.dra1 = r.principal(t, "dra1", opa.RoleGrant{Role: opa.RoleDelegatedResourceAdmin, ResourceGroupID: r.rg1.ID})
+	r.dsa1 = r.principal(t, "dsa1", opa.RoleGrant{Role: opa.RoleDelegatedSecurityAdmin, ResourceGroupID: r.rg1.ID})
+	r.dra2 = r.principal(t, "dra2", opa.RoleGrant{Role: opa.RoleDelegatedResourceAdmin, ResourceGroupID: r.rg2.ID})
 	other, err := e.CreateTeam(ctx, "globex")
-	rtMust(t, err)
-	_, err = e.CreateUser(ctx, opa.SystemPrincipal(other), opa.UserInput{Username: "ra", Roles: []storage.RoleGrant{{Role: string(opa.RoleResourceAdmin)}}})
-	rtMust(t, err)
+	must(t, err)
+	_, err = e.CreateUser(ctx, opa.SystemPrincipal(other), opa.UserInput{Username: "ra", Roles: []opa.RoleGrant{{Role: opa.RoleResourceAdmin}}})
+	must(t, err)
 	r.other, err = e.PrincipalForUser(ctx, "globex", "ra")
-	rtMust(t, err)
+	must(t, err)
 	r.conn, err = e.CreateADConnection(ctx, r.ra, opa.ADConnectionInput{Name: "corp", Domain: "corp.example.com"})
-	rtMust(t, err)
+	must(t, err)
 	return r
 }
 
 // principal creates a service user (not matchable) with the grants and returns its principal.
-func (r *rulesEnv) principal(t testing.TB, name string, grants ...storage.RoleGrant) opa.Principal {
+func (r *rulesEnv) principal(t testing.TB, name string, grants ...opa.RoleGrant) opa.Principal {
 	t.Helper()
 	ctx := context.Background()
 	_, err := r.e.CreateUser(ctx, r.sys, opa.UserInput{Username: name, ServiceUser: true, Roles: grants})
-	rtMust(t, err)
+	must(t, err)
 	p, err := r.e.PrincipalForUser(ctx, r.team.Name, name)
-	rtMust(t, err)
+	must(t, err)
 	return p
 }
 
 // user creates a matchable user.
-func (r *rulesEnv) user(t testing.TB, in opa.UserInput) storage.User {
+func (r *rulesEnv) user(t testing.TB, in opa.UserInput) opa.User {
 	t.Helper()
 	u, err := r.e.CreateUser(context.Background(), r.sys, in)
-	rtMust(t, err)
+	must(t, err)
 	return u
 }
 
@@ -107,7 +107,7 @@ func (r *rulesEnv) addAccounts(t testing.TB, accts ...storage.Account) []string 
 		}
 		return nil
 	})
-	rtMust(t, err)
+	must(t, err)
 	return ids
 }
 
@@ -119,28 +119,14 @@ func (r *rulesEnv) account(t testing.TB, id string) storage.Account {
 		a, err = storage.Accounts.Get(tx, id)
 		return err
 	})
-	rtMust(t, err)
+	must(t, err)
 	return *a
 }
 
-func (r *rulesEnv) rule(name, typ string, p storage.Project, ous ...string) opa.AccountRuleInput {
+func (r *rulesEnv) rule(name, typ string, p opa.Project, ous ...string) opa.AccountRuleInput {
 	return opa.AccountRuleInput{
 		Name: name, RuleType: typ, OrganizationalUnits: ous,
 		ResourceGroup: opa.NamedObject{ID: p.ResourceGroupID}, Project: opa.NamedObject{ID: p.ID},
-	}
-}
-
-func rtMust(t testing.TB, err error) {
-	t.Helper()
-	if err != nil {
-		t.Fatal(err)
-	}
-}
-
-func rtWant(t testing.TB, what string, err, class error) {
-	t.Helper()
-	if !errors.Is(err, class) {
-		t.Fatalf("%s: got %v, want %v", what, err, class)
 	}
 }
 
@@ -232,17 +218,17 @@ func TestRuleEvaluation(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			r := newRulesEnv(t)
 			ids := r.addAccounts(t, tc.acct)
-			projects := []storage.Project{r.p1a, r.p1b, r.p2}
+			projects := []opa.Project{r.p1a, r.p1b, r.p2}
 			var ruleIDs []string
 			for i, rl := range tc.rules {
 				in := r.rule(fmt.Sprintf("r%d", i), rl.typ, projects[i], rl.ous...)
 				in.EnhancedFilters = rl.filters
 				got, err := r.e.CreateAccountRule(ctx, r.ra, r.conn.ID, in)
-				rtMust(t, err)
+				must(t, err)
 				ruleIDs = append(ruleIDs, got.ID)
 			}
 			// Settings changes re-evaluate too (and are the only trigger when there are no rules).
-			rtMust(t, r.e.ConfigureAccountRuleSettings(ctx, r.ra, r.conn.ID, opa.RuleSettings{}))
+			must(t, r.e.ConfigureAccountRuleSettings(ctx, r.ra, r.conn.ID, opa.RuleSettings{}))
 			a := r.account(t, ids[0])
 			if tc.want < 0 {
 				if a.RuleID != "" || a.AccountType != "" || a.ProjectID != "" || a.ResourceGroupID != "" || a.StatusDetail != opa.StatusUnmanaged {
@@ -270,13 +256,13 @@ func TestRuleLifecycle(t *testing.T) {
 		storage.Account{DistinguishedName: "CN=gone,OU=Users," + base, SAMAccountName: "gone", Missing: true},
 	)
 	admins, err := r.e.CreateAccountRule(ctx, r.ra, r.conn.ID, r.rule("admins", "individual", r.p1a, "OU=Admins,"+base))
-	rtMust(t, err)
+	must(t, err)
 	if admins.Priority != 1 || admins.RuleType != "INDIVIDUAL" || admins.Project != (opa.NamedObject{ID: r.p1a.ID, Name: "p1a", Type: "project"}) ||
 		admins.ResourceGroup != (opa.NamedObject{ID: r.rg1.ID, Name: "rg1", Type: "resource_group"}) {
 		t.Fatalf("created rule %+v", admins)
 	}
 	all, err := r.e.CreateAccountRule(ctx, r.dra2, r.conn.ID, r.rule("all", "SHARED", r.p2, base))
-	rtMust(t, err)
+	must(t, err)
 	if all.Priority != 2 {
 		t.Fatalf("second rule priority %d, want 2 (new rules go last)", all.Priority)
 	}
@@ -295,7 +281,7 @@ func TestRuleLifecycle(t *testing.T) {
 	// Reorder: "all" first takes account a too.
 	r.clock.Advance(time.Hour)
 	got, err := r.e.ReorderAccountRules(ctx, r.ra, r.conn.ID, []opa.RulePriority{{RuleID: all.ID, Priority: 5}, {RuleID: admins.ID, Priority: 9}})
-	rtMust(t, err)
+	must(t, err)
 	if len(got) != 2 || got[0].ID != all.ID || got[0].Priority != 1 || got[1].Priority != 2 {
 		t.Fatalf("reordered: %+v", got)
 	}
@@ -319,7 +305,7 @@ func TestRuleLifecycle(t *testing.T) {
 	} {
 		t.Run("reorder "+name, func(t *testing.T) {
 			_, err := r.e.ReorderAccountRules(ctx, r.ra, r.conn.ID, tc.order)
-			rtWant(t, name, err, tc.class)
+			wantErr(t, name, err, tc.class)
 		})
 	}
 	if rules, _ := r.e.AccountRules(ctx, r.ra, r.conn.ID); rules[0].ID != all.ID {
@@ -329,7 +315,7 @@ func TestRuleLifecycle(t *testing.T) {
 	// Update: "all" now only covers Users, so account a falls to admins again.
 	in := r.rule("all", "SHARED", r.p2, "OU=Users,"+base)
 	_, err = r.e.UpdateAccountRule(ctx, r.ra, r.conn.ID, all.ID, in)
-	rtMust(t, err)
+	must(t, err)
 	if a := r.account(t, ids[0]); a.RuleID != admins.ID || a.AccountType != "INDIVIDUAL" {
 		t.Fatalf("after update account a: rule %q type %q", a.RuleID, a.AccountType)
 	}
@@ -338,25 +324,25 @@ func TestRuleLifecycle(t *testing.T) {
 	}
 
 	// Delete: priorities renumber, accounts of the deleted rule become unmanaged.
-	rtMust(t, r.e.DeleteAccountRule(ctx, r.ra, r.conn.ID, all.ID))
+	must(t, r.e.DeleteAccountRule(ctx, r.ra, r.conn.ID, all.ID))
 	if b := r.account(t, ids[1]); b.AccountType != "" || b.StatusDetail != opa.StatusUnmanaged || b.ProjectID != "" {
 		t.Fatalf("after delete account b: %+v", b)
 	}
 	rules, err := r.e.AccountRules(ctx, r.ra, r.conn.ID)
-	rtMust(t, err)
+	must(t, err)
 	if len(rules) != 1 || rules[0].Priority != 1 {
 		t.Fatalf("after delete rules %+v, want admins at priority 1", rules)
 	}
-	rtWant(t, "delete again", r.e.DeleteAccountRule(ctx, r.ra, r.conn.ID, all.ID), opa.ErrNotFound)
+	wantErr(t, "delete again", r.e.DeleteAccountRule(ctx, r.ra, r.conn.ID, all.ID), opa.ErrNotFound)
 	_, err = r.e.AccountRule(ctx, r.ra, r.conn.ID, all.ID)
-	rtWant(t, "get deleted", err, opa.ErrNotFound)
+	wantErr(t, "get deleted", err, opa.ErrNotFound)
 
 	// Rules cannot be created while the connection is disconnected; updates still work.
-	rtMust(t, r.e.UpdateConnectionStatus(ctx, r.ra, r.conn.ID, opa.ConnectionDisconnected))
+	must(t, r.e.UpdateConnectionStatus(ctx, r.ra, r.conn.ID, opa.ConnectionDisconnected))
 	_, err = r.e.CreateAccountRule(ctx, r.ra, r.conn.ID, r.rule("x", "SHARED", r.p2, base))
-	rtWant(t, "create while disconnected", err, opa.ErrConflict)
+	wantErr(t, "create while disconnected", err, opa.ErrConflict)
 	_, err = r.e.UpdateAccountRule(ctx, r.ra, r.conn.ID, admins.ID, r.rule("admins", "SHARED", r.p1a, "OU=Admins,"+base))
-	rtMust(t, err)
+	must(t, err)
 }
 
 func TestRuleBadInputChangesNothing(t *testing.T) {
@@ -364,7 +350,7 @@ func TestRuleBadInputChangesNothing(t *testing.T) {
 	r := newRulesEnv(t)
 	ids := r.addAccounts(t, storage.Account{DistinguishedName: "CN=a,OU=Admins," + base, SAMAccountName: "a"})
 	ok, err := r.e.CreateAccountRule(ctx, r.ra, r.conn.ID, r.rule("ok", "SHARED", r.p1a, base))
-	rtMust(t, err)
+	must(t, err)
 	before := r.account(t, ids[0])
 	mod := func(f func(*opa.AccountRuleInput)) opa.AccountRuleInput {
 		in := r.rule("new", "INDIVIDUAL", r.p2, "OU=Admins,"+base)
@@ -398,19 +384,19 @@ func TestRuleBadInputChangesNothing(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := r.e.CreateAccountRule(ctx, r.ra, r.conn.ID, tc.in)
-			rtWant(t, "create", err, tc.class)
+			wantErr(t, "create", err, tc.class)
 			_, err = r.e.UpdateAccountRule(ctx, r.ra, r.conn.ID, ok.ID, tc.in)
 			if name == "duplicate name" {
-				rtMust(t, err) // renaming a rule to its own name (any case) is fine
+				must(t, err) // renaming a rule to its own name (any case) is fine
 				_, err = r.e.UpdateAccountRule(ctx, r.ra, r.conn.ID, ok.ID, r.rule("ok", "SHARED", r.p1a, base))
-				rtMust(t, err)
+				must(t, err)
 				return
 			}
-			rtWant(t, "update", err, tc.class)
+			wantErr(t, "update", err, tc.class)
 		})
 	}
 	rules, err := r.e.AccountRules(ctx, r.ra, r.conn.ID)
-	rtMust(t, err)
+	must(t, err)
 	if len(rules) != 1 || rules[0].Name != "ok" || rules[0].RuleType != "SHARED" {
 		t.Fatalf("rules after bad input: %+v", rules)
 	}
@@ -419,12 +405,12 @@ func TestRuleBadInputChangesNothing(t *testing.T) {
 		t.Fatalf("bad input changed the account (-before +after):\n%s", diff)
 	}
 	_, err = r.e.CreateAccountRule(ctx, r.ra, "nope", r.rule("x", "SHARED", r.p1a, base))
-	rtWant(t, "unknown connection", err, opa.ErrNotFound)
+	wantErr(t, "unknown connection", err, opa.ErrNotFound)
 	for name, s := range map[string]opa.RuleSettings{
 		"operator":    {PartialMatchingCriteria: []opa.PartialMatchCriterion{{Operator: "CONTAINS", MatchValue: "x"}}},
 		"empty value": {PartialMatchingCriteria: []opa.PartialMatchCriterion{{Operator: "STARTS WITH"}}},
 	} {
-		rtWant(t, "settings "+name, r.e.ConfigureAccountRuleSettings(ctx, r.ra, r.conn.ID, s), opa.ErrInvalid)
+		wantErr(t, "settings "+name, r.e.ConfigureAccountRuleSettings(ctx, r.ra, r.conn.ID, s), opa.ErrInvalid)
 	}
 	if s, _ := r.e.AccountRuleSettings(ctx, r.ra, r.conn.ID); s.IsConfigured {
 		t.Fatalf("bad settings were stored: %+v", s)
@@ -437,7 +423,7 @@ func TestRuleRoles(t *testing.T) {
 	in1 := r.rule("rg1 rule", "SHARED", r.p1a, base)
 	forbidden := func(what string, err error) {
 		t.Helper()
-		rtWant(t, what, err, opa.ErrForbidden)
+		wantErr(t, what, err, opa.ErrForbidden)
 	}
 	_, err := r.e.CreateAccountRule(ctx, r.eu, r.conn.ID, in1)
 	forbidden("end user create", err)
@@ -446,13 +432,13 @@ func TestRuleRoles(t *testing.T) {
 	_, err = r.e.CreateAccountRule(ctx, r.dra2, r.conn.ID, in1)
 	forbidden("delegated admin of another rg", err)
 	_, err = r.e.CreateAccountRule(ctx, opa.Principal{}, r.conn.ID, in1)
-	rtWant(t, "unauthenticated", err, opa.ErrUnauthorized)
+	wantErr(t, "unauthenticated", err, opa.ErrUnauthorized)
 	_, err = r.e.CreateAccountRule(ctx, r.other, r.conn.ID, r.rule("x", "SHARED", r.p1a, base))
 	if err == nil {
 		t.Fatal("another team's admin created a rule")
 	}
 	rule1, err := r.e.CreateAccountRule(ctx, r.dra1, r.conn.ID, in1)
-	rtMust(t, err)
+	must(t, err)
 	_, err = r.e.UpdateAccountRule(ctx, r.dra2, r.conn.ID, rule1.ID, r.rule("moved", "SHARED", r.p2, base))
 	forbidden("delegated admin moving another rg's rule", err)
 	forbidden("delegated delete of another rg's rule", r.e.DeleteAccountRule(ctx, r.dra2, r.conn.ID, rule1.ID))
@@ -465,11 +451,59 @@ func TestRuleRoles(t *testing.T) {
 	_, err = r.e.AccountRuleSettings(ctx, r.eu, r.conn.ID)
 	forbidden("end user settings", err)
 	_, err = r.e.AccountRules(ctx, r.other, r.conn.ID)
-	rtWant(t, "other team list", err, opa.ErrNotFound)
+	wantErr(t, "other team list", err, opa.ErrNotFound)
 	for _, p := range []opa.Principal{r.ra, r.sa, r.dra1, r.dra2} {
 		if rules, err := r.e.AccountRules(ctx, p, r.conn.ID); err != nil || len(rules) != 1 {
 			t.Fatalf("%s lists rules: %d, %v", p.Username, len(rules), err)
 		}
 	}
-	rtMust(t, r.e.DeleteAccountRule(ctx, r.dra1, r.conn.ID, rule1.ID))
+	must(t, r.e.DeleteAccountRule(ctx, r.dra1, r.conn.ID, rule1.ID))
+}
+
+// TestRuleEvaluationOverEscapedDNs runs rule evaluation over OUs and account DNs written with
+// RFC 4514 escapes (\=, \,, \+, \\, hex), escaped spaces, case and multi-valued RDNs. An account
+// must be managed by the first rule (in priority order) whose OU go-ldap's parser reads as a strict
+// ancestor of the account's DN under distinguishedNameMatch, and by no rule when there is none.
+func TestRuleEvaluationOverEscapedDNs(t *testing.T) {
+	ctx := context.Background()
+	r := newRulesEnv(t)
+	ous := []string{
+		`OU=a\=b,DC=x`, `OU=a\,b,DC=x`, `OU=a\+b+CN=c,DC=x`, `OU=a\\b,DC=x`, `OU=J\c3\b6rg,DC=x`,
+		`OU=\ lead,DC=x`, `OU=trail\ ,DC=x`, `OU=\#h,DC=x`, `DC=x`,
+	}
+	dns := []string{
+		`CN=u1,ou=a=b,dc=x`, `CN=u2,OU=a\3db,DC=X`, `CN=u3,OU=a\3dc,DC=x`, `CN=u4,OU=A\2CB,DC=x`,
+		`CN=u5,OU=ab,DC=x`, `CN=u6,cn=C+ou=A\2bB,dc=x`, `CN=u7,OU=a\+b,DC=x`, `CN=u8,OU=a\5cb,DC=x`,
+		`CN=u9,OU=jÖRG,DC=x`, `CN=u10,OU=\20lead,DC=x`, `CN=u11,OU=lead,DC=x`, `CN=u12,OU=trail\20,DC=x`,
+		`CN=u13,OU=\23h,DC=x`, `CN=u14,OU=a\,b,DC=y`, `OU=a=b,DC=x`, `CN=u\,15,OU=a\=b,DC=x`,
+		`CN=u16,OU=sub,OU=a\=b,DC=x`, `CN=u17,DC=y`,
+	}
+	var accts []storage.Account
+	for i, dn := range dns {
+		accts = append(accts, storage.Account{SAMAccountName: fmt.Sprintf("u%d", i), DistinguishedName: dn})
+	}
+	ids := r.addAccounts(t, accts...)
+	var ruleIDs []string
+	for i, ou := range ous {
+		rule, err := r.e.CreateAccountRule(ctx, r.ra, r.conn.ID, r.rule(fmt.Sprintf("r%d", i), "SHARED", r.p1a, ou))
+		must(t, err)
+		ruleIDs = append(ruleIDs, rule.ID)
+	}
+	for i, dn := range dns {
+		want := ""
+		for j, ou := range ous {
+			o, err1 := ldap.ParseDN(ou)
+			d, err2 := ldap.ParseDN(dn)
+			if err1 != nil || err2 != nil {
+				t.Fatalf("go-ldap: %v %v", err1, err2)
+			}
+			if o.AncestorOfFold(d) {
+				want = ruleIDs[j]
+				break
+			}
+		}
+		if got := r.account(t, ids[i]).RuleID; got != want {
+			t.Errorf("%s: managed by rule %q, go-ldap says %q", dn, got, want)
+		}
+	}
 }

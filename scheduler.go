@@ -2,15 +2,10 @@ package opa
 
 import (
 	"context"
-	"fmt"
-	"reflect"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/cockroachdb/errors"
 
-	"github.com/opakit/opa/directory"
 	"github.com/opakit/opa/storage"
 )
 
@@ -24,12 +19,9 @@ import (
 //     once (NextRunAt = now) rather than running it inside the API call: the call stays fast and
 //     the next Tick runs it, which is what "runs immediately on activation" means for an engine
 //     whose server ticks every few seconds. Tests call Tick after activating.
-//   - Runs of one connection never overlap: they take the connection's mutex (Engine.syncMu). A
-//     scheduled run that finds the mutex held is skipped and stays due for the next Tick; a force
+//   - Runs of one connection never overlap: they take the connection's lock (Engine.syncLocks). A
+//     scheduled run that finds the lock held is skipped and stays due for the next Tick; a force
 //     sync that finds it held returns ErrConflict.
-func init() {
-	tickSteps = append(tickSteps, (*Engine).runDueSyncJobs)
-}
 
 // nextRun returns when a job with the schedule runs next after a run (or activation) at now.
 func nextRun(freq int, startHour *int, now time.Time) time.Time {
@@ -47,35 +39,49 @@ func nextRun(freq int, startHour *int, now time.Time) time.Time {
 	return now.Add(time.Duration(freq) * time.Hour)
 }
 
-// runDueSyncJobs is the Tick step: it runs every active server and user sync job that is due.
-func (e *Engine) runDueSyncJobs(ctx context.Context) error {
-	now := e.now()
-	type due struct {
-		conn, job string
-		server    bool
-	}
-	var jobs []due
+// dueJob is a sync job the scheduler found due.
+type dueJob struct {
+	conn, job string
+	server    bool // a server sync job; otherwise a user sync job
+}
+
+// isDue reports whether an active job whose next run is at next is due at now.
+func isDue(active bool, next, now time.Time) bool {
+	return active && !next.IsZero() && !next.After(now)
+}
+
+// dueSyncJobs returns the active server and user sync jobs that are due at now, server jobs
+// first, each kind in id order. It costs O(jobs).
+func (e *Engine) dueSyncJobs(ctx context.Context, now time.Time) ([]dueJob, error) {
+	var jobs []dueJob
 	err := e.store.View(ctx, func(tx storage.ReadTx) error {
-		ss, err := storage.ServerSyncJobs.List(tx, "id")
+		ss, err := storage.ServerSyncJobs.All(tx)
 		if err != nil {
 			return err
 		}
 		for _, j := range ss {
-			if j.IsActive && !j.NextRunAt.IsZero() && !j.NextRunAt.After(now) {
-				jobs = append(jobs, due{j.ConnectionID, j.ID, true})
+			if isDue(j.IsActive, j.NextRunAt, now) {
+				jobs = append(jobs, dueJob{j.ConnectionID, j.ID, true})
 			}
 		}
-		us, err := storage.UserSyncJobs.List(tx, "id")
+		us, err := storage.UserSyncJobs.All(tx)
 		if err != nil {
 			return err
 		}
 		for _, j := range us {
-			if j.IsActive && !j.NextRunAt.IsZero() && !j.NextRunAt.After(now) {
-				jobs = append(jobs, due{j.ConnectionID, j.ID, false})
+			if isDue(j.IsActive, j.NextRunAt, now) {
+				jobs = append(jobs, dueJob{j.ConnectionID, j.ID, false})
 			}
 		}
 		return nil
 	})
+	return jobs, err
+}
+
+// runDueSyncJobs is the Tick step: it runs every sync job dueSyncJobs finds, skipping (and
+// leaving due) those whose connection has a run under way.
+func (e *Engine) runDueSyncJobs(ctx context.Context) error {
+	jobs, err := e.dueSyncJobs(ctx, e.now())
 	if err != nil {
 		return err
 	}
@@ -84,8 +90,8 @@ func (e *Engine) runDueSyncJobs(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return errors.CombineErrors(errs, ctx.Err())
 		}
-		mu := e.connMutex(d.conn)
-		if !mu.TryLock() {
+		unlock, ok := e.syncLocks.tryLock(d.conn)
+		if !ok {
 			continue // a run of the connection is under way; the job stays due
 		}
 		var err error
@@ -94,7 +100,7 @@ func (e *Engine) runDueSyncJobs(ctx context.Context) error {
 		} else {
 			_, err = e.runUserJob(ctx, d.conn, d.job, false)
 		}
-		mu.Unlock()
+		unlock()
 		if err != nil && !errors.Is(err, ErrNotFound) {
 			e.log.Warn("sync job run failed", "connection", d.conn, "job", d.job, "error", err)
 			errs = errors.CombineErrors(errs, err)
@@ -103,402 +109,26 @@ func (e *Engine) runDueSyncJobs(ctx context.Context) error {
 	return errs
 }
 
-// ruleStat is what one rule assignment did in a server sync run.
-type ruleStat struct {
-	rule     storage.RuleAssignment
-	matched  int
-	assigned int
-	err      error
+// Schedule is the body of the schedule operations: {frequency, start_hour_utc}. It decodes only
+// this form; the HTTP API (package httpapi) also accepts the seeds' spellings (docs/wire.md).
+type Schedule struct {
+	Frequency    int  `json:"frequency"`
+	StartHourUTC *int `json:"start_hour_utc,omitempty"`
 }
 
-// serverPlan is the computed outcome of a server sync run.
-type serverPlan struct {
-	servers map[string]*storage.Server // by normalized DN
-	rules   []ruleStat
-}
-
-// normDN returns a DN's canonical form (directory.NormalizeDN) for comparisons; a DN that does
-// not parse is only lower-cased.
-func normDN(dn string) string {
-	if n, err := directory.NormalizeDN(dn); err == nil {
-		return n
+func validateSchedule(freq int, start *int) error {
+	switch freq {
+	case 1, 6, 12, 24:
+	default:
+		return invalidf("frequency must be 1, 6, 12 or 24 hours, got %d", freq)
 	}
-	return strings.ToLower(dn)
-}
-
-// underDN reports whether dn is base or lies below it; both are normalized.
-func underDN(dn, base string) bool {
-	return base == "" || dn == base || strings.HasSuffix(dn, ","+base)
-}
-
-// planServerSync searches the computers of each rule and assigns each computer to the project of
-// the highest-priority (lowest number) rule that matches it. A rule whose base DN does not exist
-// fails alone; any other directory error fails the plan.
-func (e *Engine) planServerSync(ctx context.Context, dir directory.Directory, j *storage.ServerSyncJob) (serverPlan, error) {
-	rules := slices.Clone(j.RuleAssignments)
-	slices.SortFunc(rules, func(a, b storage.RuleAssignment) int { return a.Priority - b.Priority })
-	plan := serverPlan{servers: map[string]*storage.Server{}}
-	attrs := serverAttributes(j)
-	for _, r := range rules {
-		st := ruleStat{rule: r}
-		entries, err := dir.Search(ctx, directory.SearchRequest{
-			BaseDN: r.BaseDN, Scope: directory.ScopeSubtree,
-			Filter: "(&(objectClass=computer)" + r.LDAPQueryFilter + ")", Attributes: attrs,
-		})
-		switch {
-		case errors.Is(err, ErrNotFound) || errors.Is(err, ErrInvalid):
-			st.err = err
-		case err != nil:
-			return serverPlan{}, err
+	if start != nil {
+		if freq != 24 {
+			return invalidf("start_hour_utc is only allowed with frequency 24")
 		}
-		for _, en := range entries {
-			st.matched++
-			key := normDN(en.DN)
-			if _, taken := plan.servers[key]; taken {
-				continue // a higher-priority rule has it
-			}
-			st.assigned++
-			plan.servers[key] = serverFromEntry(j, r.ProjectID, en)
-		}
-		plan.rules = append(plan.rules, st)
-	}
-	return plan, nil
-}
-
-func serverAttributes(j *storage.ServerSyncJob) []string {
-	attrs := []string{"cn", "objectGUID", hostnameAttr(j), osAttr(j)}
-	for _, a := range []string{j.AccessAddressAttribute, j.BastionAttribute} {
-		if a != "" {
-			attrs = append(attrs, a)
-		}
-	}
-	attrs = append(attrs, j.AltNamesAttributes...)
-	for _, m := range j.AdditionalAttributeMapping {
-		attrs = append(attrs, m.Value)
-	}
-	return attrs
-}
-
-func hostnameAttr(j *storage.ServerSyncJob) string {
-	if j.HostnameAttribute != "" {
-		return j.HostnameAttribute
-	}
-	return DefaultHostnameAttribute
-}
-
-func osAttr(j *storage.ServerSyncJob) string {
-	if j.OSAttribute != "" {
-		return j.OSAttribute
-	}
-	return "operatingSystem"
-}
-
-func serverFromEntry(j *storage.ServerSyncJob, projectID string, en *directory.Entry) *storage.Server {
-	s := &storage.Server{
-		TeamID: j.TeamID, ConnectionID: j.ConnectionID, JobID: j.ID, ProjectID: projectID,
-		DistinguishedName: en.DN, Hostname: en.Get(hostnameAttr(j)), OS: en.Get(osAttr(j)),
-	}
-	if s.Hostname == "" {
-		s.Hostname = en.Get("cn")
-	}
-	if j.AccessAddressAttribute != "" {
-		s.AccessAddress = en.Get(j.AccessAddressAttribute)
-	}
-	if j.BastionAttribute != "" {
-		s.Bastion = en.Get(j.BastionAttribute)
-	}
-	for _, a := range j.AltNamesAttributes {
-		s.AltNames = append(s.AltNames, en.GetAll(a)...)
-	}
-	for _, m := range j.AdditionalAttributeMapping {
-		v := en.Get(m.Value)
-		if v == "" {
-			continue
-		}
-		if s.Labels == nil {
-			s.Labels = map[string]string{}
-		}
-		s.Labels[m.Label] = v
-		if m.IsGUID {
-			s.ObjectGUID = v
-		}
-	}
-	return s
-}
-
-// sameServer reports whether two servers differ only in bookkeeping fields.
-func sameServer(a, b *storage.Server) bool {
-	x, y := *a, *b
-	x.ID, y.ID = "", ""
-	x.CreatedAt, y.CreatedAt = time.Time{}, time.Time{}
-	x.UpdatedAt, y.UpdatedAt = time.Time{}, time.Time{}
-	if len(x.AltNames) == 0 {
-		x.AltNames = nil
-	}
-	if len(y.AltNames) == 0 {
-		y.AltNames = nil
-	}
-	if len(x.Labels) == 0 {
-		x.Labels = nil
-	}
-	if len(y.Labels) == 0 {
-		y.Labels = nil
-	}
-	return reflect.DeepEqual(x, y)
-}
-
-// runServerJob runs a server sync job (test=false: the caller holds the connection's mutex) or a
-// test request (test=true: nothing but the result is written). It records and returns the result;
-// a failed run records a failed result and returns the error too.
-func (e *Engine) runServerJob(ctx context.Context, connID, jobID string, test bool) (*storage.SyncResult, error) {
-	var conn *storage.Connection
-	var job *storage.ServerSyncJob
-	var existing []*storage.Server
-	err := e.store.View(ctx, func(tx storage.ReadTx) error {
-		var err error
-		if conn, err = storage.Connections.Get(tx, connID); err != nil {
-			return wrapNotFound(err, "AD connection %q does not exist", connID)
-		}
-		if job, err = storage.ServerSyncJobs.Get(tx, jobID); err != nil || job.ConnectionID != connID {
-			return notFoundf("server sync job %q does not exist", jobID)
-		}
-		existing, err = storage.Servers.List(tx, "connection", connID)
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	started := e.now()
-	res := &storage.SyncResult{
-		ID: e.newID(), TeamID: conn.TeamID, ConnectionID: conn.ID, JobID: job.ID, JobKind: jobKindServer,
-		JobName: job.Name, CreatedAt: started,
-	}
-	if test {
-		res.TestRequestID = e.newID()
-	}
-	var advance func(storage.WriteTx) error
-	if !test {
-		advance = func(tx storage.WriteTx) error { return e.advanceServerJob(tx, job.ID, started) }
-	}
-	plan, err := e.serverPlanFor(ctx, conn, job)
-	if err != nil {
-		return e.finishFailed(ctx, res, advance, err)
-	}
-
-	var inserts, updates, deletes []*storage.Server
-	seen := map[string]bool{}
-	for _, old := range existing {
-		key := normDN(old.DistinguishedName)
-		seen[key] = true
-		want, ok := plan.servers[key]
-		if !ok {
-			deletes = append(deletes, old)
-			continue
-		}
-		w := *want
-		w.ID, w.CreatedAt, w.UpdatedAt = old.ID, old.CreatedAt, old.UpdatedAt
-		if !sameServer(&w, old) {
-			w.UpdatedAt = started
-			updates = append(updates, &w)
-		}
-	}
-	keys := make([]string, 0, len(plan.servers))
-	for k := range plan.servers {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	for _, k := range keys {
-		if !seen[k] {
-			s := *plan.servers[k]
-			s.ID, s.CreatedAt, s.UpdatedAt = e.newID(), started, started
-			inserts = append(inserts, &s)
-		}
-	}
-	failedRules := 0
-	var detail []string
-	for _, st := range plan.rules {
-		line := fmt.Sprintf("rule %s (priority %d, base DN %q): %d computers matched, %d assigned to project %s",
-			st.rule.ID, st.rule.Priority, st.rule.BaseDN, st.matched, st.assigned, st.rule.ProjectID)
-		if st.err != nil {
-			failedRules++
-			line = fmt.Sprintf("rule %s (priority %d, base DN %q) failed: %v", st.rule.ID, st.rule.Priority, st.rule.BaseDN, st.err)
-		}
-		detail = append(detail, line)
-	}
-	if failedRules > 0 {
-		deletes = nil // a rule that could not run must not make its servers vanish
-	}
-	res.RulesSummaryStatus = TaskDone
-	switch {
-	case failedRules == len(plan.rules):
-		res.RulesSummaryStatus = TaskFailed
-	case failedRules > 0:
-		res.RulesSummaryStatus = RulesPartial
-	}
-	res.TaskState = TaskDone
-	res.Added, res.Updated, res.Removed = len(inserts), len(updates), len(deletes)
-	res.Matched = len(plan.servers)
-	prefix := ""
-	if test {
-		prefix = "test request: "
-	}
-	res.Summary = prefix + summaryLine("servers", len(plan.servers), res.Added, res.Updated, res.Removed)
-	res.DetailedSummary = strings.Join(detail, "\n")
-
-	if !test {
-		var ops []func(storage.WriteTx) error
-		for _, s := range inserts {
-			ops = append(ops, func(tx storage.WriteTx) error { return storage.Servers.Insert(tx, s) })
-		}
-		for _, s := range updates {
-			ops = append(ops, func(tx storage.WriteTx) error { return storage.Servers.Update(tx, s) })
-		}
-		for _, s := range deletes {
-			ops = append(ops, func(tx storage.WriteTx) error {
-				err := storage.Servers.Delete(tx, s.ID)
-				if errors.Is(err, ErrNotFound) {
-					return nil
-				}
-				return err
-			})
-		}
-		if err := e.applyChunked(ctx, ops, nil); err != nil {
-			return e.finishFailed(ctx, res, advance, err)
-		}
-	}
-	res.UpdatedAt = e.now()
-	err = e.store.Update(ctx, func(tx storage.WriteTx) error {
-		if advance != nil {
-			if err := advance(tx); err != nil {
-				return err
-			}
-		}
-		return storage.SyncResults.Insert(tx, res)
-	})
-	return res, err
-}
-
-func (e *Engine) serverPlanFor(ctx context.Context, conn *storage.Connection, job *storage.ServerSyncJob) (serverPlan, error) {
-	dir, err := e.directoryFor(ctx, conn)
-	if err != nil {
-		return serverPlan{}, err
-	}
-	return e.planServerSync(ctx, dir, job)
-}
-
-// advanceServerJob records a run at started and schedules the next one.
-func (e *Engine) advanceServerJob(tx storage.WriteTx, jobID string, started time.Time) error {
-	j, err := storage.ServerSyncJobs.Get(tx, jobID)
-	if err != nil {
-		return nil // deleted meanwhile
-	}
-	j.LastRunAt = started
-	if j.IsActive {
-		j.NextRunAt = nextRun(j.Frequency, j.StartHourUTC, started)
-	}
-	return storage.ServerSyncJobs.Update(tx, j)
-}
-
-// finishFailed records a failed run's result (and, for a scheduled run, moves the job's schedule
-// on so a broken directory is not hammered every Tick) and returns the run's error.
-func (e *Engine) finishFailed(ctx context.Context, res *storage.SyncResult, advance func(storage.WriteTx) error, cause error) (*storage.SyncResult, error) {
-	res.TaskState, res.RulesSummaryStatus = TaskFailed, TaskFailed
-	res.Summary = "the run failed: " + errors.UnwrapAll(cause).Error()
-	res.DetailedSummary = cause.Error()
-	res.UpdatedAt = e.now()
-	// Recording uses a fresh context: the run's may be the one that expired.
-	werr := e.store.Update(context.WithoutCancel(ctx), func(tx storage.WriteTx) error {
-		if advance != nil {
-			if err := advance(tx); err != nil {
-				return err
-			}
-		}
-		return storage.SyncResults.Insert(tx, res)
-	})
-	return res, errors.CombineErrors(cause, werr)
-}
-
-// lastChunk returns how many of n operations applyChunked runs in its last transaction.
-func lastChunk(n int) int {
-	if n == 0 {
-		return 0
-	}
-	return (n-1)%writeChunk + 1
-}
-
-// applyChunked runs ops in write transactions of at most writeChunk operations each; final, when
-// not nil, runs in the last transaction (alone when there are no ops).
-func (e *Engine) applyChunked(ctx context.Context, ops []func(storage.WriteTx) error, final func(storage.WriteTx) error) error {
-	for start := 0; start < len(ops) || (start == 0 && final != nil); start += writeChunk {
-		end := min(start+writeChunk, len(ops))
-		last := end == len(ops)
-		err := e.store.Update(ctx, func(tx storage.WriteTx) error {
-			for _, op := range ops[start:end] {
-				if err := op(tx); err != nil {
-					return err
-				}
-			}
-			if last && final != nil {
-				return final(tx)
-			}
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-		if last {
-			break
+		if *start < 0 || *start > 23 {
+			return invalidf("start_hour_utc must be between 0 and 23, got %d", *start)
 		}
 	}
 	return nil
-}
-
-// mayRunServerJob checks that p may run the job: resource_admin, or delegated_resource_admin of
-// every project the job assigns to.
-func (e *Engine) mayRunServerJob(ctx context.Context, p Principal, connID, jobID string) error {
-	if err := p.requireJobAdmin(); err != nil {
-		return err
-	}
-	return e.store.View(ctx, func(tx storage.ReadTx) error {
-		_, j, err := e.teamServerJob(tx, p, connID, jobID)
-		if err != nil {
-			return err
-		}
-		return e.checkJobRules(tx, p, j)
-	})
-}
-
-// RunServerSyncTest creates a test request for a server sync job: it computes what a run would do
-// and records the result with its ad_test_request_id, changing no server. Needs resource_admin (or
-// delegated_resource_admin of the job's projects). Errors: ErrNotFound; the directory's
-// ErrUnavailable or ErrTimeout are recorded in the result, which is returned with a nil error.
-func (e *Engine) RunServerSyncTest(ctx context.Context, p Principal, connID, jobID string) (ServerSyncResult, error) {
-	if err := e.mayRunServerJob(ctx, p, connID, jobID); err != nil {
-		return ServerSyncResult{}, err
-	}
-	res, err := e.runServerJob(ctx, connID, jobID, true)
-	if res == nil {
-		return ServerSyncResult{}, err
-	}
-	return serverResultView(res), nil
-}
-
-// RunServerSyncJob runs a server sync job now, whether active or not, and returns its result. It
-// is what a due job's Tick does, for embedders and tests. Needs as RunServerSyncTest. Errors:
-// ErrNotFound; ErrConflict while a sync of the connection runs; a failed run's directory error
-// (ErrUnavailable, ErrTimeout), after recording the failed result.
-func (e *Engine) RunServerSyncJob(ctx context.Context, p Principal, connID, jobID string) (ServerSyncResult, error) {
-	if err := e.mayRunServerJob(ctx, p, connID, jobID); err != nil {
-		return ServerSyncResult{}, err
-	}
-	mu := e.connMutex(connID)
-	if !mu.TryLock() {
-		return ServerSyncResult{}, conflictf("a sync of AD connection %q is already running", connID)
-	}
-	defer mu.Unlock()
-	res, err := e.runServerJob(ctx, connID, jobID, false)
-	if res == nil {
-		return ServerSyncResult{}, err
-	}
-	return serverResultView(res), err
 }

@@ -41,11 +41,11 @@ func (s *sealer) seal(plaintext, purpose, recordID string) storage.Sealed {
 func (s *sealer) open(sealed storage.Sealed, purpose, recordID string) (string, error) {
 	n := s.aead.NonceSize()
 	if len(sealed) < n+s.aead.Overhead() {
-		return "", errors.Mark(errors.New("sealed secret is truncated"), ErrCorrupt)
+		return "", corruptf("sealed secret is truncated")
 	}
 	pt, err := s.aead.Open(nil, sealed[:n], sealed[n:], []byte(purpose+"\x00"+recordID))
 	if err != nil {
-		return "", errors.Mark(errors.New("sealed secret does not open with this engine's key"), ErrCorrupt)
+		return "", corruptf("sealed secret does not open with this engine's key")
 	}
 	return string(pt), nil
 }

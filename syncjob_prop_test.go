@@ -13,7 +13,6 @@ import (
 
 	"github.com/opakit/opa"
 	"github.com/opakit/opa/directory/memdir"
-	"github.com/opakit/opa/storage"
 	"github.com/opakit/opa/storage/memstore"
 )
 
@@ -70,7 +69,7 @@ func TestServerSyncAssignmentProperty(t *testing.T) {
 		sys := opa.SystemPrincipal(team)
 		rg, err := e.CreateResourceGroup(ctx, sys, "rg", "")
 		check(err)
-		var projects []storage.Project
+		var projects []opa.Project
 		for i := 0; i < 3; i++ {
 			pr, err := e.CreateProject(ctx, sys, rg.ID, fmt.Sprintf("p%d", i))
 			check(err)
@@ -131,7 +130,7 @@ func TestServerSyncAssignmentProperty(t *testing.T) {
 		job, err := e.CreateServerSyncJob(ctx, sys, conn.ID, in)
 		check(err)
 
-		servers := func() []storage.Server {
+		servers := func() []opa.Server {
 			ss, err := e.Servers(ctx, sys, conn.ID)
 			check(err)
 			return ss

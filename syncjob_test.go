@@ -2,7 +2,6 @@ package opa_test
 
 import (
 	"context"
-	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -13,11 +12,9 @@ import (
 	"github.com/opakit/opa/storage"
 )
 
-func intp(i int) *int { return &i }
-
 func (s *syncEnv) serverJobInput(active bool) opa.ServerSyncJobInput {
 	return opa.ServerSyncJobInput{
-		Name: "servers", Frequency: 24, StartHourUTC: intp(3), IsActive: active, RunTest: true,
+		Name: "servers", Frequency: 24, StartHourUTC: ptr(3), IsActive: active, RunTest: true,
 		HostnameAttribute: "dNSHostName", OSAttribute: "operatingSystem", AccessAddressAttribute: "dNSHostName",
 		AltNamesAttributes:         []string{"cn"},
 		AdditionalAttributeMapping: []opa.AttributeMapping{{Label: "region", Value: "location"}, {Label: "guid", Value: "objectGUID", IsGUID: true}},
@@ -40,7 +37,7 @@ func TestServerSyncJobValidation(t *testing.T) {
 	tests := map[string]opa.ServerSyncJobInput{
 		"frequency 5":           mod(func(in *opa.ServerSyncJobInput) { in.Frequency = 5 }),
 		"start hour without 24": mod(func(in *opa.ServerSyncJobInput) { in.Frequency = 6 }),
-		"start hour 24":         mod(func(in *opa.ServerSyncJobInput) { in.StartHourUTC = intp(24) }),
+		"start hour 24":         mod(func(in *opa.ServerSyncJobInput) { in.StartHourUTC = ptr(24) }),
 		"no rules":              mod(func(in *opa.ServerSyncJobInput) { in.RuleAssignments = nil }),
 		"bad filter":            mod(func(in *opa.ServerSyncJobInput) { in.RuleAssignments[0].LDAPQueryFilter = "(cn=x" }),
 		"bad base dn":           mod(func(in *opa.ServerSyncJobInput) { in.RuleAssignments[0].BaseDN = "not a dn" }),
@@ -94,7 +91,7 @@ func TestServerSyncJobLifecycle(t *testing.T) {
 	must(t, s.e.Tick(ctx))
 	servers, err := s.e.Servers(ctx, s.admin, c.ID)
 	must(t, err)
-	byHost := map[string]storage.Server{}
+	byHost := map[string]opa.Server{}
 	for _, sv := range servers {
 		byHost[sv.Hostname] = sv
 	}
@@ -103,9 +100,9 @@ func TestServerSyncJobLifecycle(t *testing.T) {
 	}
 	web1 := byHost["web1.corp.example.com"]
 	entry, _ := s.dir.Entry(s.dn["web1"])
-	want := storage.Server{Hostname: "web1.corp.example.com", AccessAddress: "web1.corp.example.com", OS: "Windows Server 2022",
+	want := opa.Server{Hostname: "web1.corp.example.com", AccessAddress: "web1.corp.example.com", OS: "Windows Server 2022",
 		AltNames: []string{"WEB1"}, Labels: map[string]string{"region": "eu-west", "guid": entry.Get("objectGUID")}, ObjectGUID: entry.Get("objectGUID")}
-	gotSub := storage.Server{Hostname: web1.Hostname, AccessAddress: web1.AccessAddress, OS: web1.OS, AltNames: web1.AltNames, Labels: web1.Labels, ObjectGUID: web1.ObjectGUID}
+	gotSub := opa.Server{Hostname: web1.Hostname, AccessAddress: web1.AccessAddress, OS: web1.OS, AltNames: web1.AltNames, Labels: web1.Labels, ObjectGUID: web1.ObjectGUID}
 	if d := cmp.Diff(want, gotSub); d != "" {
 		t.Fatalf("web1 (-want +got):\n%s", d)
 	}
@@ -190,7 +187,7 @@ func TestServerSyncJobLifecycle(t *testing.T) {
 	// Deleting the connection removes jobs, results and servers.
 	must(t, s.e.DeleteADConnection(ctx, s.admin, c.ID))
 	err = s.e.Store().View(ctx, func(tx storage.ReadTx) error {
-		for _, n := range []int{count(tx, storage.Servers, c.ID), count(tx, storage.SyncResults, c.ID), count(tx, storage.ServerSyncJobs, c.ID)} {
+		for _, n := range []int{count(tx, storage.Servers, storage.ServersByConnection, c.ID), count(tx, storage.SyncResults, storage.SyncResultsByConnection, c.ID), count(tx, storage.ServerSyncJobs, storage.ServerSyncJobsByConnection, c.ID)} {
 			if n != 0 {
 				t.Errorf("rows left after delete: %d", n)
 			}
@@ -200,41 +197,9 @@ func TestServerSyncJobLifecycle(t *testing.T) {
 	must(t, err)
 }
 
-func count[T any](tx storage.ReadTx, tb storage.Table[T], connID string) int {
-	rs, _ := tb.List(tx, "connection", connID)
+func count[T any](tx storage.ReadTx, tb storage.Table[T], byConnection storage.IndexName[T], connID string) int {
+	rs, _ := tb.List(tx, byConnection, connID)
 	return len(rs)
-}
-
-func TestServerSyncJobLenientJSON(t *testing.T) {
-	const seed = `{"access_address_attribute":"access_address","additional_attribute_mapping":{"label":"region","value":"server_region"},
-	"alt_names_attributes":"alt_name","bastion_attribute":"bastion","frequency":24,"host_name_attribute":"host_name","is_active":true,
-	"is_guid":true,"name":"Server Sync Job - 1","os_attribute":"os","rule_assignments":{"base_dn":"DC=corp,DC=example,DC=com",
-	"ldap_query_filter":"(cn=*)","priority":"1","project_id":"p1"},"start_hour_utc":"2022-08-24T14:15:22Z"}`
-	var in opa.ServerSyncJobInput
-	must(t, json.Unmarshal([]byte(seed), &in))
-	want := opa.ServerSyncJobInput{
-		Name: "Server Sync Job - 1", Frequency: 24, StartHourUTC: intp(14), IsActive: true, HostnameAttribute: "host_name",
-		AccessAddressAttribute: "access_address", OSAttribute: "os", BastionAttribute: "bastion", AltNamesAttributes: []string{"alt_name"},
-		AdditionalAttributeMapping: []opa.AttributeMapping{{Label: "region", Value: "server_region"}},
-		RuleAssignments:            []opa.RuleAssignment{{BaseDN: "DC=corp,DC=example,DC=com", LDAPQueryFilter: "(cn=*)", Priority: 1, ProjectID: "p1"}},
-	}
-	if d := cmp.Diff(want, in); d != "" {
-		t.Fatalf("seed form (-want +got):\n%s", d)
-	}
-	var u opa.UserSyncJobInput
-	must(t, json.Unmarshal([]byte(`{"base_dn":"DC=a","LDAP_query_filter":"(cn=*)","SID_Field":"objectsid","UPN_Field":"upn","name":"u","is_active":true,"frequency":24,"start_hour_utc":5}`), &u))
-	if u.LDAPQueryFilter != "(cn=*)" || u.SIDField != "objectsid" || u.UPNField != "upn" || *u.StartHourUTC != 5 {
-		t.Fatalf("user job %+v", u)
-	}
-	var sch opa.Schedule
-	must(t, json.Unmarshal([]byte(`{"frequency":24,"start_hour_utc":"2022-08-24T14:15:22Z","name":"ignored"}`), &sch))
-	if sch.Frequency != 24 || *sch.StartHourUTC != 14 {
-		t.Fatalf("schedule %+v", sch)
-	}
-	b, _ := json.Marshal(opa.ServerSyncJob{HostnameAttribute: "h", HostNameAttribute: "h"})
-	if !strings.Contains(string(b), `"hostname_attribute":"h"`) || !strings.Contains(string(b), `"host_name_attribute":"h"`) {
-		t.Fatalf("encoding %s", b)
-	}
 }
 
 func (s *syncEnv) userJobInput(active bool) opa.UserSyncJobInput {
@@ -252,7 +217,7 @@ func TestUserSyncJobs(t *testing.T) {
 	}
 	for name, in := range map[string]opa.UserSyncJobInput{
 		"frequency 2":       {Name: "x", BaseDN: s.dn["users"], Frequency: 2},
-		"start hour w/o 24": {Name: "x", BaseDN: s.dn["users"], Frequency: 12, StartHourUTC: intp(1)},
+		"start hour w/o 24": {Name: "x", BaseDN: s.dn["users"], Frequency: 12, StartHourUTC: ptr(1)},
 		"bad filter":        {Name: "x", BaseDN: s.dn["users"], LDAPQueryFilter: "objectclass=user"},
 		"no base dn":        {Name: "x"},
 	} {
@@ -332,8 +297,8 @@ func TestUserSyncJobs(t *testing.T) {
 	}
 
 	// Schedule, update, delete.
-	must(t, s.e.ScheduleUserSyncJob(ctx, s.admin, c.ID, j.ID, opa.Schedule{Frequency: 24, StartHourUTC: intp(7)}))
-	wantErr(t, "schedule start hour w/o 24", s.e.ScheduleUserSyncJob(ctx, s.admin, c.ID, j.ID, opa.Schedule{Frequency: 1, StartHourUTC: intp(7)}), opa.ErrInvalid)
+	must(t, s.e.ScheduleUserSyncJob(ctx, s.admin, c.ID, j.ID, opa.Schedule{Frequency: 24, StartHourUTC: ptr(7)}))
+	wantErr(t, "schedule start hour w/o 24", s.e.ScheduleUserSyncJob(ctx, s.admin, c.ID, j.ID, opa.Schedule{Frequency: 1, StartHourUTC: ptr(7)}), opa.ErrInvalid)
 	in := s.userJobInput(true)
 	in.LDAPQueryFilter = "(sAMAccountName=adm.*)"
 	up, err := s.e.UpdateUserSyncJob(ctx, s.admin, c.ID, j.ID, in)
@@ -356,7 +321,7 @@ func (s *syncEnv) accounts(t testing.TB, connID string) map[string]storage.Accou
 	t.Helper()
 	out := map[string]storage.Account{}
 	must(t, s.e.Store().View(context.Background(), func(tx storage.ReadTx) error {
-		as, err := storage.Accounts.List(tx, "connection", connID)
+		as, err := storage.Accounts.List(tx, storage.AccountsByConnection, connID)
 		for _, a := range as {
 			out[a.SAMAccountName] = *a
 		}

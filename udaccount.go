@@ -3,14 +3,18 @@ package opa
 import (
 	"context"
 	"strings"
-	"sync"
 	"time"
 	"unicode/utf8"
 
-	"github.com/cockroachdb/errors"
-
 	"github.com/opakit/opa/revealjwe"
 	"github.com/opakit/opa/storage"
+)
+
+// Statuses of a UD account (ServiceAccountStatus) that the engine sets.
+const (
+	udStatusNoIssues  = "NO_ISSUES"
+	udStatusUnsecured = "UNSECURED"
+	udStatusError     = "ERROR"
 )
 
 // OktaUniversalDirectoryAccount is the admin view of a Universal Directory service account.
@@ -110,19 +114,19 @@ func (e *Engine) CreateUDAccount(ctx context.Context, p Principal, resourceGroup
 	}
 	now := e.now()
 	a := storage.UDAccount{ID: e.newID(), TeamID: p.TeamID, ProjectID: projectID, Name: in.Name, Username: in.Username,
-		Description: in.Description, OktaUserID: in.OktaUserID, Status: "UNSECURED", StatusDetail: statusDetailMissingPassword,
+		Description: in.Description, OktaUserID: in.OktaUserID, Status: udStatusUnsecured, StatusDetail: StatusMissingPassword,
 		SyncStatus: "NOT_SYNCED", CreatedAt: now, UpdatedAt: now}
 	if in.Password != "" {
 		a.Credential.Password = e.seal.seal(in.Password, purposeUDAccountPassword, a.ID)
-		a.Status, a.StatusDetail = "NO_ISSUES", "VAULTED"
+		a.Status, a.StatusDetail = udStatusNoIssues, StatusVaulted
 	}
 	err := e.store.Update(ctx, func(tx storage.WriteTx) error {
 		pr, err := e.teamProject(tx, p, resourceGroupID, projectID)
 		if err != nil {
 			return err
 		}
-		if !p.HasRoleIn(RoleResourceAdmin, pr.ResourceGroupID) && !p.HasRoleIn(RoleSecurityAdmin, pr.ResourceGroupID) {
-			return forbiddenf("missing capability: resource_admin or security_admin is required for this resource group")
+		if err := p.requireRGAdmin(pr.ResourceGroupID); err != nil {
+			return err
 		}
 		a.ResourceGroupID = pr.ResourceGroupID
 		return storage.UDAccounts.Insert(tx, &a)
@@ -157,7 +161,7 @@ func (e *Engine) AllUDAccounts(ctx context.Context, p Principal, contains string
 	if err := p.require(RoleSecurityAdmin); err != nil {
 		return nil, err
 	}
-	return e.listUD(ctx, "team", p.TeamID, p.TeamID, contains)
+	return e.listUD(ctx, storage.UDAccountsByTeam, p.TeamID, p.TeamID, contains)
 }
 
 // ResourceGroupUDAccounts returns the UD accounts of a resource group, filtered like AllUDAccounts.
@@ -175,10 +179,10 @@ func (e *Engine) ResourceGroupUDAccounts(ctx context.Context, p Principal, resou
 	if err != nil {
 		return nil, err
 	}
-	return e.listUD(ctx, "resource_group", resourceGroupID, p.TeamID, contains)
+	return e.listUD(ctx, storage.UDAccountsByResourceGroup, resourceGroupID, p.TeamID, contains)
 }
 
-func (e *Engine) listUD(ctx context.Context, index, arg, teamID, contains string) ([]OktaUniversalDirectoryAccount, error) {
+func (e *Engine) listUD(ctx context.Context, index storage.IndexName[storage.UDAccount], arg, teamID, contains string) ([]OktaUniversalDirectoryAccount, error) {
 	out := []OktaUniversalDirectoryAccount{}
 	err := e.store.View(ctx, func(tx storage.ReadTx) error {
 		as, err := storage.UDAccounts.List(tx, index, arg)
@@ -192,35 +196,6 @@ func (e *Engine) listUD(ctx context.Context, index, arg, teamID, contains string
 	return out, err
 }
 
-// requireProjectAdmin checks that the project is in the resource group and that p administers its
-// resources or its security (either role, team-wide or delegated).
-func (e *Engine) requireProjectAdmin(tx storage.ReadTx, p Principal, resourceGroupID, projectID string) (*storage.Project, error) {
-	if err := p.check(); err != nil {
-		return nil, err
-	}
-	pr, err := e.teamProject(tx, p, resourceGroupID, projectID)
-	if err != nil {
-		return nil, err
-	}
-	if !p.HasRoleIn(RoleResourceAdmin, pr.ResourceGroupID) && !p.HasRoleIn(RoleSecurityAdmin, pr.ResourceGroupID) {
-		return nil, forbiddenf("missing capability: resource_admin or security_admin is required for this resource group")
-	}
-	return pr, nil
-}
-
-// resourceSettingsEnabled returns which project settings apply to r: CHECKOUT and ROTATION_SCHEDULE.
-func resourceSettingsEnabled(r resource, pr *storage.Project) []string {
-	out := []string{}
-	cs, pol := r.settings(pr)
-	if cs.Required && r.inLists(cs.IncludeList, cs.ExcludeList) {
-		out = append(out, "CHECKOUT")
-	}
-	if periodicSelected(r, pol) {
-		out = append(out, "ROTATION_SCHEDULE")
-	}
-	return out
-}
-
 // ProjectUDAccounts returns the UD accounts of a project with the settings that apply to each.
 // Needs resource_admin or security_admin (or delegated, for the group). ErrNotFound for an unknown
 // project.
@@ -231,7 +206,7 @@ func (e *Engine) ProjectUDAccounts(ctx context.Context, p Principal, resourceGro
 		if err != nil {
 			return err
 		}
-		as, err := storage.UDAccounts.List(tx, "project", pr.ID)
+		as, err := storage.UDAccounts.List(tx, storage.UDAccountsByProject, pr.ID)
 		for _, a := range as {
 			if !udContains(a, contains) {
 				continue
@@ -287,12 +262,15 @@ func passwordChangeDetails(c storage.CredentialState) PasswordChangeDetails {
 	}
 }
 
-// visibleUD returns the UD account if p's policies grant anything on it; ErrNotFound otherwise.
-func (e *Engine) visibleUD(tx storage.ReadTx, p Principal, set *policySet, id string) (accessView, error) {
-	return e.visibleUDVia(storage.UDAccounts.Get, tx, p, set, id)
+// udAccount finds the UD account if p's policies grant anything on it.
+func (e *Engine) udAccount(id string) accessFinder {
+	return func(tx storage.ReadTx, p Principal, set *policySet) (accessView, error) {
+		return e.visibleUDVia(storage.UDAccounts.Get, tx, p, set, id)
+	}
 }
 
-// visibleUDVia is visibleUD reading the account with get (see visibleADVia).
+// visibleUDVia returns the UD account if p's policies grant anything on it, reading it with get
+// (see visibleADVia).
 func (e *Engine) visibleUDVia(get func(storage.ReadTx, string) (*storage.UDAccount, error), tx storage.ReadTx, p Principal, set *policySet, id string) (accessView, error) {
 	a, err := get(tx, id)
 	if err != nil || a.TeamID != p.TeamID {
@@ -314,16 +292,9 @@ func (v accessView) serviceAccountEndUser(userID string) ServiceAccountEndUser {
 // contains contains, paged by account id (count, offset, prev, descending). ErrInvalid for bad
 // paging. Any authenticated user.
 func (e *Engine) UDAccountsEndUser(ctx context.Context, p Principal, contains string, page PageRequest) (Page[ServiceAccountEndUser], error) {
-	if err := p.check(); err != nil {
-		return Page[ServiceAccountEndUser]{}, err
-	}
 	var items []ServiceAccountEndUser
-	err := e.store.View(ctx, func(tx storage.ReadTx) error {
-		set, err := policiesFor(tx, p)
-		if err != nil {
-			return err
-		}
-		as, err := storage.UDAccounts.List(tx, "team", p.TeamID)
+	err := e.withPolicies(ctx, p, func(tx storage.ReadTx, set *policySet) error {
+		as, err := storage.UDAccounts.List(tx, storage.UDAccountsByTeam, p.TeamID)
 		if err != nil {
 			return err
 		}
@@ -345,40 +316,20 @@ func (e *Engine) UDAccountsEndUser(ctx context.Context, p Principal, contains st
 
 // UDAccountEndUser returns one UD account p's policies grant access to; ErrNotFound otherwise.
 func (e *Engine) UDAccountEndUser(ctx context.Context, p Principal, accountID string) (ServiceAccountEndUser, error) {
-	if err := p.check(); err != nil {
-		return ServiceAccountEndUser{}, err
-	}
 	var out ServiceAccountEndUser
-	err := e.store.View(ctx, func(tx storage.ReadTx) error {
-		set, err := policiesFor(tx, p)
-		if err != nil {
-			return err
-		}
-		v, err := e.visibleUD(tx, p, set, accountID)
-		if err == nil {
-			out = v.serviceAccountEndUser(p.UserID)
-		}
-		return err
+	err := e.withAccess(ctx, p, e.udAccount(accountID), func(_ storage.ReadTx, v accessView) error {
+		out = v.serviceAccountEndUser(p.UserID)
+		return nil
 	})
 	return out, err
 }
 
 // UDAccountUAMs returns p's user access methods for the UD account; ErrNotFound when p has none.
 func (e *Engine) UDAccountUAMs(ctx context.Context, p Principal, accountID string) ([]UserAccessMethod, error) {
-	if err := p.check(); err != nil {
-		return nil, err
-	}
 	var out []UserAccessMethod
-	err := e.store.View(ctx, func(tx storage.ReadTx) error {
-		set, err := policiesFor(tx, p)
-		if err != nil {
-			return err
-		}
-		v, err := e.visibleUD(tx, p, set, accountID)
-		if err == nil {
-			out = v.uams(p.UserID, "")
-		}
-		return err
+	err := e.withAccess(ctx, p, e.udAccount(accountID), func(_ storage.ReadTx, v accessView) error {
+		out = v.uams(p.UserID, "")
+		return nil
 	})
 	return out, err
 }
@@ -418,55 +369,11 @@ func (e *Engine) RotateUDAccountPassword(ctx context.Context, p Principal, accou
 			return err
 		}
 	}
-	err := e.store.View(ctx, func(tx storage.ReadTx) error {
-		set, err := policiesFor(tx, p)
-		if err != nil {
-			return err
-		}
-		v, err := e.visibleUD(tx, p, set, accountID)
-		if err != nil {
-			return err
-		}
+	err := e.withAccess(ctx, p, e.udAccount(accountID), func(_ storage.ReadTx, v accessView) error {
 		return e.checkRotate(v, p, req.UserAccessMethod)
 	})
 	if err != nil {
 		return err
 	}
 	return e.rotate(ctx, p, ResourceTypeUDAccount, accountID, rotationReasonOnDemand, pw)
-}
-
-// vaultKeys holds each engine's vault key, made on first use. DESIGN: the key lives in memory only,
-// so JWEs made for one engine process do not open in another; clients fetch the JWKS before each
-// rotation, as the Okta SDK does.
-var vaultKeys sync.Map // *Engine -> *vaultKeyOnce
-
-type vaultKeyOnce struct {
-	once sync.Once
-	key  *revealjwe.PrivateKey
-	err  error
-}
-
-func (e *Engine) vaultKey() (*revealjwe.PrivateKey, error) {
-	v, _ := vaultKeys.LoadOrStore(e, &vaultKeyOnce{})
-	k := v.(*vaultKeyOnce)
-	k.once.Do(func() { k.key, k.err = revealjwe.GenerateKey(revealjwe.KindP256) })
-	if k.err != nil {
-		return nil, errors.Wrap(k.err, "generating the vault key")
-	}
-	return k.key, nil
-}
-
-// VaultJWKS returns the engine's vault JWK Set ({"keys":[…]}, RFC 7517 §5) as JSON: the public key
-// clients encrypt a new UD password to (GET /v1/teams/{team_name}/vault/jwks.json). Safe for
-// concurrent use.
-func (e *Engine) VaultJWKS() ([]byte, error) {
-	k, err := e.vaultKey()
-	if err != nil {
-		return nil, err
-	}
-	pub, err := k.PublicJWK()
-	if err != nil {
-		return nil, err
-	}
-	return append(append([]byte(`{"keys":[`), pub...), "]}"...), nil
 }

@@ -6,7 +6,8 @@ import (
 	"github.com/opakit/opa"
 )
 
-// Admin AD account views, matching, rules and rule settings (OPA section 3.2).
+// Admin AD account views, matching, rules and rule settings (docs/wire.md#accounts, #matching,
+// #rules).
 
 func accountID(r *http.Request) string { return r.PathValue("ad_account_id") }
 

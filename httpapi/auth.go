@@ -7,9 +7,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/cockroachdb/errors"
-
 	"github.com/opakit/opa"
+	"github.com/opakit/opa/internal/errclass"
 	"github.com/opakit/opa/storage"
 )
 
@@ -68,7 +67,7 @@ func (h *Handler) okta(fn apiFunc) http.Handler {
 // oktaPrincipal resolves an /api/v1 credential: a registered Okta API token, or a bearer token from
 // the service token exchange of any team.
 func (h *Handler) oktaPrincipal(ctx context.Context, e *opa.Engine, r *http.Request) (opa.Principal, error) {
-	fail := errors.Mark(errors.New("authentication failed"), opa.ErrUnauthorized)
+	fail := errclass.Mark(errclass.Unauthorized, "authentication failed")
 	tok := bearer(r, "SSWS")
 	if tok == "" {
 		tok = bearer(r, "Bearer")
@@ -85,7 +84,7 @@ func (h *Handler) oktaPrincipal(ctx context.Context, e *opa.Engine, r *http.Requ
 	}
 	var teams []string
 	_ = e.Store().View(ctx, func(tx storage.ReadTx) error {
-		ts, err := storage.Teams.List(tx, "id")
+		ts, err := storage.Teams.All(tx)
 		for _, t := range ts {
 			teams = append(teams, t.Name)
 		}

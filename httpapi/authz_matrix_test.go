@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/opakit/opa"
 	"github.com/opakit/opa/opatest"
 	"github.com/opakit/opa/storage"
 )
@@ -22,32 +21,25 @@ import (
 // (key other-delegate).
 func matrixFixture(t *testing.T) []byte {
 	t.Helper()
-	var doc map[string]any
-	if err := json.Unmarshal(opa.DemoFixture, &doc); err != nil {
-		t.Fatal(err)
-	}
-	teams := doc["teams"].([]any)
-	demo := teams[0].(map[string]any)
-	demo["resource_groups"] = append(demo["resource_groups"].([]any), map[string]any{
-		"name": "elsewhere", "projects": []any{map[string]any{"name": "p"}}})
-	demo["groups"] = append(demo["groups"].([]any), map[string]any{"name": "elsewhere-delegates", "roles": []any{
-		map[string]any{"role": "delegated_resource_admin", "resource_group": "elsewhere"},
-		map[string]any{"role": "delegated_security_admin", "resource_group": "elsewhere"}}})
-	demo["users"] = append(demo["users"].([]any), map[string]any{"username": "other-delegate-bot", "service_user": true,
-		"groups": []any{"elsewhere-delegates"}, "service_keys": []any{map[string]any{
-			"key_id": "7d1e2f3a-4b5c-4d6e-8f70-8192a3b4c5d6", "key_secret": "other-delegate-secret"}}})
-	teams = append(teams, map[string]any{
-		"name":   "other",
-		"groups": []any{map[string]any{"name": "admins", "roles": []any{map[string]any{"role": "pam_admin"}, map[string]any{"role": "resource_admin"}, map[string]any{"role": "security_admin"}}}},
-		"users": []any{map[string]any{"username": "other-admin", "service_user": true, "groups": []any{"admins"},
-			"service_keys": []any{map[string]any{"key_id": "8e2f3a4b-5c6d-4e7f-8091-a2b3c4d5e6f7", "key_secret": "other-admin-secret"}}}},
+	return demoWith(t, func(doc map[string]any) {
+		teams := doc["teams"].([]any)
+		demo := teams[0].(map[string]any)
+		demo["resource_groups"] = append(demo["resource_groups"].([]any), map[string]any{
+			"name": "elsewhere", "projects": []any{map[string]any{"name": "p"}}})
+		demo["groups"] = append(demo["groups"].([]any), map[string]any{"name": "elsewhere-delegates", "roles": []any{
+			map[string]any{"role": "delegated_resource_admin", "resource_group": "elsewhere"},
+			map[string]any{"role": "delegated_security_admin", "resource_group": "elsewhere"}}})
+		demo["users"] = append(demo["users"].([]any), map[string]any{"username": "other-delegate-bot", "service_user": true,
+			"groups": []any{"elsewhere-delegates"}, "service_keys": []any{map[string]any{
+				"key_id": "7d1e2f3a-4b5c-4d6e-8f70-8192a3b4c5d6", "key_secret": "other-delegate-secret"}}})
+		teams = append(teams, map[string]any{
+			"name":   "other",
+			"groups": []any{map[string]any{"name": "admins", "roles": []any{map[string]any{"role": "pam_admin"}, map[string]any{"role": "resource_admin"}, map[string]any{"role": "security_admin"}}}},
+			"users": []any{map[string]any{"username": "other-admin", "service_user": true, "groups": []any{"admins"},
+				"service_keys": []any{map[string]any{"key_id": "8e2f3a4b-5c6d-4e7f-8091-a2b3c4d5e6f7", "key_secret": "other-admin-secret"}}}},
+		})
+		doc["teams"] = teams
 	})
-	doc["teams"] = teams
-	b, err := json.Marshal(doc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
 }
 
 // route is one registered route, read from routes.go.
@@ -123,10 +115,10 @@ var matrixRoles = []string{"all", "resource", "security", "delegated", "other_de
 // role documentation.
 func expect(r route, role string) outcome {
 	p := r.pattern
-	switch {
-	case r.wrapper == "public":
+	switch r.wrapper {
+	case "public":
 		return allowed // the token exchange itself
-	case r.wrapper == "okta":
+	case "okta":
 		switch role {
 		case "expired", "garbage", "none":
 			return unauthenticated
@@ -266,7 +258,7 @@ func TestAuthzMatrix(t *testing.T) {
 			for _, k := range []string{"ad_account_id", "ad_account_rule_id", "task_settings_id", "user_sync_task_settings_id", "result_id"} {
 				ids[k] = "00000000-0000-4000-8000-000000000000"
 			}
-			if as, _ := storage.Accounts.List(tx, "id"); len(as) > 0 {
+			if as, _ := storage.Accounts.All(tx); len(as) > 0 {
 				for _, a := range as {
 					if a.ProjectID == ids["project_id"] {
 						ids["ad_account_id"] = a.ID
@@ -275,10 +267,10 @@ func TestAuthzMatrix(t *testing.T) {
 				}
 			}
 			ids["okta_universal_directory_account_id"] = "00000000-0000-4000-8000-000000000000"
-			if us, _ := storage.UDAccounts.List(tx, "id"); len(us) > 0 {
+			if us, _ := storage.UDAccounts.All(tx); len(us) > 0 {
 				ids["okta_universal_directory_account_id"] = us[0].ID
 			}
-			if rs, _ := storage.Rules.List(tx, "id"); len(rs) > 0 {
+			if rs, _ := storage.Rules.All(tx); len(rs) > 0 {
 				ids["ad_account_rule_id"] = rs[0].ID
 			}
 			return nil

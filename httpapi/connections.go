@@ -4,9 +4,8 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/cockroachdb/errors"
-
 	"github.com/opakit/opa"
+	"github.com/opakit/opa/internal/errclass"
 )
 
 // serviceTokenRequest is the body of POST /v1/teams/{team_name}/service_token.
@@ -28,7 +27,7 @@ func serviceToken(w http.ResponseWriter, r *http.Request, e *opa.Engine) error {
 		return err
 	}
 	if req.KeyID == "" || req.KeySecret == "" {
-		return invalid("key_id and key_secret are required")
+		return errclass.Mark(errclass.Invalid, "key_id and key_secret are required")
 	}
 	tok, err := e.IssueToken(r.Context(), r.PathValue("team_name"), req.KeyID, req.KeySecret)
 	if err != nil {
@@ -51,7 +50,7 @@ func currentUser(w http.ResponseWriter, r *http.Request, e *opa.Engine, p opa.Pr
 }
 
 func notFoundRoute(w http.ResponseWriter, r *http.Request, e *opa.Engine) error {
-	return errors.Mark(errors.Newf("no such route: %s %s", r.Method, r.URL.Path), opa.ErrNotFound)
+	return errclass.Mark(errclass.NotFound, "no such route: %s %s", r.Method, r.URL.Path)
 }
 
 func notFoundRoute2(w http.ResponseWriter, r *http.Request, e *opa.Engine, p opa.Principal) error {

@@ -10,16 +10,15 @@ package httpapi
 //	POST   /_fake/faults     add a Fault (201 with it, id assigned)
 //	DELETE /_fake/faults     remove every fault (204)
 //	DELETE /_fake/faults/{id} remove one (204)
-//	GET    /_fake/requests   {"list":[RecordedRequest…]} oldest first
+//	GET    /_fake/requests   {"list":[RecordedRequest…]} oldest first; ?offset=N&limit=M pages
 //	DELETE /_fake/requests   forget them (204)
 //
-// The controls need no credentials: they are for a fake on a test machine, and the server binary
-// can turn them off (-controls=false). Recorded requests never include the Authorization header,
-// cookies, or secret fields of JSON bodies (key_secret, any *password* or *secret* field), which
-// are replaced by "REDACTED".
+// The controls need no credentials: they are for a fake on a test machine; the server binary turns
+// them off by default with -data. Recorded requests never include the Authorization header,
+// cookies, or the value of a secret-named JSON member or query parameter (secretField), which are
+// replaced by REDACTED; the log is bounded in entries and bytes (see RecordedRequest).
 
 import (
-	"bytes"
 	"encoding/json"
 	"net/http"
 	"strconv"
@@ -27,9 +26,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/cockroachdb/errors"
-
 	"github.com/opakit/opa"
+	"github.com/opakit/opa/internal/errclass"
 )
 
 const controlPrefix = "/_fake/"
@@ -59,7 +57,7 @@ func (h *Handler) control(fn func(w http.ResponseWriter, r *http.Request) error)
 
 func (h *Handler) reset(w http.ResponseWriter, r *http.Request) error {
 	if h.controls.Reset == nil {
-		return errors.Mark(errors.New("reset is not available: the server was not started from fixtures"), opa.ErrNotFound)
+		return errclass.Mark(errclass.NotFound, "reset is not available: the server was not started from fixtures")
 	}
 	e, err := h.controls.Reset()
 	if err != nil {
@@ -77,9 +75,23 @@ type clockBody struct {
 	Advance string     `json:"advance,omitempty"`
 }
 
+// clockRange is the range the clock control keeps the clock in: ten years inside the years RFC
+// 3339 and JSON can encode (0000-9999), so that every time the engine derives from the clock
+// (token expiry, an hour by default; checkout ends, at most a day; periodic rotation and sync due
+// dates, at most 366 days) encodes too. A time outside is refused with 400 and the clock stays.
+func clockRange() (lo, hi time.Time) {
+	return time.Date(10, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(9989, 12, 31, 23, 59, 59, 0, time.UTC)
+}
+
+// clockInRange reports whether t is within clockRange.
+func clockInRange(t time.Time) bool {
+	lo, hi := clockRange()
+	return !t.Before(lo) && !t.After(hi)
+}
+
 func (h *Handler) manualClock() (*opa.ManualClock, error) {
 	if h.controls.Clock == nil {
-		return nil, errors.Mark(errors.New("the clock controls are not available: the engine runs on the system clock"), opa.ErrNotFound)
+		return nil, errclass.Mark(errclass.NotFound, "the clock controls are not available: the engine runs on the system clock")
 	}
 	return h.controls.Clock, nil
 }
@@ -105,17 +117,23 @@ func (h *Handler) setClock(w http.ResponseWriter, r *http.Request) error {
 	}
 	switch {
 	case req.Now != nil && req.Advance != "":
-		return invalid("give either now or advance, not both")
+		return errclass.Mark(errclass.Invalid, "give either now or advance, not both")
 	case req.Now != nil:
+		if lo, hi := clockRange(); !clockInRange(*req.Now) {
+			return errclass.Mark(errclass.Invalid, "now must be between %s and %s, so that every time the engine computes from it can be encoded", lo.Format(time.RFC3339), hi.Format(time.RFC3339))
+		}
 		c.Set(*req.Now)
 	case req.Advance != "":
 		d, err := time.ParseDuration(req.Advance)
 		if err != nil || d < 0 {
-			return invalid("advance must be a non-negative Go duration such as \"90m\"")
+			return errclass.Mark(errclass.Invalid, "advance must be a non-negative Go duration such as \"90m\"")
+		}
+		if _, hi := clockRange(); !clockInRange(c.Now().Add(d)) {
+			return errclass.Mark(errclass.Invalid, "advancing by %s would move the clock past %s, beyond which the times the engine computes cannot be encoded", d, hi.Format(time.RFC3339))
 		}
 		c.Advance(d)
 	default:
-		return invalid("give now (RFC 3339) or advance (a duration)")
+		return errclass.Mark(errclass.Invalid, "give now (RFC 3339) or advance (a duration)")
 	}
 	if err := h.Engine().Tick(r.Context()); err != nil {
 		h.log.Warn("tick after a clock change", "error", err)
@@ -128,7 +146,8 @@ func (h *Handler) setClock(w http.ResponseWriter, r *http.Request) error {
 // Fault is an injected failure. Requests whose method matches Method (empty: any) and whose path
 // equals Path, or starts with it when Path ends in "*", are delayed by LatencyMS and then, if
 // Status is not 0, answered with that status and Body (default: the API's error body for the
-// status). A 429 carries X-RateLimit-Retry-At = now + RetryAfterSeconds (default 1). Times limits
+// status). A 429 carries X-RateLimit-Retry-At = now + RetryAfterSeconds (default 1), now being
+// the engine's clock (the fake clock when the controls have one), like the service token limiter's. Times limits
 // how many requests the fault hits (0: every one).
 type Fault struct {
 	ID                string          `json:"id"`
@@ -186,7 +205,11 @@ func (s *faultSet) apply(w http.ResponseWriter, r *http.Request, now func() time
 		return false
 	}
 	if f.LatencyMS > 0 {
-		t := time.NewTimer(time.Duration(f.LatencyMS) * time.Millisecond)
+		// The latency must not run into the server's write timeout: give the response that long
+		// plus a minute (a writer without deadlines ignores this).
+		latency := time.Duration(f.LatencyMS) * time.Millisecond
+		_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(latency + time.Minute))
+		t := time.NewTimer(latency)
 		select {
 		case <-t.C:
 		case <-r.Context().Done():
@@ -201,10 +224,9 @@ func (s *faultSet) apply(w http.ResponseWriter, r *http.Request, now func() time
 		if retry <= 0 {
 			retry = 1
 		}
-		w.Header().Set("X-RateLimit-Retry-At", strconv.FormatInt(time.Now().Add(time.Duration(retry)*time.Second).Unix(), 10))
+		w.Header().Set("X-RateLimit-Retry-At", strconv.FormatInt(now().Add(time.Duration(retry)*time.Second).Unix(), 10))
 		w.Header().Set("X-RateLimit-Remaining", "0")
 	}
-	_ = now
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(f.Status)
 	if len(f.Body) > 0 {
@@ -263,15 +285,15 @@ func (h *Handler) addFault(w http.ResponseWriter, r *http.Request) error {
 	}
 	switch {
 	case !strings.HasPrefix(f.Path, "/"):
-		return invalid("path must start with /")
+		return errclass.Mark(errclass.Invalid, "path must start with /")
 	case f.Status != 0 && (f.Status < 100 || f.Status > 599):
-		return invalid("status must be an HTTP status code")
+		return errclass.Mark(errclass.Invalid, "status must be an HTTP status code")
 	case f.Status == 0 && f.LatencyMS <= 0:
-		return invalid("give a status, a latency_ms, or both")
+		return errclass.Mark(errclass.Invalid, "give a status, a latency_ms, or both")
 	case f.LatencyMS < 0 || f.LatencyMS > 600000 || f.Times < 0:
-		return invalid("latency_ms must be 0-600000 and times not negative")
+		return errclass.Mark(errclass.Invalid, "latency_ms must be 0-600000 and times not negative")
 	case len(f.Body) > 0 && !json.Valid(f.Body):
-		return invalid("body must be JSON")
+		return errclass.Mark(errclass.Invalid, "body must be JSON")
 	}
 	h.faults.mu.Lock()
 	h.faults.next++
@@ -301,159 +323,5 @@ func (h *Handler) deleteFault(w http.ResponseWriter, r *http.Request) error {
 			return nil
 		}
 	}
-	return errors.Mark(errors.Newf("fault %q does not exist", id), opa.ErrNotFound)
-}
-
-// RecordedRequest is a request the handler served, as listed by GET /_fake/requests. Headers leave
-// out Authorization and Cookie; Body is the JSON body with secret fields redacted (or omitted when
-// it is not JSON or too large).
-type RecordedRequest struct {
-	At      time.Time           `json:"at"`
-	Method  string              `json:"method"`
-	Path    string              `json:"path"`
-	Query   string              `json:"query,omitempty"`
-	Headers map[string][]string `json:"headers,omitempty"`
-	Body    json.RawMessage     `json:"body,omitempty"`
-	Status  int                 `json:"status"`
-}
-
-// maxRecorded bounds the request log; the oldest entries go first.
-const maxRecorded = 1000
-
-// recorder keeps the last maxRecorded requests in a ring.
-type recorder struct {
-	mu   sync.Mutex
-	reqs []RecordedRequest // len <= maxRecorded
-	next int               // where the next entry goes once the ring is full
-}
-
-func (rc *recorder) clear() {
-	rc.mu.Lock()
-	defer rc.mu.Unlock()
-	rc.reqs, rc.next = nil, 0
-}
-
-// all returns the recorded requests, oldest first.
-func (rc *recorder) all() []RecordedRequest {
-	rc.mu.Lock()
-	defer rc.mu.Unlock()
-	out := make([]RecordedRequest, 0, len(rc.reqs))
-	if len(rc.reqs) < maxRecorded {
-		return append(out, rc.reqs...)
-	}
-	out = append(out, rc.reqs[rc.next:]...)
-	return append(out, rc.reqs[:rc.next]...)
-}
-
-// statusWriter remembers the status a handler wrote.
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-	body   []byte
-}
-
-func (s *statusWriter) WriteHeader(code int) {
-	if s.status == 0 {
-		s.status = code
-	}
-	s.ResponseWriter.WriteHeader(code)
-}
-
-func (s *statusWriter) Write(b []byte) (int, error) {
-	if s.status == 0 {
-		s.status = http.StatusOK
-	}
-	return s.ResponseWriter.Write(b)
-}
-
-// Unwrap lets http.ResponseController reach the underlying writer.
-func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
-
-func (rc *recorder) start(w http.ResponseWriter, r *http.Request) *statusWriter {
-	sw := &statusWriter{ResponseWriter: w}
-	if r.Body != nil && r.Body != http.NoBody {
-		var buf bytes.Buffer
-		_, _ = buf.ReadFrom(http.MaxBytesReader(nil, r.Body, maxBody+1))
-		sw.body = buf.Bytes()
-		r.Body = readCloser{bytes.NewReader(sw.body)}
-	}
-	return sw
-}
-
-type readCloser struct{ *bytes.Reader }
-
-func (readCloser) Close() error { return nil }
-
-func (rc *recorder) finish(sw *statusWriter, r *http.Request) {
-	rec := RecordedRequest{At: time.Now().UTC(), Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Status: sw.status}
-	for k, v := range r.Header {
-		switch http.CanonicalHeaderKey(k) {
-		case "Authorization", "Cookie", "Proxy-Authorization", "X-Opa-Token":
-			continue
-		}
-		if rec.Headers == nil {
-			rec.Headers = map[string][]string{}
-		}
-		rec.Headers[k] = v
-	}
-	if len(sw.body) > 0 && len(sw.body) <= maxBody {
-		rec.Body = redact(sw.body)
-	}
-	rc.mu.Lock()
-	defer rc.mu.Unlock()
-	if len(rc.reqs) < maxRecorded {
-		rc.reqs = append(rc.reqs, rec)
-		return
-	}
-	rc.reqs[rc.next] = rec
-	rc.next = (rc.next + 1) % maxRecorded
-}
-
-// redact returns body with every value of a secret-named field replaced by "REDACTED", or nil
-// when body is not JSON (so nothing unparsed is kept).
-func redact(body []byte) json.RawMessage {
-	var v any
-	if err := json.Unmarshal(body, &v); err != nil {
-		return nil
-	}
-	out, err := json.Marshal(redactValue(v))
-	if err != nil {
-		return nil
-	}
-	return out
-}
-
-func redactValue(v any) any {
-	switch x := v.(type) {
-	case map[string]any:
-		for k, val := range x {
-			if secretField(k) {
-				x[k] = "REDACTED"
-				continue
-			}
-			x[k] = redactValue(val)
-		}
-	case []any:
-		for i := range x {
-			x[i] = redactValue(x[i])
-		}
-	}
-	return v
-}
-
-func secretField(name string) bool {
-	n := strings.ToLower(name)
-	return strings.Contains(n, "password") || strings.Contains(n, "secret") || n == "bearer_token" ||
-		n == "d" || n == "p" || n == "q" || n == "dp" || n == "dq" || n == "qi" || n == "k"
-}
-
-func (h *Handler) listRequests(w http.ResponseWriter, r *http.Request) error {
-	encode(w, http.StatusOK, list[RecordedRequest]{List: h.recorder.all()})
-	return nil
-}
-
-func (h *Handler) clearRequests(w http.ResponseWriter, r *http.Request) error {
-	h.recorder.clear()
-	noContent(w)
-	return nil
+	return errclass.Mark(errclass.NotFound, "fault %q does not exist", id)
 }

@@ -16,7 +16,7 @@ func TestControlsFaults(t *testing.T) {
 	for i := 0; i < 2; i++ {
 		r = e.must(429, "all", "GET", list, nil)
 		at, err := strconv.ParseInt(r.header.Get("X-RateLimit-Retry-At"), 10, 64)
-		if err != nil || at < time.Now().Unix()+20 {
+		if err != nil || at != e.srv.Clock.Now().Add(30*time.Second).Unix() {
 			t.Fatalf("X-RateLimit-Retry-At %q", r.header.Get("X-RateLimit-Retry-At"))
 		}
 		if !strings.Contains(string(r.body), "too_many_requests") {
@@ -92,4 +92,47 @@ func TestControlsClockAndReset(t *testing.T) {
 	if strings.Contains(string(r.body), "reset.example.com") {
 		t.Fatalf("reset kept a created connection: %s", r.body)
 	}
+}
+
+// TestFaultRetryAtFollowsFakeClock: the 429 fault's X-RateLimit-Retry-At is the engine's (fake)
+// clock plus the retry, wherever the clock was set, not the wall clock.
+func TestFaultRetryAtFollowsFakeClock(t *testing.T) {
+	e := newEnv(t)
+	e.must(200, "", "POST", "/_fake/clock", map[string]string{"now": "2041-06-01T12:00:00Z"})
+	e.must(201, "", "POST", "/_fake/faults", map[string]any{"path": "/v1/*", "status": 429, "retry_after_seconds": 45})
+	r := e.must(429, "", "GET", "/connections/active_directory", nil)
+	want := time.Date(2041, 6, 1, 12, 0, 45, 0, time.UTC).Unix()
+	if got := r.header.Get("X-RateLimit-Retry-At"); got != strconv.FormatInt(want, 10) {
+		t.Fatalf("X-RateLimit-Retry-At %s, want %d (the fake clock + 45 s)", got, want)
+	}
+}
+
+// TestClockRefusesUnencodableTimes: a clock time (set, or reached by advancing) from which the
+// engine would compute a time RFC 3339 and JSON cannot encode is refused with 400 and leaves the
+// clock and logins working; times inside the range are accepted.
+func TestClockRefusesUnencodableTimes(t *testing.T) {
+	e := newEnv(t)
+	var c struct {
+		Now time.Time `json:"now"`
+	}
+	e.must(200, "", "GET", "/_fake/clock", nil).json(t, &c)
+	start := c.Now
+	for _, now := range []string{"9999-12-31T23:59:59Z", "9999-01-01T00:00:00Z", "9990-01-01T00:00:00Z", "0001-01-01T00:00:00Z", "0000-01-01T00:00:00Z"} {
+		e.must(400, "", "POST", "/_fake/clock", map[string]string{"now": now})
+	}
+	e.must(200, "", "GET", "/_fake/clock", nil).json(t, &c)
+	if !c.Now.Equal(start) {
+		t.Fatalf("a refused time moved the clock to %v", c.Now)
+	}
+	e.login() // a token still encodes its expiry
+	e.must(200, "", "POST", "/_fake/clock", map[string]string{"now": "9989-01-01T00:00:00Z"}).json(t, &c)
+	e.login()
+	e.must(200, "all", "GET", "/connections/active_directory", nil)
+	for _, d := range []string{"175200h", "8784h", "2562047h"} { // 20 years, a leap year, the longest duration
+		e.must(400, "", "POST", "/_fake/clock", map[string]string{"advance": d})
+	}
+	e.must(200, "", "GET", "/_fake/clock", nil)
+	e.must(200, "", "POST", "/_fake/clock", map[string]string{"advance": "1h"})
+	e.login()
+	e.must(200, "all", "GET", "/connections/active_directory", nil)
 }

@@ -5,9 +5,11 @@ import (
 	"net/http"
 
 	"github.com/opakit/opa"
+	"github.com/opakit/opa/internal/errclass"
 )
 
-// End-user AD views, reveal and rotate (OPA section 3.1), checkout and check-in (section 6.7).
+// End-user AD views, reveal and rotate, checkout and check-in (docs/wire.md#accounts, #reveal,
+// #rotation, #checkout).
 // What an end user cannot see is 404, never 403.
 
 func listDomains(w http.ResponseWriter, r *http.Request, e *opa.Engine, p opa.Principal) error {
@@ -71,7 +73,7 @@ func listAccountUAMs(w http.ResponseWriter, r *http.Request, e *opa.Engine, p op
 func readBody(r *http.Request, limit int64) ([]byte, error) {
 	b, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, limit))
 	if err != nil {
-		return nil, invalid("the request body is larger than %d bytes or could not be read", limit)
+		return nil, errclass.Mark(errclass.Invalid, "the request body is larger than %d bytes or could not be read", limit)
 	}
 	return b, nil
 }
@@ -81,7 +83,7 @@ func revealAccountPassword(w http.ResponseWriter, r *http.Request, e *opa.Engine
 	if err != nil {
 		return err
 	}
-	req, err := opa.DecodeRevealRequest(body)
+	req, err := decodeRevealRequest(body)
 	if err != nil {
 		return err
 	}
@@ -94,11 +96,11 @@ func revealAccountPassword(w http.ResponseWriter, r *http.Request, e *opa.Engine
 }
 
 func rotateAccountPassword(w http.ResponseWriter, r *http.Request, e *opa.Engine, p opa.Principal) error {
-	var req opa.RotateRequest
+	var req rotateRequestBody
 	if err := requireBody(r, &req); err != nil {
 		return err
 	}
-	if err := e.RotateADAccountPassword(r.Context(), p, connID(r), accountID(r), req); err != nil {
+	if err := e.RotateADAccountPassword(r.Context(), p, connID(r), accountID(r), opa.RotateRequest(req)); err != nil {
 		return err
 	}
 	noContent(w)

@@ -9,30 +9,20 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/opakit/opa/opatest"
 	"github.com/opakit/opa/storage"
 )
 
-// hostile is a demo server driven in-process (handler.ServeHTTP, no sockets) for fuzzing and
-// hostile-input tests, with a token per role and the ids the routes need.
+// hostile is a demo server (an env) driven in-process (handler.ServeHTTP, no sockets) for fuzzing
+// and hostile-input tests, with the ids the routes need.
 type hostile struct {
-	tb     testing.TB
-	srv    *opatest.Server
-	tokens map[string]string
-	ids    map[string]string
+	*env
+	ids map[string]string
 }
 
 func newHostile(tb testing.TB) *hostile {
 	tb.Helper()
-	srv := opatest.NewServer(tb)
-	h := &hostile{tb: tb, srv: srv, tokens: map[string]string{}, ids: map[string]string{}}
-	for role, k := range roleKeys {
-		tok, err := srv.ExchangeToken(k[0], k[1])
-		if err != nil {
-			tb.Fatalf("token for %s: %v", role, err)
-		}
-		h.tokens[role] = tok
-	}
+	h := &hostile{env: newEnv(tb), ids: map[string]string{}}
+	srv := h.srv
 	lt := srv.Loaded.Team("demo")
 	h.ids["team"] = "demo"
 	h.ids["conn"] = lt.Connections["corp.example.com"]
@@ -42,19 +32,19 @@ func newHostile(tb testing.TB) *hostile {
 	h.ids["user"] = lt.UserIDs["jane.doe"]
 	ctx := context.Background()
 	_ = srv.Engine.Store().View(ctx, func(tx storage.ReadTx) error {
-		if as, err := storage.Accounts.List(tx, "id"); err == nil && len(as) > 0 {
+		if as, err := storage.Accounts.All(tx); err == nil && len(as) > 0 {
 			h.ids["account"] = as[0].ID
 		}
-		if rs, err := storage.Rules.List(tx, "id"); err == nil && len(rs) > 0 {
+		if rs, err := storage.Rules.All(tx); err == nil && len(rs) > 0 {
 			h.ids["rule"] = rs[0].ID
 		}
-		if ss, err := storage.ServerSyncJobs.List(tx, "id"); err == nil && len(ss) > 0 {
+		if ss, err := storage.ServerSyncJobs.All(tx); err == nil && len(ss) > 0 {
 			h.ids["server_job"] = ss[0].ID
 		}
-		if us, err := storage.UserSyncJobs.List(tx, "id"); err == nil && len(us) > 0 {
+		if us, err := storage.UserSyncJobs.All(tx); err == nil && len(us) > 0 {
 			h.ids["user_job"] = us[0].ID
 		}
-		if cs, err := storage.Connections.List(tx, "id"); err == nil && len(cs) > 0 {
+		if cs, err := storage.Connections.All(tx); err == nil && len(cs) > 0 {
 			h.ids["app_instance"] = cs[0].AppInstanceID
 		}
 		return nil
@@ -141,7 +131,7 @@ func (h *hostile) fingerprint() string {
 		return nil
 	})
 	if err != nil {
-		h.tb.Fatalf("fingerprint: %v", err)
+		h.t.Fatalf("fingerprint: %v", err)
 	}
 	return b.String()
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/opakit/opa"
 	"github.com/opakit/opa/opatest"
 )
 
@@ -18,6 +19,22 @@ var roleKeys = map[string][2]string{
 	"security":  {"9c4d2a6e-7f1b-4e3a-b5c8-1d0e2f3a4b30", "security-bot-secret"},
 	"delegated": {"3e7a9b1c-4d2f-4a6e-8b0c-7f5d3e1a9c40", "delegate-bot-secret"},
 	"end_user":  {"5a1b3c7d-9e2f-4b6a-8c0d-2e4f6a8b0c50", "enduser-bot-secret"},
+}
+
+// demoWith returns the demo fixture (opa.DemoFixture) changed by edit, which works on the document
+// decoded into generic JSON values.
+func demoWith(t *testing.T, edit func(doc map[string]any)) []byte {
+	t.Helper()
+	var doc map[string]any
+	if err := json.Unmarshal(opa.DemoFixture, &doc); err != nil {
+		t.Fatal(err)
+	}
+	edit(doc)
+	b, err := json.Marshal(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
 
 type env struct {

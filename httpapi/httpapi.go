@@ -25,11 +25,13 @@ package httpapi
 import (
 	"log/slog"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/opakit/opa"
+	"github.com/opakit/opa/internal/errclass"
 )
 
 // maxBody is the largest request body accepted.
@@ -126,8 +128,13 @@ func (h *Handler) Engine() *opa.Engine { return h.engine.Load() }
 // SetEngine replaces the engine the handler serves.
 func (h *Handler) SetEngine(e *opa.Engine) { h.engine.Store(e) }
 
-// ServeHTTP implements http.Handler.
+// ServeHTTP implements http.Handler. Every route's body is capped at 1 MiB: a larger declared
+// Content-Length is refused with 400 before any handler runs (the connection is then closed), and
+// reading past the cap fails.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Body != nil && r.Body != http.NoBody {
+		r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+	}
 	if h.controls != nil && !isControlPath(r.URL.Path) {
 		rw := h.recorder.start(w, r)
 		defer h.recorder.finish(rw, r)
@@ -135,6 +142,16 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if h.faults.apply(w, r, h.now) {
 			return
 		}
+	}
+	if r.ContentLength > maxBody {
+		w.Header().Set("Connection", "close") // the rest of the body is never read
+		err := errclass.Mark(errclass.Invalid, "the request body is larger than %d bytes", maxBody)
+		if strings.HasPrefix(r.URL.Path, "/api/") {
+			h.writeOktaError(w, r, err)
+		} else {
+			h.writeError(w, r, err)
+		}
+		return
 	}
 	h.mux.ServeHTTP(w, r)
 }

@@ -40,18 +40,14 @@ const (
 // loadFixture is the demo fixture with loadUsers more end users (service users in "engineers").
 func loadFixture(t *testing.T) []byte {
 	t.Helper()
-	var doc map[string]any
-	if err := json.Unmarshal(opa.DemoFixture, &doc); err != nil {
-		t.Fatal(err)
-	}
-	demo := doc["teams"].([]any)[0].(map[string]any)
-	for i := range loadUsers {
-		demo["users"] = append(demo["users"].([]any), map[string]any{"username": fmt.Sprintf("eu%d", i), "service_user": true,
-			"groups": []any{"engineers"}, "service_keys": []any{map[string]any{
-				"key_id": fmt.Sprintf("00000000-0000-4000-8000-0000000000%02d", i), "key_secret": fmt.Sprintf("eu%d-secret", i)}}})
-	}
-	b, _ := json.Marshal(doc)
-	return b
+	return demoWith(t, func(doc map[string]any) {
+		demo := doc["teams"].([]any)[0].(map[string]any)
+		for i := range loadUsers {
+			demo["users"] = append(demo["users"].([]any), map[string]any{"username": fmt.Sprintf("eu%d", i), "service_user": true,
+				"groups": []any{"engineers"}, "service_keys": []any{map[string]any{
+					"key_id": fmt.Sprintf("00000000-0000-4000-8000-0000000000%02d", i), "key_secret": fmt.Sprintf("eu%d-secret", i)}}})
+		}
+	})
 }
 
 func TestConcurrentLoad(t *testing.T) {
@@ -249,9 +245,9 @@ func runLoad(t *testing.T, kind string) {
 	var rules []*storage.Rule
 	var events []*storage.AuditEvent
 	_ = e.Store().View(ctx, func(tx storage.ReadTx) error {
-		checkouts, _ = storage.Checkouts.List(tx, "id")
-		rules, _ = storage.Rules.List(tx, "id")
-		events, _ = storage.AuditEvents.List(tx, "id")
+		checkouts, _ = storage.Checkouts.All(tx)
+		rules, _ = storage.Rules.All(tx)
+		events, _ = storage.AuditEvents.All(tx)
 		return nil
 	})
 	nCheckouts := len(checkouts)

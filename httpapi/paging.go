@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/opakit/opa"
+	"github.com/opakit/opa/internal/errclass"
 )
 
 // pageRequest reads count, offset, prev and descending from the query. A parameter given twice
@@ -18,7 +19,7 @@ func pageRequest(r *http.Request) (opa.PageRequest, error) {
 	if c := q.Get("count"); c != "" {
 		n, err := strconv.Atoi(c)
 		if err != nil || n < 1 || n > opa.MaxPageCount {
-			return pr, invalid("count must be a number between 1 and %d", opa.MaxPageCount)
+			return pr, errclass.Mark(errclass.Invalid, "count must be a number between 1 and %d", opa.MaxPageCount)
 		}
 		pr.Count = n
 	}

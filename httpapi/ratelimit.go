@@ -4,15 +4,16 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
 
-// Failed service token exchanges are limited per client IP and team with a token bucket: a burst
-// of tokenBurst failures, refilled at one per tokenRefill. While the bucket is empty every exchange
-// from that client for that team (right or wrong) is answered 429, so a brute force of key secrets
-// learns nothing and proceeds at most tokenBurst + t/tokenRefill guesses in time t. Successful
-// exchanges cost nothing.
+// Failed service token exchanges are limited per client IP and team (as the engine resolves it,
+// however the path spells it; see teamKey) with a token bucket: a burst of tokenBurst failures,
+// refilled at one per tokenRefill. While the bucket is empty every exchange from that client for
+// that team (right or wrong) is answered 429, so a brute force of key secrets learns nothing and
+// proceeds at most tokenBurst + t/tokenRefill guesses in time t. Successful exchanges cost nothing.
 const (
 	tokenBurst   = 10
 	tokenRefill  = 6 * time.Second
@@ -89,6 +90,17 @@ func (l *tokenLimiter) fail(key string) {
 	b.tokens = max(0, b.tokens-1)
 }
 
+// teamKey names the team of a service token exchange as the engine resolves it: its id, so that
+// every spelling the case-insensitive team lookup accepts shares one bucket; a name no team has
+// is lower-cased the way the lookup compares it.
+func (h *Handler) teamKey(r *http.Request) string {
+	name := r.PathValue("team_name")
+	if t, err := h.Engine().Team(r.Context(), name); err == nil {
+		return "id:" + t.ID
+	}
+	return "name:" + strings.ToLower(name)
+}
+
 // limitStatusWriter remembers the status written.
 type limitStatusWriter struct {
 	http.ResponseWriter
@@ -111,7 +123,7 @@ func (h *Handler) limitTokens(next http.Handler) http.Handler {
 		if err != nil {
 			ip = r.RemoteAddr
 		}
-		key := ip + "\x00" + r.PathValue("team_name")
+		key := ip + "\x00" + h.teamKey(r)
 		if ok, at := l.allow(key); !ok {
 			h.rateHeaders(w)
 			w.Header().Set("X-RateLimit-Retry-At", strconv.FormatInt(at.Unix(), 10))

@@ -71,3 +71,42 @@ func TestServiceTokenBruteForceLimited(t *testing.T) {
 	}
 	// In an hour the bucket allows at most 10 + 600 guesses.
 }
+
+// TestServiceTokenLimitPerResolvedTeam: the failed-login bucket belongs to the team as the
+// case-insensitive lookup resolves it, not to the spelling in the path: failures under several
+// spellings add up, and once the team is locked out no spelling gets in, not even with the right
+// secret. A team name that exists nowhere is limited the same way.
+func TestServiceTokenLimitPerResolvedTeam(t *testing.T) {
+	srv := opatest.NewServer(t)
+	k := roleKeys["all"]
+	try := func(team, secret string) int {
+		b, _ := json.Marshal(map[string]string{"key_id": k[0], "key_secret": secret})
+		req := httptest.NewRequest("POST", "http://opa.test/v1/teams/"+team+"/service_token", strings.NewReader(string(b)))
+		req.RemoteAddr = "198.51.100.8:40000"
+		rec := httptest.NewRecorder()
+		srv.Handler.ServeHTTP(rec, req)
+		return rec.Code
+	}
+	if got := try("DEMO", k[1]); got != 200 {
+		t.Fatalf("the right secret under DEMO: %d (the team lookup ignores case)", got)
+	}
+	spellings := []string{"demo", "Demo", "DEMO", "dEmO", "deMo"}
+	for i := range 10 {
+		if got := try(spellings[i%len(spellings)], "guess"); got != 401 {
+			t.Fatalf("failure %d under %s: %d", i, spellings[i%len(spellings)], got)
+		}
+	}
+	for _, team := range append(spellings, "DEmo", "demO") {
+		if got := try(team, k[1]); got != 429 {
+			t.Errorf("the right secret under %s after 10 failures across spellings: %d, want 429", team, got)
+		}
+	}
+	for i := range 10 {
+		if got := try([]string{"nosuch", "NOSUCH"}[i%2], "guess"); got != 401 {
+			t.Fatalf("failure %d for a missing team: %d", i, got)
+		}
+	}
+	if got := try("NoSuch", "guess"); got != 429 {
+		t.Errorf("a missing team under a third spelling after 10 failures: %d, want 429", got)
+	}
+}

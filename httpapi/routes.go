@@ -2,10 +2,10 @@ package httpapi
 
 import "github.com/opakit/opa"
 
-// routes registers every route. Paths and methods are the real API's (see
-// /work/shared/reference/okta-api.md sections 1–6); the handlers live in one file per noun.
+// routes registers every route. Paths and methods are the real API's; docs/wire.md gives the
+// source of each, by section (named in the comments below). The handlers live in one file per noun.
 //
-// Decisions where no source gives the wire (documented, not verified):
+// Decisions where no source gives the wire (docs/wire.md marks them "decided here"):
 //   - sync job results and test requests: …/{job}/results, …/{job}/results/{result_id} and
 //     POST …/{job}/test_requests (201 with the result); schedule and state also accept PUT.
 //   - rule_settings is configured with POST (the SDK) or PUT; both answer 204.
@@ -22,28 +22,28 @@ func (h *Handler) routes() {
 	m := h.mux
 	const team = "/v1/teams/{team_name}"
 
-	// Authentication (section 6.1).
+	// Authentication (docs/wire.md#auth).
 	m.Handle("POST "+team+"/service_token", h.limitTokens(h.public(serviceToken)))
 	m.Handle("GET "+team+"/current_user", h.v1(currentUser))
 
-	// OPA Active Directory connections (section 1).
+	// OPA Active Directory connections (docs/wire.md#connections).
 	m.Handle("GET "+team+"/connections/active_directory", h.v1(listOPAConnections))
 	m.Handle("GET "+team+"/connections/active_directory/{ad_connection_id}", h.v1(getOPAConnection))
 	m.Handle("PUT "+team+"/connections/active_directory/{ad_connection_id}/status", h.v1(updateConnectionStatus))
 
-	// ASA AD connections (section 2.1).
+	// ASA AD connections (docs/wire.md#connections).
 	m.Handle("GET "+team+"/integrations/ad_connections", h.v1(listADConnections))
 	m.Handle("POST "+team+"/integrations/ad_connections", h.v1(createADConnection))
 	m.Handle("GET "+team+"/integrations/ad_connections/{ad_connection_id}", h.v1(getADConnection))
 	m.Handle("PUT "+team+"/integrations/ad_connections/{ad_connection_id}", h.v1(updateADConnection))
 	m.Handle("DELETE "+team+"/integrations/ad_connections/{ad_connection_id}", h.v1(deleteADConnection))
 
-	// OPA account force sync and sync status (sections 1, 3.2).
+	// OPA account force sync and sync status (docs/wire.md#accounts).
 	const ra = team + "/resource_assignment/active_directory/{ad_connection_id}"
 	m.Handle("PUT "+ra+"/force_sync", h.v1(forceSync))
 	m.Handle("GET "+ra+"/sync_status", h.v1(syncStatus))
 
-	// OPA AD accounts, admin views (section 3.2).
+	// OPA AD accounts, admin views, matching and rules (docs/wire.md#accounts, #matching, #rules).
 	m.Handle("GET "+ra+"/accounts", h.v1(discoveredAccounts))
 	m.Handle("GET "+ra+"/accounts/{ad_account_id}", h.v1(getAccount))
 	m.Handle("GET "+ra+"/accounts/{ad_account_id}/match", h.v1(getAccountMatch))
@@ -64,7 +64,7 @@ func (h *Handler) routes() {
 	m.Handle("GET "+prj+"/active_directory_accounts", h.v1(projectAccounts))
 	m.Handle("GET "+prj+"/active_directory_accounts/{ad_account_id}", h.v1(projectAccount))
 
-	// OPA AD accounts, end-user views (section 3.1).
+	// OPA AD accounts, end-user views (docs/wire.md#accounts, #reveal, #rotation).
 	const ad = team + "/active_directory"
 	m.Handle("GET "+ad, h.v1(listDomains))
 	m.Handle("GET "+ad+"/{ad_connection_id}", h.v1(getDomain))
@@ -74,14 +74,14 @@ func (h *Handler) routes() {
 	m.Handle("POST "+ad+"/{ad_connection_id}/accounts/{ad_account_id}/reveal_credentials", h.v1(revealAccountPassword))
 	m.Handle("POST "+ad+"/{ad_connection_id}/accounts/{ad_account_id}/rotate_password", h.v1(rotateAccountPassword))
 
-	// Checkout, check-in and rotation (section 6.7).
+	// Checkout, check-in and rotation (docs/wire.md#checkout, #rotation).
 	m.Handle("POST "+team+"/checkin_resource", h.v1(checkinSelf))
 	m.Handle("GET "+team+"/checked_out_resources", h.v1(checkedOutSelf))
 	m.Handle("POST "+prj+"/checkin_resource", h.v1(checkinAdmin))
 	m.Handle("POST "+prj+"/rotate_resource", h.v1(rotateResource))
 	m.Handle("GET "+prj+"/checked_out_resources", h.v1(checkedOutProject))
 
-	// Project checkout and password settings (sections 3.2, 4). PUT answers 204.
+	// Project checkout and password settings (docs/wire.md#project-settings). PUT answers 204.
 	m.Handle("GET "+prj+"/active_directory_checkout_settings", h.v1(getCheckoutSettings(opa.SettingsAD)))
 	m.Handle("PUT "+prj+"/active_directory_checkout_settings", h.v1(putCheckoutSettings(opa.SettingsAD)))
 	m.Handle("GET "+prj+"/active_directory_password_settings", h.v1(getPasswordSettings(opa.SettingsAD)))
@@ -91,7 +91,7 @@ func (h *Handler) routes() {
 	m.Handle("GET "+prj+"/okta_universal_directory_password_settings", h.v1(getPasswordSettings(opa.SettingsUD)))
 	m.Handle("PUT "+prj+"/okta_universal_directory_password_settings", h.v1(putPasswordSettings(opa.SettingsUD)))
 
-	// Okta Universal Directory accounts (section 4).
+	// Okta Universal Directory accounts (docs/wire.md#ud-accounts).
 	const ud = team + "/okta_universal_directory_accounts"
 	m.Handle("GET "+team+"/all_okta_universal_directory_accounts", h.v1(allUDAccounts))
 	m.Handle("GET "+rg+"/all_okta_universal_directory_accounts", h.v1(resourceGroupUDAccounts))
@@ -104,7 +104,7 @@ func (h *Handler) routes() {
 	m.Handle("POST "+ud+"/{okta_universal_directory_account_id}/rotate_password", h.v1(rotateUDAccountPassword))
 	m.Handle("GET "+team+"/vault/jwks.json", h.v1(vaultJWKS))
 
-	// ASA server sync jobs (section 2.2).
+	// ASA server sync jobs (docs/wire.md#sync-jobs).
 	const ts = team + "/integrations/ad_connections/{ad_connection_id}/task_settings"
 	m.Handle("GET "+ts, h.v1(listServerSyncJobs))
 	m.Handle("POST "+ts, h.v1(createServerSyncJob))
@@ -118,7 +118,7 @@ func (h *Handler) routes() {
 	m.Handle("GET "+ts+"/{task_settings_id}/results/{result_id}", h.v1(getServerSyncResult))
 	m.Handle("POST "+ts+"/{task_settings_id}/test_requests", h.v1(testServerSyncJob))
 
-	// ASA user sync jobs (section 2.3).
+	// ASA user sync jobs (docs/wire.md#sync-jobs).
 	const us = team + "/integrations/ad_connections/{ad_connection_id}/user_sync_task_settings"
 	m.Handle("GET "+us, h.v1(listUserSyncJobs))
 	m.Handle("POST "+us, h.v1(createUserSyncJob))
@@ -133,10 +133,10 @@ func (h *Handler) routes() {
 	m.Handle("GET "+us+"/{user_sync_task_settings_id}/results/{result_id}", h.v1(getUserSyncResult))
 	m.Handle("POST "+us+"/{user_sync_task_settings_id}/test_requests", h.v1(testUserSyncJob))
 
-	// Okta Directories Integration (section 5).
+	// Okta Directories Integration (docs/wire.md#directories-api).
 	m.Handle("POST /api/v1/directories/{appInstanceId}/groups/modify", h.okta(modifyDirectoryGroup))
 
-	// Test-fixture controls.
+	// Test-fixture controls (docs/wire.md#controls).
 	if h.controls != nil {
 		h.controlRoutes()
 	}

@@ -1,8 +1,8 @@
 package httpapi_test
 
-// Response and request samples of the seed documents (/work/shared/seeds, flattened to JSON here
-// by hand: the pages render "- " bullets and collapse some arrays to "{ }"). Keyed by seed file and
-// operation.
+// Response and request samples of the seed documents (the OPA and ASA API reference pages listed
+// in docs/wire.md#sources, flattened to JSON here by hand: the pages render "- " bullets and
+// collapse some arrays to "{ }"). Keyed by seed document number and operation.
 var seedSamples = map[string]string{
 	// 000: OPA Active Directory connections.
 	"000 get connection":        `{"app_instance_id":"string","domain":"string","id":"a747a818-a4c4-4446-8a87-704216495a08","name":"string","status":"connected"}`,

@@ -12,8 +12,8 @@ import (
 	"testing"
 )
 
-// Known, documented differences between the seed samples and the wire (see
-// /work/shared/reference/seed-vs-wire.md): the emulator emits what the real clients parse.
+// Known, documented differences between the seed samples and the wire (docs/wire.md#seed-samples):
+// the emulator emits what the real clients parse.
 var (
 	// sampleTypeExceptions: the sample's JSON type differs from what is emitted (key path, with
 	// [] for array elements).

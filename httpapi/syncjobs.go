@@ -4,9 +4,11 @@ import (
 	"net/http"
 
 	"github.com/opakit/opa"
+	"github.com/opakit/opa/internal/errclass"
 )
 
-// Server sync jobs (ASA "task_settings") and user sync jobs ("user_sync_task_settings").
+// Server sync jobs (ASA "task_settings") and user sync jobs ("user_sync_task_settings"),
+// docs/wire.md#sync-jobs.
 // Creates answer 201 with the job, updates/schedule/state/deactivate/delete 204 with no body
 // (what terraform checks, although a seed shows 200 with a body for updates), test requests 201
 // with the result.
@@ -27,11 +29,11 @@ func listServerSyncJobs(w http.ResponseWriter, r *http.Request, e *opa.Engine, p
 }
 
 func createServerSyncJob(w http.ResponseWriter, r *http.Request, e *opa.Engine, p opa.Principal) error {
-	var in opa.ServerSyncJobInput
+	var in serverSyncJobBody
 	if err := requireBody(r, &in); err != nil {
 		return err
 	}
-	j, err := e.CreateServerSyncJob(r.Context(), p, connID(r), in)
+	j, err := e.CreateServerSyncJob(r.Context(), p, connID(r), opa.ServerSyncJobInput(in))
 	if err != nil {
 		return err
 	}
@@ -49,11 +51,11 @@ func getServerSyncJob(w http.ResponseWriter, r *http.Request, e *opa.Engine, p o
 }
 
 func updateServerSyncJob(w http.ResponseWriter, r *http.Request, e *opa.Engine, p opa.Principal) error {
-	var in opa.ServerSyncJobInput
+	var in serverSyncJobBody
 	if err := requireBody(r, &in); err != nil {
 		return err
 	}
-	if _, err := e.UpdateServerSyncJob(r.Context(), p, connID(r), r.PathValue("task_settings_id"), in); err != nil {
+	if _, err := e.UpdateServerSyncJob(r.Context(), p, connID(r), r.PathValue("task_settings_id"), opa.ServerSyncJobInput(in)); err != nil {
 		return err
 	}
 	noContent(w)
@@ -77,11 +79,11 @@ func deactivateServerSyncJob(w http.ResponseWriter, r *http.Request, e *opa.Engi
 }
 
 func scheduleServerSyncJob(w http.ResponseWriter, r *http.Request, e *opa.Engine, p opa.Principal) error {
-	var s opa.Schedule
+	var s scheduleBody
 	if err := requireBody(r, &s); err != nil {
 		return err
 	}
-	if err := e.ScheduleServerSyncJob(r.Context(), p, connID(r), r.PathValue("task_settings_id"), s); err != nil {
+	if err := e.ScheduleServerSyncJob(r.Context(), p, connID(r), r.PathValue("task_settings_id"), opa.Schedule(s)); err != nil {
 		return err
 	}
 	noContent(w)
@@ -133,11 +135,11 @@ func listUserSyncJobs(w http.ResponseWriter, r *http.Request, e *opa.Engine, p o
 }
 
 func createUserSyncJob(w http.ResponseWriter, r *http.Request, e *opa.Engine, p opa.Principal) error {
-	var in opa.UserSyncJobInput
+	var in userSyncJobBody
 	if err := requireBody(r, &in); err != nil {
 		return err
 	}
-	j, err := e.CreateUserSyncJob(r.Context(), p, connID(r), in)
+	j, err := e.CreateUserSyncJob(r.Context(), p, connID(r), opa.UserSyncJobInput(in))
 	if err != nil {
 		return err
 	}
@@ -155,11 +157,11 @@ func getUserSyncJob(w http.ResponseWriter, r *http.Request, e *opa.Engine, p opa
 }
 
 func updateUserSyncJob(w http.ResponseWriter, r *http.Request, e *opa.Engine, p opa.Principal) error {
-	var in opa.UserSyncJobInput
+	var in userSyncJobBody
 	if err := requireBody(r, &in); err != nil {
 		return err
 	}
-	if _, err := e.UpdateUserSyncJob(r.Context(), p, connID(r), r.PathValue("user_sync_task_settings_id"), in); err != nil {
+	if _, err := e.UpdateUserSyncJob(r.Context(), p, connID(r), r.PathValue("user_sync_task_settings_id"), opa.UserSyncJobInput(in)); err != nil {
 		return err
 	}
 	noContent(w)
@@ -175,11 +177,11 @@ func deleteUserSyncJob(w http.ResponseWriter, r *http.Request, e *opa.Engine, p 
 }
 
 func scheduleUserSyncJob(w http.ResponseWriter, r *http.Request, e *opa.Engine, p opa.Principal) error {
-	var s opa.Schedule
+	var s scheduleBody
 	if err := requireBody(r, &s); err != nil {
 		return err
 	}
-	if err := e.ScheduleUserSyncJob(r.Context(), p, connID(r), r.PathValue("user_sync_task_settings_id"), s); err != nil {
+	if err := e.ScheduleUserSyncJob(r.Context(), p, connID(r), r.PathValue("user_sync_task_settings_id"), opa.Schedule(s)); err != nil {
 		return err
 	}
 	noContent(w)
@@ -197,7 +199,7 @@ func setUserSyncJobState(w http.ResponseWriter, r *http.Request, e *opa.Engine, 
 		return err
 	}
 	if s.IsActive == nil {
-		return invalid("is_active is required")
+		return errclass.Mark(errclass.Invalid, "is_active is required")
 	}
 	if err := e.SetUserSyncJobState(r.Context(), p, connID(r), r.PathValue("user_sync_task_settings_id"), *s.IsActive); err != nil {
 		return err
@@ -237,7 +239,7 @@ func testUserSyncJob(w http.ResponseWriter, r *http.Request, e *opa.Engine, p op
 	return nil
 }
 
-// Force sync and sync status (OPA section 1 and 3.2).
+// Force sync and sync status (docs/wire.md#accounts).
 
 func forceSync(w http.ResponseWriter, r *http.Request, e *opa.Engine, p opa.Principal) error {
 	if err := e.ForceSync(r.Context(), p, connID(r)); err != nil {

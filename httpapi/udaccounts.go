@@ -6,8 +6,8 @@ import (
 	"github.com/opakit/opa"
 )
 
-// Okta Universal Directory accounts (OPA section 4), project checkout and password settings
-// (sections 3.2 and 4) and the vault JWKS that UD rotations encrypt new passwords to (6.5).
+// Okta Universal Directory accounts, project checkout and password settings and the vault JWKS
+// that UD rotations encrypt new passwords to (docs/wire.md#ud-accounts, #project-settings).
 
 func udID(r *http.Request) string { return r.PathValue("okta_universal_directory_account_id") }
 
@@ -98,7 +98,7 @@ func revealUDAccountPassword(w http.ResponseWriter, r *http.Request, e *opa.Engi
 	if err != nil {
 		return err
 	}
-	req, err := opa.DecodeRevealRequest(body)
+	req, err := decodeRevealRequest(body)
 	if err != nil {
 		return err
 	}
@@ -111,11 +111,11 @@ func revealUDAccountPassword(w http.ResponseWriter, r *http.Request, e *opa.Engi
 }
 
 func rotateUDAccountPassword(w http.ResponseWriter, r *http.Request, e *opa.Engine, p opa.Principal) error {
-	var req opa.RotateRequest
+	var req rotateRequestBody
 	if err := requireBody(r, &req); err != nil {
 		return err
 	}
-	if err := e.RotateUDAccountPassword(r.Context(), p, udID(r), req); err != nil {
+	if err := e.RotateUDAccountPassword(r.Context(), p, udID(r), opa.RotateRequest(req)); err != nil {
 		return err
 	}
 	noContent(w)

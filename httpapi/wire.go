@@ -13,6 +13,7 @@ import (
 	"github.com/cockroachdb/errors"
 
 	"github.com/opakit/opa"
+	"github.com/opakit/opa/internal/errclass"
 )
 
 // decode reads the request body as JSON into v. JSON null leaves a field unset and unknown fields
@@ -23,9 +24,9 @@ func decode(r *http.Request, v any) error {
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return invalid("the request body is larger than %d bytes", maxBody)
+			return errclass.Mark(errclass.Invalid, "the request body is larger than %d bytes", maxBody)
 		}
-		return invalid("the request body could not be read")
+		return errclass.Mark(errclass.Invalid, "the request body could not be read")
 	}
 	if len(bytes.TrimSpace(body)) == 0 {
 		return nil
@@ -41,12 +42,12 @@ func decode(r *http.Request, v any) error {
 			if field == "" {
 				field = "the body"
 			}
-			return invalid("%s must be a JSON %s, not %s", field, jsonKind(te.Type.Kind().String()), te.Value)
+			return errclass.Mark(errclass.Invalid, "%s must be a JSON %s, not %s", field, jsonKind(te.Type.Kind().String()), te.Value)
 		}
-		return errors.Mark(invalid("the request body is not well-formed JSON"), errMalformed)
+		return errclass.Tag(errclass.Mark(errclass.Invalid, "the request body is not well-formed JSON"), errMalformed)
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		return errors.Mark(invalid("the request body has data after the JSON value"), errMalformed)
+		return errclass.Tag(errclass.Mark(errclass.Invalid, "the request body has data after the JSON value"), errMalformed)
 	}
 	return nil
 }
@@ -69,14 +70,9 @@ func jsonKind(goKind string) string {
 // requireBody is decode for operations whose body is required.
 func requireBody(r *http.Request, v any) error {
 	if r.ContentLength == 0 && r.Body == http.NoBody {
-		return invalid("a JSON request body is required")
+		return errclass.Mark(errclass.Invalid, "a JSON request body is required")
 	}
 	return decode(r, v)
-}
-
-// invalid returns an ErrInvalid error made in the handler (decoding, query parameters).
-func invalid(format string, args ...any) error {
-	return errors.Mark(errors.Newf(format, args...), opa.ErrInvalid)
 }
 
 // encode writes v as JSON with the status.
@@ -244,7 +240,7 @@ func queryBool(r *http.Request, name string) (bool, error) {
 	}
 	b, err := strconv.ParseBool(v)
 	if err != nil {
-		return false, invalid("query parameter %s must be true or false", name)
+		return false, errclass.Mark(errclass.Invalid, "query parameter %s must be true or false", name)
 	}
 	return b, nil
 }

@@ -4,16 +4,25 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 
+	"github.com/cockroachdb/errors"
+
+	"github.com/opakit/opa"
 	"github.com/opakit/opa/opatest"
 )
 
-// ExampleNewServer lists the demo team's AD connections through the fake API.
-func ExampleNewServer() {
-	t := &testing.T{} // in a test, use the test's own *testing.T
-	srv := opatest.NewServer(t)
-	defer srv.HTTP.Close()
+// ExampleStart lists the demo team's AD connections through the fake API. In a test, use
+// NewServer(t) instead: it fails the test on a set-up error and closes the server when the test
+// ends.
+func ExampleStart() {
+	srv, err := opatest.Start()
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer srv.Close()
 
 	resp, err := srv.Do(http.MethodGet, srv.TeamURL("/connections/active_directory"), nil)
 	if err != nil {
@@ -30,6 +39,33 @@ func ExampleNewServer() {
 	_ = json.NewDecoder(resp.Body).Decode(&body)
 	fmt.Println(resp.StatusCode, body.List[0].Domain, body.List[0].Status)
 	// Output: 200 corp.example.com connected
+}
+
+// TestStartRefusesABadFixture: Start reports a bad fixture as an ErrInvalid error instead of
+// starting a server.
+func TestStartRefusesABadFixture(t *testing.T) {
+	srv, err := opatest.Start(opatest.WithFixture([]byte(`{"teams":[]}`)))
+	if err == nil {
+		srv.Close()
+		t.Fatal("Start accepted a fixture without teams")
+	}
+	if !errors.Is(err, opa.ErrInvalid) || !strings.Contains(err.Error(), "teams: at least one team is required") {
+		t.Fatalf("err = %v, want ErrInvalid naming the field", err)
+	}
+}
+
+// TestCloseStopsTheServer: after Close (twice is fine) the server refuses connections.
+func TestCloseStopsTheServer(t *testing.T) {
+	srv, err := opatest.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Close()
+	srv.Close()
+	if resp, err := http.Get(srv.URL + "/v1/teams/demo/connections/active_directory"); err == nil {
+		resp.Body.Close()
+		t.Fatalf("a closed server answered %d", resp.StatusCode)
+	}
 }
 
 func TestNewServer(t *testing.T) {

@@ -9,15 +9,18 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/cockroachdb/errors"
 
 	"github.com/opakit/opa"
 	"github.com/opakit/opa/fixture"
 	"github.com/opakit/opa/httpapi"
 )
 
-// Server is a running fake server. Its fields are read-only.
+// Server is a running fake server. Its exported fields are read-only.
 type Server struct {
 	// URL is the base URL, e.g. "http://127.0.0.1:41234".
 	URL string
@@ -38,6 +41,8 @@ type Server struct {
 	Loaded *fixture.Loaded
 	// HTTP is the test server.
 	HTTP *httptest.Server
+
+	closeOnce sync.Once
 }
 
 type config struct {
@@ -60,17 +65,37 @@ func WithHandlerOptions(opts ...httpapi.Option) Option {
 	return func(c *config) { c.opts = append(c.opts, opts...) }
 }
 
-// NewServer starts a server and registers its shutdown with t.Cleanup. It fails the test on any
-// setup error. Safe to call from parallel tests: every server has its own engine.
+// NewServer starts a server and registers its shutdown (Close) with t.Cleanup. It fails the test
+// on any setup error. Safe to call from parallel tests: every server has its own engine. Use it at
+// the start of a test:
+//
+//	func TestMyClient(t *testing.T) {
+//		srv := opatest.NewServer(t)
+//		resp, err := srv.Do("GET", srv.TeamURL("/connections/active_directory"), nil)
+//		…
+//	}
 func NewServer(t testing.TB, opts ...Option) *Server {
 	t.Helper()
+	s, err := Start(opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	return s
+}
+
+// Start starts a server as NewServer does, for code that has no testing.TB: an Example, a
+// TestMain, a program. The caller must call Close. It returns an error marked opa.ErrInvalid for a
+// bad fixture document, or the error that loading the fixtures or the token exchange met. Safe for
+// concurrent use: every server has its own engine.
+func Start(opts ...Option) (*Server, error) {
 	cfg := config{doc: opa.DemoFixture}
 	for _, o := range opts {
 		o(&cfg)
 	}
 	fx, err := fixture.Parse(cfg.doc)
 	if err != nil {
-		t.Fatalf("opatest: fixture: %v", err)
+		return nil, errors.Wrap(err, "opatest: fixture")
 	}
 	start := cfg.now
 	if start.IsZero() {
@@ -87,7 +112,7 @@ func NewServer(t testing.TB, opts ...Option) *Server {
 	}
 	e, loaded, err := build()
 	if err != nil {
-		t.Fatalf("opatest: loading fixtures: %v", err)
+		return nil, errors.Wrap(err, "opatest: loading fixtures")
 	}
 	tokens := map[string]httpapi.OktaToken{}
 	for _, tm := range fx.Teams {
@@ -104,16 +129,27 @@ func NewServer(t testing.TB, opts ...Option) *Server {
 	}, cfg.opts...)
 	h := httpapi.New(e, hopts...)
 	ts := httptest.NewServer(h)
-	t.Cleanup(ts.Close)
 	s := &Server{URL: ts.URL, Team: fx.Teams[0].Name, Engine: e, Handler: h, Clock: clock, Loaded: loaded, HTTP: ts}
 	if lt := loaded.Team(s.Team); lt != nil && len(lt.ServiceKeys) > 0 {
 		s.KeyID, s.KeySecret = lt.ServiceKeys[0].KeyID, lt.ServiceKeys[0].KeySecret
 		s.Token, err = s.ExchangeToken(s.KeyID, s.KeySecret)
 		if err != nil {
-			t.Fatalf("opatest: token exchange: %v", err)
+			s.Close()
+			return nil, errors.Wrap(err, "opatest: token exchange")
 		}
 	}
-	return s
+	return s, nil
+}
+
+// Close shuts the server down: it closes the test server, waiting for the requests in flight, and
+// the fixtures' directory resolver. Later calls do nothing.
+func (s *Server) Close() {
+	s.closeOnce.Do(func() {
+		s.HTTP.Close()
+		if s.Loaded.Directory != nil {
+			_ = s.Loaded.Directory.Close() // in-memory and LDAP directories; nothing to report to a test
+		}
+	})
 }
 
 // ExchangeToken calls POST /v1/teams/{team}/service_token and returns the bearer token.
@@ -123,7 +159,7 @@ func (s *Server) ExchangeToken(keyID, keySecret string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }() // read in full below; a close error changes nothing
 	var out struct {
 		BearerToken string `json:"bearer_token"`
 		Message     string `json:"message"`

@@ -24,11 +24,11 @@ var ErrDecrypt = errors.New("revealjwe: decryption failed")
 // never contain key material.
 func invalidKeyf(format string, args ...any) error {
 	err := errors.NewWithDepthf(1, "invalid public key: "+format, args...)
-	return errors.Mark(errors.Mark(err, ErrInvalidKey), errclass.Invalid)
+	return errclass.Tag(errclass.Tag(err, ErrInvalidKey), errclass.Invalid)
 }
 
 // invalidArgf returns an error marked with ErrInvalidArgument and errclass.Invalid.
 func invalidArgf(format string, args ...any) error {
 	err := errors.NewWithDepthf(1, "invalid argument: "+format, args...)
-	return errors.Mark(errors.Mark(err, ErrInvalidArgument), errclass.Invalid)
+	return errclass.Tag(errclass.Tag(err, ErrInvalidArgument), errclass.Invalid)
 }

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs every Go fuzz target of the module for a bounded time each (FUZZTIME, default 2s) with one
+# Runs every Go fuzz target of the module for a bounded number of executions each (FUZZTIME, default
+# 3000x; FuzzAllBodies FUZZTIME_LONG, default 10000x; a Go duration such as 10s also works) with one
 # worker (minimizing new inputs for at most 50 runs, which otherwise eats the budget), so that it
 # fits a shared 2-core machine: each package's instrumented test binary is built
 # once, then run per target. A failing input is written under the package's
@@ -48,10 +49,10 @@ for pkg in "${pkgs[@]}"; do
 		n=$((n + 1))
 	done
 done
-# Not fuzzing, but the other long, bounded reliability step of issue 9: 200 SIGKILLs of the file
+# Not fuzzing, but the other long, bounded reliability step (RELIABILITY.md): 200 SIGKILLs of the file
 # store at random points (commits, snapshots, segment removal), without -race (about 40 s).
 if [ $# -eq 0 ]; then
 	echo "== filestore: 200 kills"
-	OPA_KILL_RUNS=200 go test -count=1 -run '^TestKill200$' ./storage/filestore/
+	OPA_KILL_RUNS=200 go test -count=1 -run '^TestKillDuringCompaction$' ./storage/filestore/
 fi
 echo "== fuzz: $n targets passed, $fuzztime each ($long: $longtime)"

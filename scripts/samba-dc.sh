@@ -3,7 +3,7 @@
 # integration tests of directory/ldapdir.
 #
 #   scripts/samba-dc.sh start [DIR]   provision EXAMPLE.TEST into DIR (default: a new dir on tmpfs),
-#                                     start samba on 127.0.0.1:389/636, wait for LDAPS, and print
+#                                     start samba on ADDR:389/636, wait for LDAPS, and print
 #                                     DIR/env (shell assignments, also read by the Go tests)
 #   scripts/samba-dc.sh stop DIR      stop samba by its pid and remove DIR
 #   scripts/samba-dc.sh install       apt-get install the Debian packages (samba ldb-tools ldap-utils)
@@ -11,6 +11,10 @@
 # The domain's TLS certificate is made here (samba's own has no subjectAltName, which Go rejects):
 # a CA in DIR/private/tls/ca.pem and a server certificate for localhost, 127.0.0.1 and
 # dc1.example.test. Exit status 3 means samba is not installed.
+#
+# Samba's LDAP ports are fixed (389, 636), so two domain controllers on one machine are kept apart
+# by address: samba binds only OPA_SAMBA_ADDR, a loopback address, default a free one picked at
+# random in 127.1.0.0/16 (Linux answers on all of 127.0.0.0/8). The env file gives the URLs.
 #
 # OPA_SAMBA_USERS=N adds N users bulk00000… to OU=Bulk before samba starts, in one sam.ldb
 # transaction through samba's Python bindings (LDAP adds cost ~0.1 s each on disk, this ~10 ms).
@@ -23,14 +27,40 @@ ADMIN_PASS=${OPA_SAMBA_ADMIN_PASSWORD:-Opa-Adm1n-Passw0rd}
 
 die() { echo "samba-dc.sh: $*" >&2; exit 1; }
 
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+port_open() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
+
+# addr_free reports whether none of the ports samba serves here is taken on address $1.
+addr_free() {
+	local p
+	for p in 88 135 389 636; do
+		port_open "$1" "$p" && return 1
+	done
+	return 0
+}
+
+# pick_addr prints OPA_SAMBA_ADDR, or a free random loopback address in 127.1.0.0/16.
+pick_addr() {
+	if [ -n "${OPA_SAMBA_ADDR:-}" ]; then
+		[[ $OPA_SAMBA_ADDR =~ ^127\.[0-9]+\.[0-9]+\.[0-9]+$ ]] || die "OPA_SAMBA_ADDR=$OPA_SAMBA_ADDR is not a 127.x.y.z address"
+		addr_free "$OPA_SAMBA_ADDR" || die "$OPA_SAMBA_ADDR: a port samba needs (88, 135, 389, 636) is in use (another samba?)"
+		echo "$OPA_SAMBA_ADDR"
+		return
+	fi
+	local a
+	for _ in $(seq 1 20); do
+		a="127.1.$((RANDOM % 256)).$((RANDOM % 254 + 1))"
+		addr_free "$a" && { echo "$a"; return; }
+	done
+	die "no free loopback address found in 127.1.0.0/16"
+}
 
 start() {
 	local dir=${1:-}
 	for c in samba samba-tool openssl; do
 		command -v "$c" >/dev/null || { echo "samba-dc.sh: $c not found; run 'scripts/samba-dc.sh install' (Debian: samba ldb-tools ldap-utils)" >&2; exit 3; }
 	done
-	port_open 636 && die "127.0.0.1:636 is already in use (another samba?); stop it first"
+	local addr
+	addr=$(pick_addr)
 	local tmp=/tmp
 	[ -d /dev/shm ] && [ -w /dev/shm ] && tmp=/dev/shm # sam.ldb commits are fsync-bound
 	if [ -z "$dir" ]; then dir=$(mktemp -d "$tmp/opa-samba.XXXXXX"); else mkdir -p "$dir"; fi
@@ -39,7 +69,7 @@ start() {
 	local t0=$SECONDS
 	samba-tool domain provision --targetdir="$dir" --realm="$REALM" --domain="$DOMAIN" \
 		--server-role=dc --dns-backend=NONE --adminpass="$ADMIN_PASS" \
-		--option="interfaces=lo" --option="bind interfaces only=yes" >"$dir/provision.log" 2>&1 ||
+		--option="interfaces=$addr/8" --option="bind interfaces only=yes" >"$dir/provision.log" 2>&1 ||
 		{ tail -20 "$dir/provision.log" >&2; die "provision failed (log: $dir/provision.log)"; }
 
 	# TLS: our own CA and a certificate with subjectAltNames.
@@ -49,7 +79,7 @@ start() {
 		-subj "/CN=opa test CA" -keyout "$tls/ca-key.pem" -out "$tls/ca.pem" 2>/dev/null
 	openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
 		-subj "/CN=dc1.example.test" -keyout "$tls/key.pem" -out "$tls/req.pem" 2>/dev/null
-	printf 'subjectAltName=DNS:dc1.example.test,DNS:localhost,IP:127.0.0.1,IP:::1\nextendedKeyUsage=serverAuth\n' >"$tls/ext.cnf"
+	printf 'subjectAltName=DNS:dc1.example.test,DNS:localhost,IP:%s,IP:127.0.0.1,IP:::1\nextendedKeyUsage=serverAuth\n' "$addr" >"$tls/ext.cnf"
 	openssl x509 -req -in "$tls/req.pem" -CA "$tls/ca.pem" -CAkey "$tls/ca-key.pem" -CAcreateserial \
 		-days 2 -extfile "$tls/ext.cnf" -out "$tls/cert.pem" 2>/dev/null
 	chmod 600 "$tls/key.pem"
@@ -94,16 +124,17 @@ PY
 	echo $! >"$dir/samba.pid"
 	local i
 	for i in $(seq 1 300); do
-		port_open 636 && break
+		port_open "$addr" 636 && break
 		kill -0 "$(cat "$dir/samba.pid")" 2>/dev/null || { tail -20 "$dir/samba.log" >&2; die "samba exited (log: $dir/samba.log)"; }
 		sleep 0.1
 	done
-	port_open 636 || die "samba did not listen on 127.0.0.1:636 within 30s"
+	port_open "$addr" 636 || die "samba did not listen on $addr:636 within 30s (log: $dir/samba.log)"
 
 	cat >"$dir/env" <<EOF
 OPA_SAMBA_DIR=$dir
-OPA_SAMBA_URL=ldaps://127.0.0.1:636
-OPA_SAMBA_STARTTLS_URL=ldap://127.0.0.1:389
+OPA_SAMBA_ADDR=$addr
+OPA_SAMBA_URL=ldaps://$addr:636
+OPA_SAMBA_STARTTLS_URL=ldap://$addr:389
 OPA_SAMBA_CA=$tls/ca.pem
 OPA_SAMBA_ADMIN=Administrator@example.test
 OPA_SAMBA_ADMIN_PASSWORD=$ADMIN_PASS
@@ -112,7 +143,7 @@ OPA_SAMBA_DOMAIN=example.test
 OPA_SAMBA_SAM=$dir/private/sam.ldb
 OPA_SAMBA_SMBCONF=$conf
 EOF
-	echo "samba-dc.sh: EXAMPLE.TEST up in $((SECONDS - t0))s, pid $(cat "$dir/samba.pid"), env in $dir/env" >&2
+	echo "samba-dc.sh: EXAMPLE.TEST up on $addr in $((SECONDS - t0))s, pid $(cat "$dir/samba.pid"), env in $dir/env" >&2
 	cat "$dir/env"
 }
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# test-browser.sh runs every test of the browser-side reveal (issue 7) on a fresh Debian machine:
+# test-browser.sh runs every test of the browser-side reveal (wasm/, webui/) on a fresh Debian machine:
 #   1. installs what is missing: Debian's nodejs, npm and chromium (apt-get, only if absent), and the
 #      test's npm packages (jose, playwright-core) into wasm/test/node_modules with `npm ci`;
 #   2. builds wasm/opa-reveal.wasm and copies wasm_exec.js (wasm/build.sh);

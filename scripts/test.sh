@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The project's test command (README's second set-up command; .ci/run calls it).
-# It runs everything: formatting and vet, the Go tests with -race (including the LDAP tests against
+# It runs everything: formatting, vet and lint, the Go tests with -race (including the LDAP tests against
 # a real Samba AD DC, which it installs if missing), the bounded fuzz runs, and the browser-side
 # reveal tests (WASM under node, jose interop, headless Chromium; scripts/test-browser.sh installs
 # what they need). A component that cannot be installed fails the run; nothing is skipped.
@@ -18,6 +18,9 @@ fi
 echo "== go vet"
 go vet ./...
 
+# golangci-lint (.golangci.yml); built once per machine into a cache directory.
+./scripts/lint.sh
+
 echo "== Samba AD DC (for directory/ldapdir)"
 if ! command -v samba >/dev/null || ! command -v samba-tool >/dev/null || ! command -v ldbadd >/dev/null; then
 	./scripts/samba-dc.sh install >/dev/null
@@ -26,7 +29,7 @@ export OPA_SAMBA=1 # directory/ldapdir's TestMain starts (and stops) a DC with s
 
 echo "== go test -race"
 go test -race -count=1 ./...
-./scripts/fuzz.sh # issue 9: every fuzz target for a bounded time (about 1.5 minutes)
+./scripts/fuzz.sh # every fuzz target for a bounded number of runs, then 200 file store kills (2-3 minutes)
 
 echo "== browser-side reveal"
 ./scripts/test-browser.sh

@@ -227,7 +227,7 @@ func BenchmarkRangePage(b *testing.B) {
 			b.Run(fmt.Sprintf("%d/%s/range", n, depth.name), func(b *testing.B) {
 				for b.Loop() {
 					err := s.View(bctx, func(tx storage.ReadTx) error {
-						page, err := storage.Users.Range(tx, storage.Range{Index: "team", Args: []string{"team-0001"},
+						page, err := storage.Users.Range(tx, storage.UsersByTeam, storage.Range{Args: []string{"team-0001"},
 							After: depth.after, Limit: 100}, nil)
 						if err == nil && len(page) != 100 {
 							b.Fatalf("page of %d", len(page))

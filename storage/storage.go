@@ -89,8 +89,8 @@ type ReadTx interface {
 // field of the index) come in id order, as List returns them; for an append-only table
 // (TableSchema.AppendOnly), in insertion order. Descending reverses it.
 type Range struct {
-	// Index is the index to read. "id" without Args reads the whole table; "id" with one arg
-	// reads at most the one record with that id.
+	// Index is the index to read (Table.Range sets it from its IndexName). "id" without Args
+	// reads the whole table; "id" with one arg reads at most the one record with that id.
 	Index string
 	// Args are the index's values, one for each of its fields (matched as List matches them: a
 	// Lowercase index compares lowercased values).

@@ -10,13 +10,19 @@
 // exchanges the key for a bearer token and lists the team's AD connections.
 //
 // With -data the state survives restarts; the fixtures are loaded only into an empty store (later
-// starts rebuild only the in-memory directories). The store's secrets are sealed with a 32-byte
-// key-encryption key read from -key-file, or generated into DIR/kek (mode 0600) on first start:
-// convenient, but whoever can read the data directory can then read the sealed passwords, so give
-// -key-file on a different volume when that matters.
+// starts rebuild only the in-memory directories), all or nothing: a first start killed half-way
+// leaves a marker, and the next start deletes what it wrote and loads the fixtures again (see
+// firstStartMarker). The fixture's seed makes the ids of that first load deterministic in both
+// modes; after a restart new ids are random, so they never collide with the seeded ones. The
+// store's secrets are sealed with a 32-byte key-encryption key read from -key-file, or generated
+// into DIR/kek (mode 0600, written atomically) on first start: convenient, but whoever can read
+// the data directory can then read the sealed passwords, so give -key-file on a different volume
+// when that matters.
 //
-// The test-fixture controls under /_fake/ (reset, clock, faults, request log) are on unless
-// -controls=false. With controls on, the engine's clock is an opa.ManualClock that follows the
+// The test-fixture controls under /_fake/ (reset, clock, faults, request log) need no credentials.
+// They are on by default in memory and off by default with -data (a durable server is more likely
+// to be reachable by others); -controls or -controls=false decides explicitly, and the banner says
+// which. With controls on, the engine's clock is an opa.ManualClock that follows the
 // wall clock (it is advanced by the elapsed time every tick) and that /_fake/clock can set or move
 // ahead. /_fake/reset is available only without -data.
 //
@@ -27,23 +33,22 @@
 // The browser reveal demo (package webui) is served under /ui/, its WASM assets read from -wasm-dir
 // (build them with wasm/build.sh).
 //
+// The server limits every connection: -read-header-timeout (10 s), -read-timeout (30 s, head and
+// body), -write-timeout (60 s), -idle-timeout (60 s, between keep-alive requests) and
+// -max-header-bytes (64 KiB); bodies are capped at 1 MiB on every route. -h prints every flag.
+//
 // SIGINT or SIGTERM shuts down gracefully: in-flight requests finish (up to 10 s), then the store
 // is closed.
 package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -52,53 +57,23 @@ import (
 	"github.com/cockroachdb/errors"
 
 	"github.com/opakit/opa"
-	"github.com/opakit/opa/directory/memdir"
 	"github.com/opakit/opa/fixture"
 	"github.com/opakit/opa/httpapi"
 	"github.com/opakit/opa/storage"
-	"github.com/opakit/opa/storage/filestore"
 )
 
 func main() {
-	if err := run(context.Background(), os.Args[1:], os.Stdout, os.Stderr); err != nil {
+	if err := run(context.Background(), os.Args[1:], os.Stdout, os.Stderr); errors.Is(err, errHelp) {
+		return
+	} else if err != nil {
 		fmt.Fprintln(os.Stderr, "opaserver:", err)
 		os.Exit(1)
 	}
 }
 
-type flags struct {
-	addr     string
-	data     string
-	keyFile  string
-	fixtures string
-	controls bool
-	verbose  bool
-	wasmDir  string
-}
-
-func parseFlags(args []string, stderr io.Writer) (flags, error) {
-	var f flags
-	fs := flag.NewFlagSet("opaserver", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.StringVar(&f.addr, "addr", "127.0.0.1:8080", "listen address (host:port; port 0 picks a free port)")
-	fs.StringVar(&f.data, "data", "", "data directory for the durable file store (default: in memory)")
-	fs.StringVar(&f.keyFile, "key-file", "", "file holding the 32-byte key-encryption key (raw or 64 hex digits); default with -data: DIR/kek, generated on first start")
-	fs.StringVar(&f.fixtures, "fixtures", "", "fixture file to load instead of the embedded demo (docs/fixtures.md)")
-	fs.BoolVar(&f.controls, "controls", true, "serve the test-fixture controls under /_fake/")
-	fs.StringVar(&f.wasmDir, "wasm-dir", "wasm", "directory with the reveal demo's WASM assets (wasm/build.sh), served under /ui/")
-	fs.BoolVar(&f.verbose, "v", false, "log every request failure in detail")
-	if err := fs.Parse(args); err != nil {
-		return f, err
-	}
-	if fs.NArg() > 0 {
-		return f, errors.Newf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
-	}
-	return f, nil
-}
-
 // run starts the server and blocks until ctx is done or a signal arrives.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	f, err := parseFlags(args, stderr)
+	f, err := parseFlags(args, stdout, stderr)
 	if err != nil {
 		return err
 	}
@@ -139,36 +114,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		reset  func() (*opa.Engine, error)
 	)
 	if f.data != "" {
-		key, err := loadKey(f.data, f.keyFile)
+		d, err := openDurable(ctx, f.data, f.keyFile, fx, engineClock, log)
 		if err != nil {
 			return err
 		}
-		fstore, err := filestore.Open(f.data)
-		if err != nil {
-			return errors.Wrap(err, "opening the data directory")
-		}
-		store = fstore
-		resolver := memdir.NewResolver()
-		dirs, err := fixture.NewResolver(fx, resolver)
-		if err != nil {
-			_ = store.Close()
-			return errors.Wrap(err, "fixture")
-		}
-		defer closeDirs(dirs, log)
-		engine, err = opa.New(store, opa.WithClock(engineClock), opa.WithDirectoryResolver(dirs), opa.WithKey(key), opa.WithLogger(log))
-		if err != nil {
-			_ = store.Close()
-			return err
-		}
-		if _, err := engine.Team(ctx, fx.Teams[0].Name); err == nil {
-			if _, err := fixture.LoadDirectories(fx, engineClock, resolver); err != nil {
-				_ = store.Close()
-				return err
-			}
-		} else if loaded, err = fixture.Load(ctx, engine, resolver, fx); err != nil {
-			_ = store.Close()
-			return errors.Wrap(err, "loading the fixtures")
-		}
+		defer d.closeDirs(log)
+		store, engine = d.store, d.engine
 	} else {
 		build := func() (*opa.Engine, *fixture.Loaded, error) {
 			if clock != nil {
@@ -220,9 +171,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return errors.Wrap(err, "listening")
 	}
-	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+	srv := f.limits.server(handler)
 	base := "http://" + ln.Addr().String()
-	printBanner(stdout, base, fx, loaded)
+	printBanner(stdout, base, fx, f.controls)
 
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -241,7 +192,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return errors.Wrap(err, "serving")
 	case <-ctx.Done():
 	}
-	fmt.Fprintln(stdout, "shutting down")
+	_, _ = fmt.Fprintln(stdout, "shutting down") // informational; the server stops either way
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	err = srv.Shutdown(shutdownCtx)
@@ -294,9 +245,10 @@ func oktaTokens(fx *fixture.File) map[string]httpapi.OktaToken {
 	return out
 }
 
-// printBanner prints how to reach the server: base URL, team, the first service key, and a shell
-// snippet that works as printed.
-func printBanner(w io.Writer, base string, fx *fixture.File, _ *fixture.Loaded) {
+// printBanner prints how to reach the server: base URL, team, the first service key, a shell
+// snippet that works as printed, and whether the unauthenticated controls are on.
+func printBanner(out io.Writer, base string, fx *fixture.File, controls bool) {
+	w := &strings.Builder{}
 	team := fx.Teams[0]
 	var keyID, secret string
 	for _, u := range team.Users {
@@ -310,52 +262,15 @@ func printBanner(w io.Writer, base string, fx *fixture.File, _ *fixture.Loaded) 
 	fmt.Fprintf(w, "team:       %s\n", team.Name)
 	fmt.Fprintf(w, "key id:     %s\n", keyID)
 	fmt.Fprintf(w, "key secret: %s\n", secret)
+	if controls {
+		fmt.Fprintf(w, "controls:   ON at %s/_fake/ (reset, clock, faults, request log), UNAUTHENTICATED: anyone who can reach this address can use them (-controls=false turns them off)\n", base)
+	} else {
+		fmt.Fprintln(w, "controls:   off (-controls turns on the unauthenticated /_fake/ test controls)")
+	}
 	fmt.Fprintln(w, "try:")
 	fmt.Fprintf(w, "  TOKEN=$(curl -s -X POST %s/v1/teams/%s/service_token -H 'Content-Type: application/json' -d '{\"key_id\":\"%s\",\"key_secret\":\"%s\"}' | sed -E 's/.*\"bearer_token\":\"([^\"]+)\".*/\\1/')\n",
 		base, team.Name, keyID, secret)
 	fmt.Fprintf(w, "  curl -s %s/v1/teams/%s/connections/active_directory -H \"Authorization: Bearer $TOKEN\"\n", base, team.Name)
 	fmt.Fprintf(w, "browser reveal demo: %s/ui/ (after wasm/build.sh)\n", base)
-}
-
-// loadKey reads the key-encryption key from keyFile, or from DIR/kek, generating that file (mode
-// 0600) when absent.
-func loadKey(dir, keyFile string) ([]byte, error) {
-	generate := false
-	if keyFile == "" {
-		if err := os.MkdirAll(dir, 0o700); err != nil {
-			return nil, errors.Wrap(err, "creating the data directory")
-		}
-		keyFile = filepath.Join(dir, "kek")
-		if _, err := os.Stat(keyFile); os.IsNotExist(err) {
-			generate = true
-		}
-	}
-	if generate {
-		key := make([]byte, 32)
-		if _, err := rand.Read(key); err != nil {
-			return nil, errors.Wrap(err, "generating a key-encryption key")
-		}
-		if err := os.WriteFile(keyFile, []byte(fmt.Sprintf("%x\n", key)), 0o600); err != nil {
-			return nil, errors.Wrap(err, "writing the key-encryption key")
-		}
-		return key, nil
-	}
-	b, err := os.ReadFile(keyFile)
-	if err != nil {
-		return nil, errors.Wrap(err, "reading the key-encryption key")
-	}
-	return parseKey(b)
-}
-
-func parseKey(b []byte) ([]byte, error) {
-	if len(b) == 32 {
-		return b, nil
-	}
-	s := strings.TrimSpace(string(b))
-	if len(s) == 64 {
-		if key, err := hex.DecodeString(s); err == nil {
-			return key, nil
-		}
-	}
-	return nil, errors.New("the key file must hold 32 raw bytes or 64 hex digits")
+	_, _ = io.WriteString(out, w.String()) // informational: a closed stdout must not stop the server
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/go-ldap/ldap/v3"
 
 	"github.com/opakit/opa/directory"
+	"github.com/opakit/opa/internal/errclass"
 )
 
 // DecodeSID turns AD's binary security identifier (MS-DTYP 2.4.2.2: revision, sub-authority
@@ -20,11 +21,11 @@ import (
 // use.
 func DecodeSID(b []byte) (string, error) {
 	if len(b) < 8 {
-		return "", errors.Mark(errors.Newf("objectSid: %d bytes, want at least 8", len(b)), directory.ErrInvalid)
+		return "", errclass.Mark(directory.ErrInvalid, "objectSid: %d bytes, want at least 8", len(b))
 	}
 	n := int(b[1])
 	if len(b) != 8+4*n {
-		return "", errors.Mark(errors.Newf("objectSid: %d bytes for %d sub-authorities, want %d", len(b), n, 8+4*n), directory.ErrInvalid)
+		return "", errclass.Mark(directory.ErrInvalid, "objectSid: %d bytes for %d sub-authorities, want %d", len(b), n, 8+4*n)
 	}
 	var auth uint64
 	for _, x := range b[2:8] {
@@ -53,7 +54,7 @@ func DecodeSID(b []byte) (string, error) {
 // concurrent use.
 func DecodeGUID(b []byte) (string, error) {
 	if len(b) != 16 {
-		return "", errors.Mark(errors.Newf("objectGUID: %d bytes, want 16", len(b)), directory.ErrInvalid)
+		return "", errclass.Mark(directory.ErrInvalid, "objectGUID: %d bytes, want 16", len(b))
 	}
 	return fmt.Sprintf("%08x-%04x-%04x-%x-%x",
 		binary.LittleEndian.Uint32(b[0:4]),
@@ -73,10 +74,10 @@ func EscapeFilter(value string) string {
 // encoded as UTF-16LE (MS-ADTS 3.1.1.3.1.5.1). The error never contains the password.
 func encodePassword(password string) ([]byte, error) {
 	if password == "" {
-		return nil, errors.Mark(errors.New("the new password is empty"), directory.ErrInvalid)
+		return nil, errclass.Mark(directory.ErrInvalid, "the new password is empty")
 	}
 	if !utf8.ValidString(password) {
-		return nil, errors.Mark(errors.New("the new password is not valid UTF-8"), directory.ErrInvalid)
+		return nil, errclass.Mark(directory.ErrInvalid, "the new password is not valid UTF-8")
 	}
 	units := utf16.Encode([]rune(`"` + password + `"`))
 	out := make([]byte, 2*len(units))

@@ -18,7 +18,7 @@ func TestSambaEngineUserSync(t *testing.T) {
 	s := needSamba(t)
 	c := ctx(t)
 	// Nothing listens on 127.0.0.2.
-	e, admin, conn := s.engine(t, ldapdir.WithRootCAs(s.pool), "127.0.0.2", "127.0.0.1")
+	e, admin, conn := s.engine(t, ldapdir.WithRootCAs(s.pool), "127.0.0.2", s.host)
 	eng, err := e.CreateUserSyncJob(c, admin, conn.ID, opa.UserSyncJobInput{Name: "engineering", BaseDN: s.dn(engineerOU)})
 	if err != nil {
 		t.Fatal(err)
@@ -74,7 +74,7 @@ func TestSambaEngineUserSync(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.CreateUser(c, admin, opa.UserInput{Username: "sec", Roles: []storage.RoleGrant{{Role: string(opa.RoleSecurityAdmin)}}}); err != nil {
+	if _, err := e.CreateUser(c, admin, opa.UserInput{Username: "sec", Roles: []opa.RoleGrant{{Role: opa.RoleSecurityAdmin}}}); err != nil {
 		t.Fatal(err)
 	}
 	sec, err := e.PrincipalForUser(c, "acme", "sec")

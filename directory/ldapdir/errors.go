@@ -57,7 +57,7 @@ func isCertError(err error) bool {
 // ctxError maps a done context to the timeout class, keeping ctx.Err() as the cause so
 // errors.Is(err, context.DeadlineExceeded) (or Canceled) still holds.
 func ctxError(ctx context.Context, op string) error {
-	return errors.Mark(errors.Wrapf(context.Cause(ctx), "ldap %s", op), directory.ErrTimeout)
+	return errclass.Tag(errors.Wrapf(context.Cause(ctx), "ldap %s", op), directory.ErrTimeout)
 }
 
 // diagnostic returns the server's diagnostic message of an LDAP error, with secret removed.
@@ -83,7 +83,7 @@ func mapError(err error, op, target, secret string) error {
 	}
 	code, ok := resultCode(err)
 	if !ok {
-		return errors.Mark(errors.Wrapf(err, "ldap %s %q", op, target), directory.ErrUnavailable)
+		return errclass.Tag(errors.Wrapf(err, "ldap %s %q", op, target), directory.ErrUnavailable)
 	}
 	name := ldap.LDAPResultCodeMap[code]
 	diag := diagnostic(err, secret)
@@ -93,32 +93,32 @@ func mapError(err error, op, target, secret string) error {
 	}
 	switch code {
 	case ldap.LDAPResultNoSuchObject:
-		return errors.Mark(base, directory.ErrNotFound)
+		return errclass.Tag(base, directory.ErrNotFound)
 	case ldap.LDAPResultInvalidDNSyntax, ldap.LDAPResultFilterError, ldap.ErrorFilterCompile,
 		ldap.LDAPResultProtocolError, ldap.LDAPResultUndefinedAttributeType,
 		ldap.LDAPResultInvalidAttributeSyntax, ldap.LDAPResultObjectClassViolation,
 		ldap.LDAPResultNamingViolation, ldap.LDAPResultConstraintViolation,
 		ldap.LDAPResultUnwillingToPerform, ldap.LDAPResultAttributeOrValueExists,
 		ldap.LDAPResultNoSuchAttribute:
-		return errors.Mark(base, directory.ErrInvalid)
+		return errclass.Tag(base, directory.ErrInvalid)
 	case ldap.LDAPResultEntryAlreadyExists:
-		return errors.Mark(base, errclass.Conflict)
+		return errclass.Tag(base, errclass.Conflict)
 	case ldap.LDAPResultInsufficientAccessRights:
-		return errors.WithHint(errors.Mark(base, errclass.Forbidden),
+		return errors.WithHint(errclass.Tag(base, errclass.Forbidden),
 			"the service account lacks the rights for this operation")
 	case ldap.LDAPResultInvalidCredentials:
-		return errors.WithHint(errors.Mark(base, directory.ErrUnavailable),
+		return errors.WithHint(errclass.Tag(base, directory.ErrUnavailable),
 			"check the connection's service account username and password")
 	case ldap.LDAPResultTimeLimitExceeded:
-		return errors.Mark(base, directory.ErrTimeout)
+		return errclass.Tag(base, directory.ErrTimeout)
 	case ldap.LDAPResultBusy, ldap.LDAPResultUnavailable, ldap.ErrorNetwork:
-		return errors.Mark(base, directory.ErrUnavailable)
+		return errclass.Tag(base, directory.ErrUnavailable)
 	}
 	if secret == "" {
 		// Keep go-ldap's error for %+v; its text is the same as ours.
-		return errors.Mark(errors.WithSecondaryError(base, err), directory.ErrUnavailable)
+		return errclass.Tag(errors.WithSecondaryError(base, err), directory.ErrUnavailable)
 	}
-	return errors.Mark(base, directory.ErrUnavailable)
+	return errclass.Tag(base, directory.ErrUnavailable)
 }
 
 // passwordError maps the answer to a unicodePwd modify. AD answers constraintViolation (19) when
@@ -134,7 +134,7 @@ func passwordError(err error, dn, password string) error {
 			msg = errors.Newf("the directory's password policy refused the new password for %q (LDAP result %d, %s): %s",
 				dn, code, ldap.LDAPResultCodeMap[code], diag)
 		}
-		return errors.WithHint(errors.Mark(errors.Mark(msg, directory.ErrInvalid), directory.ErrConstraint),
+		return errors.WithHint(errclass.Tag(errclass.Tag(msg, directory.ErrInvalid), directory.ErrConstraint),
 			"choose a longer or more complex password, or check the domain's minimum password age and history")
 	}
 	return mapError(err, "set password of", dn, password)

@@ -29,6 +29,7 @@ import (
 	"github.com/go-ldap/ldap/v3"
 
 	"github.com/opakit/opa/directory"
+	"github.com/opakit/opa/internal/errclass"
 )
 
 // server is one domain controller.
@@ -248,7 +249,7 @@ func (d *Directory) dial(ctx context.Context) (*conn, error) {
 		}
 		failures = append(failures, s.addr+": "+msg)
 	}
-	err := errors.Mark(errors.Newf("no domain controller could be reached: %s", strings.Join(failures, "; ")), directory.ErrUnavailable)
+	err := errclass.Tag(errors.Newf("no domain controller could be reached: %s", strings.Join(failures, "; ")), directory.ErrUnavailable)
 	if certFailure {
 		err = errors.WithHint(err, "a domain controller's TLS certificate was not trusted: give the domain's CA with ldapdir.WithRootCAs or ldapdir.WithCAFile")
 	}
@@ -275,7 +276,7 @@ func (d *Directory) dialOne(parent context.Context, s server) (*conn, error) {
 		MinVersion:         tls.VersionTLS12,
 	}
 	var lc *ldap.Conn
-	var transport net.Conn = raw
+	transport := raw
 	if s.ldaps {
 		t := tls.Client(raw, tc)
 		if err := t.HandshakeContext(ctx); err != nil {
@@ -321,7 +322,7 @@ func (d *Directory) acquire(ctx context.Context, op string) (c *conn, reused boo
 	if d.closed {
 		d.mu.Unlock()
 		<-d.sem
-		return nil, false, errors.Mark(errors.New("ldap directory closed"), directory.ErrUnavailable)
+		return nil, false, errclass.Tag(errors.New("ldap directory closed"), directory.ErrUnavailable)
 	}
 	for len(d.idle) > 0 {
 		c = d.idle[len(d.idle)-1]
@@ -382,7 +383,7 @@ func (d *Directory) do(ctx context.Context, op string, fn func(ctx context.Conte
 				d.stats.reconnect.Add(1)
 				continue
 			}
-			return errors.Mark(errors.Wrapf(err, "ldap %s", op), directory.ErrUnavailable)
+			return errclass.Tag(errors.Wrapf(err, "ldap %s", op), directory.ErrUnavailable)
 		}
 		d.release(c, false)
 		return err
@@ -405,10 +406,10 @@ func (d *Directory) Search(ctx context.Context, req directory.SearchRequest) ([]
 		filter = "(objectClass=*)"
 	}
 	if _, err := ldap.CompileFilter(filter); err != nil {
-		return nil, errors.Mark(errors.Newf("invalid search filter %q: %v", filter, err), directory.ErrInvalid)
+		return nil, errclass.Tag(errors.Newf("invalid search filter %q: %v", filter, err), directory.ErrInvalid)
 	}
 	if _, err := ldap.ParseDN(req.BaseDN); err != nil {
-		return nil, errors.Mark(errors.Newf("invalid base DN %q: %v", req.BaseDN, err), directory.ErrInvalid)
+		return nil, errclass.Tag(errors.Newf("invalid base DN %q: %v", req.BaseDN, err), directory.ErrInvalid)
 	}
 	scope, ok := scopes[req.Scope]
 	if !ok {
@@ -493,7 +494,7 @@ func (d *Directory) SetPassword(ctx context.Context, dn, password string) error 
 	}
 	return d.do(ctx, "set password", func(ctx context.Context, c *conn) error {
 		if _, ok := c.lc.TLSConnectionState(); !ok {
-			return errors.Mark(errors.AssertionFailedf("refusing to send a password over an unencrypted LDAP connection"), directory.ErrUnavailable)
+			return errclass.Tag(errors.AssertionFailedf("refusing to send a password over an unencrypted LDAP connection"), directory.ErrUnavailable)
 		}
 		req := ldap.NewModifyRequest(dn, nil)
 		req.Replace("unicodePwd", []string{string(enc)})

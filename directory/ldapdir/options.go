@@ -10,6 +10,7 @@ import (
 	"github.com/cockroachdb/errors"
 
 	"github.com/opakit/opa/directory"
+	"github.com/opakit/opa/internal/errclass"
 )
 
 // Defaults of the options.
@@ -55,7 +56,7 @@ func defaultConfig() config {
 }
 
 func invalidf(format string, args ...any) error {
-	return errors.Mark(errors.NewWithDepthf(1, format, args...), directory.ErrInvalid)
+	return errclass.Tag(errors.NewWithDepthf(1, format, args...), directory.ErrInvalid)
 }
 
 // WithRootCAs sets the certificate authorities that verify the domain controllers' certificates.
@@ -75,7 +76,7 @@ func WithCAFile(path string) Option {
 	return func(c *config) error {
 		pem, err := os.ReadFile(path)
 		if err != nil {
-			return errors.Mark(errors.Wrap(err, "ldapdir.WithCAFile"), directory.ErrInvalid)
+			return errclass.Tag(errors.Wrap(err, "ldapdir.WithCAFile"), directory.ErrInvalid)
 		}
 		pool := x509.NewCertPool()
 		if !pool.AppendCertsFromPEM(pem) {

@@ -8,6 +8,7 @@ import (
 	"github.com/cockroachdb/errors"
 
 	"github.com/opakit/opa/directory"
+	"github.com/opakit/opa/internal/errclass"
 )
 
 // Resolver builds and caches one Directory per connection, so a connection's pool of LDAP
@@ -46,7 +47,7 @@ func NewResolver(opts ...Option) (*Resolver, error) {
 // is closed, ErrInvalid for a malformed domain controller address.
 func (r *Resolver) Directory(_ context.Context, conn directory.Connection) (directory.Directory, error) {
 	if len(conn.DomainControllers) == 0 {
-		return nil, errors.Mark(errors.Newf("connection %q has no domain controllers to reach", conn.ID), directory.ErrUnavailable)
+		return nil, errclass.Tag(errors.Newf("connection %q has no domain controllers to reach", conn.ID), directory.ErrUnavailable)
 	}
 	key := conn.ID
 	if key == "" {
@@ -55,7 +56,7 @@ func (r *Resolver) Directory(_ context.Context, conn directory.Connection) (dire
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.closed {
-		return nil, errors.Mark(errors.New("ldap resolver closed"), directory.ErrUnavailable)
+		return nil, errclass.Tag(errors.New("ldap resolver closed"), directory.ErrUnavailable)
 	}
 	if old, ok := r.dirs[key]; ok {
 		if sameEndpoint(old.conn, conn) && old.dir.password == conn.ServiceAccountPassword {

@@ -9,7 +9,6 @@ import (
 	"github.com/opakit/opa"
 	"github.com/opakit/opa/directory/ldapdir"
 	"github.com/opakit/opa/revealjwe"
-	"github.com/opakit/opa/storage"
 )
 
 const checkoutOU = "OU=Checkout"
@@ -18,7 +17,7 @@ const checkoutOU = "OU=Checkout"
 // connector (so no pooled state is involved).
 func (s *sambaEnv) binds(t *testing.T, user, password string) bool {
 	t.Helper()
-	c, err := ldap.DialURL(s.url, ldap.DialWithTLSConfig(&tls.Config{RootCAs: s.pool, ServerName: "127.0.0.1"}))
+	c, err := ldap.DialURL(s.url, ldap.DialWithTLSConfig(&tls.Config{RootCAs: s.pool, ServerName: s.host}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,7 +44,7 @@ func TestSambaEngineCheckoutRotation(t *testing.T) {
 		}
 	}
 
-	e, sys, conn := s.engine(t, ldapdir.WithCAFile(s.caFile), "127.0.0.1")
+	e, sys, conn := s.engine(t, ldapdir.WithCAFile(s.caFile), s.host)
 	rg, err := e.CreateResourceGroup(c, sys, "rg", "")
 	if err != nil {
 		t.Fatal(err)
@@ -54,7 +53,7 @@ func TestSambaEngineCheckoutRotation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	user := func(name string, roles ...storage.RoleGrant) opa.Principal {
+	user := func(name string, roles ...opa.RoleGrant) opa.Principal {
 		t.Helper()
 		if _, err := e.CreateUser(c, sys, opa.UserInput{Username: name, Roles: roles}); err != nil {
 			t.Fatal(err)
@@ -65,7 +64,7 @@ func TestSambaEngineCheckoutRotation(t *testing.T) {
 		}
 		return p
 	}
-	sec := user("sec", storage.RoleGrant{Role: string(opa.RoleSecurityAdmin)})
+	sec := user("sec", opa.RoleGrant{Role: opa.RoleSecurityAdmin})
 	eve := user("eve")
 
 	if _, err := e.CreateUserSyncJob(c, sys, conn.ID, opa.UserSyncJobInput{Name: "checkout", IsActive: true, BaseDN: s.dn(checkoutOU)}); err != nil {
@@ -96,8 +95,8 @@ func TestSambaEngineCheckoutRotation(t *testing.T) {
 		t.Fatal(err)
 	}
 	if _, err := e.CreatePolicy(c, sec, opa.PolicyInput{Name: "reveal", Active: true, PrincipalUserIDs: []string{eve.UserID},
-		Rules: []storage.PolicyRule{{Name: "co", Privileges: []string{opa.PrivilegeRevealPassword},
-			Resources: storage.PolicyResources{ADProjectIDs: []string{proj.ID}}}}}); err != nil {
+		Rules: []opa.PolicyRule{{Name: "co", Privileges: []string{opa.PrivilegeRevealPassword},
+			Resources: opa.PolicyResources{ADProjectIDs: []string{proj.ID}}}}}); err != nil {
 		t.Fatal(err)
 	}
 

@@ -16,7 +16,7 @@ func TestSambaFixtureLDAPConnection(t *testing.T) {
 	s := needSamba(t)
 	c := ctx(t)
 	conn := map[string]any{
-		"name": "samba", "domain": s.domain, "domain_controllers": []string{"127.0.0.1"},
+		"name": "samba", "domain": s.domain, "domain_controllers": []string{s.host},
 		"service_account_username": s.admin, "service_account_password": s.adminPassword,
 		"ldap": map[string]any{"ca_file": s.caFile, "port": 636},
 		"rules": []map[string]any{{"name": "eng", "rule_type": "SHARED", "organizational_units": []string{s.dn(engineerOU)},

@@ -3,7 +3,8 @@ package ldapdir_test
 // Integration tests against a real Samba AD DC on loopback.
 //
 // With OPA_SAMBA_URL set (and the other OPA_SAMBA_* variables of scripts/samba-dc.sh's env file),
-// they use that running domain controller. Otherwise, with CI=true or OPA_SAMBA=1, TestMain starts
+// they use that running domain controller, at the address in its URL (samba-dc.sh binds a loopback
+// address of its own, so runs on one machine do not collide). Otherwise, with CI=true or OPA_SAMBA=1, TestMain starts
 // one with scripts/samba-dc.sh and stops it afterwards; under CI=true a missing samba is first
 // installed (scripts/samba-dc.sh install) and then a failure, never a skip. Without either, the
 // Samba tests skip with a message.
@@ -15,6 +16,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
+	"net/url"
 	"os"
 	"os/exec"
 	"strconv"
@@ -38,6 +40,7 @@ var skipReason = "Samba tests skipped: set OPA_SAMBA=1 (or CI=true) to start a S
 
 type sambaEnv struct {
 	url, startTLSURL, caFile, admin, adminPassword, baseDN, domain, sam string
+	host                                                                string // the DC's address, from url
 	pool                                                                *x509.CertPool
 }
 
@@ -96,7 +99,7 @@ func startSamba(ci bool) (map[string]string, string, error) {
 	var ee *exec.ExitError
 	if errors.As(err, &ee) && ee.ExitCode() == 3 && ci {
 		fmt.Fprintln(os.Stderr, "samba is not installed; CI=true: installing it")
-		inst := exec.Command("sh", "-c", "apt-get update -qq && "+script+" install")
+		inst := exec.Command(script, "install") // scripts/apt-install.sh: refreshes the lists, waits for the dpkg lock
 		inst.Stdout, inst.Stderr = os.Stderr, os.Stderr
 		if err := inst.Run(); err != nil {
 			return nil, "", errors.Wrap(err, "installing samba")
@@ -125,6 +128,11 @@ func newSambaEnv(env map[string]string) (*sambaEnv, error) {
 		admin: env["OPA_SAMBA_ADMIN"], adminPassword: env["OPA_SAMBA_ADMIN_PASSWORD"],
 		baseDN: env["OPA_SAMBA_BASE_DN"], domain: env["OPA_SAMBA_DOMAIN"], sam: env["OPA_SAMBA_SAM"],
 	}
+	u, err := url.Parse(s.url)
+	if err != nil || u.Hostname() == "" {
+		return nil, errors.Newf("OPA_SAMBA_URL %q has no host", s.url)
+	}
+	s.host = u.Hostname()
 	pem, err := os.ReadFile(s.caFile)
 	if err != nil {
 		return nil, err
@@ -140,7 +148,7 @@ func (s *sambaEnv) dn(rdns ...string) string { return strings.Join(append(rdns, 
 
 // adminConn is a plain go-ldap connection bound as the domain administrator, for fixtures.
 func (s *sambaEnv) adminConn() (*ldap.Conn, error) {
-	c, err := ldap.DialURL(s.url, ldap.DialWithTLSConfig(&tls.Config{RootCAs: s.pool, ServerName: "127.0.0.1"}))
+	c, err := ldap.DialURL(s.url, ldap.DialWithTLSConfig(&tls.Config{RootCAs: s.pool, ServerName: s.host}))
 	if err != nil {
 		return nil, err
 	}
@@ -475,11 +483,24 @@ func TestSambaTLSVerification(t *testing.T) {
 		!strings.Contains(errors.FlattenHints(err), "WithRootCAs") {
 		t.Errorf("no CA: %v (hint %q), want ErrUnavailable naming the certificate", err, errors.FlattenHints(err))
 	}
-	// With the Samba CA: by IP, by name (localhost is in the certificate), and with StartTLS.
-	for _, dc := range []string{s.url, "ldaps://localhost:636", s.startTLSURL} {
-		if _, err := s.connDir(t, []string{dc}, s.admin, s.adminPassword).Search(ctx(t), req); err != nil {
-			t.Errorf("%s with the CA: %v", dc, err)
+	// With the Samba CA: by IP, by name (the DC's DNS name is in the certificate), and with StartTLS.
+	for _, tc := range []struct {
+		name string
+		dc   string
+		opts []ldapdir.Option
+	}{
+		{"by IP", s.url, nil},
+		{"by name", s.url, []ldapdir.Option{ldapdir.WithTLSServerName("dc1.example.test")}},
+		{"StartTLS", s.startTLSURL, nil},
+	} {
+		if _, err := s.connDir(t, []string{tc.dc}, s.admin, s.adminPassword, tc.opts...).Search(ctx(t), req); err != nil {
+			t.Errorf("%s (%s) with the CA: %v", tc.name, tc.dc, err)
 		}
+	}
+	// A name the certificate does not hold is refused.
+	wrongName := s.connDir(t, []string{s.url}, s.admin, s.adminPassword, ldapdir.WithTLSServerName("dc2.example.test"))
+	if _, err := wrongName.Search(ctx(t), req); !errors.Is(err, directory.ErrUnavailable) {
+		t.Errorf("a name not in the certificate: %v, want ErrUnavailable", err)
 	}
 	// The CA file option.
 	f, err := ldapdir.New(directory.Connection{ID: "x", Domain: s.domain, DomainControllers: []string{s.url},

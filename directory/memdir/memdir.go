@@ -23,8 +23,6 @@ import (
 	"github.com/go-ldap/ldap/v3"
 	"github.com/google/uuid"
 
-	"github.com/cockroachdb/errors"
-
 	"github.com/opakit/opa/directory"
 	"github.com/opakit/opa/internal/errclass"
 )
@@ -178,8 +176,8 @@ func Load(entries []EntrySpec, opts ...Option) (*Dir, error) {
 // DomainSID returns the SID of the domain; objectSids of new objects are it plus a RID.
 func (d *Dir) DomainSID() string { return d.domSID }
 
-// NormalizeDN is directory.NormalizeDN: the canonical, lower-cased form of a DN, or a
-// directory.ErrInvalid error for a malformed one.
+// NormalizeDN is directory.NormalizeDN: the canonical form of a DN, or a directory.ErrInvalid
+// error for a malformed one.
 func NormalizeDN(dn string) (string, error) { return directory.NormalizeDN(dn) }
 
 func parentOf(dn string) (parent string, onlyDC bool, err error) {
@@ -198,8 +196,11 @@ func parentOf(dn string) (parent string, onlyDC bool, err error) {
 			}
 		}
 	}
-	par := &ldap.DN{RDNs: p.RDNs[1:]}
-	return strings.ToLower(par.String()), onlyDC, nil
+	key, offs, _ := directory.AppendNormalizedDN(nil, nil, dn)
+	if len(offs) > 0 {
+		parent = string(key[offs[0]:])
+	}
+	return parent, onlyDC, nil
 }
 
 // Add adds an entry (see EntrySpec). Errors: directory.ErrInvalid for a malformed or duplicate DN
@@ -805,7 +806,7 @@ func (d *Dir) SetPassword(ctx context.Context, dn, password string) error {
 
 func (p PasswordPolicy) check(pw string) error {
 	fail := func(why string) error {
-		return errors.Mark(errclass.Mark(directory.ErrConstraint, "constraint violation: the password %s", why), directory.ErrInvalid)
+		return errclass.Tag(errclass.Mark(directory.ErrConstraint, "constraint violation: the password %s", why), directory.ErrInvalid)
 	}
 	if pw == "" {
 		return fail("is empty")

@@ -6,6 +6,7 @@ import (
 
 	"github.com/cockroachdb/errors"
 
+	"github.com/opakit/opa/internal/errclass"
 	"github.com/opakit/opa/storage"
 	"github.com/opakit/opa/storage/memstore"
 )
@@ -35,7 +36,7 @@ func (s *Store) fail(cause error) error {
 	} else if err := s.seg.Sync(); err != nil {
 		msg = "filestore: commit failed; it may or may not survive a reopen"
 	}
-	return errors.Mark(errors.Wrap(cause, msg), storage.ErrUnavailable)
+	return errclass.Tag(errors.Wrap(cause, msg), storage.ErrUnavailable)
 }
 
 // failure returns the error every Update returns while the store is failed, or nil.
@@ -45,7 +46,7 @@ func (s *Store) failure() error {
 	if s.failErr == nil {
 		return nil
 	}
-	err := errors.Mark(errors.New("filestore: store refuses writes after a failed log write"), storage.ErrUnavailable)
+	err := errclass.Tag(errors.New("filestore: store refuses writes after a failed log write"), storage.ErrUnavailable)
 	return errors.WithHintf(err, "check the disk; the store tries to recover on a write after %s",
 		s.retryAt.Format(time.RFC3339Nano))
 }
@@ -83,7 +84,7 @@ func (s *Store) writable() error {
 	if err != nil {
 		s.backoff = min(2*s.backoff, s.opts.maxBackoff)
 		s.retryAt = time.Now().Add(s.backoff)
-		err = errors.Mark(errors.Wrap(err, "filestore: store refuses writes after a failed log write; recovery failed"), storage.ErrUnavailable)
+		err = errclass.Tag(errors.Wrap(err, "filestore: store refuses writes after a failed log write; recovery failed"), storage.ErrUnavailable)
 		return errors.WithHintf(err, "check the disk; the store tries again on a write after %s", s.retryAt.Format(time.RFC3339Nano))
 	}
 	s.failErr, s.backoff = nil, s.opts.backoff

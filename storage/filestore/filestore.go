@@ -36,6 +36,7 @@ import (
 
 	"github.com/cockroachdb/errors"
 
+	"github.com/opakit/opa/internal/errclass"
 	"github.com/opakit/opa/storage"
 	"github.com/opakit/opa/storage/memstore"
 )
@@ -180,7 +181,7 @@ func Open(dir string, opts ...Option) (*Store, error) {
 	if err != nil {
 		if errors.Is(err, errWouldBlock) {
 			err = errors.Newf("filestore: data directory %s is in use by another open store", dir)
-			err = errors.Mark(errors.Mark(err, ErrLocked), storage.ErrUnavailable)
+			err = errclass.Tag(errclass.Tag(err, ErrLocked), storage.ErrUnavailable)
 			return nil, errors.WithHint(err, "close the other store (in this or another process) first")
 		}
 		return nil, errors.Wrap(err, "filestore: lock data directory")
@@ -262,7 +263,7 @@ func (s *Store) Update(ctx context.Context, fn func(storage.WriteTx) error) erro
 }
 
 func errClosed() error {
-	return errors.Mark(errors.New("filestore: store is closed"), storage.ErrUnavailable)
+	return errclass.Tag(errors.New("filestore: store is closed"), storage.ErrUnavailable)
 }
 
 // Stats returns the store's counters. It is safe for concurrent use.

@@ -37,7 +37,7 @@ func teamIDs(t *testing.T, s storage.Storage) []string {
 	t.Helper()
 	var ids []string
 	err := s.View(ctx, func(tx storage.ReadTx) error {
-		ts, err := storage.Teams.List(tx, "id")
+		ts, err := storage.Teams.All(tx)
 		for _, tm := range ts {
 			ids = append(ids, tm.ID)
 		}
@@ -58,12 +58,19 @@ func checkTeams(t *testing.T, s storage.Storage, want ...string) {
 	}
 }
 
-func lastSegment(t *testing.T, dir string) string {
+// fatalT is what the helpers need of a *testing.T or a *rapid.T.
+type fatalT interface {
+	Helper()
+	Fatalf(format string, args ...any)
+}
+
+// lastSegment returns the path of the newest log segment in dir.
+func lastSegment(t fatalT, dir string) string {
 	t.Helper()
 	m, _ := filepath.Glob(filepath.Join(dir, "wal-*.log"))
 	sort.Strings(m)
 	if len(m) == 0 {
-		t.Fatal("no log segment")
+		t.Fatalf("no log segment in %s", dir)
 	}
 	return m[len(m)-1]
 }
@@ -388,7 +395,7 @@ func TestAppendOnlyTableSurvivesReopen(t *testing.T) {
 	check := func(s *Store) {
 		t.Helper()
 		err := s.View(ctx, func(tx storage.ReadTx) error {
-			evs, err := storage.AuditEvents.List(tx, "id")
+			evs, err := storage.AuditEvents.All(tx)
 			var got []string
 			for _, ev := range evs {
 				got = append(got, ev.ID)
@@ -396,7 +403,7 @@ func TestAppendOnlyTableSurvivesReopen(t *testing.T) {
 			if diff := cmp.Diff(want, got); diff != "" {
 				t.Errorf("events (-want +got):\n%s", diff)
 			}
-			r0, _ := storage.AuditEvents.List(tx, "resource", "r0")
+			r0, _ := storage.AuditEvents.List(tx, storage.AuditEventsByResource, "r0")
 			if len(r0) != (len(want)+2)/3 {
 				t.Errorf("resource index has %d events, want %d", len(r0), (len(want)+2)/3)
 			}

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -36,26 +37,58 @@ func TestKill(t *testing.T) {
 	var acked []string
 	for i := range 50 {
 		acked = append(acked, runAndKill(t, dir, fmt.Sprintf("k%02d", i), time.Duration(5+rng.IntN(46))*time.Millisecond)...)
-		s, err := Open(dir)
-		if err != nil {
-			t.Fatalf("kill %d: Open after SIGKILL: %v", i, err)
-		}
-		present := map[string]bool{}
-		_ = s.View(ctx, func(tx storage.ReadTx) error {
-			teams, err := storage.Teams.List(tx, "id")
-			for _, tm := range teams {
-				present[tm.ID] = true
-			}
-			return err
-		})
-		_ = s.Close()
-		for _, id := range acked {
-			if !present[id] {
-				t.Fatalf("kill %d: acknowledged commit %s is missing after reopen", i, id)
-			}
-		}
+		checkAcked(t, dir, i, acked)
 	}
 	t.Logf("%d acknowledged commits survived 50 kills", len(acked))
+}
+
+// TestKillDuringCompaction is TestKill's harness run OPA_KILL_RUNS times (default 20 to keep the -race suite
+// bounded; scripts/fuzz.sh runs 200 without -race) with kill delays from 1 to 60 ms, so kills land
+// before, during and after snapshots and the removal of obsolete segments (compaction). A fresh
+// directory every 20 kills keeps recovery cost flat.
+func TestKillDuringCompaction(t *testing.T) {
+	if testing.Short() {
+		t.Skip("spawns child processes")
+	}
+	runs := 20
+	if v, err := strconv.Atoi(os.Getenv("OPA_KILL_RUNS")); err == nil && v > 0 {
+		runs = v
+	}
+	dir := t.TempDir()
+	seed := uint64(time.Now().UnixNano())
+	t.Logf("seed %d", seed)
+	rng := rand.New(rand.NewPCG(seed, 9))
+	var acked []string
+	acknowledged := 0
+	for i := range runs {
+		if i > 0 && i%20 == 0 {
+			dir, acked = t.TempDir(), nil
+		}
+		ids := runAndKill(t, dir, fmt.Sprintf("m%03d", i), time.Duration(1+rng.IntN(60))*time.Millisecond)
+		acknowledged += len(ids)
+		acked = append(acked, ids...)
+		checkAcked(t, dir, i, acked)
+	}
+	t.Logf("%d kills: %d acknowledged commits, none lost, no reopen failure", runs, acknowledged)
+}
+
+// checkAcked reopens dir after kill number i and fails t unless every id in acked is a team.
+func checkAcked(t *testing.T, dir string, i int, acked []string) {
+	t.Helper()
+	s, err := Open(dir)
+	if err != nil {
+		t.Fatalf("kill %d: Open after SIGKILL: %v", i, err)
+	}
+	present := map[string]bool{}
+	for _, id := range teamIDs(t, s) {
+		present[id] = true
+	}
+	_ = s.Close()
+	for _, id := range acked {
+		if !present[id] {
+			t.Fatalf("kill %d: acknowledged commit %s is missing after reopen", i, id)
+		}
+	}
 }
 
 // runAndKill starts the child, kills it delay after it is ready, and returns the ids it

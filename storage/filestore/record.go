@@ -7,6 +7,7 @@ import (
 
 	"github.com/cockroachdb/errors"
 
+	"github.com/opakit/opa/internal/errclass"
 	"github.com/opakit/opa/storage"
 	"github.com/opakit/opa/storage/memstore"
 )
@@ -123,7 +124,7 @@ type payloadReader struct {
 
 func (r *payloadReader) fail(format string, args ...any) {
 	if r.err == nil {
-		r.err = errors.Mark(errors.Newf(format, args...), storage.ErrCorrupt)
+		r.err = errclass.Tag(errors.Newf(format, args...), storage.ErrCorrupt)
 	}
 }
 

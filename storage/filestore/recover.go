@@ -9,12 +9,13 @@ import (
 
 	"github.com/cockroachdb/errors"
 
+	"github.com/opakit/opa/internal/errclass"
 	"github.com/opakit/opa/storage"
 	"github.com/opakit/opa/storage/memstore"
 )
 
 func corruptf(format string, args ...any) error {
-	return errors.Mark(errors.NewWithDepthf(1, "filestore: "+format, args...), storage.ErrCorrupt)
+	return errclass.Tag(errors.NewWithDepthf(1, "filestore: "+format, args...), storage.ErrCorrupt)
 }
 
 // recover loads the newest snapshot into core, replays the log after it, truncates a torn tail and

@@ -58,7 +58,7 @@ func TestStateMachine(t *testing.T) {
 			if err := fs.Close(); err != nil {
 				t.Fatalf("Close: %v", err)
 			}
-			seg := lastSegmentT(t, fs.dir)
+			seg := lastSegment(t, fs.dir)
 			data, err := os.ReadFile(seg)
 			if err != nil {
 				t.Fatal(err)
@@ -88,23 +88,6 @@ func TestStateMachine(t *testing.T) {
 	for i := range 6 {
 		t.Run(fmt.Sprint(i), func(t *testing.T) { storagetest.RunStateMachine(t, cfg) })
 	}
-}
-
-func lastSegmentT(t *rapid.T, dir string) string {
-	names, err := OSFS{}.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var last string
-	for _, n := range names {
-		if _, ok := parseName(n, "wal-", ".log"); ok && n > last {
-			last = n
-		}
-	}
-	if last == "" {
-		t.Fatalf("no log segment in %s", dir)
-	}
-	return dir + "/" + last
 }
 
 // lastFrameIn returns the offset and size of the last valid frame of a log segment (-1 if none).

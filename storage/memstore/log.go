@@ -7,6 +7,7 @@ import (
 
 	"github.com/cockroachdb/errors"
 
+	"github.com/opakit/opa/internal/errclass"
 	"github.com/opakit/opa/storage"
 )
 
@@ -174,7 +175,7 @@ func (c *Core) logFor(table string) (int, *appendLog) {
 // logGet serves Get on an append-only table.
 func (r *readTx) logGet(li int, l *appendLog, table, id string, out func(any) any) (any, error) {
 	rec := l.get(id, r.lens[li])
-	if rec == nil && r.pend != nil && r.pend[li] != nil {
+	if rec == nil && li < len(r.pend) && r.pend[li] != nil {
 		if r.pend[li].has(id) {
 			for _, p := range r.pend[li].recs {
 				if storage.RecordID(p) == id {
@@ -184,7 +185,7 @@ func (r *readTx) logGet(li int, l *appendLog, table, id string, out func(any) an
 		}
 	}
 	if rec == nil {
-		return nil, errors.Mark(errors.Newf("%s %q not found", table, id), storage.ErrNotFound)
+		return nil, errclass.Tag(errors.Newf("%s %q not found", table, id), storage.ErrNotFound)
 	}
 	return out(rec), nil
 }
@@ -215,7 +216,7 @@ func (w *WriteTxn) logInsert(li int, l *appendLog, table string, rec any) error 
 		w.pend[li] = p
 	}
 	if p.has(id) || l.get(id, w.lens[li]) != nil {
-		return errors.Mark(errors.Newf("%s %q already exists", table, id), storage.ErrConflict)
+		return errclass.Tag(errors.Newf("%s %q already exists", table, id), storage.ErrConflict)
 	}
 	c := deepCopy(rec)
 	p.add(c, id)

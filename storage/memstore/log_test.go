@@ -35,7 +35,7 @@ func TestAppendOnlyTable(t *testing.T) {
 			}
 		}
 		// The transaction reads its own inserts.
-		got, err := storage.AuditEvents.List(tx, "resource", "r1")
+		got, err := storage.AuditEvents.List(tx, storage.AuditEventsByResource, "r1")
 		if diff := cmp.Diff([]string{"e3", "e2"}, eventIDs(got)); diff != "" || err != nil {
 			t.Errorf("in-transaction list (-want +got):\n%s %v", diff, err)
 		}
@@ -80,20 +80,21 @@ func TestAppendOnlyTable(t *testing.T) {
 	}
 	err = s.View(ctx, func(tx storage.ReadTx) error {
 		for _, c := range []struct {
-			index, arg string
-			want       []string
+			index storage.IndexName[storage.AuditEvent]
+			arg   string
+			want  []string
 		}{
 			{"id", "", []string{"e3", "e1", "e2", "e5"}},
 			{"id", "e2", []string{"e2"}},
 			{"id", "e4", nil},
-			{"team", "t1", []string{"e3", "e1", "e5"}},
-			{"resource", "r1", []string{"e3", "e2", "e5"}},
-			{"resource", "nope", nil},
+			{storage.AuditEventsByTeam, "t1", []string{"e3", "e1", "e5"}},
+			{storage.AuditEventsByResource, "r1", []string{"e3", "e2", "e5"}},
+			{storage.AuditEventsByResource, "nope", nil},
 		} {
 			var got []*storage.AuditEvent
 			var err error
 			if c.index == "id" && c.arg == "" {
-				got, err = storage.AuditEvents.List(tx, "id")
+				got, err = storage.AuditEvents.All(tx)
 			} else {
 				got, err = storage.AuditEvents.List(tx, c.index, c.arg)
 			}
@@ -139,7 +140,7 @@ func TestAppendOnlyPublish(t *testing.T) {
 	}
 	snap := w.Commit()
 	for _, rt := range []storage.ReadTx{old, c.Read()} {
-		if got, err := storage.AuditEvents.List(rt, "team", "t"); err != nil || len(got) != 1 {
+		if got, err := storage.AuditEvents.List(rt, storage.AuditEventsByTeam, "t"); err != nil || len(got) != 1 {
 			t.Fatalf("before publishing: %v %v", eventIDs(got), err)
 		}
 		if _, err := storage.AuditEvents.Get(rt, "b"); !errors.Is(err, storage.ErrNotFound) {
@@ -150,7 +151,7 @@ func TestAppendOnlyPublish(t *testing.T) {
 	if got, _ := storage.AuditEvents.List(c.Read(), "team", "t"); len(got) != 2 {
 		t.Errorf("after publishing: %v", eventIDs(got))
 	}
-	if got, _ := storage.AuditEvents.List(old, "id"); len(got) != 1 {
+	if got, _ := storage.AuditEvents.All(old); len(got) != 1 {
 		t.Errorf("an older reader sees later appends: %v", eventIDs(got))
 	}
 	var each []string
@@ -179,11 +180,11 @@ func TestAppendOnlyConcurrentReaders(t *testing.T) {
 			defer wg.Done()
 			for i := 0; i < 200; i++ {
 				err := s.View(ctx, func(tx storage.ReadTx) error {
-					all, err := storage.AuditEvents.List(tx, "id")
+					all, err := storage.AuditEvents.All(tx)
 					if err != nil {
 						return err
 					}
-					byTeam, err := storage.AuditEvents.List(tx, "team", "t")
+					byTeam, err := storage.AuditEvents.List(tx, storage.AuditEventsByTeam, "t")
 					if err != nil {
 						return err
 					}
@@ -277,11 +278,11 @@ func TestBorrow(t *testing.T) {
 		if diff := cmp.Diff(got, b1); diff != "" {
 			t.Errorf("borrowed user (-get +borrow):\n%s", diff)
 		}
-		list, err := storage.Users.BorrowList(tx, "group", "g1")
+		list, err := storage.Users.BorrowList(tx, storage.UsersByGroup, "g1")
 		if err != nil || len(list) != 1 || list[0] != b1 {
 			t.Errorf("BorrowList = %v, %v", list, err)
 		}
-		evs, err := storage.AuditEvents.BorrowList(tx, "team", "t")
+		evs, err := storage.AuditEvents.BorrowList(tx, storage.AuditEventsByTeam, "t")
 		if err != nil || len(evs) != 1 || evs[0].ID != "e1" {
 			t.Errorf("BorrowList of the log in its own transaction = %v, %v", evs, err)
 		}
@@ -330,7 +331,7 @@ func TestAppendOnlyLargeTransaction(t *testing.T) {
 		t.Fatal(err)
 	}
 	_ = s.View(ctx, func(tx storage.ReadTx) error {
-		if evs, _ := storage.AuditEvents.List(tx, "resource", "r"); len(evs) != 50 {
+		if evs, _ := storage.AuditEvents.List(tx, storage.AuditEventsByResource, "r"); len(evs) != 50 {
 			t.Errorf("%d events, want 50", len(evs))
 		}
 		return nil
@@ -364,8 +365,8 @@ func TestConcurrentWritersMixed(t *testing.T) {
 	}
 	wg.Wait()
 	_ = s.View(ctx, func(tx storage.ReadTx) error {
-		evs, _ := storage.AuditEvents.List(tx, "id")
-		teams, _ := storage.Teams.List(tx, "id")
+		evs, _ := storage.AuditEvents.All(tx)
+		teams, _ := storage.Teams.All(tx)
 		if len(evs) != 400 || len(teams) != 200 {
 			t.Errorf("%d events and %d teams, want 400 and 200", len(evs), len(teams))
 		}

@@ -25,6 +25,7 @@ import (
 	"github.com/cockroachdb/errors"
 	"github.com/hashicorp/go-memdb"
 
+	"github.com/opakit/opa/internal/errclass"
 	"github.com/opakit/opa/storage"
 )
 
@@ -173,7 +174,7 @@ func (c *Core) Apply(ops []Op) error {
 		}
 		if err != nil {
 			w.Abort()
-			return errors.Mark(errors.Wrapf(err, "memstore: replaying %s %s", op.Table, op.ID), storage.ErrCorrupt)
+			return errclass.Tag(errors.Wrapf(err, "memstore: replaying %s %s", op.Table, op.ID), storage.ErrCorrupt)
 		}
 	}
 	snap := c.Commit(w)
@@ -261,7 +262,7 @@ func (r *readTx) get(table, id string, out func(any) any) (any, error) {
 		}
 	}
 	if obj == nil {
-		return nil, errors.Mark(errors.Newf("%s %q not found", table, id), storage.ErrNotFound)
+		return nil, errclass.Tag(errors.Newf("%s %q not found", table, id), storage.ErrNotFound)
 	}
 	return out(obj), nil
 }
@@ -299,6 +300,8 @@ func New() *Store {
 	return &Store{core: c}
 }
 
+// View runs fn in a read transaction on the latest committed state (storage.Storage.View). It
+// returns fn's error, the context's error, or an ErrUnavailable error once the store is closed.
 func (s *Store) View(ctx context.Context, fn func(storage.ReadTx) error) error {
 	if err := s.enter(ctx); err != nil {
 		return err
@@ -380,7 +383,7 @@ func (s *Store) enter(ctx context.Context) error {
 	s.mu.RLock()
 	if s.closed {
 		s.mu.RUnlock()
-		return errors.Mark(errors.New("store is closed"), storage.ErrUnavailable)
+		return errclass.Tag(errors.New("store is closed"), storage.ErrUnavailable)
 	}
 	return nil
 }

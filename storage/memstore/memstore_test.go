@@ -37,7 +37,7 @@ func TestCopiesAreIndependent(t *testing.T) {
 		}
 		// Changing a returned record does not change the stored one either.
 		got.GroupIDs[0] = "scribbled"
-		list, err := storage.Users.List(tx, "group", "g1")
+		list, err := storage.Users.List(tx, storage.UsersByGroup, "g1")
 		if err != nil {
 			return err
 		}
@@ -112,7 +112,7 @@ func TestNotFound(t *testing.T) {
 		if _, err := storage.Teams.Get(tx, "nope"); !errors.Is(err, storage.ErrNotFound) {
 			t.Errorf("Get = %v, want ErrNotFound", err)
 		}
-		if _, err := storage.Users.First(tx, "username", "t", "nobody"); !errors.Is(err, storage.ErrNotFound) {
+		if _, err := storage.Users.First(tx, storage.UsersByUsername, "t", "nobody"); !errors.Is(err, storage.ErrNotFound) {
 			t.Errorf("First = %v, want ErrNotFound", err)
 		}
 		return nil
@@ -151,7 +151,7 @@ func TestFailedTransactionLeavesNoTrace(t *testing.T) {
 		t.Fatalf("Update = %v, want fn's error", err)
 	}
 	err = s.View(ctx, func(tx storage.ReadTx) error {
-		all, err := storage.Teams.List(tx, "id")
+		all, err := storage.Teams.All(tx)
 		if err != nil {
 			return err
 		}

@@ -6,6 +6,7 @@ import (
 	"github.com/cockroachdb/errors"
 	"github.com/hashicorp/go-memdb"
 
+	"github.com/opakit/opa/internal/errclass"
 	"github.com/opakit/opa/storage"
 )
 
@@ -199,7 +200,7 @@ func (r *readTx) logRange(tm *tableMeta, im *indexMeta, p *pager) ([]any, error)
 			}
 		}
 		if !ok {
-			return nil, errors.Mark(errors.Newf("%s: no record %q to page after", tm.ts.Name, p.q.After), storage.ErrNotFound)
+			return nil, errclass.Tag(errors.Newf("%s: no record %q to page after", tm.ts.Name, p.q.After), storage.ErrNotFound)
 		}
 		// The sequence is ascending: start at the first position past cur, or descending, at the
 		// last one before it.

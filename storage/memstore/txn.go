@@ -6,6 +6,7 @@ import (
 	"github.com/cockroachdb/errors"
 	"github.com/hashicorp/go-memdb"
 
+	"github.com/opakit/opa/internal/errclass"
 	"github.com/opakit/opa/storage"
 )
 
@@ -190,7 +191,7 @@ func (w *WriteTxn) Insert(table string, rec any) error {
 	if existing, err := w.lookup(table, id); err != nil {
 		return err
 	} else if existing != nil {
-		return errors.Mark(errors.Newf("%s %q already exists", table, id), storage.ErrConflict)
+		return errclass.Tag(errors.Newf("%s %q already exists", table, id), storage.ErrConflict)
 	}
 	return w.put(OpInsert, table, id, rec, nil)
 }
@@ -207,7 +208,7 @@ func (w *WriteTxn) Update(table string, rec any) error {
 	if err != nil {
 		return err
 	} else if existing == nil {
-		return errors.Mark(errors.Newf("%s %q not found", table, id), storage.ErrNotFound)
+		return errclass.Tag(errors.Newf("%s %q not found", table, id), storage.ErrNotFound)
 	}
 	return w.put(OpUpdate, table, id, rec, existing)
 }
@@ -225,7 +226,7 @@ func (w *WriteTxn) put(kind OpKind, table, id string, rec, prev any) error {
 			}
 			for _, h := range holders {
 				if storage.RecordID(h) != id {
-					return errors.Mark(errors.Newf("a %s record with the same %s already exists", table, ix.Name), storage.ErrConflict)
+					return errclass.Tag(errors.Newf("a %s record with the same %s already exists", table, ix.Name), storage.ErrConflict)
 				}
 			}
 		}
@@ -251,7 +252,7 @@ func (w *WriteTxn) Delete(table, id string) error {
 	if err != nil {
 		return err
 	} else if obj == nil {
-		return errors.Mark(errors.Newf("%s %q not found", table, id), storage.ErrNotFound)
+		return errclass.Tag(errors.Newf("%s %q not found", table, id), storage.ErrNotFound)
 	}
 	w.dirty = true
 	w.ov.set(table, id, nil)

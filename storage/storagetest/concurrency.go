@@ -121,7 +121,7 @@ func concurrentQuota(t *testing.T, s storage.Storage, byRange bool) {
 		err := s.Update(ctx, func(tx storage.WriteTx) error {
 			var n int
 			if byRange {
-				us, err := storage.Users.Range(tx, storage.Range{Index: "team", Args: []string{"t"}, Limit: quota}, nil)
+				us, err := storage.Users.Range(tx, storage.UsersByTeam, storage.Range{Args: []string{"t"}, Limit: quota}, nil)
 				if err != nil {
 					return err
 				}

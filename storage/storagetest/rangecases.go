@@ -72,7 +72,7 @@ func walkPages(t *testing.T, s storage.Storage, r storage.Range, size int) []str
 		var page []*storage.User
 		err := s.View(ctx, func(tx storage.ReadTx) error {
 			var err error
-			page, err = storage.Users.Range(tx, r, nil)
+			page, err = storage.Users.Range(tx, storage.IndexName[storage.User](r.Index), r, nil)
 			return err
 		})
 		if err != nil {
@@ -153,7 +153,7 @@ func rangeFilter(t *testing.T, s storage.Storage) {
 	var page []*storage.User
 	err := s.View(ctx, func(tx storage.ReadTx) error {
 		var err error
-		page, err = storage.Users.Range(tx, storage.Range{Index: "group", Args: []string{"g-all"}, After: "u020", Limit: 3}, keep)
+		page, err = storage.Users.Range(tx, storage.UsersByGroup, storage.Range{Args: []string{"g-all"}, After: "u020", Limit: 3}, keep)
 		return err
 	})
 	if err != nil {
@@ -200,7 +200,7 @@ func rangeLog(t *testing.T, s storage.Storage) {
 	page := func(r storage.Range) ([]string, error) {
 		var out []string
 		err := s.View(ctx, func(tx storage.ReadTx) error {
-			evs, err := storage.AuditEvents.Range(tx, r, nil)
+			evs, err := storage.AuditEvents.Range(tx, storage.AuditEventsByTeam, r, nil)
 			for _, ev := range evs {
 				out = append(out, ev.ID)
 			}
@@ -209,7 +209,7 @@ func rangeLog(t *testing.T, s storage.Storage) {
 		return out, err
 	}
 	var got []string
-	r := storage.Range{Index: "team", Args: []string{"t1"}, Limit: 6}
+	r := storage.Range{Args: []string{"t1"}, Limit: 6}
 	for {
 		p, err := page(r)
 		if err != nil {
@@ -225,7 +225,7 @@ func rangeLog(t *testing.T, s storage.Storage) {
 		t.Fatalf("pages in insertion order (-want +got):\n%s", d)
 	}
 	// Descending from a cursor: the records inserted before it, newest first.
-	back, err := page(storage.Range{Index: "team", Args: []string{"t1"}, After: order[10], Limit: 4, Descending: true})
+	back, err := page(storage.Range{Args: []string{"t1"}, After: order[10], Limit: 4, Descending: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -234,10 +234,10 @@ func rangeLog(t *testing.T, s storage.Storage) {
 		t.Fatalf("descending (-want +got):\n%s", d)
 	}
 	// The cursor may be a record outside the index value: its position counts.
-	if _, err := page(storage.Range{Index: "team", Args: []string{"t1"}, After: "e000"}); err != nil {
+	if _, err := page(storage.Range{Args: []string{"t1"}, After: "e000"}); err != nil {
 		t.Fatalf("cursor of the other team: %v", err)
 	}
-	if _, err := page(storage.Range{Index: "team", Args: []string{"t1"}, After: "no-such-event"}); !errors.Is(err, storage.ErrNotFound) {
+	if _, err := page(storage.Range{Args: []string{"t1"}, After: "no-such-event"}); !errors.Is(err, storage.ErrNotFound) {
 		t.Fatalf("cursor naming no event = %v, want an ErrNotFound error", err)
 	}
 }
@@ -255,14 +255,14 @@ func rangeInWrite(t *testing.T, s storage.Storage) {
 		if err := storage.AuditEvents.Insert(tx, &storage.AuditEvent{ID: "ev", TeamID: "t1"}); err != nil {
 			return err
 		}
-		us, err := storage.Users.Range(tx, storage.Range{Index: "team", Args: []string{"t1"}, Limit: 3}, nil)
+		us, err := storage.Users.Range(tx, storage.UsersByTeam, storage.Range{Args: []string{"t1"}, Limit: 3}, nil)
 		if err != nil {
 			return err
 		}
 		if d := cmp.Diff([]string{"u0015", "u004", "u007"}, userIDsOf(us)); d != "" {
 			t.Errorf("range sees the transaction's writes (-want +got):\n%s", d)
 		}
-		evs, err := storage.AuditEvents.Range(tx, storage.Range{Index: "team", Args: []string{"t1"}, Descending: true}, nil)
+		evs, err := storage.AuditEvents.Range(tx, storage.AuditEventsByTeam, storage.Range{Args: []string{"t1"}, Descending: true}, nil)
 		if err != nil {
 			return err
 		}

@@ -2,16 +2,12 @@ package filestore
 
 import (
 	"fmt"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
-	"sync/atomic"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/cockroachdb/errors"
 
@@ -174,127 +170,4 @@ func TestFlipEveryByte(t *testing.T) {
 	defer s.Close()
 	checkTeams(t, s, want...)
 	t.Logf("%d single-byte flips, all reported as ErrCorrupt", flips)
-}
-
-// TestKill200 is TestKill's harness run OPA_KILL_RUNS times (default 20 to keep the -race suite
-// bounded; scripts/fuzz.sh runs 200 without -race) with kill delays from 1 to 60 ms, so kills land
-// before, during and after snapshots and the removal of obsolete segments (compaction). A fresh
-// directory every 20 kills keeps recovery cost flat.
-func TestKill200(t *testing.T) {
-	if testing.Short() {
-		t.Skip("spawns child processes")
-	}
-	runs := 20
-	if v, err := strconv.Atoi(os.Getenv("OPA_KILL_RUNS")); err == nil && v > 0 {
-		runs = v
-	}
-	dir := t.TempDir()
-	seed := uint64(time.Now().UnixNano())
-	t.Logf("seed %d", seed)
-	rng := rand.New(rand.NewPCG(seed, 9))
-	var acked []string
-	acknowledged := 0
-	for i := range runs {
-		if i > 0 && i%20 == 0 {
-			dir, acked = t.TempDir(), nil
-		}
-		ids := runAndKill(t, dir, fmt.Sprintf("m%03d", i), time.Duration(1+rng.IntN(60))*time.Millisecond)
-		acknowledged += len(ids)
-		acked = append(acked, ids...)
-		s, err := Open(dir)
-		if err != nil {
-			t.Fatalf("kill %d: Open after SIGKILL: %v", i, err)
-		}
-		present := map[string]bool{}
-		_ = s.View(ctx, func(tx storage.ReadTx) error {
-			teams, err := storage.Teams.List(tx, "id")
-			for _, tm := range teams {
-				present[tm.ID] = true
-			}
-			return err
-		})
-		_ = s.Close()
-		for _, id := range acked {
-			if !present[id] {
-				t.Fatalf("kill %d: acknowledged commit %s is missing after reopen", i, id)
-			}
-		}
-	}
-	t.Logf("%d kills: %d acknowledged commits, none lost, no reopen failure", runs, acknowledged)
-}
-
-// FuzzLogSegment replaces the last log segment with arbitrary bytes: Open never panics, and
-// either fails with an error or opens a store holding at least the snapshot's records.
-func FuzzLogSegment(f *testing.F) { fuzzFile(f, "wal-") }
-
-// FuzzSnapshotFile replaces the snapshot with arbitrary bytes: Open never panics, and either
-// fails or serves the whole state.
-func FuzzSnapshotFile(f *testing.F) { fuzzFile(f, "snap-") }
-
-func fuzzFile(f *testing.F, prefix string) {
-	tmpl := f.TempDir()
-	s, err := Open(tmpl)
-	if err != nil {
-		f.Fatal(err)
-	}
-	for i := range 3 {
-		_ = putTeam(s, fmt.Sprintf("s%d", i))
-	}
-	_ = s.Snapshot()
-	for i := range 3 {
-		_ = putTeam(s, fmt.Sprintf("l%d", i))
-	}
-	_ = s.Close()
-	files := map[string][]byte{}
-	names, _ := os.ReadDir(tmpl)
-	target := ""
-	for _, e := range names {
-		b, err := os.ReadFile(filepath.Join(tmpl, e.Name()))
-		if err != nil {
-			f.Fatal(err)
-		}
-		files[e.Name()] = b
-		if strings.HasPrefix(e.Name(), prefix) && e.Name() > target {
-			target = e.Name()
-		}
-	}
-	f.Add(files[target])
-	f.Add(files[target][:len(files[target])/2])
-	f.Add([]byte{})
-	// Each input is a fresh directory: on tmpfs (when there is one) its fsyncs cost nothing.
-	base := f.TempDir()
-	if fi, err := os.Stat("/dev/shm"); err == nil && fi.IsDir() {
-		if d, err := os.MkdirTemp("/dev/shm", "opa-filestore-fuzz"); err == nil {
-			base = d
-			f.Cleanup(func() { _ = os.RemoveAll(d) })
-		}
-	}
-	var n atomic.Int64
-	f.Fuzz(func(t *testing.T, data []byte) {
-		dir := filepath.Join(base, strconv.FormatInt(n.Add(1), 10))
-		if err := os.Mkdir(dir, 0o700); err != nil {
-			t.Fatal(err)
-		}
-		defer os.RemoveAll(dir)
-		for name, b := range files {
-			if name == target {
-				b = data
-			}
-			if err := os.WriteFile(filepath.Join(dir, name), b, 0o600); err != nil {
-				t.Fatal(err)
-			}
-		}
-		s, err := Open(dir)
-		if err != nil {
-			return
-		}
-		defer s.Close()
-		n := len(teamIDs(t, s))
-		if prefix == "snap-" && n != 6 {
-			t.Fatalf("a damaged snapshot opened with %d of 6 teams", n)
-		}
-		if n < 3 {
-			t.Fatalf("opened with %d teams, fewer than the snapshot's 3", n)
-		}
-	})
 }

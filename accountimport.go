@@ -14,7 +14,7 @@ import (
 	"github.com/opakit/opa/storage"
 )
 
-// Force sync and account import, decided here:
+// Account import (user sync job runs, their test requests and force syncs), decided here:
 //
 //   - A force sync reads the connection's accounts through every active user sync job (its base
 //     DN, filter, SID and UPN fields). With no active user sync job it reads the whole domain
@@ -157,7 +157,7 @@ func (e *Engine) syncAccounts(ctx context.Context, s accountSync) (*storage.Sync
 	var existing []*storage.Account
 	if err := e.store.View(ctx, func(tx storage.ReadTx) error {
 		var err error
-		existing, err = storage.Accounts.List(tx, "connection", conn.ID)
+		existing, err = storage.Accounts.List(tx, storage.AccountsByConnection, conn.ID)
 		return err
 	}); err != nil {
 		return fail(err)
@@ -321,18 +321,18 @@ func (e *Engine) ForceSync(ctx context.Context, p Principal, connID string) erro
 			if conn, err = e.teamConnection(tx, p, connID); err != nil {
 				return err
 			}
-			jobs, err = storage.UserSyncJobs.List(tx, "connection", conn.ID)
+			jobs, err = storage.UserSyncJobs.List(tx, storage.UserSyncJobsByConnection, conn.ID)
 			return err
 		})
 	}
 	if err := load(); err != nil {
 		return err
 	}
-	mu := e.connMutex(conn.ID)
-	if !mu.TryLock() {
+	unlock, ok := e.syncLocks.tryLock(conn.ID)
+	if !ok {
 		return conflictf("a sync of AD connection %q is already running; retry when it has finished", connID)
 	}
-	defer mu.Unlock()
+	defer unlock()
 	if err := load(); err != nil { // the connection may have changed while we waited
 		return err
 	}
@@ -359,28 +359,6 @@ func (e *Engine) ForceSync(ctx context.Context, p Principal, connID string) erro
 	return err
 }
 
-// errorCodeOf names the class of err ("not_found", "conflict", …), "internal" for none. Audit
-// details use it: error messages may name things the trail should not repeat.
-func errorCodeOf(err error) string {
-	switch ErrorClass(err) {
-	case ErrNotFound:
-		return "not_found"
-	case ErrConflict:
-		return "conflict"
-	case ErrInvalid:
-		return "invalid"
-	case ErrUnavailable:
-		return "unavailable"
-	case ErrTimeout:
-		return "timeout"
-	case ErrForbidden:
-		return "forbidden"
-	case ErrUnauthorized:
-		return "unauthorized"
-	}
-	return "internal"
-}
-
 // domainDN returns the naming context of a DNS domain: corp.example.com → DC=corp,DC=example,DC=com.
 func domainDN(domain string) string {
 	parts := strings.Split(strings.Trim(domain, "."), ".")
@@ -397,10 +375,9 @@ func (e *Engine) SyncStatus(ctx context.Context, p Principal, connID string) (st
 	if err := p.requireConnRead(); err != nil {
 		return "", err
 	}
-	mu := e.connMutex(connID)
-	free := mu.TryLock()
+	unlock, free := e.syncLocks.tryLock(connID)
 	if free {
-		defer mu.Unlock()
+		defer unlock()
 	}
 	c, err := e.readConnection(ctx, p, connID)
 	if err != nil {

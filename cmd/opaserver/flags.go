@@ -1,0 +1,111 @@
+package main
+
+import (
+	"bytes"
+	"flag"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/cockroachdb/errors"
+)
+
+// errHelp is what parseFlags returns for -h or -help, after printing the usage to stdout.
+var errHelp = errors.New("help requested")
+
+type flags struct {
+	addr     string
+	data     string
+	keyFile  string
+	fixtures string
+	controls bool
+	verbose  bool
+	wasmDir  string
+	limits   limits
+}
+
+// limits are the HTTP server's connection limits. A zero duration turns that timeout off.
+type limits struct {
+	readHeader     time.Duration
+	read           time.Duration
+	write          time.Duration
+	idle           time.Duration
+	maxHeaderBytes int
+}
+
+// Default limits: a slow or idle client holds a connection for at most a few tens of seconds, and
+// a request head is at most 64 KiB (net/http's own default is 1 MiB). Bodies are capped at 1 MiB
+// by the handler on every route.
+func defaultLimits() limits {
+	return limits{
+		readHeader:     10 * time.Second,
+		read:           30 * time.Second,
+		write:          60 * time.Second,
+		idle:           60 * time.Second,
+		maxHeaderBytes: 64 << 10,
+	}
+}
+
+// server returns the http.Server for handler with these limits.
+func (l limits) server(handler http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: l.readHeader,
+		ReadTimeout:       l.read,
+		WriteTimeout:      l.write,
+		IdleTimeout:       l.idle,
+		MaxHeaderBytes:    l.maxHeaderBytes,
+	}
+}
+
+// parseFlags parses the command line. -h and -help print the usage to stdout and return errHelp;
+// a bad flag prints the error and the usage to stderr.
+func parseFlags(args []string, stdout, stderr io.Writer) (flags, error) {
+	def := defaultLimits()
+	f := flags{limits: def}
+	var usage bytes.Buffer
+	fs := flag.NewFlagSet("opaserver", flag.ContinueOnError)
+	fs.SetOutput(&usage)
+	fs.StringVar(&f.addr, "addr", "127.0.0.1:8080", "listen address (host:port; port 0 picks a free port)")
+	fs.StringVar(&f.data, "data", "", "data directory for the durable file store (default: in memory)")
+	fs.StringVar(&f.keyFile, "key-file", "", "file holding the 32-byte key-encryption key (raw or 64 hex digits); default with -data: DIR/kek, generated on first start")
+	fs.StringVar(&f.fixtures, "fixtures", "", "fixture file to load instead of the embedded demo (docs/fixtures.md)")
+	fs.BoolVar(&f.controls, "controls", true, "serve the unauthenticated test-fixture controls under /_fake/ (default: on in memory, off with -data)")
+	fs.StringVar(&f.wasmDir, "wasm-dir", "wasm", "directory with the reveal demo's WASM assets (wasm/build.sh), served under /ui/")
+	fs.BoolVar(&f.verbose, "v", false, "log every request failure in detail")
+	fs.DurationVar(&f.limits.readHeader, "read-header-timeout", def.readHeader, "time to read a request's head (0: no limit)")
+	fs.DurationVar(&f.limits.read, "read-timeout", def.read, "time to read a whole request, head and body (0: no limit)")
+	fs.DurationVar(&f.limits.write, "write-timeout", def.write, "time from the end of a request's head to the end of its response (0: no limit); injected fault latency extends it")
+	fs.DurationVar(&f.limits.idle, "idle-timeout", def.idle, "time a keep-alive connection may wait for its next request (0: the read timeout)")
+	fs.IntVar(&f.limits.maxHeaderBytes, "max-header-bytes", def.maxHeaderBytes, "largest request head in bytes (request line and headers)")
+	fs.Usage = func() {
+		usage.WriteString("Usage: opaserver [flags]\n\nRuns a fake Okta Privileged Access / Advanced Server Access server.\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	err := fs.Parse(args)
+	if errors.Is(err, flag.ErrHelp) {
+		_, _ = stdout.Write(usage.Bytes())
+		return f, errHelp
+	}
+	if err != nil {
+		_, _ = stderr.Write(usage.Bytes())
+		return f, err
+	}
+	if fs.NArg() > 0 {
+		return f, errors.Newf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
+	}
+	explicit := map[string]bool{}
+	fs.Visit(func(fl *flag.Flag) { explicit[fl.Name] = true })
+	if f.data != "" && !explicit["controls"] {
+		f.controls = false // a durable server gets the unauthenticated controls only when asked
+	}
+	l := f.limits
+	if l.readHeader < 0 || l.read < 0 || l.write < 0 || l.idle < 0 {
+		return f, errors.New("the timeouts must not be negative")
+	}
+	if l.maxHeaderBytes < 1024 {
+		return f, errors.New("-max-header-bytes must be at least 1024")
+	}
+	return f, nil
+}

@@ -1,0 +1,61 @@
+package opa
+
+import (
+	"github.com/opakit/opa/storage"
+)
+
+// NamedObject types (NamedObjectType) used by the AD account views.
+const (
+	NamedUser          = "user"
+	NamedProject       = "project"
+	NamedResourceGroup = "resource_group"
+	NamedConnection    = "active_directory_connection"
+)
+
+// NamedObject is a reference to another object in the wire format ({id, name, type, missing}).
+// Missing is true when the object no longer exists; Name is then empty.
+type NamedObject struct {
+	ID      string `json:"id"`
+	Name    string `json:"name,omitempty"`
+	Type    string `json:"type,omitempty"`
+	Missing bool   `json:"missing"`
+}
+
+// namer resolves ids to NamedObjects within one transaction, caching lookups.
+type namer struct {
+	tx    storage.ReadTx
+	cache map[string]NamedObject
+}
+
+func newNamer(tx storage.ReadTx) *namer { return &namer{tx: tx, cache: map[string]NamedObject{}} }
+
+func (n *namer) get(typ, id string) *NamedObject {
+	if id == "" {
+		return nil
+	}
+	key := typ + "\x00" + id
+	if o, ok := n.cache[key]; ok {
+		return &o
+	}
+	o := NamedObject{ID: id, Type: typ, Missing: true}
+	switch typ {
+	case NamedResourceGroup:
+		if r, err := storage.ResourceGroups.Get(n.tx, id); err == nil {
+			o.Name, o.Missing = r.Name, false
+		}
+	case NamedProject:
+		if r, err := storage.Projects.Get(n.tx, id); err == nil {
+			o.Name, o.Missing = r.Name, false
+		}
+	case NamedUser:
+		if r, err := storage.Users.Get(n.tx, id); err == nil {
+			o.Name, o.Missing = r.Username, false
+		}
+	case NamedConnection:
+		if r, err := storage.Connections.Get(n.tx, id); err == nil {
+			o.Name, o.Missing = r.Domain, false
+		}
+	}
+	n.cache[key] = o
+	return &o
+}
