@@ -164,19 +164,7 @@ func BenchmarkGet(b *testing.B) {
 		b.Run(sc.name, func(b *testing.B) {
 			s, _ := sc.open(b)
 			defer s.Close()
-			for start := 0; start < n; start += 1000 {
-				err := s.Update(bctx, func(tx storage.WriteTx) error {
-					for i := start; i < start+1000; i++ {
-						if err := storage.Users.Insert(tx, benchUser(fmt.Sprintf("%09d", i))); err != nil {
-							return err
-						}
-					}
-					return nil
-				})
-				if err != nil {
-					b.Fatal(err)
-				}
-			}
+			fillUsers(b, s, n)
 			ids := make([]string, n)
 			for i := range ids {
 				ids[i] = fmt.Sprintf("%09d", (i*7919)%n)
@@ -207,19 +195,7 @@ func BenchmarkGet(b *testing.B) {
 func BenchmarkRangePage(b *testing.B) {
 	for _, n := range []int{1_000, 100_000} {
 		s := memstore.New()
-		for start := 0; start < n; start += 1000 {
-			err := s.Update(bctx, func(tx storage.WriteTx) error {
-				for i := start; i < start+1000; i++ {
-					if err := storage.Users.Insert(tx, benchUser(fmt.Sprintf("%09d", i))); err != nil {
-						return err
-					}
-				}
-				return nil
-			})
-			if err != nil {
-				b.Fatal(err)
-			}
-		}
+		fillUsers(b, s, n)
 		for _, depth := range []struct {
 			name  string
 			after string
@@ -257,6 +233,23 @@ func BenchmarkRangePage(b *testing.B) {
 					}
 				}
 			})
+		}
+	}
+}
+
+// fillUsers inserts users 000000000 … n-1 (n a multiple of 1,000), 1,000 to a transaction.
+func fillUsers(b *testing.B, s storage.Storage, n int) {
+	for start := 0; start < n; start += 1000 {
+		err := s.Update(bctx, func(tx storage.WriteTx) error {
+			for i := start; i < start+1000; i++ {
+				if err := storage.Users.Insert(tx, benchUser(fmt.Sprintf("%09d", i))); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			b.Fatal(err)
 		}
 	}
 }
