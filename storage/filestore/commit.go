@@ -162,10 +162,7 @@ func (s *Store) sequencer() {
 		case <-s.stop:
 			return
 		}
-		for {
-			if s.waiting(&s.bmu, func() bool { return len(s.batches) > 0 }) {
-				break
-			}
+		for !s.waiting(&s.bmu, func() bool { return len(s.batches) > 0 }) {
 			ps := drain(&s.qmu, &s.queue)
 			if len(ps) == 0 {
 				break

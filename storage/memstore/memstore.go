@@ -138,7 +138,7 @@ func (c *Core) index(table, index string, args []string) (*tableMeta, *indexMeta
 	if !ok {
 		return nil, nil, errors.AssertionFailedf("memstore: table %s has no index %q", table, index)
 	}
-	if !(index == "id" && len(args) == 0) && len(args) != len(im.Fields) {
+	if (index != "id" || len(args) != 0) && len(args) != len(im.Fields) {
 		return nil, nil, errors.AssertionFailedf("memstore: index %s.%s takes %d values, got %d", table, index, len(im.Fields), len(args))
 	}
 	return tm, im, nil

@@ -148,7 +148,7 @@ func (r *readTx) logRange(tm *tableMeta, im *indexMeta, p *pager) ([]any, error)
 	l := r.core.logs[tm.log]
 	n := r.lens[tm.log]
 	var pend []any
-	if r.pend != nil && r.pend[tm.log] != nil {
+	if tm.log < len(r.pend) && r.pend[tm.log] != nil { // pend is nil in a read transaction
 		pend = r.pend[tm.log].recs
 	}
 	recs, positions, all := l.view(im, p.q.Args, n)

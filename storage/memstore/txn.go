@@ -180,6 +180,8 @@ func (w *WriteTxn) Abort() {
 	}
 }
 
+// Insert adds rec (a pointer to table's record type) to the transaction. It returns an ErrConflict
+// error if the id exists or a unique index would hold two records.
 func (w *WriteTxn) Insert(table string, rec any) error {
 	if err := w.writable(table, rec); err != nil {
 		return err
@@ -196,6 +198,9 @@ func (w *WriteTxn) Insert(table string, rec any) error {
 	return w.put(OpInsert, table, id, rec, nil)
 }
 
+// Update replaces the record with rec's id. It returns an ErrNotFound error if there is none, an
+// ErrConflict error if a unique index would hold two records, and an assertion failure for an
+// append-only table.
 func (w *WriteTxn) Update(table string, rec any) error {
 	if err := w.writable(table, rec); err != nil {
 		return err
@@ -238,6 +243,8 @@ func (w *WriteTxn) put(kind OpKind, table, id string, rec, prev any) error {
 	return nil
 }
 
+// Delete removes the record with id. It returns an ErrNotFound error if there is none and an
+// assertion failure for an append-only table.
 func (w *WriteTxn) Delete(table, id string) error {
 	if err := w.open(); err != nil {
 		return err

@@ -67,7 +67,7 @@ func parallel(n int, f func(i int)) {
 }
 
 func concurrentCounter(t *testing.T, s storage.Storage) {
-	defer s.Close()
+	defer func() { _ = s.Close() }()
 	if err := s.Update(ctx, func(tx storage.WriteTx) error {
 		return storage.Teams.Insert(tx, &storage.Team{ID: "counter", Name: "0"})
 	}); err != nil {
@@ -113,7 +113,7 @@ func concurrentCounter(t *testing.T, s storage.Storage) {
 // concurrentQuota: every transaction counts the team's users and inserts one only below the
 // quota, so however they interleave the team ends with exactly the quota.
 func concurrentQuota(t *testing.T, s storage.Storage, byRange bool) {
-	defer s.Close()
+	defer func() { _ = s.Close() }()
 	const quota, writers = 5, 12
 	wait := meet(writers)
 	parallel(writers, func(i int) {
@@ -157,7 +157,7 @@ func concurrentQuota(t *testing.T, s storage.Storage, byRange bool) {
 // concurrentSkew: records a and b start "on"; each transaction turns its own off only if both are
 // on. Run serially, one of them must stay on.
 func concurrentSkew(t *testing.T, s storage.Storage) {
-	defer s.Close()
+	defer func() { _ = s.Close() }()
 	for round := range 20 {
 		ids := []string{fmt.Sprint("a", round), fmt.Sprint("b", round)}
 		if err := s.Update(ctx, func(tx storage.WriteTx) error {
@@ -210,7 +210,7 @@ func concurrentSkew(t *testing.T, s storage.Storage) {
 }
 
 func concurrentLogIDs(t *testing.T, s storage.Storage) {
-	defer s.Close()
+	defer func() { _ = s.Close() }()
 	const writers = 8
 	var ok, conflict atomic.Int64
 	wait := meet(writers)

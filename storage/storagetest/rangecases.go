@@ -89,7 +89,7 @@ func walkPages(t *testing.T, s storage.Storage, r storage.Range, size int) []str
 }
 
 func rangePages(t *testing.T, s storage.Storage) {
-	defer s.Close()
+	defer func() { _ = s.Close() }()
 	all := rangeUsers(t, s, 300)
 	where := func(f func(u *storage.User) bool) []string {
 		var out []string
@@ -143,7 +143,7 @@ func rangePages(t *testing.T, s storage.Storage) {
 }
 
 func rangeFilter(t *testing.T, s storage.Storage) {
-	defer s.Close()
+	defer func() { _ = s.Close() }()
 	all := rangeUsers(t, s, 200)
 	var offered []string
 	keep := func(u *storage.User) bool {
@@ -174,7 +174,7 @@ func rangeFilter(t *testing.T, s storage.Storage) {
 }
 
 func rangeLog(t *testing.T, s storage.Storage) {
-	defer s.Close()
+	defer func() { _ = s.Close() }()
 	// Inserted in an order unrelated to their ids, over several transactions.
 	var order []string
 	for batch := range 4 {
@@ -243,7 +243,7 @@ func rangeLog(t *testing.T, s storage.Storage) {
 }
 
 func rangeInWrite(t *testing.T, s storage.Storage) {
-	defer s.Close()
+	defer func() { _ = s.Close() }()
 	rangeUsers(t, s, 20)
 	err := s.Update(ctx, func(tx storage.WriteTx) error {
 		if err := storage.Users.Delete(tx, "u001"); err != nil {
@@ -277,7 +277,7 @@ func rangeInWrite(t *testing.T, s storage.Storage) {
 }
 
 func rangeErrors(t *testing.T, s storage.Storage) {
-	defer s.Close()
+	defer func() { _ = s.Close() }()
 	for _, tc := range []struct {
 		name  string
 		table string
