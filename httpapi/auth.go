@@ -26,7 +26,7 @@ func (h *Handler) v1(fn apiFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h.rateHeaders(w)
 		e := h.Engine()
-		p, err := e.Authenticate(r.Context(), r.PathValue("team_name"), bearer(r, "Bearer"))
+		p, err := h.authenticate(r.Context(), e, r.PathValue("team_name"), bearer(r, "Bearer"))
 		if err != nil {
 			h.writeError(w, r, err)
 			return
@@ -64,8 +64,20 @@ func (h *Handler) okta(fn apiFunc) http.Handler {
 	})
 }
 
-// oktaPrincipal resolves an /api/v1 credential: a registered Okta API token, or a bearer token from
-// the service token exchange of any team.
+// authenticate resolves a /v1 bearer token of the team: a token of the service token exchange, or
+// a user token the controls issued (Controller.IssueUserToken).
+func (h *Handler) authenticate(ctx context.Context, e *opa.Engine, team, tok string) (opa.Principal, error) {
+	p, err := e.Authenticate(ctx, team, tok)
+	if err != nil && h.ctl != nil {
+		if up, uerr := h.ctl.userPrincipal(ctx, e, team, tok); uerr == nil {
+			return up, nil
+		}
+	}
+	return p, err
+}
+
+// oktaPrincipal resolves an /api/v1 credential: a user token the controls issued, a registered
+// Okta API token, or a bearer token from the service token exchange of any team.
 func (h *Handler) oktaPrincipal(ctx context.Context, e *opa.Engine, r *http.Request) (opa.Principal, error) {
 	fail := errclass.Mark(errclass.Unauthorized, "authentication failed")
 	tok := bearer(r, "SSWS")
@@ -74,6 +86,11 @@ func (h *Handler) oktaPrincipal(ctx context.Context, e *opa.Engine, r *http.Requ
 	}
 	if tok == "" {
 		return opa.Principal{}, fail
+	}
+	if h.ctl != nil {
+		if p, err := h.ctl.userPrincipal(ctx, e, "", tok); err == nil {
+			return p, nil
+		}
 	}
 	if ot, ok := h.oktaTokens[tok]; ok {
 		p, err := e.PrincipalForUser(ctx, ot.Team, ot.User)

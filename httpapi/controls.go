@@ -12,19 +12,23 @@ package httpapi
 //	DELETE /_fake/faults/{id} remove one (204)
 //	GET    /_fake/requests   {"list":[RecordedRequest…]} oldest first; ?offset=N&limit=M pages
 //	DELETE /_fake/requests   forget them (204)
+//	POST   /_fake/tokens     {"team": T, "user": U} issues a bearer token acting as that user,
+//	                         service user or person (201, the service_token answer's shape)
 //
-// The controls need no credentials: they are for a fake on a test machine; the server binary turns
-// them off by default with -data. Recorded requests never include the Authorization header,
-// cookies, or the value of a secret-named JSON member or query parameter (secretField), which are
-// replaced by REDACTED; the log is bounded in entries and bytes (see RecordedRequest).
+// Every route calls a method of Controller, which Go code (package opatest) calls directly, so the
+// two forms share one implementation. The controls need no credentials: they are for a fake on a
+// test machine; the server binary turns them off by default with -data. Recorded requests never
+// include the Authorization header, cookies, or the value of a secret-named JSON member or query
+// parameter (secretField), which are replaced by REDACTED; the log is bounded in entries and bytes
+// (see RecordedRequest).
 
 import (
-	"encoding/json"
+	"context"
 	"net/http"
-	"strconv"
 	"strings"
-	"sync"
 	"time"
+
+	"github.com/cockroachdb/errors"
 
 	"github.com/opakit/opa"
 	"github.com/opakit/opa/internal/errclass"
@@ -34,45 +38,43 @@ const controlPrefix = "/_fake/"
 
 func isControlPath(p string) bool { return strings.HasPrefix(p, controlPrefix) }
 
-func (h *Handler) controlRoutes() {
-	m := h.mux
-	m.HandleFunc("POST /_fake/reset", h.control(h.reset))
-	m.HandleFunc("GET /_fake/clock", h.control(h.getClock))
-	m.HandleFunc("POST /_fake/clock", h.control(h.setClock))
-	m.HandleFunc("GET /_fake/faults", h.control(h.listFaults))
-	m.HandleFunc("POST /_fake/faults", h.control(h.addFault))
-	m.HandleFunc("DELETE /_fake/faults", h.control(h.clearFaults))
-	m.HandleFunc("DELETE /_fake/faults/{id}", h.control(h.deleteFault))
-	m.HandleFunc("GET /_fake/requests", h.control(h.listRequests))
-	m.HandleFunc("DELETE /_fake/requests", h.control(h.clearRequests))
+// Controller is the test-fixture controls of a Handler made WithControls, for Go code; the
+// /_fake/ routes are thin wrappers of its methods. Get it with Handler.Controller. It is safe for
+// concurrent use.
+type Controller struct {
+	h        *Handler
+	cfg      Controls
+	faults   faultSet
+	recorder recorder
+	users    userTokens
 }
 
-func (h *Handler) control(fn func(w http.ResponseWriter, r *http.Request) error) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		if err := fn(w, r); err != nil {
-			h.writeError(w, r, err)
-		}
-	}
-}
+// Controller returns the handler's controls, or nil when it was made without WithControls.
+func (h *Handler) Controller() *Controller { return h.ctl }
 
-func (h *Handler) reset(w http.ResponseWriter, r *http.Request) error {
-	if h.controls.Reset == nil {
+// Reset makes a fresh engine with Controls.Reset and serves it (see ResetTo). It returns an
+// ErrNotFound error when Controls.Reset is nil, or the error Controls.Reset returned (and then
+// nothing changed).
+func (c *Controller) Reset() error {
+	if c.cfg.Reset == nil {
 		return errclass.Mark(errclass.NotFound, "reset is not available: the server was not started from fixtures")
 	}
-	e, err := h.controls.Reset()
+	e, err := c.cfg.Reset()
 	if err != nil {
 		return err
 	}
-	h.SetEngine(e)
-	h.faults.clear()
-	h.recorder.clear()
-	noContent(w)
+	c.ResetTo(e)
 	return nil
 }
 
-type clockBody struct {
-	Now     *time.Time `json:"now,omitempty"`
-	Advance string     `json:"advance,omitempty"`
+// ResetTo serves e from now on and forgets the faults, the recorded requests and the user tokens
+// (they belong to the engine being replaced). Requests in flight finish on the engine they
+// started with.
+func (c *Controller) ResetTo(e *opa.Engine) {
+	c.h.SetEngine(e)
+	c.faults.clear()
+	c.recorder.clear()
+	c.users.clear()
 }
 
 // clockRange is the range the clock control keeps the clock in: ten years inside the years RFC
@@ -89,26 +91,174 @@ func clockInRange(t time.Time) bool {
 	return !t.Before(lo) && !t.After(hi)
 }
 
-func (h *Handler) manualClock() (*opa.ManualClock, error) {
-	if h.controls.Clock == nil {
+// Clock returns the engine's manual clock, or an ErrNotFound error when Controls.Clock is nil (the
+// engine runs on the system clock).
+func (c *Controller) Clock() (*opa.ManualClock, error) {
+	if c.cfg.Clock == nil {
 		return nil, errclass.Mark(errclass.NotFound, "the clock controls are not available: the engine runs on the system clock")
 	}
-	return h.controls.Clock, nil
+	return c.cfg.Clock, nil
 }
 
-func (h *Handler) getClock(w http.ResponseWriter, r *http.Request) error {
-	c, err := h.manualClock()
+// Now returns the clock's time in UTC; the errors are Clock's.
+func (c *Controller) Now() (time.Time, error) {
+	clk, err := c.Clock()
+	if err != nil {
+		return time.Time{}, err
+	}
+	return clk.Now().UTC(), nil
+}
+
+// SetNow sets the clock to t (backwards too), then runs the engine's due work (opa.Engine.Tick)
+// before it returns the new time. Errors: Clock's; ErrInvalid, with the clock unchanged, for a
+// time outside the years 0010-9989 (so that every time the engine computes from it can be
+// encoded); or the Tick's error, wrapped, with the clock set.
+func (c *Controller) SetNow(ctx context.Context, t time.Time) (time.Time, error) {
+	if err := c.setNow(t); err != nil {
+		return time.Time{}, err
+	}
+	now, _ := c.Now() // setNow found the clock
+	return now, c.tick(ctx)
+}
+
+// Advance moves the clock forward by d, then runs the engine's due work (opa.Engine.Tick) before
+// it returns the new time, so that everything that became due (expired checkouts checked in and
+// rotated, scheduled syncs and rotations) is done. Errors: Clock's; ErrInvalid, with the clock
+// unchanged, for a negative d or one that would move the clock past 9989-12-31; or the Tick's
+// error, wrapped, with the clock moved.
+func (c *Controller) Advance(ctx context.Context, d time.Duration) (time.Time, error) {
+	if err := c.advance(d); err != nil {
+		return time.Time{}, err
+	}
+	now, _ := c.Now() // advance found the clock
+	return now, c.tick(ctx)
+}
+
+func (c *Controller) setNow(t time.Time) error {
+	clk, err := c.Clock()
 	if err != nil {
 		return err
 	}
-	now := c.Now().UTC()
+	if lo, hi := clockRange(); !clockInRange(t) {
+		return errclass.Mark(errclass.Invalid, "now must be between %s and %s, so that every time the engine computes from it can be encoded", lo.Format(time.RFC3339), hi.Format(time.RFC3339))
+	}
+	clk.Set(t)
+	return nil
+}
+
+func (c *Controller) advance(d time.Duration) error {
+	clk, err := c.Clock()
+	if err != nil {
+		return err
+	}
+	if d < 0 {
+		return errclass.Mark(errclass.Invalid, "advance must be a non-negative Go duration such as \"90m\"")
+	}
+	if _, hi := clockRange(); !clockInRange(clk.Now().Add(d)) {
+		return errclass.Mark(errclass.Invalid, "advancing by %s would move the clock past %s, beyond which the times the engine computes cannot be encoded", d, hi.Format(time.RFC3339))
+	}
+	clk.Advance(d)
+	return nil
+}
+
+// tick runs the due work of the engine served now.
+func (c *Controller) tick(ctx context.Context) error {
+	return errors.Wrap(c.h.Engine().Tick(ctx), "running the work that became due")
+}
+
+// AddFault checks f and adds it (see Fault), returning it with its id. Faults apply to every
+// route but the controls' own, in the order they were added. Errors: ErrInvalid for a path that
+// does not start with "/", a status outside 100-599, neither a status nor a latency, a latency
+// over ten minutes, a negative Times or RetryAfterSeconds, or a Body that is not JSON.
+func (c *Controller) AddFault(f Fault) (Fault, error) { return c.faults.add(f) }
+
+// Faults returns the active faults, oldest first, with their hits so far. Its cost is O(faults).
+func (c *Controller) Faults() []Fault { return c.faults.list() }
+
+// RemoveFault removes the fault with the id. ErrNotFound when there is none: never added, removed
+// already, or used up (Times).
+func (c *Controller) RemoveFault(id string) error { return c.faults.remove(id) }
+
+// ClearFaults removes every fault.
+func (c *Controller) ClearFaults() { c.faults.clear() }
+
+// Requests returns up to limit recorded requests (every route but the controls'), oldest first,
+// from the offset-th on; see RecordedRequest for what is kept and what is redacted. The log keeps
+// the newest 1,000 requests within 8 MiB. Its cost is O(limit).
+func (c *Controller) Requests(offset, limit int) []RecordedRequest {
+	return c.recorder.page(max(0, offset), max(0, limit))
+}
+
+// ClearRequests forgets the recorded requests.
+func (c *Controller) ClearRequests() { c.recorder.clear() }
+
+// IssueUserToken issues a bearer token acting as user (a user id or username) of team, a service
+// user or a person, valid on /v1 (for that team) and /api/v1 like a token of the service token
+// exchange, for Controls.TokenTTL (default an hour) of the engine's clock. The token is kept only
+// in the handler's memory (hashed) and is forgotten on Reset and ResetTo. Errors: those of
+// opa.Engine.PrincipalForUser: ErrNotFound for an unknown team or user, ErrUnauthorized for a
+// disabled user.
+func (c *Controller) IssueUserToken(ctx context.Context, team, user string) (opa.IssuedToken, error) {
+	ttl := c.cfg.TokenTTL
+	if ttl <= 0 {
+		ttl = defaultUserTokenTTL
+	}
+	return c.users.issue(ctx, c.h.Engine(), team, user, c.h.now().UTC(), ttl)
+}
+
+// userPrincipal resolves a user token of team ("" for any team) to its principal.
+func (c *Controller) userPrincipal(ctx context.Context, e *opa.Engine, team, bearer string) (opa.Principal, error) {
+	return c.users.principal(ctx, e, team, bearer, c.h.now())
+}
+
+func (h *Handler) controlRoutes() {
+	m := h.mux
+	m.HandleFunc("POST /_fake/reset", h.control(h.reset))
+	m.HandleFunc("GET /_fake/clock", h.control(h.getClock))
+	m.HandleFunc("POST /_fake/clock", h.control(h.setClock))
+	m.HandleFunc("GET /_fake/faults", h.control(h.listFaults))
+	m.HandleFunc("POST /_fake/faults", h.control(h.addFault))
+	m.HandleFunc("DELETE /_fake/faults", h.control(h.clearFaults))
+	m.HandleFunc("DELETE /_fake/faults/{id}", h.control(h.deleteFault))
+	m.HandleFunc("GET /_fake/requests", h.control(h.listRequests))
+	m.HandleFunc("DELETE /_fake/requests", h.control(h.clearRequests))
+	m.HandleFunc("POST /_fake/tokens", h.control(h.userToken))
+}
+
+func (h *Handler) control(fn func(w http.ResponseWriter, r *http.Request) error) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := fn(w, r); err != nil {
+			h.writeError(w, r, err)
+		}
+	}
+}
+
+func (h *Handler) reset(w http.ResponseWriter, r *http.Request) error {
+	if err := h.ctl.Reset(); err != nil {
+		return err
+	}
+	noContent(w)
+	return nil
+}
+
+type clockBody struct {
+	Now     *time.Time `json:"now,omitempty"`
+	Advance string     `json:"advance,omitempty"`
+}
+
+func (h *Handler) getClock(w http.ResponseWriter, r *http.Request) error {
+	now, err := h.ctl.Now()
+	if err != nil {
+		return err
+	}
 	encode(w, http.StatusOK, clockBody{Now: &now})
 	return nil
 }
 
+// setClock answers POST /_fake/clock. A failure of the due work after the clock moved is logged,
+// not answered: the clock did move.
 func (h *Handler) setClock(w http.ResponseWriter, r *http.Request) error {
-	c, err := h.manualClock()
-	if err != nil {
+	if _, err := h.ctl.Clock(); err != nil {
 		return err
 	}
 	var req clockBody
@@ -119,162 +269,33 @@ func (h *Handler) setClock(w http.ResponseWriter, r *http.Request) error {
 	case req.Now != nil && req.Advance != "":
 		return errclass.Mark(errclass.Invalid, "give either now or advance, not both")
 	case req.Now != nil:
-		if lo, hi := clockRange(); !clockInRange(*req.Now) {
-			return errclass.Mark(errclass.Invalid, "now must be between %s and %s, so that every time the engine computes from it can be encoded", lo.Format(time.RFC3339), hi.Format(time.RFC3339))
+		if err := h.ctl.setNow(*req.Now); err != nil {
+			return err
 		}
-		c.Set(*req.Now)
 	case req.Advance != "":
 		d, err := time.ParseDuration(req.Advance)
-		if err != nil || d < 0 {
+		if err != nil {
 			return errclass.Mark(errclass.Invalid, "advance must be a non-negative Go duration such as \"90m\"")
 		}
-		if _, hi := clockRange(); !clockInRange(c.Now().Add(d)) {
-			return errclass.Mark(errclass.Invalid, "advancing by %s would move the clock past %s, beyond which the times the engine computes cannot be encoded", d, hi.Format(time.RFC3339))
+		if err := h.ctl.advance(d); err != nil {
+			return err
 		}
-		c.Advance(d)
 	default:
 		return errclass.Mark(errclass.Invalid, "give now (RFC 3339) or advance (a duration)")
 	}
-	if err := h.Engine().Tick(r.Context()); err != nil {
+	if err := h.ctl.tick(r.Context()); err != nil {
 		h.log.Warn("tick after a clock change", "error", err)
 	}
-	now := c.Now().UTC()
+	now, err := h.ctl.Now()
+	if err != nil {
+		return err
+	}
 	encode(w, http.StatusOK, clockBody{Now: &now})
 	return nil
 }
 
-// Fault is an injected failure. Requests whose method matches Method (empty: any) and whose path
-// equals Path, or starts with it when Path ends in "*", are delayed by LatencyMS and then, if
-// Status is not 0, answered with that status and Body (default: the API's error body for the
-// status). A 429 carries X-RateLimit-Retry-At = now + RetryAfterSeconds (default 1), now being
-// the engine's clock (the fake clock when the controls have one), like the service token limiter's. Times limits
-// how many requests the fault hits (0: every one).
-type Fault struct {
-	ID                string          `json:"id"`
-	Method            string          `json:"method,omitempty"`
-	Path              string          `json:"path"`
-	Status            int             `json:"status,omitempty"`
-	Body              json.RawMessage `json:"body,omitempty"`
-	LatencyMS         int             `json:"latency_ms,omitempty"`
-	RetryAfterSeconds int             `json:"retry_after_seconds,omitempty"`
-	Times             int             `json:"times,omitempty"`
-	Hits              int             `json:"hits"`
-}
-
-type faultSet struct {
-	mu     sync.Mutex
-	next   int
-	faults []*Fault
-}
-
-func (s *faultSet) clear() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.faults = nil
-}
-
-// match returns a copy of the first fault that applies to r, counting the hit.
-func (s *faultSet) match(r *http.Request) (Fault, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for i, f := range s.faults {
-		if f.Method != "" && !strings.EqualFold(f.Method, r.Method) {
-			continue
-		}
-		if p, ok := strings.CutSuffix(f.Path, "*"); ok {
-			if !strings.HasPrefix(r.URL.Path, p) {
-				continue
-			}
-		} else if f.Path != r.URL.Path {
-			continue
-		}
-		f.Hits++
-		out := *f
-		if f.Times > 0 && f.Hits >= f.Times {
-			s.faults = append(s.faults[:i:i], s.faults[i+1:]...)
-		}
-		return out, true
-	}
-	return Fault{}, false
-}
-
-// apply injects a matching fault; it reports whether it answered the request.
-func (s *faultSet) apply(w http.ResponseWriter, r *http.Request, now func() time.Time) bool {
-	f, ok := s.match(r)
-	if !ok {
-		return false
-	}
-	if f.LatencyMS > 0 {
-		// The latency must not run into the server's write timeout: give the response that long
-		// plus a minute (a writer without deadlines ignores this).
-		latency := time.Duration(f.LatencyMS) * time.Millisecond
-		_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(latency + time.Minute))
-		t := time.NewTimer(latency)
-		select {
-		case <-t.C:
-		case <-r.Context().Done():
-			t.Stop()
-		}
-	}
-	if f.Status == 0 {
-		return false
-	}
-	if f.Status == http.StatusTooManyRequests {
-		retry := f.RetryAfterSeconds
-		if retry <= 0 {
-			retry = 1
-		}
-		w.Header().Set("X-RateLimit-Retry-At", strconv.FormatInt(now().Add(time.Duration(retry)*time.Second).Unix(), 10))
-		w.Header().Set("X-RateLimit-Remaining", "0")
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(f.Status)
-	if len(f.Body) > 0 {
-		_, _ = w.Write(f.Body)
-		return true
-	}
-	if strings.HasPrefix(r.URL.Path, "/api/v1/") {
-		b, _ := json.Marshal(oktaError{ErrorCode: "E0000047", ErrorSummary: http.StatusText(f.Status), ErrorLink: "E0000047",
-			ErrorID: newErrorID(), ErrorCauses: []oktaCauses{}})
-		_, _ = w.Write(b)
-		return true
-	}
-	b, _ := json.Marshal(v1Error{Type: faultType(f.Status), Code: f.Status, Message: http.StatusText(f.Status)})
-	_, _ = w.Write(b)
-	return true
-}
-
-func faultType(code int) string {
-	switch code {
-	case http.StatusTooManyRequests:
-		return "too_many_requests"
-	case http.StatusServiceUnavailable:
-		return "service_offline"
-	case http.StatusGatewayTimeout:
-		return "gateway_timeout"
-	case http.StatusUnauthorized:
-		return "authentication_error"
-	case http.StatusForbidden:
-		return "forbidden_error"
-	case http.StatusNotFound:
-		return "resource_does_not_exist"
-	case http.StatusConflict:
-		return "resource_already_exists"
-	case http.StatusBadRequest:
-		return "invalid_request"
-	default:
-		return "internal_error"
-	}
-}
-
 func (h *Handler) listFaults(w http.ResponseWriter, r *http.Request) error {
-	h.faults.mu.Lock()
-	out := make([]Fault, 0, len(h.faults.faults))
-	for _, f := range h.faults.faults {
-		out = append(out, *f)
-	}
-	h.faults.mu.Unlock()
-	encode(w, http.StatusOK, list[Fault]{List: out})
+	encode(w, http.StatusOK, list[Fault]{List: h.ctl.Faults()})
 	return nil
 }
 
@@ -283,45 +304,46 @@ func (h *Handler) addFault(w http.ResponseWriter, r *http.Request) error {
 	if err := requireBody(r, &f); err != nil {
 		return err
 	}
-	switch {
-	case !strings.HasPrefix(f.Path, "/"):
-		return errclass.Mark(errclass.Invalid, "path must start with /")
-	case f.Status != 0 && (f.Status < 100 || f.Status > 599):
-		return errclass.Mark(errclass.Invalid, "status must be an HTTP status code")
-	case f.Status == 0 && f.LatencyMS <= 0:
-		return errclass.Mark(errclass.Invalid, "give a status, a latency_ms, or both")
-	case f.LatencyMS < 0 || f.LatencyMS > 600000 || f.Times < 0:
-		return errclass.Mark(errclass.Invalid, "latency_ms must be 0-600000 and times not negative")
-	case len(f.Body) > 0 && !json.Valid(f.Body):
-		return errclass.Mark(errclass.Invalid, "body must be JSON")
+	out, err := h.ctl.AddFault(f)
+	if err != nil {
+		return err
 	}
-	h.faults.mu.Lock()
-	h.faults.next++
-	f.ID = strconv.Itoa(h.faults.next)
-	f.Hits = 0
-	h.faults.faults = append(h.faults.faults, &f)
-	out := f
-	h.faults.mu.Unlock()
 	encode(w, http.StatusCreated, out)
 	return nil
 }
 
 func (h *Handler) clearFaults(w http.ResponseWriter, r *http.Request) error {
-	h.faults.clear()
+	h.ctl.ClearFaults()
 	noContent(w)
 	return nil
 }
 
 func (h *Handler) deleteFault(w http.ResponseWriter, r *http.Request) error {
-	id := r.PathValue("id")
-	h.faults.mu.Lock()
-	defer h.faults.mu.Unlock()
-	for i, f := range h.faults.faults {
-		if f.ID == id {
-			h.faults.faults = append(h.faults.faults[:i:i], h.faults.faults[i+1:]...)
-			noContent(w)
-			return nil
-		}
+	if err := h.ctl.RemoveFault(r.PathValue("id")); err != nil {
+		return err
 	}
-	return errclass.Mark(errclass.NotFound, "fault %q does not exist", id)
+	noContent(w)
+	return nil
+}
+
+type userTokenRequest struct {
+	Team string `json:"team"`
+	User string `json:"user"`
+}
+
+// userToken answers POST /_fake/tokens.
+func (h *Handler) userToken(w http.ResponseWriter, r *http.Request) error {
+	var req userTokenRequest
+	if err := requireBody(r, &req); err != nil {
+		return err
+	}
+	if req.Team == "" || req.User == "" {
+		return errclass.Mark(errclass.Invalid, "team and user are required")
+	}
+	tok, err := h.ctl.IssueUserToken(r.Context(), req.Team, req.User)
+	if err != nil {
+		return err
+	}
+	encode(w, http.StatusCreated, serviceTokenResponse{BearerToken: tok.BearerToken, ExpiresAt: tok.ExpiresAt.UTC(), TeamName: tok.TeamName})
+	return nil
 }

@@ -136,3 +136,43 @@ func TestClockRefusesUnencodableTimes(t *testing.T) {
 	e.login()
 	e.must(200, "all", "GET", "/connections/active_directory", nil)
 }
+
+// TestControlsUserTokens: POST /_fake/tokens issues a token for a person (who has no service key),
+// accepted on /v1 for that team only and on /api/v1; it expires on the fake clock like a service
+// token and is forgotten on reset; unknown users and bad bodies are refused.
+func TestControlsUserTokens(t *testing.T) {
+	e := newEnv(t)
+	var tok struct {
+		BearerToken string    `json:"bearer_token"`
+		ExpiresAt   time.Time `json:"expires_at"`
+		TeamName    string    `json:"team_name"`
+	}
+	e.must(201, "", "POST", "/_fake/tokens", map[string]string{"team": "DEMO", "user": "jane.doe"}).json(t, &tok)
+	if tok.TeamName != "demo" || tok.BearerToken == "" || !tok.ExpiresAt.Equal(e.srv.Clock.Now().Add(time.Hour)) {
+		t.Fatalf("token answer %+v", tok)
+	}
+	var me struct {
+		Name string `json:"name"`
+	}
+	e.must(200, tok.BearerToken, "GET", "/current_user", nil).json(t, &me)
+	if me.Name != "jane.doe" {
+		t.Fatalf("current_user %q, want jane.doe", me.Name)
+	}
+	e.must(401, tok.BearerToken, "GET", "/v1/teams/other/current_user", nil)
+	if r := e.do(tok.BearerToken, "POST", "/api/v1/directories/x/groups/modify", `{}`); r.status == 401 {
+		t.Fatalf("/api/v1 refused the user token: %s", r.body)
+	}
+	for _, body := range []map[string]string{{"team": "demo", "user": "nobody"}, {"team": "nope", "user": "jane.doe"}} {
+		e.must(404, "", "POST", "/_fake/tokens", body)
+	}
+	e.must(400, "", "POST", "/_fake/tokens", map[string]string{"team": "demo"})
+
+	e.must(200, "", "POST", "/_fake/clock", map[string]string{"advance": "59m"})
+	e.must(200, tok.BearerToken, "GET", "/current_user", nil)
+	e.must(200, "", "POST", "/_fake/clock", map[string]string{"advance": "1m"})
+	e.must(401, tok.BearerToken, "GET", "/current_user", nil)
+
+	e.must(201, "", "POST", "/_fake/tokens", map[string]string{"team": "demo", "user": "jane.doe"}).json(t, &tok)
+	e.must(204, "", "POST", "/_fake/reset", nil)
+	e.must(401, tok.BearerToken, "GET", "/current_user", nil)
+}

@@ -42,7 +42,7 @@ type Handler struct {
 	engine     atomic.Pointer[opa.Engine]
 	log        *slog.Logger
 	mux        *http.ServeMux
-	controls   *Controls
+	ctl        *Controller
 	oktaTokens map[string]OktaToken
 	extra      map[string]http.Handler
 	now        func() time.Time
@@ -50,9 +50,6 @@ type Handler struct {
 	rateMu     sync.Mutex
 	rateWindow int64
 	rateUsed   int
-
-	faults   faultSet
-	recorder recorder
 }
 
 // OktaToken is what an Okta API token (sent as "Authorization: SSWS <token>" to /api/v1) stands
@@ -62,12 +59,15 @@ type OktaToken struct {
 	User string
 }
 
-// Controls enables the test-fixture controls under /_fake/. Reset returns a fresh engine loaded
-// with the fixtures (nil disables /_fake/reset); Clock is the engine's clock (nil disables the
-// clock controls). Fault injection and the request log are always available when Controls is set.
+// Controls enables the test-fixture controls under /_fake/ (and Handler.Controller). Reset returns
+// a fresh engine loaded with the fixtures (nil disables /_fake/reset); Clock is the engine's clock
+// (nil disables the clock controls); TokenTTL is the lifetime of the user tokens the controls issue
+// (0: an hour, the engine's default token lifetime). Fault injection, the request log and user
+// tokens are always available when Controls is set.
 type Controls struct {
-	Reset func() (*opa.Engine, error)
-	Clock *opa.ManualClock
+	Reset    func() (*opa.Engine, error)
+	Clock    *opa.ManualClock
+	TokenTTL time.Duration
 }
 
 // Option configures a Handler.
@@ -83,9 +83,10 @@ func WithLogger(l *slog.Logger) Option {
 	}
 }
 
-// WithControls enables the /_fake/ test-fixture controls. Without it those paths are 404.
+// WithControls enables the /_fake/ test-fixture controls and Handler.Controller. Without it those
+// paths are 404 and Controller returns nil.
 func WithControls(c Controls) Option {
-	return func(h *Handler) { h.controls = &c }
+	return func(h *Handler) { h.ctl = &Controller{h: h, cfg: c} }
 }
 
 // WithOktaTokens registers Okta API tokens accepted on /api/v1 (token -> user).
@@ -122,7 +123,8 @@ func New(engine *opa.Engine, opts ...Option) *Handler {
 	return h
 }
 
-// Engine returns the engine the handler serves now (it changes on /_fake/reset).
+// Engine returns the engine the handler serves now (it changes on /_fake/reset and
+// Controller.Reset).
 func (h *Handler) Engine() *opa.Engine { return h.engine.Load() }
 
 // SetEngine replaces the engine the handler serves.
@@ -135,11 +137,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Body != nil && r.Body != http.NoBody {
 		r.Body = http.MaxBytesReader(w, r.Body, maxBody)
 	}
-	if h.controls != nil && !isControlPath(r.URL.Path) {
-		rw := h.recorder.start(w, r)
-		defer h.recorder.finish(rw, r)
+	if h.ctl != nil && !isControlPath(r.URL.Path) {
+		rw := h.ctl.recorder.start(w, r)
+		defer h.ctl.recorder.finish(rw, r)
 		w = rw
-		if h.faults.apply(w, r, h.now) {
+		if h.ctl.faults.apply(w, r, h.now) {
 			return
 		}
 	}

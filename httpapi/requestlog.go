@@ -217,7 +217,7 @@ func (h *Handler) listRequests(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	encode(w, http.StatusOK, list[RecordedRequest]{List: h.recorder.page(offset, limit)})
+	encode(w, http.StatusOK, list[RecordedRequest]{List: h.ctl.Requests(offset, limit)})
 	return nil
 }
 
@@ -235,7 +235,7 @@ func intParam(r *http.Request, name string, def, lo, hi int) (int, error) {
 }
 
 func (h *Handler) clearRequests(w http.ResponseWriter, r *http.Request) error {
-	h.recorder.clear()
+	h.ctl.ClearRequests()
 	noContent(w)
 	return nil
 }

@@ -137,7 +137,7 @@ func (h *Handler) routes() {
 	m.Handle("POST /api/v1/directories/{appInstanceId}/groups/modify", h.okta(modifyDirectoryGroup))
 
 	// Test-fixture controls (docs/wire.md#controls).
-	if h.controls != nil {
+	if h.ctl != nil {
 		h.controlRoutes()
 	}
 
