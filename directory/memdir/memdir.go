@@ -57,7 +57,8 @@ type Option func(*Dir)
 // directory built the same way twice has the same identifiers.
 func WithSeed(seed uint64) Option {
 	return func(d *Dir) {
-		d.rng = rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+		d.pcg = rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)
+		d.rng = rand.New(d.pcg)
 	}
 }
 
@@ -77,6 +78,7 @@ type Dir struct {
 	entries  map[string]*node // by normalized DN
 	children map[string]map[string]struct{}
 	memberOf map[string]map[string]struct{} // member norm DN -> group norm DNs ("member" attribute only)
+	pcg      *rand.PCG                      // rng's source, whose state State saves
 	rng      *rand.Rand
 	domSID   string
 	nextRID  int
@@ -132,14 +134,7 @@ func New(opts ...Option) *Dir {
 func Load(entries []EntrySpec, opts ...Option) (*Dir, error) {
 	d := New(opts...)
 	sorted := slices.Clone(entries)
-	depth := func(s EntrySpec) int {
-		dn, err := ldap.ParseDN(s.DN)
-		if err != nil {
-			return 0
-		}
-		return len(dn.RDNs)
-	}
-	slices.SortStableFunc(sorted, func(a, b EntrySpec) int { return depth(a) - depth(b) })
+	slices.SortStableFunc(sorted, func(a, b EntrySpec) int { return dnDepth(a.DN) - dnDepth(b.DN) })
 	type membership struct{ dn, group string }
 	var later []membership // memberOf is applied once every group exists
 	for _, s := range sorted {
@@ -171,6 +166,15 @@ func Load(entries []EntrySpec, opts ...Option) (*Dir, error) {
 		}
 	}
 	return d, nil
+}
+
+// dnDepth returns the number of RDNs of dn (0 for a malformed one, which Add then refuses).
+func dnDepth(dn string) int {
+	p, err := ldap.ParseDN(dn)
+	if err != nil {
+		return 0
+	}
+	return len(p.RDNs)
 }
 
 // DomainSID returns the SID of the domain; objectSids of new objects are it plus a RID.
