@@ -204,7 +204,7 @@ func expect(r route, role string) outcome {
 // TestAuthzMatrix calls every registered route as every role and checks the expected outcome.
 // An expected denial that succeeds is an escalation and fails the test.
 func TestAuthzMatrix(t *testing.T) {
-	srv := opatest.NewServer(t, opatest.WithFixture(matrixFixture(t)))
+	srv := opatest.NewServer(t, opatest.WithFixtureJSON(matrixFixture(t)))
 	routes := registeredRoutes(t)
 	keys := map[string][2]string{
 		"all": roleKeys["all"], "resource": roleKeys["resource"], "security": roleKeys["security"],
@@ -249,7 +249,7 @@ func TestAuthzMatrix(t *testing.T) {
 		tokens["none"] = ""
 		e := srv.Handler.Engine()
 		_ = e.Store().View(context.Background(), func(tx storage.ReadTx) error {
-			lt := srv.Loaded.Team("demo")
+			lt := srv.Loaded().Team("demo")
 			ids["team_name"] = "demo"
 			ids["ad_connection_id"] = lt.Connections["corp.example.com"]
 			ids["resource_group_id"] = lt.ResourceGroups["infra"]

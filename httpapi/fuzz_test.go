@@ -23,7 +23,7 @@ func newHostile(tb testing.TB) *hostile {
 	tb.Helper()
 	h := &hostile{env: newEnv(tb), ids: map[string]string{}}
 	srv := h.srv
-	lt := srv.Loaded.Team("demo")
+	lt := srv.Loaded().Team("demo")
 	h.ids["team"] = "demo"
 	h.ids["conn"] = lt.Connections["corp.example.com"]
 	h.ids["rg"] = lt.ResourceGroups["infra"]
@@ -31,7 +31,7 @@ func newHostile(tb testing.TB) *hostile {
 	h.ids["shared_project"] = lt.Projects["infra/service-accounts"]
 	h.ids["user"] = lt.UserIDs["jane.doe"]
 	ctx := context.Background()
-	_ = srv.Engine.Store().View(ctx, func(tx storage.ReadTx) error {
+	_ = srv.Engine().Store().View(ctx, func(tx storage.ReadTx) error {
 		if as, err := storage.Accounts.All(tx); err == nil && len(as) > 0 {
 			h.ids["account"] = as[0].ID
 		}

@@ -149,9 +149,9 @@ func (e *env) must(want int, role, method, path string, body any) response {
 
 // connID returns the id of the demo connection (corp.example.com).
 func (e *env) connID() string {
-	return e.srv.Loaded.Team("demo").Connections["corp.example.com"]
+	return e.srv.Loaded().Team("demo").Connections["corp.example.com"]
 }
 
-func (e *env) projectID() string { return e.srv.Loaded.Team("demo").Projects["infra/domain-admins"] }
+func (e *env) projectID() string { return e.srv.Loaded().Team("demo").Projects["infra/domain-admins"] }
 
-func (e *env) rgID() string { return e.srv.Loaded.Team("demo").ResourceGroups["infra"] }
+func (e *env) rgID() string { return e.srv.Loaded().Team("demo").ResourceGroups["infra"] }

@@ -153,7 +153,7 @@ func TestPaging(t *testing.T) {
 	if checkedOut < 2 {
 		t.Fatalf("checked out %d accounts, want 2", checkedOut)
 	}
-	svcPrj := e.srv.Loaded.Team("demo").Projects["infra/service-accounts"]
+	svcPrj := e.srv.Loaded().Team("demo").Projects["infra/service-accounts"]
 
 	lists := []struct {
 		name, role, path, filter string
@@ -169,7 +169,7 @@ func TestPaging(t *testing.T) {
 		{"discovered accounts", "all", "/resource_assignment/active_directory/" + conn + "/accounts", ""},
 		{"all accounts", "all", "/all_active_directory_accounts", "contains=corp"},
 		{"resource group accounts", "all", "/resource_groups/" + e.rgID() + "/all_active_directory_accounts", ""},
-		{"project accounts", "all", "/resource_groups/" + e.rgID() + "/projects/" + e.srv.Loaded.Team("demo").Projects["infra/service-accounts"] + "/active_directory_accounts", ""},
+		{"project accounts", "all", "/resource_groups/" + e.rgID() + "/projects/" + e.srv.Loaded().Team("demo").Projects["infra/service-accounts"] + "/active_directory_accounts", ""},
 		{"end-user domains", "end_user", "/active_directory", ""},
 		{"end-user accounts", "end_user", "/active_directory/" + conn + "/accounts", ""},
 		{"end-user UD accounts", "end_user", "/okta_universal_directory_accounts", ""},

@@ -291,14 +291,14 @@ func TestSeedSamples(t *testing.T) {
 	// A failed admin rotation first (the agent times out), so that the error fields are set; the
 	// reveal then rotates the never-set password successfully and checks the account out.
 	rgID := e.rgID()
-	svcPrj := e.srv.Loaded.Team("demo").Projects["infra/service-accounts"]
+	svcPrj := e.srv.Loaded().Team("demo").Projects["infra/service-accounts"]
 	adpw := "/resource_groups/" + rgID + "/projects/" + svcPrj + "/active_directory_password_settings"
 	var adPolicy map[string]any
 	e.must(200, "all", "GET", adpw, nil).json(t, &adPolicy)
 	adPolicy["enable_periodic_rotation"] = true
 	adPolicy["periodic_rotation_duration_in_seconds"] = 86400
 	e.must(204, "all", "PUT", adpw, adPolicy)
-	dir := e.srv.Loaded.Directories["corp.example.com"]
+	dir := e.srv.Directory("corp.example.com")
 	dir.SetAgentTimeout(true)
 	e.must(504, "all", "POST", "/resource_groups/"+rgID+"/projects/"+svcPrj+"/rotate_resource",
 		map[string]string{"resource_id": acct, "resource_type": "active_directory_account_password_login"})
@@ -344,8 +344,8 @@ func TestSeedSamples(t *testing.T) {
 	}
 	r.json(t, &adm)
 	jane := adm.List[0].ID
-	janeUser := e.srv.Loaded.Team("demo").UserIDs["jane.doe"]
-	johnUser := e.srv.Loaded.Team("demo").UserIDs["john.smith"]
+	janeUser := e.srv.Loaded().Team("demo").UserIDs["jane.doe"]
+	johnUser := e.srv.Loaded().Team("demo").UserIDs["john.smith"]
 	e.must(200, "all", "PUT", ra+"/accounts/"+jane+"/match", map[string]any{"match_override_user_id": johnUser})
 	checkShape(t, "002 match", e.must(200, "all", "GET", ra+"/accounts/"+jane+"/match", nil).body)
 	// The seed's request sets both fields, which the SDK documents as invalid: 400.

@@ -242,7 +242,7 @@ func TestOktaErrors(t *testing.T) {
 		})
 	}
 	// No agent: 502 with Okta's summary; agent timeout: 504.
-	dir := e.srv.Loaded.Directories["corp.example.com"]
+	dir := e.srv.Directory("corp.example.com")
 	dir.SetNoAgent(true)
 	r := okta("SSWS 00demo-okta-api-token-change-me", "0oa1corpexample0ad01", action)
 	if r.status != 502 || !strings.Contains(string(r.body), "There are no connected agents.") {

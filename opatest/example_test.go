@@ -44,7 +44,7 @@ func ExampleStart() {
 // TestStartRefusesABadFixture: Start reports a bad fixture as an ErrInvalid error instead of
 // starting a server.
 func TestStartRefusesABadFixture(t *testing.T) {
-	srv, err := opatest.Start(opatest.WithFixture([]byte(`{"teams":[]}`)))
+	srv, err := opatest.Start(opatest.WithFixtureJSON([]byte(`{"teams":[]}`)))
 	if err == nil {
 		srv.Close()
 		t.Fatal("Start accepted a fixture without teams")
@@ -70,7 +70,7 @@ func TestCloseStopsTheServer(t *testing.T) {
 
 func TestNewServer(t *testing.T) {
 	srv := opatest.NewServer(t)
-	if srv.Token == "" || srv.KeyID == "" || srv.Team != "demo" {
+	if srv.Token() == "" || srv.KeyID == "" || srv.Team != "demo" {
 		t.Fatalf("server not ready: %+v", srv)
 	}
 	resp, err := srv.Do(http.MethodGet, srv.TeamURL("/integrations/ad_connections"), nil)

@@ -264,10 +264,10 @@ func TestRevealInChromiumRealServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	ui := http.StripPrefix("/ui", webui.Handler(os.DirFS(wasmDir)))
-	srv := opatest.NewServer(t, opatest.WithFixture(doc), opatest.WithHandlerOptions(httpapi.WithMount("/ui/", ui)))
+	srv := opatest.NewServer(t, opatest.WithFixtureJSON(doc), opatest.WithHandlerOptions(httpapi.WithMount("/ui/", ui)))
 	// The engine rotates the password when it brings the account under management (possibly after
 	// NewServer returns), so the expected value is whatever the directory holds after the reveals.
-	dir := srv.Loaded.Directories["corp.example.com"]
+	dir := srv.Directory("corp.example.com")
 	if dir == nil {
 		t.Fatal("fixture directory corp.example.com not loaded")
 	}
