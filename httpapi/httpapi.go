@@ -18,8 +18,9 @@
 //   - Bodies are JSON of at most 1 MiB; null means unset, unknown fields are ignored; malformed
 //     JSON, wrong types and trailing data are 400 and change nothing.
 //
-// Test-fixture controls (reset, clock, fault injection, request log) live under /_fake/ when
-// enabled with WithControls; see controls.go.
+// Test-fixture controls (reset, clock, fault injection, request log, user tokens) live under
+// /_fake/ when enabled with WithControls; see controls.go. Browser pages of other origins can call
+// the API when WithCORS allows them; see cors.go.
 package httpapi
 
 import (
@@ -45,6 +46,7 @@ type Handler struct {
 	ctl        *Controller
 	oktaTokens map[string]OktaToken
 	extra      map[string]http.Handler
+	cors       *CORSPolicy
 	now        func() time.Time
 
 	rateMu     sync.Mutex
@@ -130,10 +132,14 @@ func (h *Handler) Engine() *opa.Engine { return h.engine.Load() }
 // SetEngine replaces the engine the handler serves.
 func (h *Handler) SetEngine(e *opa.Engine) { h.engine.Store(e) }
 
-// ServeHTTP implements http.Handler. Every route's body is capped at 1 MiB: a larger declared
+// ServeHTTP implements http.Handler. With WithCORS, the CORS headers come first (see CORSPolicy).
+// Every route's body is capped at 1 MiB: a larger declared
 // Content-Length is refused with 400 before any handler runs (the connection is then closed), and
 // reading past the cap fails.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if h.applyCORS(w, r) {
+		return // an allowed preflight, answered
+	}
 	if r.Body != nil && r.Body != http.NoBody {
 		r.Body = http.MaxBytesReader(w, r.Body, maxBody)
 	}

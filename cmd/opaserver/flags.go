@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/cockroachdb/errors"
+
+	"github.com/opakit/opa/httpapi"
 )
 
 // errHelp is what parseFlags returns for -h or -help, after printing the usage to stdout.
@@ -23,6 +25,23 @@ type flags struct {
 	verbose  bool
 	wasmDir  string
 	limits   limits
+	// corsOrigins are the -cors-origin values, split at commas; cors is their policy (nil: none).
+	corsOrigins originList
+	cors        *httpapi.CORSPolicy
+}
+
+// originList is a flag.Value collecting origins from repeated flags and comma-separated lists.
+type originList []string
+
+func (o *originList) String() string { return strings.Join(*o, ",") }
+
+func (o *originList) Set(v string) error {
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			*o = append(*o, s)
+		}
+	}
+	return nil
 }
 
 // limits are the HTTP server's connection limits. A zero duration turns that timeout off.
@@ -74,6 +93,7 @@ func parseFlags(args []string, stdout, stderr io.Writer) (flags, error) {
 	fs.BoolVar(&f.controls, "controls", true, "serve the unauthenticated test-fixture controls under /_fake/ (default: on in memory, off with -data)")
 	fs.StringVar(&f.wasmDir, "wasm-dir", "wasm", "directory with the reveal demo's WASM assets (wasm/build.sh), served under /ui/")
 	fs.BoolVar(&f.verbose, "v", false, "log every request failure in detail")
+	fs.Var(&f.corsOrigins, "cors-origin", "origin whose pages may call the API from a browser (CORS), e.g. http://localhost:5173; repeat it or separate origins with commas; * allows any origin (default: none)")
 	fs.DurationVar(&f.limits.readHeader, "read-header-timeout", def.readHeader, "time to read a request's head (0: no limit)")
 	fs.DurationVar(&f.limits.read, "read-timeout", def.read, "time to read a whole request, head and body (0: no limit)")
 	fs.DurationVar(&f.limits.write, "write-timeout", def.write, "time from the end of a request's head to the end of its response (0: no limit); injected fault latency extends it")
@@ -106,6 +126,13 @@ func parseFlags(args []string, stdout, stderr io.Writer) (flags, error) {
 	}
 	if l.maxHeaderBytes < 1024 {
 		return f, errors.New("-max-header-bytes must be at least 1024")
+	}
+	if len(f.corsOrigins) > 0 {
+		p, err := httpapi.NewCORSPolicy(f.corsOrigins...)
+		if err != nil {
+			return f, errors.Wrap(err, "-cors-origin")
+		}
+		f.cors = p
 	}
 	return f, nil
 }

@@ -6,6 +6,9 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/opakit/opa"
+	"github.com/opakit/opa/fixture"
 )
 
 // TestHelpExitsZero: -h and -help print the usage with every flag to stdout and exit 0; an unknown
@@ -20,7 +23,7 @@ func TestHelpExitsZero(t *testing.T) {
 			t.Fatalf("%s: %v; stderr %s", arg, err, stderr.String())
 		}
 		out := stdout.String()
-		for _, want := range []string{"Usage: opaserver", "-data", "-controls", "-read-timeout", "-idle-timeout", "-max-header-bytes"} {
+		for _, want := range []string{"Usage: opaserver", "-data", "-controls", "-read-timeout", "-idle-timeout", "-max-header-bytes", "-cors-origin", "-wasm-dir", "-v"} {
 			if !strings.Contains(out, want) {
 				t.Errorf("%s: the usage lacks %q:\n%s", arg, want, out)
 			}
@@ -72,5 +75,53 @@ func TestControlsDefault(t *testing.T) {
 			}
 			stop(t, cmd, stderr)
 		})
+	}
+}
+
+// TestCORSOriginFlag: -cors-origin takes repeated flags and comma-separated lists, and refuses
+// what is not an origin.
+func TestCORSOriginFlag(t *testing.T) {
+	var out, errOut bytes.Buffer
+	f, err := parseFlags([]string{"-cors-origin", "http://localhost:5173, https://app.example.com", "-cors-origin", "*"}, &out, &errOut)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := f.corsOrigins.String(); got != "http://localhost:5173,https://app.example.com,*" || f.cors == nil {
+		t.Fatalf("origins %q, policy %v", got, f.cors)
+	}
+	if f, err := parseFlags(nil, &out, &errOut); err != nil || f.cors != nil {
+		t.Fatalf("default: %v, policy %v", err, f.cors)
+	}
+	if _, err := parseFlags([]string{"-cors-origin", "localhost:5173"}, &out, &errOut); err == nil || !strings.Contains(err.Error(), "-cors-origin") {
+		t.Fatalf("a bad origin: %v", err)
+	}
+}
+
+// TestBannerNamesBothKeys: the banner gives the admin key and the end user's key (the one a
+// security policy covers), and says which is for what.
+func TestBannerNamesBothKeys(t *testing.T) {
+	fx, err := fixture.Parse(opa.DemoFixture)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	printBanner(&b, "http://h:1", fx, flags{controls: true})
+	out := b.String()
+	for _, want := range []string{
+		"key id:     6f2c1c0e-5b7a-4d8e-9a51-0c3f7f1b2a10\n",
+		"service user automation (pam_admin, resource_admin, security_admin): the admin API",
+		"so it reveals nothing",
+		"end user:   enduser-bot, key id 5a1b3c7d-9e2f-4b6a-8c0d-2e4f6a8b0c50, key secret enduser-bot-secret\n",
+		"signs in to the /ui/ demo",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the banner lacks %q:\n%s", want, out)
+		}
+	}
+	fx.Teams[0].Policies = nil
+	b.Reset()
+	printBanner(&b, "http://h:1", fx, flags{})
+	if !strings.Contains(b.String(), "end user:   none") {
+		t.Errorf("without policies:\n%s", b.String())
 	}
 }

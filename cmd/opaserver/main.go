@@ -33,6 +33,9 @@
 // The browser reveal demo (package webui) is served under /ui/, its WASM assets read from -wasm-dir
 // (build them with wasm/build.sh).
 //
+// -cors-origin lets pages of other origins call the API from a browser (CORS): give each origin
+// (repeat the flag, or separate them with commas), or * for any.
+//
 // The server limits every connection: -read-header-timeout (10 s), -read-timeout (30 s, head and
 // body), -write-timeout (60 s), -idle-timeout (60 s, between keep-alive requests) and
 // -max-header-bytes (64 KiB); bodies are capped at 1 MiB on every route. -h prints every flag.
@@ -49,6 +52,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -164,6 +168,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if f.controls {
 		opts = append(opts, httpapi.WithControls(httpapi.Controls{Reset: reset, Clock: clock}))
 	}
+	if f.cors != nil {
+		opts = append(opts, httpapi.WithCORS(f.cors))
+	}
 	opts = append(opts, uiMount(f.wasmDir)...)
 	handler := httpapi.New(engine, opts...)
 
@@ -173,7 +180,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	srv := f.limits.server(handler)
 	base := "http://" + ln.Addr().String()
-	printBanner(stdout, base, fx, f.controls)
+	printBanner(stdout, base, fx, f)
 
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -245,27 +252,40 @@ func oktaTokens(fx *fixture.File) map[string]httpapi.OktaToken {
 	return out
 }
 
-// printBanner prints how to reach the server: base URL, team, the first service key, a shell
-// snippet that works as printed, and whether the unauthenticated controls are on.
-func printBanner(out io.Writer, base string, fx *fixture.File, controls bool) {
+// printBanner prints how to reach the server: base URL, team, the first service key (an
+// administrator's in the demo) and a service key a security policy covers (the end user's), with
+// what each is for, a shell snippet that works as printed, whether the unauthenticated controls
+// are on, and the CORS origins.
+func printBanner(out io.Writer, base string, fx *fixture.File, f flags) {
 	w := &strings.Builder{}
 	team := fx.Teams[0]
-	var keyID, secret string
-	for _, u := range team.Users {
-		if len(u.ServiceKeys) > 0 {
-			keyID, secret = u.ServiceKeys[0].KeyID, u.ServiceKeys[0].KeySecret
-			break
-		}
-	}
+	admin, _ := keyUser(team, func(fixture.User) bool { return true })
 	fmt.Fprintf(w, "opaserver listening on %s\n", base)
 	fmt.Fprintf(w, "base URL:   %s\n", base)
 	fmt.Fprintf(w, "team:       %s\n", team.Name)
+	var keyID, secret string
+	if admin != nil {
+		keyID, secret = admin.ServiceKeys[0].KeyID, admin.ServiceKeys[0].KeySecret
+	}
 	fmt.Fprintf(w, "key id:     %s\n", keyID)
 	fmt.Fprintf(w, "key secret: %s\n", secret)
-	if controls {
-		fmt.Fprintf(w, "controls:   ON at %s/_fake/ (reset, clock, faults, request log), UNAUTHENTICATED: anyone who can reach this address can use them (-controls=false turns them off)\n", base)
+	if admin != nil {
+		fmt.Fprintf(w, "            %s\n", describeKeyUser(team, admin))
+	}
+	if eu, ok := keyUser(team, func(u fixture.User) bool { return policyCovers(team, u) }); ok {
+		k := eu.ServiceKeys[0]
+		fmt.Fprintf(w, "end user:   %s, key id %s, key secret %s\n", eu.Username, k.KeyID, k.KeySecret)
+		fmt.Fprintf(w, "            a security policy covers it: it lists, reveals and checks out accounts on the end-user routes (/v1/teams/%s/active_directory/…) and signs in to the /ui/ demo\n", team.Name)
+	} else {
+		fmt.Fprintln(w, "end user:   none: no security policy covers a service user with a key, so no key can reveal a password")
+	}
+	if f.controls {
+		fmt.Fprintf(w, "controls:   ON at %s/_fake/ (reset, clock, faults, request log, user tokens), UNAUTHENTICATED: anyone who can reach this address can use them (-controls=false turns them off)\n", base)
 	} else {
 		fmt.Fprintln(w, "controls:   off (-controls turns on the unauthenticated /_fake/ test controls)")
+	}
+	if len(f.corsOrigins) > 0 {
+		fmt.Fprintf(w, "cors:       pages of %s may call the API from a browser\n", strings.Join(f.corsOrigins, ", "))
 	}
 	fmt.Fprintln(w, "try:")
 	fmt.Fprintf(w, "  TOKEN=$(curl -s -X POST %s/v1/teams/%s/service_token -H 'Content-Type: application/json' -d '{\"key_id\":\"%s\",\"key_secret\":\"%s\"}' | sed -E 's/.*\"bearer_token\":\"([^\"]+)\".*/\\1/')\n",
@@ -273,4 +293,65 @@ func printBanner(out io.Writer, base string, fx *fixture.File, controls bool) {
 	fmt.Fprintf(w, "  curl -s %s/v1/teams/%s/connections/active_directory -H \"Authorization: Bearer $TOKEN\"\n", base, team.Name)
 	fmt.Fprintf(w, "browser reveal demo: %s/ui/ (after wasm/build.sh)\n", base)
 	_, _ = io.WriteString(out, w.String()) // informational: a closed stdout must not stop the server
+}
+
+// keyUser returns the first enabled user of team with a service key for which ok holds.
+func keyUser(team fixture.Team, ok func(fixture.User) bool) (*fixture.User, bool) {
+	for i, u := range team.Users {
+		if len(u.ServiceKeys) > 0 && !u.Disabled && ok(u) {
+			return &team.Users[i], true
+		}
+	}
+	return nil, false
+}
+
+// userRoles returns the roles u holds, directly and through its groups, in order, once each.
+func userRoles(team fixture.Team, u *fixture.User) []string {
+	var out []string
+	add := func(rs []fixture.Role) {
+		for _, r := range rs {
+			if !slices.Contains(out, string(r.Role)) {
+				out = append(out, string(r.Role))
+			}
+		}
+	}
+	add(u.Roles)
+	for _, g := range team.Groups {
+		if slices.Contains(u.Groups, g.Name) {
+			add(g.Roles)
+		}
+	}
+	return out
+}
+
+// policyCovers reports whether an active security policy of team names u or one of its groups.
+func policyCovers(team fixture.Team, u fixture.User) bool {
+	for _, p := range team.Policies {
+		if !p.Active {
+			continue
+		}
+		if slices.ContainsFunc(p.Users, func(n string) bool { return strings.EqualFold(n, u.Username) }) ||
+			slices.ContainsFunc(p.Groups, func(g string) bool { return slices.Contains(u.Groups, g) }) {
+			return true
+		}
+	}
+	return false
+}
+
+// describeKeyUser says whose the banner's first key is and what it is good for.
+func describeKeyUser(team fixture.Team, u *fixture.User) string {
+	roles := userRoles(team, u)
+	s := "service user " + u.Username
+	if len(roles) > 0 {
+		s += " (" + strings.Join(roles, ", ") + ")"
+	}
+	s += ": "
+	if slices.ContainsFunc(roles, func(r string) bool { return r != string(opa.RoleEndUser) }) {
+		s += "the admin API, and "
+	}
+	s += "the lines under \"try\""
+	if !policyCovers(team, *u) {
+		s += "; no security policy covers it, so it reveals nothing (the end user's key below does)"
+	}
+	return s
 }
