@@ -43,5 +43,6 @@ go build -o wasm/test/out/encrypt ./wasm/testdata/encrypt
 
 log "end-to-end in headless Chromium"
 OPA_E2E=1 go test -count=1 -run 'TestRevealInChromium' -v ./webui
+OPA_E2E=1 go test -count=1 -run 'TestCORSFromAnotherOriginInChromium' -v ./cmd/opaserver # CORS: a page of another origin calls opaserver -cors-origin
 
 log "browser tests passed"
