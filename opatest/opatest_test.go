@@ -319,3 +319,30 @@ func TestAdvanceRunsTheWorkThatBecameDue(t *testing.T) {
 		t.Fatalf("still checked out: %v", out.List)
 	}
 }
+
+// TestStartRefusesABadFixture: Start reports a bad fixture as an ErrInvalid error instead of
+// starting a server.
+func TestStartRefusesABadFixture(t *testing.T) {
+	srv, err := opatest.Start(opatest.WithFixtureJSON([]byte(`{"teams":[]}`)))
+	if err == nil {
+		srv.Close()
+		t.Fatal("Start accepted a fixture without teams")
+	}
+	if !errors.Is(err, opa.ErrInvalid) || !strings.Contains(err.Error(), "teams: at least one team is required") {
+		t.Fatalf("err = %v, want ErrInvalid naming the field", err)
+	}
+}
+
+// TestCloseStopsTheServer: after Close (twice is fine) the server refuses connections.
+func TestCloseStopsTheServer(t *testing.T) {
+	srv, err := opatest.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Close()
+	srv.Close()
+	if resp, err := http.Get(srv.URL + "/v1/teams/demo/connections/active_directory"); err == nil {
+		resp.Body.Close()
+		t.Fatalf("a closed server answered %d", resp.StatusCode)
+	}
+}
