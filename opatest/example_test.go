@@ -19,13 +19,13 @@ import (
 // that every block of Go there is one of them, verbatim).
 
 // TestYourClient is how a test of your own client starts: NewServer gives a running fake, closed
-// when the test ends, and Client an HTTP client already signed in as a fixture user.
+// when the test ends, and Client an HTTP client already signed in as a fixture user. README.md
+// quotes it.
 func TestYourClient(t *testing.T) {
+	// A running fake with the demo fixture, closed by t.Cleanup. Point your client at srv.URL;
+	// srv.Client(user) is an *http.Client signed in as any fixture user.
 	srv := opatest.NewServer(t)
-	client := srv.Client("automation") // a service user of the demo fixture
-
-	// Point your client at srv.URL; here, a plain request.
-	resp, err := client.Get(srv.TeamURL("/connections/active_directory"))
+	resp, err := srv.Client("automation").Get(srv.TeamURL("/connections/active_directory"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,6 +34,11 @@ func TestYourClient(t *testing.T) {
 		t.Fatalf("status %d", resp.StatusCode)
 	}
 	srv.AssertRequested(t, "GET", "/v1/teams/{team}/connections/active_directory")
+	// The clock is yours: checkouts expire and are rotated, tokens expire (and srv's clients
+	// renew them).
+	if err := srv.Advance(61 * time.Minute); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // ExampleStart lists the demo team's AD connections through the fake API. In a test, use

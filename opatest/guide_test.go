@@ -15,7 +15,8 @@ import (
 )
 
 // TestGuideQuotesTheExamples: every block of Go in docs/opatest.md is, verbatim, a function of
-// example_test.go, every example and test there is quoted in the guide, and the guide mentions
+// example_test.go, every example and test there is quoted in the guide, README.md's test of a
+// client is TestYourClient, and the guide mentions
 // every exported name of the package (functions, types and the methods of Server), so that
 // neither the guide nor the API can change without the other.
 func TestGuideQuotesTheExamples(t *testing.T) {
@@ -55,6 +56,16 @@ func TestGuideQuotesTheExamples(t *testing.T) {
 		if !quoted[name] {
 			t.Errorf("docs/opatest.md does not quote %s of example_test.go", name)
 		}
+	}
+
+	// README.md's test of a client is TestYourClient, after its import line.
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile("(?s)```go\nimport \"github.com/opakit/opa/opatest\"\n\n(func .*?)\n```").FindSubmatch(readme)
+	if m == nil || funcs[string(m[1])] != "TestYourClient" {
+		t.Error("README.md's Go test is not TestYourClient of example_test.go, verbatim")
 	}
 
 	var names []string

@@ -3,7 +3,9 @@ package main
 import (
 	"bytes"
 	"net/http"
+	"os"
 	"os/exec"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -123,5 +125,26 @@ func TestBannerNamesBothKeys(t *testing.T) {
 	printBanner(&b, "http://h:1", fx, flags{})
 	if !strings.Contains(b.String(), "end user:   none") {
 		t.Errorf("without policies:\n%s", b.String())
+	}
+}
+
+// TestReadmeListsEveryFlag: README.md names every flag -h prints.
+func TestReadmeListsEveryFlag(t *testing.T) {
+	var usage, errOut bytes.Buffer
+	if _, err := parseFlags([]string{"-h"}, &usage, &errOut); err != errHelp {
+		t.Fatalf("-h: %v", err)
+	}
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := regexp.MustCompile(`(?m)^  -(\S+)`).FindAllStringSubmatch(usage.String(), -1)
+	if len(names) < 10 {
+		t.Fatalf("parsed %d flags from the usage:\n%s", len(names), usage.String())
+	}
+	for _, n := range names {
+		if !strings.Contains(string(readme), "`-"+n[1]+"`") {
+			t.Errorf("README.md does not list -%s", n[1])
+		}
 	}
 }

@@ -6,8 +6,10 @@
 //	go run ./cmd/opaserver -fixtures my.json     # your fixture file (docs/fixtures.md)
 //	go run ./cmd/opaserver -data ./opa-data      # durable file store in ./opa-data
 //
-// On start it prints the base URL, the team, a service key id and secret, and a shell snippet that
-// exchanges the key for a bearer token and lists the team's AD connections.
+// On start it prints the base URL, the team, the first service key (in the demo, an
+// administrator's) and the key of a service user a security policy covers (the end user, the one
+// that can reveal), saying what each is for, and a shell snippet that exchanges the first key for a
+// bearer token and lists the team's AD connections.
 //
 // With -data the state survives restarts; the fixtures are loaded only into an empty store (later
 // starts rebuild only the in-memory directories), all or nothing: a first start killed half-way
