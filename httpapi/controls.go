@@ -26,6 +26,7 @@ import (
 	"context"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/cockroachdb/errors"
@@ -42,39 +43,44 @@ func isControlPath(p string) bool { return strings.HasPrefix(p, controlPrefix) }
 // /_fake/ routes are thin wrappers of its methods. Get it with Handler.Controller. It is safe for
 // concurrent use.
 type Controller struct {
-	h        *Handler
-	cfg      Controls
-	faults   faultSet
-	recorder recorder
-	users    userTokens
+	h         *Handler
+	replaceMu sync.Mutex // serializes Replace
+	cfg       Controls
+	faults    faultSet
+	recorder  recorder
+	users     userTokens
 }
 
 // Controller returns the handler's controls, or nil when it was made without WithControls.
 func (h *Handler) Controller() *Controller { return h.ctl }
 
-// Reset makes a fresh engine with Controls.Reset and serves it (see ResetTo). It returns an
+// Reset makes a fresh engine with Controls.Reset and serves it, as Replace does. It returns an
 // ErrNotFound error when Controls.Reset is nil, or the error Controls.Reset returned (and then
 // nothing changed).
 func (c *Controller) Reset() error {
 	if c.cfg.Reset == nil {
 		return errclass.Mark(errclass.NotFound, "reset is not available: the server was not started from fixtures")
 	}
-	e, err := c.cfg.Reset()
+	return c.Replace(c.cfg.Reset)
+}
+
+// Replace calls build and, when it succeeds, serves the engine it returned from then on and
+// forgets the faults, the recorded requests and the user tokens (they belong to the engine being
+// replaced). Requests in flight finish on the engine they started with. Replacements (Reset and
+// Replace) run one at a time, so the engine served is always the one the last build returned. It
+// returns build's error, and then nothing changed.
+func (c *Controller) Replace(build func() (*opa.Engine, error)) error {
+	c.replaceMu.Lock()
+	defer c.replaceMu.Unlock()
+	e, err := build()
 	if err != nil {
 		return err
 	}
-	c.ResetTo(e)
-	return nil
-}
-
-// ResetTo serves e from now on and forgets the faults, the recorded requests and the user tokens
-// (they belong to the engine being replaced). Requests in flight finish on the engine they
-// started with.
-func (c *Controller) ResetTo(e *opa.Engine) {
 	c.h.SetEngine(e)
 	c.faults.clear()
 	c.recorder.clear()
 	c.users.clear()
+	return nil
 }
 
 // clockRange is the range the clock control keeps the clock in: ten years inside the years RFC
@@ -195,7 +201,7 @@ func (c *Controller) ClearRequests() { c.recorder.clear() }
 // IssueUserToken issues a bearer token acting as user (a user id or username) of team, a service
 // user or a person, valid on /v1 (for that team) and /api/v1 like a token of the service token
 // exchange, for Controls.TokenTTL (default an hour) of the engine's clock. The token is kept only
-// in the handler's memory (hashed) and is forgotten on Reset and ResetTo. Errors: those of
+// in the handler's memory (hashed) and is forgotten on Reset and Replace. Errors: those of
 // opa.Engine.PrincipalForUser: ErrNotFound for an unknown team or user, ErrUnauthorized for a
 // disabled user.
 func (c *Controller) IssueUserToken(ctx context.Context, team, user string) (opa.IssuedToken, error) {

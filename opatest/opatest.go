@@ -196,8 +196,8 @@ func (s *Server) build(store storage.Storage) (*state, error) {
 	return &state{engine: e, loaded: loaded, ids: ids}, nil
 }
 
-// replace makes st the current state and closes the replaced state's LDAP directories. The caller
-// then serves st.engine (httpapi.Controller.ResetTo, or Controls.Reset's caller).
+// replace makes st the current state and closes the replaced state's LDAP directories. It runs
+// inside httpapi.Controller.Replace (Reset's too), which then serves st.engine.
 func (s *Server) replace(st *state) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -110,14 +110,15 @@ func (s *Server) Restore(snapshot []byte) error {
 	if body.Fixture != s.digest {
 		return errclass.Mark(errclass.Invalid, "opatest: Restore: the snapshot was taken of a server with another fixture")
 	}
-	st, err := s.restored(&body)
-	if err != nil {
-		return errclass.Wrap(err, errclass.Invalid, "opatest: Restore")
-	}
-	s.Clock.Set(body.Clock)
-	s.replace(st)
-	s.ctl.ResetTo(st.engine)
-	return nil
+	return s.ctl.Replace(func() (*opa.Engine, error) {
+		st, err := s.restored(&body)
+		if err != nil {
+			return nil, errclass.Wrap(err, errclass.Invalid, "opatest: Restore")
+		}
+		s.Clock.Set(body.Clock)
+		s.replace(st)
+		return st.engine, nil
+	})
 }
 
 // restored builds the state body describes.

@@ -2,7 +2,9 @@ package opatest_test
 
 import (
 	"bytes"
+	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -159,5 +161,46 @@ func TestRestoreRefusesOtherSnapshots(t *testing.T) {
 	}
 	if _, err := opatest.Start(opatest.WithKey([]byte("short"))); !errors.Is(err, opa.ErrInvalid) {
 		t.Fatalf("a short key: %v", err)
+	}
+}
+
+// TestConcurrentResetsAndRestores: resets and restores racing each other (in Go and over HTTP)
+// always leave the handler serving the engine the accessors return.
+func TestConcurrentResetsAndRestores(t *testing.T) {
+	srv := opatest.NewServer(t)
+	snap, err := srv.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for i := range 6 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 4 {
+				var err error
+				switch i % 3 {
+				case 0:
+					err = srv.Reset()
+				case 1:
+					err = srv.Restore(snap)
+				default:
+					var resp *http.Response
+					if resp, err = http.Post(srv.URL+"/_fake/reset", "application/json", nil); err == nil {
+						resp.Body.Close()
+					}
+				}
+				if err != nil {
+					t.Error(err)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if srv.Handler.Engine() != srv.Engine() {
+		t.Fatal("the handler serves another engine than Engine returns")
+	}
+	if got := connections(t, srv); len(got) != 1 {
+		t.Fatalf("connections %v", got)
 	}
 }
