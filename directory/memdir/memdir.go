@@ -215,29 +215,53 @@ func (d *Dir) Add(s EntrySpec) error {
 	return d.addLocked(s)
 }
 
-func (d *Dir) addLocked(s EntrySpec) error {
+// newNode returns an entry for s not yet in the directory, with s's attributes but memberOf (which
+// it returns apart), after checking that s's DN is valid and new and its parent exists (or it is
+// a naming-context root made of DC= components only).
+func (d *Dir) newNode(s EntrySpec) (n *node, memberOf []string, err error) {
 	norm, err := NormalizeDN(s.DN)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	if _, ok := d.entries[norm]; ok {
-		return errclass.Mark(directory.ErrInvalid, "entry %q already exists", s.DN)
+		return nil, nil, errclass.Mark(directory.ErrInvalid, "entry %q already exists", s.DN)
 	}
 	parent, onlyDC, err := parentOf(s.DN)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	if _, ok := d.entries[parent]; !ok && !(onlyDC) {
-		return errclass.Mark(directory.ErrNotFound, "parent of %q does not exist", s.DN)
+		return nil, nil, errclass.Mark(directory.ErrNotFound, "parent of %q does not exist", s.DN)
 	}
-	n := &node{dn: s.DN, norm: norm, parent: parent, attrs: map[string]*attr{}, password: s.Password}
-	var groups []string
+	n = &node{dn: s.DN, norm: norm, parent: parent, attrs: make(map[string]*attr, len(s.Attributes)), password: s.Password}
 	for k, v := range s.Attributes {
 		if strings.EqualFold(k, "memberOf") {
-			groups = append(groups, v...)
+			memberOf = append(memberOf, v...)
 			continue
 		}
 		n.set(k, slices.Clone(v))
+	}
+	return n, memberOf, nil
+}
+
+// insert puts n (from newNode) into the tree and links the members its "member" attribute names.
+func (d *Dir) insert(n *node) {
+	d.entries[n.norm] = n
+	if d.children[n.parent] == nil {
+		d.children[n.parent] = map[string]struct{}{}
+	}
+	d.children[n.parent][n.norm] = struct{}{}
+	for _, m := range n.values("member") {
+		if mn, err := NormalizeDN(m); err == nil {
+			d.link(mn, n.norm)
+		}
+	}
+}
+
+func (d *Dir) addLocked(s EntrySpec) error {
+	n, groups, err := d.newNode(s)
+	if err != nil {
+		return err
 	}
 	for _, g := range groups {
 		gn, err := NormalizeDN(g)
@@ -266,21 +290,12 @@ func (d *Dir) addLocked(s EntrySpec) error {
 	if n.get("distinguishedName") == nil {
 		n.set("distinguishedName", []string{s.DN})
 	}
-	d.entries[norm] = n
-	if d.children[parent] == nil {
-		d.children[parent] = map[string]struct{}{}
-	}
-	d.children[parent][norm] = struct{}{}
-	for _, m := range n.values("member") {
-		if mn, err := NormalizeDN(m); err == nil {
-			d.link(mn, norm)
-		}
-	}
+	d.insert(n)
 	for _, g := range groups {
 		gn, _ := NormalizeDN(g)
 		gnode := d.entries[gn]
 		gnode.set("member", append(slices.Clone(gnode.values("member")), s.DN))
-		d.link(norm, gn)
+		d.link(n.norm, gn)
 	}
 	return nil
 }

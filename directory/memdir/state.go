@@ -64,36 +64,11 @@ func FromState(s State, opts ...Option) (*Dir, error) {
 	}
 	d.domSID, d.nextRID = s.DomainSID, s.NextRID
 	for _, e := range s.Entries {
-		norm, err := NormalizeDN(e.DN)
+		n, _, err := d.newNode(e) // memberOf is computed from the groups' member, which s holds
 		if err != nil {
 			return nil, err
 		}
-		if _, ok := d.entries[norm]; ok {
-			return nil, errclass.Mark(directory.ErrInvalid, "entry %q appears twice", e.DN)
-		}
-		parent, onlyDC, err := parentOf(e.DN)
-		if err != nil {
-			return nil, err
-		}
-		if _, ok := d.entries[parent]; !ok && !onlyDC {
-			return nil, errclass.Mark(directory.ErrNotFound, "parent of %q does not exist", e.DN)
-		}
-		n := &node{dn: e.DN, norm: norm, parent: parent, attrs: make(map[string]*attr, len(e.Attributes)), password: e.Password}
-		for k, v := range e.Attributes {
-			if !strings.EqualFold(k, "memberOf") {
-				n.set(k, slices.Clone(v))
-			}
-		}
-		d.entries[norm] = n
-		if d.children[parent] == nil {
-			d.children[parent] = map[string]struct{}{}
-		}
-		d.children[parent][norm] = struct{}{}
-		for _, m := range n.values("member") {
-			if mn, err := NormalizeDN(m); err == nil {
-				d.link(mn, norm)
-			}
-		}
+		d.insert(n)
 	}
 	return d, nil
 }
