@@ -77,7 +77,8 @@ type Fault struct {
 // or after the fault went away by itself (Times, a reset), does nothing. A fault that is not valid
 // (a path without a leading "/", a status outside 100-599, neither a status nor a latency, a
 // latency over ten minutes, a negative Times, or a Body that does not encode) fails the test of a
-// NewServer server, and panics on a Start server, as a programming error.
+// NewServer server (call it from the test's goroutine, as t.Fatal requires), and panics on a Start
+// server, as a programming error.
 func (s *Server) Fault(f Fault) (remove func()) {
 	hf, err := f.wire()
 	if err == nil {
