@@ -64,7 +64,7 @@ func TestGuideQuotesTheExamples(t *testing.T) {
 		t.Fatal(err)
 	}
 	m := regexp.MustCompile("(?s)```go\nimport \"github.com/opakit/opa/opatest\"\n\n(func .*?)\n```").FindSubmatch(readme)
-	if m == nil || funcs[string(m[1])] != "TestYourClient" {
+	if len(m) < 2 || funcs[string(m[1])] != "TestYourClient" {
 		t.Error("README.md's Go test is not TestYourClient of example_test.go, verbatim")
 	}
 
