@@ -7,8 +7,9 @@
 // callers never see an implementation's types. Each table names its indexes; an implementation over
 // SQL maps a table to a relation and an index to its columns.
 //
-// Implementations live in sub-packages: storage/memstore (go-memdb, in memory) and storage/filestore
-// (go-memdb plus a write-ahead log and snapshots on disk).
+// Implementations live in sub-packages: storage/memstore (go-memdb, in memory), storage/filestore
+// (go-memdb plus a write-ahead log and snapshots on disk) and storage/pgstore (PostgreSQL, shared
+// by several processes).
 package storage
 
 import (
@@ -47,7 +48,9 @@ var (
 //     other services, no appending to a captured slice without resetting it; it may set captured
 //     variables, which hold the last run's values when Update returns.
 //   - A run of fn that returns an error ends the Update with that error, whatever it read: it is
-//     not run again, and none of its writes is visible, ever.
+//     not run again, and none of its writes is visible, ever. (The one exception: when a SQL
+//     store's server has already aborted the run's transaction, fn's error came from the store,
+//     not from a decision of fn, and the run is retried like any other conflict.)
 //   - An Update whose fn writes nothing commits nothing and never conflicts.
 type Storage interface {
 	// View runs fn in a read-only transaction that sees one consistent snapshot, once.
