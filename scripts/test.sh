@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The project's test command (README's second set-up command; .ci/run calls it).
-# It runs everything: formatting, vet and lint, the Go tests with -race (including the LDAP tests against
-# a real Samba AD DC, which it installs if missing), the bounded fuzz runs, and the browser-side
-# reveal tests (WASM under node, jose interop, headless Chromium; scripts/test-browser.sh installs
-# what they need). A component that cannot be installed fails the run; nothing is skipped.
+# It runs everything: formatting, vet and lint, the Go tests with -race (including the LDAP tests
+# against a real Samba AD DC and the storage/pgstore tests against a real PostgreSQL, both
+# installed if missing), the bounded fuzz runs, and the browser-side reveal tests (WASM under
+# node, jose interop, headless Chromium; scripts/test-browser.sh installs what they need). A
+# component that cannot be installed fails the run; nothing is skipped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,6 +27,12 @@ if ! command -v samba >/dev/null || ! command -v samba-tool >/dev/null || ! comm
 	./scripts/samba-dc.sh install >/dev/null
 fi
 export OPA_SAMBA=1 # directory/ldapdir's TestMain starts (and stops) a DC with scripts/samba-dc.sh
+
+echo "== PostgreSQL (for storage/pgstore)"
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+	./scripts/pg-cluster.sh install >/dev/null
+fi
+export OPA_POSTGRES=1 # TestMains of the PostgreSQL tests start (and remove) a cluster with scripts/pg-cluster.sh
 
 echo "== go test -race"
 go test -race -count=1 ./...
