@@ -15,7 +15,7 @@ import (
 )
 
 // withParam returns dsn (a URL) with one more query parameter.
-func withParam(t *testing.T, dsn, key, value string) string {
+func withParam(t testing.TB, dsn, key, value string) string {
 	t.Helper()
 	u, err := url.Parse(dsn)
 	if err != nil {
