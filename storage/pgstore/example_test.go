@@ -20,24 +20,29 @@ func ExampleOpen() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	defer s.Close()
-	err = s.Update(ctx, func(tx storage.WriteTx) error {
+	if err := createTeam(ctx, s); err != nil {
+		log.Print(err)
+	}
+	if err := s.Close(); err != nil {
+		log.Print(err)
+	}
+}
+
+func createTeam(ctx context.Context, s storage.Storage) error {
+	err := s.Update(ctx, func(tx storage.WriteTx) error {
 		if _, err := storage.Teams.First(tx, "name", "acme"); err == nil {
 			return nil // another replica made it
 		}
 		return storage.Teams.Insert(tx, &storage.Team{ID: "team-1", Name: "acme"})
 	})
 	if err != nil {
-		log.Fatal(err)
+		return err
 	}
-	err = s.View(ctx, func(tx storage.ReadTx) error {
+	return s.View(ctx, func(tx storage.ReadTx) error {
 		t, err := storage.Teams.First(tx, "name", "ACME")
 		if err == nil {
 			fmt.Println(t.ID)
 		}
 		return err
 	})
-	if err != nil {
-		log.Fatal(err)
-	}
 }
