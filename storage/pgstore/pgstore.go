@@ -26,7 +26,10 @@
 // serialization failure (SQLSTATE 40001) or a deadlock (40P01), or a concurrent commit takes a
 // unique value under it (23505), Update rolls back and runs fn again on a fresh transaction,
 // after a jittered, exponentially growing pause, up to a bound (WithRetries); when the bound is
-// reached it returns an ErrConflict error. So:
+// reached it returns an ErrConflict error. PostgreSQL reports most serialization failures on the
+// statement that meets the conflict, not at COMMIT; such a run is run again whatever fn returned,
+// since its error (or its choice to go on) came from a transaction already doomed. An error fn
+// returns on a healthy transaction ends the Update with that error, and fn is not run again. So:
 //
 // The function given to Update may run more than once. Each run starts from the committed state
 // of that moment; only the last run's writes are committed. fn must therefore have no effect
@@ -82,7 +85,7 @@ const DefaultNamespace = "opa"
 
 // Defaults of WithRetries.
 const (
-	DefaultMaxAttempts = 10
+	DefaultMaxAttempts = 20
 	DefaultBackoffBase = 2 * time.Millisecond
 	DefaultBackoffMax  = 250 * time.Millisecond
 )
