@@ -15,7 +15,9 @@
 # unprivileged user "postgres" (made by the Debian package; OPA_PG_USER overrides) and every server
 # command runs through runuser. OPA_PG_BIN overrides the directory of initdb and pg_ctl; OPA_PG_TMP
 # the parent of DIR (tmpfs makes fsync nearly free: set it to a disk directory to measure one).
-# Exit status 3 means PostgreSQL is not installed.
+# OPA_PG_OWNER names the process the cluster belongs to (the Go tests pass their pid): a later
+# start removes the clusters whose owner has exited without stopping them. Exit status 3 means
+# PostgreSQL is not installed.
 set -euo pipefail
 
 die() { echo "pg-cluster.sh: $*" >&2; exit 1; }
@@ -51,9 +53,11 @@ start() {
 		tmp=/tmp
 		[ -d /dev/shm ] && [ -w /dev/shm ] && tmp=/dev/shm
 	fi
+	sweep "$tmp"
 	if [ -z "$dir" ]; then dir=$(mktemp -d "$tmp/opa-pg.XXXXXX"); else mkdir -p "$dir"; fi
 	dir=$(cd "$dir" && pwd)
 	mkdir -p "$dir/sock"
+	[ -n "${OPA_PG_OWNER:-}" ] && echo "$OPA_PG_OWNER" >"$dir/owner"
 	[ "$(id -u)" -eq 0 ] && chown -R "${OPA_PG_USER:-postgres}" "$dir"
 
 	local t0=$SECONDS
@@ -90,6 +94,20 @@ OPA_POSTGRES_BIN=$bin
 EOF
 	echo "pg-cluster.sh: PostgreSQL $("$bin/postgres" -V | awk "{print \$3}") up on 127.0.0.1:$port in $((SECONDS - t0))s, env in $dir/env" >&2
 	cat "$dir/env"
+}
+
+# sweep stops and removes the clusters under $1 whose owner process (OPA_PG_OWNER when they were
+# started: a test binary) has exited without stopping them, as a test binary killed by its
+# timeout does.
+sweep() {
+	local d pid
+	for d in "$1"/opa-pg.*; do
+		[ -f "$d/owner" ] || continue
+		pid=$(cat "$d/owner")
+		kill -0 "$pid" 2>/dev/null && continue
+		echo "pg-cluster.sh: removing $d, left by process $pid" >&2
+		stop "$d"
+	done
 }
 
 check_dir() {

@@ -20,6 +20,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -95,6 +96,7 @@ func findScript() (string, error) {
 func start(script string, ci bool) (map[string]string, error) {
 	run := func() ([]byte, error) {
 		cmd := exec.Command(script, "start")
+		cmd.Env = append(os.Environ(), "OPA_PG_OWNER="+strconv.Itoa(os.Getpid()))
 		cmd.Stderr = os.Stderr
 		return cmd.Output()
 	}
