@@ -30,7 +30,7 @@ func ExampleOpen() {
 
 func createTeam(ctx context.Context, s storage.Storage) error {
 	err := s.Update(ctx, func(tx storage.WriteTx) error {
-		if _, err := storage.Teams.First(tx, "name", "acme"); err == nil {
+		if _, err := storage.Teams.First(tx, storage.TeamsByName, "acme"); err == nil {
 			return nil // another replica made it
 		}
 		return storage.Teams.Insert(tx, &storage.Team{ID: "team-1", Name: "acme"})
@@ -39,7 +39,7 @@ func createTeam(ctx context.Context, s storage.Storage) error {
 		return err
 	}
 	return s.View(ctx, func(tx storage.ReadTx) error {
-		t, err := storage.Teams.First(tx, "name", "ACME")
+		t, err := storage.Teams.First(tx, storage.TeamsByName, "ACME")
 		if err == nil {
 			fmt.Println(t.ID)
 		}

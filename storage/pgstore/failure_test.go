@@ -86,7 +86,7 @@ func TestDroppedConnectionLeavesNothing(t *testing.T) {
 						t.Errorf("%s %s survived the dropped transaction", table, storage.RecordID(r))
 					}
 				}
-				users, err := storage.Users.List(tx, "group", "g")
+				users, err := storage.Users.List(tx, storage.UsersByGroup, "g")
 				if err == nil && len(users) > 0 {
 					t.Errorf("the group index lists %d users", len(users))
 				}
@@ -176,7 +176,7 @@ func TestRestartUnderLoad(t *testing.T) {
 	}
 	stored := map[string]bool{}
 	err := open(t, ns).View(ctx, func(tx storage.ReadTx) error {
-		teams, err := storage.Teams.List(tx, "id")
+		teams, err := storage.Teams.All(tx)
 		for _, team := range teams {
 			stored[team.ID] = true
 		}

@@ -74,7 +74,7 @@ func TestTwoStoresShareCommits(t *testing.T) {
 		}); err != nil {
 			return err
 		}
-		after, err := storage.Teams.List(tx, "name", "gamma")
+		after, err := storage.Teams.List(tx, storage.TeamsByName, "gamma")
 		if err != nil {
 			return err
 		}
@@ -178,7 +178,7 @@ func TestUniqueRaceAcrossStores(t *testing.T) {
 		t.Errorf("%d writers inserted username Alice, want exactly 1", won)
 	}
 	err := stores[0].View(ctx, func(tx storage.ReadTx) error {
-		users, err := storage.Users.List(tx, "username", "T", "ALICE")
+		users, err := storage.Users.List(tx, storage.UsersByUsername, "T", "ALICE")
 		if err == nil && len(users) != 1 {
 			t.Errorf("%d users listed under (t, alice), want 1", len(users))
 		}
@@ -261,7 +261,7 @@ func TestAppendOnlyOrderAcrossStores(t *testing.T) {
 				}
 			}
 			// A transaction reads its own appends, after everything committed before it.
-			got, err := storage.AuditEvents.List(tx, "id")
+			got, err := storage.AuditEvents.All(tx)
 			if err != nil {
 				return err
 			}
@@ -285,9 +285,9 @@ func TestAppendOnlyOrderAcrossStores(t *testing.T) {
 				var evs []*storage.AuditEvent
 				var err error
 				if resource == "" {
-					evs, err = storage.AuditEvents.List(tx, "id")
+					evs, err = storage.AuditEvents.All(tx)
 				} else {
-					evs, err = storage.AuditEvents.List(tx, "resource", resource)
+					evs, err = storage.AuditEvents.List(tx, storage.AuditEventsByResource, resource)
 				}
 				if err != nil {
 					return err
@@ -340,7 +340,7 @@ func TestMultiIndexSideTable(t *testing.T) {
 		t.Helper()
 		err := s.View(ctx, func(tx storage.ReadTx) error {
 			for g, n := range want {
-				users, err := storage.Users.List(tx, "group", g)
+				users, err := storage.Users.List(tx, storage.UsersByGroup, g)
 				if err != nil {
 					return err
 				}
