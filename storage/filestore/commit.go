@@ -252,13 +252,7 @@ func (s *Store) flush() {
 		return
 	}
 	kick(s.qkick) // the sequencer may build the next batch
-	answer := func(err error) {
-		for _, b := range bs {
-			for _, p := range b.waiters {
-				p.done <- err
-			}
-		}
-	}
+	answer := func(err error) { answerBatches(bs, err) }
 	if err := s.failure(); err != nil {
 		answer(err) // committed in memory after the failure: never durable
 		return
@@ -305,6 +299,15 @@ func (s *Store) flush() {
 	}
 	s.commits.Add(uint64(count))
 	answer(nil)
+}
+
+// answerBatches answers every writer of bs with err.
+func answerBatches(bs []*batch, err error) {
+	for _, b := range bs {
+		for _, p := range b.waiters {
+			p.done <- err
+		}
+	}
 }
 
 // maybeSnapshot starts a background snapshot when the log has grown past the threshold.

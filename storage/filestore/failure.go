@@ -96,6 +96,12 @@ func (s *Store) writable() error {
 // durable size, every file read past the page cache, a new Core. It runs on the syncer, with the
 // snapshot lock and the current Core's lock held.
 func (s *Store) reload() error {
+	// Batches still waiting for the syncer were sequenced on the Core being replaced, after the
+	// failed group: they checked the store was healthy while the failing write was under way. Their
+	// sequence numbers follow the failed group's and their writes are not on disk, so they can never
+	// be durable: fail them now. None can be added after this: sequencing holds the Core's lock,
+	// which the recovery holds until the new Core is in place, and checks that its Core is current.
+	answerBatches(drain(&s.bmu, &s.batches), s.failure())
 	if s.seg != nil {
 		_ = s.seg.Close() // a failed fsync's error may stick to the descriptor
 		s.seg = nil

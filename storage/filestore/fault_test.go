@@ -24,7 +24,8 @@ type faultFS struct {
 
 // fault fails operation op ("open", "write", "sync", "truncate", "rename", "syncdir") on files
 // whose base name contains match. With short set, a write writes half its bytes first. times
-// bounds how often it fires (0: always).
+// bounds how often it fires (0: always). A sync fault runs during, when set, before it fails: the
+// store is then inside the failing fsync.
 type fault struct {
 	op, match string
 	err       error
@@ -32,6 +33,7 @@ type fault struct {
 	times     int
 	skip      int // matches to let through before firing
 	fired     int
+	during    func()
 }
 
 func (f *faultFS) arm(ft *fault) {
@@ -117,6 +119,9 @@ func (f *faultFile) WriteAt(p []byte, off int64) (int, error) {
 
 func (f *faultFile) Sync() error {
 	if ft := f.fs.hit("sync", f.name); ft != nil {
+		if ft.during != nil {
+			ft.during()
+		}
 		return ft.err
 	}
 	return f.File.Sync()

@@ -193,6 +193,57 @@ func TestRecoverUnderLoad(t *testing.T) {
 	t.Logf("%d acknowledged, %d refused or failed, %d recoveries, %d snapshots", len(acked), len(failed), st.Recoveries, st.Snapshots)
 }
 
+// TestRecoveryFailsCommitsSequencedDuringTheFailedSync: a commit sequenced while a log fsync is
+// failing (it found the store healthy just before) waits in a batch for the syncer. The syncer
+// may then run the recovery before that batch, as its select picks either; the commit must still
+// fail, not be written after the recovery with a sequence number that follows the failed group's
+// and writes the recovered state never saw. The test makes the syncer pick the recovery: during
+// the failing fsync it takes away the syncer's wake-up for that batch.
+func TestRecoveryFailsCommitsSequencedDuringTheFailedSync(t *testing.T) {
+	dir := t.TempDir()
+	fsys := &faultFS{}
+	s := mustOpen(t, dir, WithFS(fsys), WithSnapshotBytes(0), WithRecoveryBackoff(time.Millisecond, time.Millisecond))
+	if err := putTeam(s, "a"); err != nil {
+		t.Fatal(err)
+	}
+	// One more commit counted in flight, so no writer commits inline: the sequencer and the
+	// syncer goroutines do it.
+	s.inflight.Add(1)
+	bErr := make(chan error, 1)
+	fsys.arm(&fault{op: "sync", match: "wal-", err: syscall.EIO, times: 1, during: func() {
+		go func() { bErr <- putTeam(s, "b") }()
+		deadline := time.Now().Add(10 * time.Second)
+		for !s.waiting(&s.bmu, func() bool { return len(s.batches) > 0 }) || len(s.bkick) == 0 {
+			if time.Now().After(deadline) {
+				t.Error("the commit started during the failing fsync was never sequenced")
+				return
+			}
+			time.Sleep(time.Millisecond)
+		}
+		<-s.bkick
+	}})
+	if err := putTeam(s, "failed"); !errors.Is(err, storage.ErrUnavailable) {
+		t.Fatalf("commit under fault = %v, want ErrUnavailable", err)
+	}
+	s.inflight.Add(-1)
+	untilWritable(t, s, "c")
+	err := <-bErr
+	want := []string{"a", "c"}
+	switch {
+	case err == nil:
+		want = append(want, "b")
+	case !errors.Is(err, storage.ErrUnavailable):
+		t.Fatalf("commit sequenced during the failing fsync = %v, want nil or ErrUnavailable", err)
+	}
+	checkTeams(t, s, want...)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = mustOpen(t, dir)
+	defer s.Close()
+	checkTeams(t, s, want...)
+}
+
 // TestRecoverAfterFullDisk fills a small tmpfs until commits fail with ENOSPC, checks that writes
 // stay refused while it is full, frees space and checks that writes work again without a reopen
 // and that every acknowledged commit survives a reopen. It mounts the tmpfs itself, so it needs
