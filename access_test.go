@@ -42,7 +42,7 @@ func newAccessFixture(t testing.TB) *accessFixture {
 	f.clock = opa.NewManualClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	f.dir = memdir.New()
 	res := memdir.NewResolver()
-	res.Set(accessDomain, f.dir)
+	res.Set("acme", accessDomain, f.dir)
 	var err error
 	f.e, err = opa.New(memstore.New(), opa.WithClock(f.clock), opa.WithSeed(7), opa.WithDirectoryResolver(res))
 	must(t, err)

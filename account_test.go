@@ -230,7 +230,7 @@ func TestForceSyncEvaluates(t *testing.T) {
 	must(t, err)
 	_, err = d.AddUser(sub, memdir.User{SAMAccountName: "adm.bob", UserPrincipalName: "adm.bob@corp.example.com"})
 	must(t, err)
-	resolver.Set("corp.example.com", d)
+	resolver.Set("acme", "corp.example.com", d)
 
 	conn, err := e.CreateADConnection(ctx, sys, opa.ADConnectionInput{Name: "corp", Domain: "corp.example.com"})
 	must(t, err)

@@ -1,6 +1,7 @@
 package opa
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"net"
@@ -143,8 +144,16 @@ func (e *Engine) teamConnection(tx storage.ReadTx, p Principal, id string) (*sto
 
 // CreateADConnection creates an AD connection of p's team, with sync status NOT_SYNCED. Needs
 // resource_admin. The service account password is sealed at rest and never returned or logged.
-// Errors: ErrInvalid for bad input, ErrConflict when the team already has a connection for the
-// domain (case-insensitively) or the app instance id is taken. Safe for concurrent use.
+//
+// Before anything is stored the service account is checked against the team's directory of the
+// domain (Directory.Authenticate, through the engine's DirectoryResolver, which serves a team only
+// its own directories): a directory that refuses the username and password makes the create fail
+// with ErrInvalid, a message naming the username and never the password. When no directory
+// answers (no agent of the team serves the domain, the domain controllers are down) the connection
+// is created unchecked, and every directory operation through it fails until one does
+// (docs/wire.md#connections). Errors: ErrInvalid for bad input or refused credentials,
+// ErrConflict when the team already has a connection for the domain (case-insensitively) or the
+// app instance id is taken. Safe for concurrent use.
 func (e *Engine) CreateADConnection(ctx context.Context, p Principal, in ADConnectionInput) (ADConnection, error) {
 	if err := p.require(RoleResourceAdmin); err != nil {
 		return ADConnection{}, err
@@ -168,9 +177,17 @@ func (e *Engine) CreateADConnection(ctx context.Context, p Principal, in ADConne
 	if in.ServiceAccountPassword != "" {
 		c.ServiceAccountPassword = e.seal.seal(in.ServiceAccountPassword, purposeServiceAccountPassword, c.ID)
 	}
+	// The conflicts are checked before the directory is asked (a duplicate is a conflict whatever
+	// its credentials), and again in the transaction that inserts.
+	if err := e.store.View(ctx, func(tx storage.ReadTx) error { return connectionFree(tx, &c) }); err != nil {
+		return ADConnection{}, err
+	}
+	if err := e.verifyServiceAccount(ctx, &c); err != nil {
+		return ADConnection{}, err
+	}
 	err := e.store.Update(ctx, func(tx storage.WriteTx) error {
-		if other, err := storage.Connections.First(tx, storage.ConnectionsByAppInstance, c.AppInstanceID); err == nil && other != nil {
-			return conflictf("app instance %q already belongs to an AD connection", c.AppInstanceID)
+		if err := connectionFree(tx, &c); err != nil {
+			return err
 		}
 		if err := wrapConflict(storage.Connections.Insert(tx, &c), "the team already has an AD connection for domain %q", c.Domain); err != nil {
 			return err
@@ -183,9 +200,25 @@ func (e *Engine) CreateADConnection(ctx context.Context, p Principal, in ADConne
 	return adView(&c), nil
 }
 
+// connectionFree returns ErrConflict when c's app instance id or its team's domain already
+// belongs to a connection.
+func connectionFree(tx storage.ReadTx, c *storage.Connection) error {
+	if other, err := storage.Connections.First(tx, storage.ConnectionsByAppInstance, c.AppInstanceID); err == nil && other != nil {
+		return conflictf("app instance %q already belongs to an AD connection", c.AppInstanceID)
+	}
+	if other, err := storage.Connections.First(tx, storage.ConnectionsByDomain, c.TeamID, c.Domain); err == nil && other != nil {
+		return conflictf("the team already has an AD connection for domain %q", c.Domain)
+	}
+	return nil
+}
+
 // UpdateADConnection replaces the properties of an AD connection (the ASA PUT). An empty
 // ServiceAccountPassword keeps the stored password; empty AppInstanceID and Status keep theirs.
-// Needs resource_admin. Errors: ErrNotFound, ErrInvalid, ErrConflict (domain or app instance taken).
+// When the domain, the domain controllers, the service account username or its password change,
+// the service account is checked against the directory first, as CreateADConnection does (refused
+// credentials: ErrInvalid, and nothing changes). Needs resource_admin. Errors: ErrNotFound,
+// ErrInvalid, ErrConflict (domain or app instance taken, or the connection's directory settings
+// changed by another request meanwhile: retry). Safe for concurrent use.
 func (e *Engine) UpdateADConnection(ctx context.Context, p Principal, id string, in ADConnectionInput) error {
 	if err := p.require(RoleResourceAdmin); err != nil {
 		return err
@@ -193,17 +226,36 @@ func (e *Engine) UpdateADConnection(ctx context.Context, p Principal, id string,
 	if err := in.validate(); err != nil {
 		return err
 	}
+	var cur *storage.Connection
+	if err := e.store.View(ctx, func(tx storage.ReadTx) error {
+		var err error
+		cur, err = e.teamConnection(tx, p, id)
+		return err
+	}); err != nil {
+		return err
+	}
+	next := *cur
+	next.Domain, next.DomainControllers, next.ServiceAccountUsername = in.Domain, slices.Clone(in.DomainControllers), in.ServiceAccountUsername
+	if in.ServiceAccountPassword != "" {
+		next.ServiceAccountPassword = e.seal.seal(in.ServiceAccountPassword, purposeServiceAccountPassword, cur.ID)
+	}
+	if !sameDirectorySettings(cur, &next) || in.ServiceAccountPassword != "" {
+		if err := e.verifyServiceAccount(ctx, &next); err != nil {
+			return err
+		}
+	}
 	return e.store.Update(ctx, func(tx storage.WriteTx) error {
 		c, err := e.teamConnection(tx, p, id)
 		if err != nil {
 			return err
 		}
-		c.Name, c.Domain, c.GatewayID, c.GatewayName = in.Name, in.Domain, in.GatewayID, in.GatewayName
-		c.DomainControllers = slices.Clone(in.DomainControllers)
-		c.ServiceAccountUsername = in.ServiceAccountUsername
-		if in.ServiceAccountPassword != "" {
-			c.ServiceAccountPassword = e.seal.seal(in.ServiceAccountPassword, purposeServiceAccountPassword, c.ID)
+		if !sameDirectorySettings(c, cur) || !bytes.Equal(c.ServiceAccountPassword, cur.ServiceAccountPassword) {
+			return conflictf("AD connection %q changed meanwhile; read it again and retry", id)
 		}
+		c.Name, c.Domain, c.GatewayID, c.GatewayName = in.Name, in.Domain, in.GatewayID, in.GatewayName
+		c.DomainControllers = next.DomainControllers
+		c.ServiceAccountUsername = in.ServiceAccountUsername
+		c.ServiceAccountPassword = next.ServiceAccountPassword
 		if in.AppInstanceID != "" && in.AppInstanceID != c.AppInstanceID {
 			if other, err := storage.Connections.First(tx, storage.ConnectionsByAppInstance, in.AppInstanceID); err == nil && other.ID != c.ID {
 				return conflictf("app instance %q already belongs to an AD connection", in.AppInstanceID)
@@ -219,6 +271,13 @@ func (e *Engine) UpdateADConnection(ctx context.Context, p Principal, id string,
 		}
 		return e.audit(tx, p, AuditConnectionSet, "active_directory_connection", c.ID, "updated", "")
 	})
+}
+
+// sameDirectorySettings reports whether a and b reach the same directory as the same service
+// account (the sealed password aside: sealing the same password twice gives different bytes).
+func sameDirectorySettings(a, b *storage.Connection) bool {
+	return strings.EqualFold(a.Domain, b.Domain) && slices.Equal(a.DomainControllers, b.DomainControllers) &&
+		a.ServiceAccountUsername == b.ServiceAccountUsername
 }
 
 // ADConnection returns an AD connection in the ASA view. Needs resource_admin or security_admin.

@@ -56,7 +56,7 @@ func newSyncEnv(t testing.TB) *syncEnv {
 	s.db, err = e.CreateProject(ctx, s.sys, s.rg.ID, "db")
 	must(t, err)
 
-	d := memdir.New(memdir.WithClock(clock.Now))
+	d := memdir.New(memdir.WithClock(clock.Now), memdir.WithServiceAccount("svc_opa", "p@$$w0rD-secret"))
 	dn := s.dn
 	add := func(key string, v string, err error) {
 		t.Helper()
@@ -90,7 +90,7 @@ func newSyncEnv(t testing.TB) *syncEnv {
 	v, err = d.AddComputer(dn["linux"], memdir.Computer{Name: "DB1", DNSHostName: "db1.corp.example.com", OperatingSystem: "Ubuntu 24.04", Attributes: map[string][]string{"location": {"us-east"}}})
 	add("db1", v, err)
 	s.dir = d
-	resolver.Set("corp.example.com", d)
+	resolver.Set("acme", "corp.example.com", d)
 	return s
 }
 
@@ -171,7 +171,7 @@ func TestADConnectionLifecycle(t *testing.T) {
 		t.Fatalf("status %q", o.Status)
 	}
 
-	must(t, s.e.UpdateADConnection(ctx, s.admin, c.ID, opa.ADConnectionInput{Name: "renamed", Domain: "corp.example.com"}))
+	must(t, s.e.UpdateADConnection(ctx, s.admin, c.ID, opa.ADConnectionInput{Name: "renamed", Domain: "corp.example.com", ServiceAccountUsername: "svc_opa"}))
 	got, _ = s.e.ADConnection(ctx, s.admin, c.ID)
 	if got.Name != "renamed" || got.GatewayID != "" {
 		t.Fatalf("after update %+v", got)

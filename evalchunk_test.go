@@ -96,7 +96,7 @@ func TestEvaluationIsChunked(t *testing.T) {
 		_, err := e.CreateUser(ctx, sys, opa.UserInput{Username: fmt.Sprintf("user%04d", i)})
 		must(t, err)
 	}
-	d := memdir.New(memdir.WithClock(clock.Now))
+	d := memdir.New(memdir.WithClock(clock.Now), memdir.WithServiceAccount("svc_opa", "p@$$w0rD-secret"))
 	root, err := d.AddDomain("corp.example.com")
 	must(t, err)
 	bulk, err := d.AddOU(root, "Bulk")
@@ -105,7 +105,7 @@ func TestEvaluationIsChunked(t *testing.T) {
 		_, err := d.AddUser(bulk, memdir.User{SAMAccountName: fmt.Sprintf("adm.user%04d", i)})
 		must(t, err)
 	}
-	resolver.Set("corp.example.com", d)
+	resolver.Set("acme", "corp.example.com", d)
 	conn, err := e.CreateADConnection(ctx, sys, opa.ADConnectionInput{Name: "corp", GatewayID: "5a3af768-063f-4a12-a056-8ef24e555555",
 		GatewayName: "gw1", Domain: "corp.example.com", DomainControllers: []string{"dc1.corp.example.com"},
 		ServiceAccountUsername: "svc_opa", ServiceAccountPassword: "p@$$w0rD-secret"})

@@ -13,7 +13,7 @@ import (
 // exampleDomain returns an engine whose AD domain corp.example.com is an in-memory directory.
 func exampleDomain() (*opa.Engine, opa.Principal, *memdir.Dir, string) {
 	ctx := context.Background()
-	dir := memdir.New()
+	dir := memdir.New(memdir.WithServiceAccount("svc_opa", "s3cret!"))
 	root, _ := dir.AddDomain("corp.example.com")
 	servers, _ := dir.AddOU(root, "Servers")
 	users, _ := dir.AddOU(root, "Users")
@@ -24,7 +24,7 @@ func exampleDomain() (*opa.Engine, opa.Principal, *memdir.Dir, string) {
 	_, _ = dir.AddUser(users, memdir.User{SAMAccountName: "jdoe", UserPrincipalName: "jdoe@corp.example.com", GivenName: "Jane", SN: "Doe", MemberOf: []string{ops}})
 	_, _ = dir.AddUser(users, memdir.User{SAMAccountName: "adm.jdoe", UserPrincipalName: "adm.jdoe@corp.example.com"})
 	resolver := memdir.NewResolver()
-	resolver.Set("corp.example.com", dir)
+	resolver.Set("acme", "corp.example.com", dir)
 
 	clock := opa.NewManualClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	e, _ := opa.New(memstore.New(), opa.WithClock(clock), opa.WithSeed(1), opa.WithDirectoryResolver(resolver))
@@ -77,7 +77,8 @@ func ExampleEngine_CreateServerSyncJob() {
 func ExampleEngine_ForceSync() {
 	ctx := context.Background()
 	e, admin, _, root := exampleDomain()
-	conn, _ := e.CreateADConnection(ctx, admin, opa.ADConnectionInput{Name: "corp", Domain: "corp.example.com"})
+	conn, _ := e.CreateADConnection(ctx, admin, opa.ADConnectionInput{Name: "corp", Domain: "corp.example.com",
+		ServiceAccountUsername: "svc_opa", ServiceAccountPassword: "s3cret!"})
 	job, _ := e.CreateUserSyncJob(ctx, admin, conn.ID, opa.UserSyncJobInput{Name: "users", BaseDN: "OU=Users," + root, IsActive: true})
 	_ = e.Tick(ctx)
 	job, _ = e.UserSyncJob(ctx, admin, conn.ID, job.ID)
@@ -98,7 +99,8 @@ func ExampleEngine_ForceSync() {
 func ExampleEngine_ModifyDirectoryGroup() {
 	ctx := context.Background()
 	e, admin, dir, root := exampleDomain()
-	conn, _ := e.CreateADConnection(ctx, admin, opa.ADConnectionInput{Name: "corp", Domain: "corp.example.com", AppInstanceID: "0oa1corp"})
+	conn, _ := e.CreateADConnection(ctx, admin, opa.ADConnectionInput{Name: "corp", Domain: "corp.example.com", AppInstanceID: "0oa1corp",
+		ServiceAccountUsername: "svc_opa", ServiceAccountPassword: "s3cret!"})
 	group, _ := dir.Entry("CN=Ops,OU=Groups," + root)
 	err := e.ModifyDirectoryGroup(ctx, admin, "0oa1corp", opa.AgentAction{
 		ID:         group.Get("objectGUID"),

@@ -19,7 +19,7 @@ func exampleSetup() (context.Context, *opa.Engine, *opa.ManualClock, *memdir.Dir
 	ctx := context.Background()
 	dir := memdir.New()
 	res := memdir.NewResolver()
-	res.Set("corp.example.com", dir)
+	res.Set("acme", "corp.example.com", dir)
 	clock := opa.NewManualClock(time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC))
 	e, _ := opa.New(memstore.New(), opa.WithClock(clock), opa.WithSeed(1), opa.WithDirectoryResolver(res))
 

@@ -34,7 +34,7 @@ func rulesExampleSetup() (e *opa.Engine, sys opa.Principal, rgID, projectID, con
 	service, _ := d.AddOU(root, "Service")
 	_, _ = d.AddUser(admins, memdir.User{SAMAccountName: "adm.jane.doe", UserPrincipalName: "adm.jane.doe@corp.example.com"})
 	_, _ = d.AddUser(service, memdir.User{SAMAccountName: "svc_backup", UserPrincipalName: "svc_backup@corp.example.com"})
-	resolver.Set("corp.example.com", d)
+	resolver.Set("acme", "corp.example.com", d)
 	conn, err := e.CreateADConnection(ctx, sys, opa.ADConnectionInput{Name: "corp", Domain: "corp.example.com"})
 	if err != nil {
 		log.Fatal(err)

@@ -57,7 +57,7 @@ func TestModifyDirectoryGroup(t *testing.T) {
 	s.dir.SetAgentTimeout(true)
 	wantErr(t, "agent timeout", s.e.ModifyDirectoryGroup(ctx, s.admin, app, ok), opa.ErrTimeout)
 	s.dir.SetAgentTimeout(false)
-	s.resolver.Set("corp.example.com", nil)
+	s.resolver.Set("acme", "corp.example.com", nil)
 	wantErr(t, "no directory at all", s.e.ModifyDirectoryGroup(ctx, s.admin, app, ok), opa.ErrUnavailable)
 
 	events, err := s.e.AuditEvents(ctx, s.sys, opa.AuditFilter{Action: opa.AuditGroupModify})

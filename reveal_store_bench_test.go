@@ -67,7 +67,7 @@ func newRevealBench(b *testing.B, store storage.Storage, jwk []byte) *revealBenc
 	ctx := context.Background()
 	dir := memdir.New()
 	res := memdir.NewResolver()
-	res.Set(domain, dir)
+	res.Set("bench", domain, dir)
 	e, err := opa.New(store, opa.WithSeed(11), opa.WithDirectoryResolver(res),
 		opa.WithClock(opa.NewManualClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))))
 	must(b, err)

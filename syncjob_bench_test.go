@@ -51,7 +51,7 @@ func newBenchEngine(b *testing.B, d *memdir.Dir, root string) benchEngine {
 	b.Helper()
 	ctx := context.Background()
 	r := memdir.NewResolver()
-	r.Set("bench.example.com", d)
+	r.Set("bench", "bench.example.com", d)
 	e, err := opa.New(memstore.New(), opa.WithClock(opa.NewManualClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))), opa.WithDirectoryResolver(r))
 	must(b, err)
 	team, err := e.CreateTeam(ctx, "bench")

@@ -106,7 +106,7 @@ func TestServerSyncAssignmentProperty(t *testing.T) {
 			_, err := dir.AddUser(ous[1], memdir.User{SAMAccountName: "u1"})
 			check(err)
 		}
-		resolver.Set("prop.example.com", dir)
+		resolver.Set("prop", "prop.example.com", dir)
 
 		type rule struct{ ou, filter, project, priority int }
 		k := rapid.IntRange(1, 4).Draw(t, "rules")

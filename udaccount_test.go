@@ -289,7 +289,7 @@ func TestRotationPolicyViolationIsRecorded(t *testing.T) {
 	must(t, err)
 	_ = a
 	res := memdir.NewResolver()
-	res.Set(accessDomain, strict)
+	res.Set("acme", accessDomain, strict)
 	e2, err := opa.New(f.e.Store(), opa.WithClock(f.clock), opa.WithDirectoryResolver(res))
 	must(t, err)
 	must(t, f.e.Store().Update(f.ctx, func(tx storage.WriteTx) error {

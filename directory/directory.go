@@ -23,6 +23,11 @@ var (
 	// ErrConstraint: the directory refused a password (AD's constraint violation: password policy).
 	// Implementations mark such errors with both ErrConstraint and ErrInvalid.
 	ErrConstraint = errclass.Mark(errclass.Invalid, "password does not meet the directory's policy")
+	// ErrCredentials: the directory refused the connection's service account (LDAP's
+	// invalidCredentials on bind). Implementations mark such errors with both ErrCredentials and
+	// ErrUnavailable: an agent that cannot bind serves nothing. The engine turns it into ErrInvalid
+	// where the request carries the credentials (creating or changing a connection).
+	ErrCredentials = errclass.Mark(errclass.Unavailable, "the directory refused the service account's credentials")
 )
 
 // Scope of a search.
@@ -94,9 +99,14 @@ func equalFold(a, b string) bool {
 	return true
 }
 
-// Directory is an AD or LDAP server. Implementations must be safe for concurrent use and must honour
-// ctx cancellation (returning an ErrTimeout error when ctx's deadline passes).
+// Directory is an AD or LDAP server as one connection's service account sees it. Implementations
+// must be safe for concurrent use and must honour ctx cancellation (returning an ErrTimeout error
+// when ctx's deadline passes).
 type Directory interface {
+	// Authenticate checks that the directory accepts the connection's service account (an LDAP
+	// bind with its username and password). Errors: ErrCredentials (with ErrUnavailable) when
+	// the directory refuses them; ErrUnavailable when it cannot be reached; ErrTimeout.
+	Authenticate(ctx context.Context) error
 	// Search returns the matching entries, all pages of them.
 	Search(ctx context.Context, req SearchRequest) ([]*Entry, error)
 	// SetPassword sets the password of the account with the DN. A password the directory's policy
@@ -108,10 +118,16 @@ type Directory interface {
 	ModifyMembers(ctx context.Context, groupDN, attribute string, add bool, members []string) error
 }
 
+// Team is the team a connection belongs to: its id and its name (unique, compared
+// case-insensitively, never renamed).
+type Team struct {
+	ID   string
+	Name string
+}
+
 // Connection is what a resolver knows about the connection whose directory it returns.
 type Connection struct {
 	ID                     string
-	TeamID                 string
 	Domain                 string
 	AppInstanceID          string
 	DomainControllers      []string
@@ -121,15 +137,21 @@ type Connection struct {
 	ServiceAccountPassword string
 }
 
-// Resolver returns the directory of a connection. ErrUnavailable when no agent serves it.
+// Resolver returns the directory behind a connection of a team. A resolver serves each team only
+// the directories that are that team's: a connection of one team must never reach another team's
+// directory, whatever domain, domain controllers or credentials it names, and the answer for
+// another team's domain must be the one for a domain nobody serves (ErrUnavailable), so that it
+// says nothing about other teams. The directory returned acts with conn's service account
+// (Directory.Authenticate checks it). Errors: ErrUnavailable when no agent of the team serves the
+// connection. Implementations must be safe for concurrent use.
 type Resolver interface {
-	Directory(ctx context.Context, conn Connection) (Directory, error)
+	Directory(ctx context.Context, team Team, conn Connection) (Directory, error)
 }
 
 // ResolverFunc adapts a function to Resolver.
-type ResolverFunc func(ctx context.Context, conn Connection) (Directory, error)
+type ResolverFunc func(ctx context.Context, team Team, conn Connection) (Directory, error)
 
 // Directory calls f.
-func (f ResolverFunc) Directory(ctx context.Context, conn Connection) (Directory, error) {
-	return f(ctx, conn)
+func (f ResolverFunc) Directory(ctx context.Context, team Team, conn Connection) (Directory, error) {
+	return f(ctx, team, conn)
 }

@@ -107,7 +107,7 @@ func mapError(err error, op, target, secret string) error {
 		return errors.WithHint(errclass.Tag(base, errclass.Forbidden),
 			"the service account lacks the rights for this operation")
 	case ldap.LDAPResultInvalidCredentials:
-		return errors.WithHint(errclass.Tag(base, directory.ErrUnavailable),
+		return errors.WithHint(errclass.Tag(errclass.Tag(base, directory.ErrCredentials), directory.ErrUnavailable),
 			"check the connection's service account username and password")
 	case ldap.LDAPResultTimeLimitExceeded:
 		return errclass.Tag(base, directory.ErrTimeout)

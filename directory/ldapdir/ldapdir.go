@@ -390,6 +390,35 @@ func (d *Directory) do(ctx context.Context, op string, fn func(ctx context.Conte
 	}
 }
 
+// Authenticate binds to a domain controller with the service account on a new connection, which
+// then joins the pool, so the answer is the server's for the credentials as they are now.
+// Errors: ErrCredentials (with ErrUnavailable) when the server refuses them (LDAP
+// invalidCredentials); ErrUnavailable when no domain controller can be reached; ErrTimeout when
+// ctx's deadline or the request timeout passes. Safe for concurrent use.
+func (d *Directory) Authenticate(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, d.cfg.requestTimeout)
+	defer cancel()
+	select {
+	case d.sem <- struct{}{}:
+	case <-ctx.Done():
+		return ctxError(ctx, "bind")
+	}
+	d.mu.Lock()
+	closed := d.closed
+	d.mu.Unlock()
+	if closed {
+		<-d.sem
+		return errclass.Tag(errors.New("ldap directory closed"), directory.ErrUnavailable)
+	}
+	c, err := d.dial(ctx)
+	if err != nil {
+		<-d.sem
+		return err
+	}
+	d.release(c, false)
+	return nil
+}
+
 var scopes = map[directory.Scope]int{
 	directory.ScopeSubtree:    ldap.ScopeWholeSubtree,
 	directory.ScopeOneLevel:   ldap.ScopeSingleLevel,

@@ -270,6 +270,37 @@ func TestBindRefusedNoFailover(t *testing.T) {
 	}
 }
 
+// TestAuthenticate: Authenticate binds on a fresh connection even when the pool holds one, so a
+// password changed on the server since is seen; a refusal is ErrCredentials and ErrUnavailable
+// and never names the password; a directory that cannot be reached is ErrUnavailable alone.
+func TestAuthenticate(t *testing.T) {
+	ctx := context.Background()
+	dc := &fakeDC{entries: 1}
+	n := &fakeNet{dcs: map[string]*fakeDC{"dc1.test:636": dc}}
+	d := newFake(t, n, []string{"dc1.test"})
+	if err := d.Authenticate(ctx); err != nil {
+		t.Fatalf("good credentials: %v", err)
+	}
+	if _, err := d.Search(ctx, directory.SearchRequest{BaseDN: "DC=test"}); err != nil {
+		t.Fatal(err)
+	}
+	if s := d.Stats(); s.Dials != 1 {
+		t.Errorf("the search dialled again after Authenticate: %+v", s)
+	}
+	dc.set(func(f *fakeDC) { f.bindCode = int(ldap.LDAPResultInvalidCredentials) })
+	err := d.Authenticate(ctx)
+	if !errors.Is(err, directory.ErrCredentials) || !errors.Is(err, directory.ErrUnavailable) {
+		t.Fatalf("refused bind: %v, want ErrCredentials and ErrUnavailable", err)
+	}
+	if strings.Contains(errors.FlattenDetails(err)+err.Error(), "s3rvice-Secret") {
+		t.Errorf("error contains the service account password: %+v", err)
+	}
+	down := newFake(t, &fakeNet{}, []string{"dc1.test"})
+	if err := down.Authenticate(ctx); !errors.Is(err, directory.ErrUnavailable) || errors.Is(err, directory.ErrCredentials) {
+		t.Errorf("unreachable: %v, want ErrUnavailable without ErrCredentials", err)
+	}
+}
+
 func TestCertificateVerification(t *testing.T) {
 	n := &fakeNet{dcs: map[string]*fakeDC{"dc1.test:636": {entries: 1}, "127.0.0.1:636": {entries: 1}}}
 	conn := testConn([]string{"dc1.test"})
@@ -445,20 +476,20 @@ func TestResolver(t *testing.T) {
 	defer r.Close()
 	ctx := context.Background()
 	conn := testConn([]string{"dc1.test"})
-	d1, err := r.Directory(ctx, conn)
+	d1, err := r.Directory(ctx, directory.Team{ID: "t1", Name: "team"}, conn)
 	if err != nil {
 		t.Fatal(err)
 	}
-	d2, _ := r.Directory(ctx, conn)
+	d2, _ := r.Directory(ctx, directory.Team{ID: "t1", Name: "team"}, conn)
 	if d1 != d2 {
 		t.Error("the same connection got two directories")
 	}
 	conn.ServiceAccountPassword = "rotated"
-	if d3, _ := r.Directory(ctx, conn); d3 == d1 {
+	if d3, _ := r.Directory(ctx, directory.Team{ID: "t1", Name: "team"}, conn); d3 == d1 {
 		t.Error("a changed service account kept the old directory")
 	}
 	conn.DomainControllers = nil
-	if _, err := r.Directory(ctx, conn); !errors.Is(err, directory.ErrUnavailable) {
+	if _, err := r.Directory(ctx, directory.Team{ID: "t1", Name: "team"}, conn); !errors.Is(err, directory.ErrUnavailable) {
 		t.Errorf("no domain controllers: %v, want ErrUnavailable", err)
 	}
 	if _, err := NewResolver(WithPageSize(5000)); !errors.Is(err, directory.ErrInvalid) {

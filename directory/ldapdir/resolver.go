@@ -43,9 +43,12 @@ func NewResolver(opts ...Option) (*Resolver, error) {
 
 // Directory returns the Directory of conn, building it on first use and again when the
 // connection's domain controllers or service account change (the old one is closed). It does not
-// contact the server. Errors: ErrUnavailable when conn has no domain controllers or the resolver
-// is closed, ErrInvalid for a malformed domain controller address.
-func (r *Resolver) Directory(_ context.Context, conn directory.Connection) (directory.Directory, error) {
+// contact the server. The team is not consulted: the directory is whatever conn's domain
+// controllers serve, and the bind with conn's service account (checked by the server on every
+// new connection, and by Directory.Authenticate) is what keeps a team to the directories it holds
+// credentials for. Errors: ErrUnavailable when conn has no domain controllers or the resolver is
+// closed, ErrInvalid for a malformed domain controller address.
+func (r *Resolver) Directory(_ context.Context, _ directory.Team, conn directory.Connection) (directory.Directory, error) {
 	if len(conn.DomainControllers) == 0 {
 		return nil, errclass.Tag(errors.Newf("connection %q has no domain controllers to reach", conn.ID), directory.ErrUnavailable)
 	}

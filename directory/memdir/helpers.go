@@ -1,9 +1,7 @@
 package memdir
 
 import (
-	"context"
 	"strings"
-	"sync"
 
 	"github.com/go-ldap/ldap/v3"
 
@@ -160,38 +158,3 @@ func rootOf(dn string) string {
 	}
 	return strings.Join(out, ",")
 }
-
-// Resolver serves directories by domain name (case-insensitive); it implements
-// directory.Resolver. A connection whose domain has no directory gets directory.ErrUnavailable
-// ("no connected agents"). Safe for concurrent use.
-type Resolver struct {
-	mu   sync.RWMutex
-	dirs map[string]*Dir
-}
-
-// NewResolver returns an empty Resolver.
-func NewResolver() *Resolver { return &Resolver{dirs: map[string]*Dir{}} }
-
-// Set serves d for the domain (nil removes it).
-func (r *Resolver) Set(domain string, d *Dir) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if d == nil {
-		delete(r.dirs, strings.ToLower(domain))
-		return
-	}
-	r.dirs[strings.ToLower(domain)] = d
-}
-
-// Directory implements directory.Resolver.
-func (r *Resolver) Directory(_ context.Context, conn directory.Connection) (directory.Directory, error) {
-	r.mu.RLock()
-	defer r.mu.RUnlock()
-	d, ok := r.dirs[strings.ToLower(conn.Domain)]
-	if !ok {
-		return nil, errclass.Mark(directory.ErrUnavailable, "there are no connected agents for domain %q", conn.Domain)
-	}
-	return d, nil
-}
-
-var _ directory.Resolver = (*Resolver)(nil)

@@ -85,6 +85,8 @@ type Dir struct {
 	policy   PasswordPolicy
 	now      func() time.Time
 
+	service serviceAccounts // who may bind (bind.go)
+
 	faultMu sync.Mutex
 	noAgent bool
 	timeout bool
