@@ -270,6 +270,7 @@ func (e *Engine) syncAccounts(ctx context.Context, s accountSync) (*storage.Sync
 	if err != nil {
 		return fail(err)
 	}
+	e.rotateInitial(ctx, conn.ID)
 	return res, nil
 }
 

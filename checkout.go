@@ -79,7 +79,7 @@ func availabilityFor(r resource, userID string) string {
 		}
 		return AvailabilityCheckedOutByOther
 	}
-	if r.cred().RotationPending || r.statusDetail() == StatusRotating {
+	if rotationBlocks(r.cred()) || r.statusDetail() == StatusRotating {
 		return AvailabilityUnavailable
 	}
 	return AvailabilityAvailable
@@ -99,7 +99,7 @@ func usable(r resource, userID string) error {
 	if r.statusDetail() == StatusRotating {
 		return errors.WithHint(conflictf("the password of account %q is being rotated", r.name()), "try again in a moment")
 	}
-	if r.cred().RotationPending && l.Status != leaseCheckedOut {
+	if rotationBlocks(r.cred()) && l.Status != leaseCheckedOut {
 		return errors.WithHint(conflictf("account %q is unavailable until its password is rotated (last error: %s)",
 			r.name(), orNone(r.cred().LastErrorType)), "an administrator can rotate it with rotate_resource once the directory accepts the change")
 	}

@@ -363,19 +363,22 @@ func (ev *evaluator) apply(a *storage.Account, now time.Time) bool {
 		a.StatusDetail = StatusUnmanaged
 		a.StatusDetailMessage = ""
 		a.RuleMatchUserID = ""
+		markInitialRotation(a, nil, false, now)
 	} else {
 		r := ev.rules[ri]
 		a.RuleID, a.AccountType, a.ProjectID, a.ResourceGroupID = r.ID, r.RuleType, r.ProjectID, r.ResourceGroupID
 		if a.BroughtUnderManagementAt.IsZero() {
 			a.BroughtUnderManagementAt = now
 		}
-		if a.StatusDetail == "" || a.StatusDetail == StatusUnmanaged {
+		arriving := a.StatusDetail == "" || a.StatusDetail == StatusUnmanaged
+		if arriving {
 			a.StatusDetail = StatusMissingPassword
 			if len(a.Credential.Password) > 0 {
 				a.StatusDetail = StatusVaulted
 			}
 			a.StatusDetailMessage = ""
 		}
+		markInitialRotation(a, r, arriving, now)
 		a.RuleMatchUserID = ""
 		if r.RuleType == AccountIndividual && ev.users != nil {
 			ids := ev.users.match(a, ev.settings)
@@ -397,11 +400,13 @@ func (ev *evaluator) apply(a *storage.Account, now time.Time) bool {
 }
 
 type evaluated struct {
-	ruleID, typ, project, rg, ruleMatch, status, matched, detail, detailMsg string
-	brought                                                                 time.Time
+	ruleID, typ, project, rg, ruleMatch, status, matched, detail, detailMsg, pendingReason string
+	brought                                                                                time.Time
+	pending                                                                                bool
 }
 
 func evalFields(a *storage.Account) evaluated {
 	return evaluated{a.RuleID, a.AccountType, a.ProjectID, a.ResourceGroupID, a.RuleMatchUserID,
-		a.MatchStatus, a.MatchedUserID, a.StatusDetail, a.StatusDetailMessage, a.BroughtUnderManagementAt}
+		a.MatchStatus, a.MatchedUserID, a.StatusDetail, a.StatusDetailMessage, a.Credential.RotationPendingReason,
+		a.BroughtUnderManagementAt, a.Credential.RotationPending}
 }

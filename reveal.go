@@ -56,8 +56,11 @@ var errNeedsPassword = errors.New("account has no known password yet")
 // state; nothing about p's rights is wrong). When the access method requires a checkout (policy
 // condition or project setting, see checkoutRequirement) the reveal checks the account out to p;
 // while p holds the checkout p may reveal again. An account brought under management with no known
-// password (MISSING_PASSWORD) is first rotated (DESIGN: the engine never hands out a password it did
-// not set); that rotation's directory errors are returned. Every reveal and checkout is audited,
+// password (MISSING_PASSWORD: its rule has no initial rotation, or that rotation has not succeeded
+// yet) is first rotated, and the new password is revealed. DESIGN: the engine cannot read a
+// directory password (AD's unicodePwd is write-only), and it never hands out a password it did not
+// set, so the first reveal is what sets one (docs/wire.md#reveal); that rotation's directory errors
+// are returned. Every reveal and checkout is audited,
 // never with the password. Safe for concurrent use: of concurrent checkouts exactly one wins.
 func (e *Engine) RevealADAccountPassword(ctx context.Context, p Principal, connectionID, accountID string, req RevealRequest) (RevealResponse, error) {
 	return e.reveal(ctx, p, req, func(tx storage.ReadTx, set *policySet) (accessView, error) {

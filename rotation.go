@@ -70,6 +70,8 @@ func (e *Engine) rotate(ctx context.Context, actor Principal, kind, id, reason, 
 		switch {
 		case reason == rotationReasonInitial && len(r.cred().Password) > 0:
 			return errAlreadyRotated // a concurrent reveal set the first password
+		case reason == rotationReasonInitialManagement && (len(r.cred().Password) > 0 || r.cred().RotationPendingReason != reason):
+			return errAlreadyRotated // a reveal or another rotation set it first, or it was cancelled
 		case r.lease().Status == leaseCheckedOut && reason != rotationReasonOnDemand:
 			return errors.WithHint(conflictf("account %q is checked out", r.name()), "check it in first; check-in rotates the password")
 		}

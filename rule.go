@@ -42,6 +42,8 @@ type RuleFilter struct {
 // ADAccountRule is an account rule of a connection (ActiveDirectoryAccountRuleResponse, wire
 // format). EnhancedFilters, when present, holds one list per organizational unit (same index); all
 // filters of an OU's list must pass. Lower Priority wins; priorities run 1..n.
+// EnableInitialPasswordRotation rotates the password of each account the rule brings under
+// management (see initialrotation.go); EnableImportOktaUsers is always false (AccountRuleInput).
 type ADAccountRule struct {
 	ID                            string         `json:"id"`
 	Name                          string         `json:"name"`
@@ -58,6 +60,14 @@ type ADAccountRule struct {
 // AccountRuleInput creates or updates an account rule (ActiveDirectoryAccountRuleRequest, wire
 // format). Only the id of ResourceGroup and Project is read. RuleType and the filter enums are
 // accepted in any case and stored in the canonical upper (operators) or lower (fields) case.
+//
+// EnableInitialPasswordRotation makes the rule rotate the password of every account it brings
+// under management for which the engine holds none, right after the change that brought it
+// (a sync or a rule change), so that the vaulted password is one the engine set; without it such
+// an account keeps its directory password until its first reveal rotates it (initialrotation.go,
+// docs/wire.md#rules). EnableImportOktaUsers must be false: no source says what importing Okta
+// users does for an account rule, so true is refused with ErrInvalid rather than stored and
+// ignored.
 type AccountRuleInput struct {
 	Name                          string         `json:"name"`
 	RuleType                      string         `json:"rule_type"`
@@ -142,6 +152,9 @@ func (in *AccountRuleInput) validate() error {
 	if in.ResourceGroup.ID == "" || in.Project.ID == "" {
 		return invalidf("resource_group.id and project.id are required")
 	}
+	if in.EnableImportOktaUsers {
+		return invalidf("the setting enable_import_okta_users cannot be true: no documentation says what it does, so this API refuses it rather than store a setting that does nothing; send false or leave it out")
+	}
 	return nil
 }
 
@@ -188,9 +201,11 @@ func checkRuleName(rules []*storage.Rule, name, exceptID string) error {
 // CreateAccountRule creates an account rule on the connection with the lowest priority (it goes
 // last) and re-evaluates the connection's accounts (in the same transaction when at most 1,000 of
 // them change, else in chunks right after it; see ruleChange). Needs resource_admin, or
-// delegated_resource_admin of the rule's resource group. Errors: ErrInvalid for bad input (a name,
-// rule type, OU that is not a DN, filter, or a resource group or project that does not exist or do
-// not match); ErrNotFound for an unknown connection; ErrConflict when the connection is not
+// delegated_resource_admin of the rule's resource group. With EnableInitialPasswordRotation, the
+// accounts the rule brings under management are rotated before it returns (failures are recorded
+// on the accounts, not returned; Tick retries them). Errors: ErrInvalid for bad input (a name,
+// rule type, OU that is not a DN, filter, EnableImportOktaUsers true, or a resource group or
+// project that does not exist or do not match); ErrNotFound for an unknown connection; ErrConflict when the connection is not
 // connected (rules cannot be created while it is disconnected or inactive) or the name is taken on
 // the connection (case-insensitively); ErrForbidden. Safe for concurrent use.
 func (e *Engine) CreateAccountRule(ctx context.Context, p Principal, connID string, in AccountRuleInput) (ADAccountRule, error) {
@@ -397,6 +412,9 @@ func (e *Engine) ruleChange(ctx context.Context, p Principal, connID string, fn 
 	})
 	if err == nil && deferred {
 		_, err = e.evaluateChunked(ctx, connID, now, nil)
+	}
+	if err == nil {
+		e.rotateInitial(ctx, connID)
 	}
 	return err
 }
