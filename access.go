@@ -70,9 +70,10 @@ type ADAccountEndUserDetail struct {
 	Rotation        RotationDetails        `json:"rotation"`
 }
 
-// UAMConditional is a condition of a user access method. DESIGN: the engine runs no MFA or access
-// request workflow, so such conditions are reported with condition_is_met false and an access
-// method carrying one does not authorize a reveal or rotation (ErrForbidden).
+// UAMConditional is a condition of a user access method: Type is a Condition, and ConditionIsMet
+// is what the engine's ConditionDecider says now (false without one: the engine runs no MFA or
+// access request workflow itself). An access method whose condition is not met does not authorize
+// a reveal or rotation (ErrForbidden naming the condition).
 type UAMConditional struct {
 	Type           string `json:"type"`
 	ConditionIsMet bool   `json:"condition_is_met"`
@@ -364,8 +365,10 @@ func rotationDetails(c storage.CredentialState) RotationDetails {
 }
 
 // ADAccountUAMs returns the user access methods p has for the account: one per security policy
-// rule and privilege, filtered by privilegeType when it is not empty. ErrNotFound when p has none.
-// ErrInvalid for an unknown privilegeType.
+// rule and privilege, filtered by privilegeType when it is not empty. The conditionals of a rule
+// with MFA or access request conditions are met as the engine's ConditionDecider says now (asked
+// once per rule and condition, after the read; never met without a decider). ErrNotFound when p
+// has none. ErrInvalid for an unknown privilegeType; the decider's errors.
 func (e *Engine) ADAccountUAMs(ctx context.Context, p Principal, connectionID, accountID, privilegeType string) ([]UserAccessMethod, error) {
 	if err := p.check(); err != nil {
 		return nil, err
@@ -373,16 +376,12 @@ func (e *Engine) ADAccountUAMs(ctx context.Context, p Principal, connectionID, a
 	if privilegeType != "" && !knownPrivilege(privilegeType) {
 		return nil, invalidf("unknown privilege_type %q", privilegeType)
 	}
-	var out []UserAccessMethod
-	err := e.withAccess(ctx, p, e.adAccount(connectionID, accountID), func(_ storage.ReadTx, v accessView) error {
-		out = v.uams(p.UserID, privilegeType)
-		return nil
-	})
-	return out, err
+	return e.accessMethods(ctx, p, e.adAccount(connectionID, accountID), privilegeType)
 }
 
-// uams builds the access methods of the view for userID.
-func (v accessView) uams(userID, privilegeType string) []UserAccessMethod {
+// uams builds the access methods of the view for userID, with their conditionals not met
+// (accessMethods decides them); decider says whether the engine has a ConditionDecider.
+func (v accessView) uams(userID, privilegeType string, decider bool) []UserAccessMethod {
 	out := []UserAccessMethod{}
 	avail := availabilityFor(v.r, userID)
 	detailType, rrt := "active_directory_account", ruleResourceAD
@@ -396,7 +395,7 @@ func (v accessView) uams(userID, privilegeType string) []UserAccessMethod {
 			}
 			m := UserAccessMethod{
 				Identity: v.r.name(), AccessCredential: "managed", Brokered: priv == PrivilegePasswordCheckoutRDP || priv == PrivilegePasswordCheckoutSSH,
-				UserAccessType: priv, ResourceStatus: lowerAvailability(avail), Conditionals: conditionalsOf(g.rule.Conditions),
+				UserAccessType: priv, ResourceStatus: lowerAvailability(avail), Conditionals: conditionals(g, decider),
 				RuleIDs: []string{g.rule.ID}, RuleResourceType: rrt, ShortText: g.rule.Name,
 				Details: UAMDetails{Type: detailType, AccountID: v.r.id(), Privileges: UAMPrivileges{privilegeOf(priv)}},
 			}
@@ -427,40 +426,27 @@ func privilegeOf(priv string) UAMPrivilege {
 	return UAMPrivilege{PrivilegeType: priv, PrivilegeValue: v}
 }
 
-func conditionalsOf(c storage.PolicyConditions) []UAMConditional {
-	out := []UAMConditional{}
-	if c.MFARequired {
-		out = append(out, UAMConditional{Type: "mfa", Description: "Multi-factor authentication is required; this engine cannot verify it."})
-	}
-	if c.AccessRequestRequired {
-		out = append(out, UAMConditional{Type: "access_request", Description: "An approved access request is required; this engine has no access requests."})
-	}
-	return out
-}
-
 // authorize returns the grant the access method names (through rule_ids) that still gives p one of
-// the wanted privileges with every condition met. ErrInvalid when the method names no rule,
-// ErrForbidden when no named rule authorizes the user any more (ForbiddenUAMResponse).
-func (v accessView) authorize(m UserAccessMethod, wanted func(string) bool) (grant, error) {
+// the wanted privileges with every condition met, as met (decided before the transaction, see
+// decideFor) says. ErrInvalid when the method names no rule; ErrForbidden naming the condition
+// when the only rules that would authorize it have an unmet condition, and ErrForbidden when no
+// named rule authorizes the user any more (ForbiddenUAMResponse).
+func (v accessView) authorize(m UserAccessMethod, wanted func(string) bool, met decisions) (grant, error) {
 	if len(m.RuleIDs) == 0 {
 		return grant{}, invalidf("user_access_method.rule_ids is required")
 	}
-	var asked []string
-	for _, pr := range m.Details.Privileges {
-		asked = append(asked, pr.PrivilegeType)
-	}
-	for _, g := range v.grants {
-		if !slices.Contains(m.RuleIDs, g.rule.ID) {
-			continue
-		}
-		if len(conditionalsOf(g.rule.Conditions)) > 0 {
-			continue
-		}
-		for _, pr := range g.rule.Privileges {
-			if wanted(pr) && (len(asked) == 0 || slices.Contains(asked, pr)) {
-				return g, nil
+	var unmet error
+	for _, c := range v.candidates(m, wanted) {
+		if cond, ok := met.unmet(c.g); ok {
+			if unmet == nil {
+				unmet = unmetError(c.g, cond)
 			}
+			continue
 		}
+		return c.g, nil
+	}
+	if unmet != nil {
+		return grant{}, unmet
 	}
 	return grant{}, forbiddenf("the user access method no longer authorizes this operation")
 }

@@ -35,7 +35,8 @@ type accessFixture struct {
 	usersDN    string
 }
 
-func newAccessFixture(t testing.TB) *accessFixture {
+// newAccessFixture makes the fixture; opts are passed to opa.New after the fixture's own.
+func newAccessFixture(t testing.TB, opts ...opa.Option) *accessFixture {
 	t.Helper()
 	ctx := context.Background()
 	f := &accessFixture{t: t, ctx: ctx}
@@ -44,7 +45,7 @@ func newAccessFixture(t testing.TB) *accessFixture {
 	res := memdir.NewResolver()
 	res.Set("acme", accessDomain, f.dir)
 	var err error
-	f.e, err = opa.New(memstore.New(), opa.WithClock(f.clock), opa.WithSeed(7), opa.WithDirectoryResolver(res))
+	f.e, err = opa.New(memstore.New(), append([]opa.Option{opa.WithClock(f.clock), opa.WithSeed(7), opa.WithDirectoryResolver(res)}, opts...)...)
 	must(t, err)
 	root, err := f.dir.AddDomain(accessDomain)
 	must(t, err)

@@ -14,14 +14,14 @@ import (
 
 // exampleSetup builds an engine over memstore and an in-memory directory with one managed shared
 // account, svc-backup, and returns it with an end user, alice, whom a security policy lets reveal
-// it with a checkout.
-func exampleSetup() (context.Context, *opa.Engine, *opa.ManualClock, *memdir.Dir, opa.Principal, storage.Account) {
+// it with a checkout. opts are passed to opa.New after the setup's own.
+func exampleSetup(opts ...opa.Option) (context.Context, *opa.Engine, *opa.ManualClock, *memdir.Dir, opa.Principal, storage.Account) {
 	ctx := context.Background()
 	dir := memdir.New()
 	res := memdir.NewResolver()
 	res.Set("acme", "corp.example.com", dir)
 	clock := opa.NewManualClock(time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC))
-	e, _ := opa.New(memstore.New(), opa.WithClock(clock), opa.WithSeed(1), opa.WithDirectoryResolver(res))
+	e, _ := opa.New(memstore.New(), append([]opa.Option{opa.WithClock(clock), opa.WithSeed(1), opa.WithDirectoryResolver(res)}, opts...)...)
 
 	root, _ := dir.AddDomain("corp.example.com")
 	dn, _ := dir.AddUser(root, memdir.User{SAMAccountName: "svc-backup", UserPrincipalName: "svc-backup@corp.example.com"})

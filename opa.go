@@ -38,6 +38,8 @@ type Engine struct {
 	seal     *sealer
 	resolver DirectoryResolver
 	random   io.Reader
+	// conditions decides MFA and access request conditions (WithConditionDecider); nil: never met.
+	conditions ConditionDecider
 
 	tokenTTL time.Duration
 
@@ -54,13 +56,14 @@ type Engine struct {
 type Option func(*config) error
 
 type config struct {
-	clock    Clock
-	ids      IDSource
-	log      *slog.Logger
-	key      []byte
-	resolver DirectoryResolver
-	random   io.Reader
-	tokenTTL time.Duration
+	clock      Clock
+	ids        IDSource
+	log        *slog.Logger
+	key        []byte
+	resolver   DirectoryResolver
+	random     io.Reader
+	tokenTTL   time.Duration
+	conditions ConditionDecider
 }
 
 // WithClock sets the clock the engine reads for every timestamp, expiry and schedule. Default: the
@@ -178,14 +181,15 @@ func New(store storage.Storage, opts ...Option) (*Engine, error) {
 		return nil, err
 	}
 	return &Engine{
-		store:    store,
-		clock:    cfg.clock,
-		ids:      cfg.ids,
-		log:      cfg.log,
-		seal:     s,
-		resolver: cfg.resolver,
-		random:   cfg.random,
-		tokenTTL: cfg.tokenTTL,
+		store:      store,
+		clock:      cfg.clock,
+		ids:        cfg.ids,
+		log:        cfg.log,
+		seal:       s,
+		resolver:   cfg.resolver,
+		random:     cfg.random,
+		tokenTTL:   cfg.tokenTTL,
+		conditions: cfg.conditions,
 	}, nil
 }
 

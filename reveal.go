@@ -50,7 +50,10 @@ var errNeedsPassword = errors.New("account has no known password yet")
 //
 // Order of checks: the key (ErrInvalid), the account's visibility to p (ErrNotFound, never
 // forbidden), the access method (ErrInvalid without rule_ids; ErrForbidden when none of its rules
-// still grants p a reveal privilege with its conditions met — ForbiddenUAMResponse), then the
+// still grants p a reveal privilege with its conditions met — ForbiddenUAMResponse — naming the
+// condition when an MFA or access request condition is what is missing; those conditions are
+// decided by the engine's ConditionDecider before the reveal's transaction, and its errors are
+// returned; without one they are never met), then the
 // account's state: checked out by another user, being rotated, or waiting for a rotation after a
 // failed post-check-in rotation are ErrConflict (DESIGN: the request clashes with the account's
 // state; nothing about p's rights is wrong). When the access method requires a checkout (policy
@@ -78,6 +81,10 @@ func (e *Engine) reveal(ctx context.Context, p Principal, req RevealRequest, vie
 	if err != nil {
 		return RevealResponse{}, err
 	}
+	met, err := e.decideFor(ctx, p, view, req.UserAccessMethod, revealPrivilege)
+	if err != nil {
+		return RevealResponse{}, err
+	}
 	for attempt := 0; ; attempt++ {
 		var (
 			out    RevealResponse
@@ -94,7 +101,7 @@ func (e *Engine) reveal(ctx context.Context, p Principal, req RevealRequest, vie
 				return err
 			}
 			r = v.r
-			g, err := v.authorize(req.UserAccessMethod, revealPrivilege)
+			g, err := v.authorize(req.UserAccessMethod, revealPrivilege, met)
 			if err != nil {
 				return err
 			}

@@ -190,21 +190,36 @@ type RotateRequest struct {
 
 // RotateADAccountPassword rotates an AD account's password on demand through an access method
 // granting rotate_password. Errors: ErrNotFound (the account is not visible to p), ErrInvalid (the
-// method names no rule), ErrForbidden (the method no longer authorizes p), ErrConflict (checked out
-// by another user or being rotated), and the directory's ErrUnavailable / ErrTimeout / ErrInvalid
-// (policy violation), which are also recorded on the account. Safe for concurrent use.
+// method names no rule), ErrForbidden (the method no longer authorizes p, or a condition of its
+// rule is not met, as for RevealADAccountPassword), the ConditionDecider's errors, ErrConflict
+// (checked out by another user or being rotated), and the directory's ErrUnavailable /
+// ErrTimeout / ErrInvalid (policy violation), which are also recorded on the account. Safe for
+// concurrent use.
 func (e *Engine) RotateADAccountPassword(ctx context.Context, p Principal, connectionID, accountID string, req RotateRequest) error {
-	err := e.withAccess(ctx, p, e.adAccount(connectionID, accountID), func(_ storage.ReadTx, v accessView) error {
-		return e.checkRotate(v, p, req.UserAccessMethod)
-	})
-	if err != nil {
+	if err := e.authorizeRotate(ctx, p, e.adAccount(connectionID, accountID), req.UserAccessMethod); err != nil {
 		return err
 	}
 	return e.rotate(ctx, p, ResourceTypeADAccount, accountID, rotationReasonOnDemand, "")
 }
 
-func (e *Engine) checkRotate(v accessView, p Principal, m UserAccessMethod) error {
-	if _, err := v.authorize(m, func(s string) bool { return s == PrivilegeRotatePassword }); err != nil {
+// authorizeRotate checks that m lets p rotate the account find finds now: the policy conditions
+// decided first (decideFor), then the access method and the account's state in one read.
+func (e *Engine) authorizeRotate(ctx context.Context, p Principal, find accessFinder, m UserAccessMethod) error {
+	view := func(tx storage.ReadTx, set *policySet) (accessView, error) { return find(tx, p, set) }
+	met, err := e.decideFor(ctx, p, view, m, rotatePrivilege)
+	if err != nil {
+		return err
+	}
+	return e.withAccess(ctx, p, find, func(_ storage.ReadTx, v accessView) error {
+		return e.checkRotate(v, p, m, met)
+	})
+}
+
+// rotatePrivilege reports whether the privilege lets its holder rotate the password.
+func rotatePrivilege(s string) bool { return s == PrivilegeRotatePassword }
+
+func (e *Engine) checkRotate(v accessView, p Principal, m UserAccessMethod, met decisions) error {
+	if _, err := v.authorize(m, rotatePrivilege, met); err != nil {
 		return err
 	}
 	if l := v.r.lease(); l.Status == leaseCheckedOut && l.UserID != p.UserID {

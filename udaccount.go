@@ -326,12 +326,7 @@ func (e *Engine) UDAccountEndUser(ctx context.Context, p Principal, accountID st
 
 // UDAccountUAMs returns p's user access methods for the UD account; ErrNotFound when p has none.
 func (e *Engine) UDAccountUAMs(ctx context.Context, p Principal, accountID string) ([]UserAccessMethod, error) {
-	var out []UserAccessMethod
-	err := e.withAccess(ctx, p, e.udAccount(accountID), func(_ storage.ReadTx, v accessView) error {
-		out = v.uams(p.UserID, "")
-		return nil
-	})
-	return out, err
+	return e.accessMethods(ctx, p, e.udAccount(accountID), "")
 }
 
 // RevealUDAccountPassword is RevealADAccountPassword for a Universal Directory account, with the
@@ -369,10 +364,7 @@ func (e *Engine) RotateUDAccountPassword(ctx context.Context, p Principal, accou
 			return err
 		}
 	}
-	err := e.withAccess(ctx, p, e.udAccount(accountID), func(_ storage.ReadTx, v accessView) error {
-		return e.checkRotate(v, p, req.UserAccessMethod)
-	})
-	if err != nil {
+	if err := e.authorizeRotate(ctx, p, e.udAccount(accountID), req.UserAccessMethod); err != nil {
 		return err
 	}
 	return e.rotate(ctx, p, ResourceTypeUDAccount, accountID, rotationReasonOnDemand, pw)

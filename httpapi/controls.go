@@ -14,6 +14,7 @@ package httpapi
 //	DELETE /_fake/requests   forget them (204)
 //	POST   /_fake/tokens     {"team": T, "user": U} issues a bearer token acting as that user,
 //	                         service user or person (201, the service_token answer's shape)
+//	…/_fake/conditions       policy condition approvals (conditions.go)
 //
 // Every route calls a method of Controller, which Go code (package opatest) calls directly, so the
 // two forms share one implementation. The controls need no credentials: they are for a fake on a
@@ -65,8 +66,8 @@ func (c *Controller) Reset() error {
 }
 
 // Replace calls build and, when it succeeds, serves the engine it returned from then on and
-// forgets the faults, the recorded requests and the user tokens (they belong to the engine being
-// replaced). Requests in flight finish on the engine they started with. Replacements (Reset and
+// forgets the faults, the recorded requests, the user tokens and the condition approvals (they
+// belong to the engine being replaced). Requests in flight finish on the engine they started with. Replacements (Reset and
 // Replace) run one at a time, so the engine served is always the one the last build returned. It
 // returns build's error, and then nothing changed.
 func (c *Controller) Replace(build func() (*opa.Engine, error)) error {
@@ -80,6 +81,9 @@ func (c *Controller) Replace(build func() (*opa.Engine, error)) error {
 	c.faults.clear()
 	c.recorder.clear()
 	c.users.clear()
+	if c.cfg.Conditions != nil {
+		c.cfg.Conditions.Clear()
+	}
 	return nil
 }
 
@@ -229,6 +233,7 @@ func (h *Handler) controlRoutes() {
 	m.HandleFunc("GET /_fake/requests", h.control(h.listRequests))
 	m.HandleFunc("DELETE /_fake/requests", h.control(h.clearRequests))
 	m.HandleFunc("POST /_fake/tokens", h.control(h.userToken))
+	h.conditionRoutes()
 }
 
 func (h *Handler) control(fn func(w http.ResponseWriter, r *http.Request) error) http.HandlerFunc {

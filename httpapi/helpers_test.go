@@ -155,3 +155,20 @@ func (e *env) connID() string {
 func (e *env) projectID() string { return e.srv.Loaded().Team("demo").Projects["infra/domain-admins"] }
 
 func (e *env) rgID() string { return e.srv.Loaded().Team("demo").ResourceGroups["infra"] }
+
+// endUserAccountID returns the id of the demo account named name as the end user sees it.
+func (e *env) endUserAccountID(name string) string {
+	e.t.Helper()
+	var found struct {
+		List []struct {
+			Account struct {
+				ID string `json:"id"`
+			} `json:"account"`
+		} `json:"list"`
+	}
+	e.must(200, "end_user", "GET", "/active_directory/"+e.connID()+"/accounts?account_name="+name, nil).json(e.t, &found)
+	if len(found.List) != 1 {
+		e.t.Fatalf("the end user sees %d accounts named %s", len(found.List), name)
+	}
+	return found.List[0].Account.ID
+}

@@ -70,6 +70,10 @@ type Controls struct {
 	Reset    func() (*opa.Engine, error)
 	Clock    *opa.ManualClock
 	TokenTTL time.Duration
+	// Conditions, when set, is served at /_fake/conditions (Controller.Conditions); the engines
+	// must decide policy conditions with it (opa.WithConditionDecider(Conditions)). nil: those
+	// routes are 404.
+	Conditions *ConditionApprovals
 }
 
 // Option configures a Handler.

@@ -100,15 +100,7 @@ func (e *initialRotationEnv) replaceRule(initialRotation bool) {
 // reveal reveals svc-sql as the demo's end user and returns the password.
 func (e *initialRotationEnv) reveal() string {
 	e.t.Helper()
-	var found struct {
-		List []struct {
-			Account struct {
-				ID string `json:"id"`
-			} `json:"account"`
-		} `json:"list"`
-	}
-	e.must(200, "end_user", "GET", "/active_directory/"+e.connID()+"/accounts?account_name=svc-sql", nil).json(e.t, &found)
-	eu := "/active_directory/" + e.connID() + "/accounts/" + found.List[0].Account.ID
+	eu := "/active_directory/" + e.connID() + "/accounts/" + e.endUserAccountID("svc-sql")
 	var uams struct {
 		List []map[string]any `json:"list"`
 	}

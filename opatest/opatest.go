@@ -56,6 +56,9 @@ type Server struct {
 	Clock *opa.ManualClock
 	// HTTP is the test server.
 	HTTP *httptest.Server
+	// Conditions decides the MFA and access request conditions of security policies: every one is
+	// unmet until a test approves it, here or through /_fake/conditions (both the same list).
+	Conditions *httpapi.ConditionApprovals
 
 	tb       testing.TB    // nil from Start
 	fx       *fixture.File // with the seed WithSeed gave
@@ -119,7 +122,8 @@ func Start(opts ...Option) (*Server, error) {
 	if cfg.seed != nil {
 		fx.Seed = *cfg.seed // fx is the server's own copy
 	}
-	s := &Server{fx: fx, digest: fixtureDigest(fx), key: cfg.key, ownStore: cfg.store != nil, Team: fx.Teams[0].Name}
+	s := &Server{fx: fx, digest: fixtureDigest(fx), key: cfg.key, ownStore: cfg.store != nil, Team: fx.Teams[0].Name,
+		Conditions: httpapi.NewConditionApprovals()}
 	if s.key == nil {
 		s.key = make([]byte, 32)
 		_, _ = rand.Read(s.key) // crypto/rand.Read never fails
@@ -148,7 +152,7 @@ func Start(opts ...Option) (*Server, error) {
 	}
 	s.cur.Store(st)
 
-	controls := httpapi.Controls{Clock: s.Clock}
+	controls := httpapi.Controls{Clock: s.Clock, Conditions: s.Conditions}
 	if !s.ownStore {
 		controls.Reset = func() (*opa.Engine, error) {
 			s.Clock.Set(start)
@@ -185,7 +189,7 @@ func (c *config) load() (*fixture.File, error) {
 // build loads the fixture into a fresh engine on store.
 func (s *Server) build(store storage.Storage) (*state, error) {
 	ids := newSeededIDs(s.fx.Seed, 0)
-	eopts := []opa.Option{opa.WithKey(s.key)}
+	eopts := []opa.Option{opa.WithKey(s.key), opa.WithConditionDecider(s.Conditions)}
 	if ids != nil {
 		eopts = append(eopts, opa.WithIDSource(ids)) // after fixture.Build's WithSeed, so it wins
 	}

@@ -43,8 +43,9 @@ func (d *durable) closeDirs(log *slog.Logger) { closeDirs(d.dirs, log) }
 // openDurable opens the store in dir with the fixture loaded, completely: on the first start (or
 // after an interrupted one) it loads fx, with fx's seed for the generated ids; on later starts it
 // only rebuilds fx's in-memory directories. Later starts use random ids, so that objects created
-// after a restart never collide with the ones the seed gave before.
-func openDurable(ctx context.Context, dir, keyFile string, fx *fixture.File, clock opa.Clock, log *slog.Logger) (*durable, error) {
+// after a restart never collide with the ones the seed gave before. extra are engine options given
+// after the ones openDurable sets (the logger among them).
+func openDurable(ctx context.Context, dir, keyFile string, fx *fixture.File, clock opa.Clock, log *slog.Logger, extra ...opa.Option) (*durable, error) {
 	key, err := loadKey(dir, keyFile)
 	if err != nil {
 		return nil, err
@@ -101,6 +102,7 @@ func openDurable(ctx context.Context, dir, keyFile string, fx *fixture.File, clo
 	if fresh && fx.Seed != 0 {
 		opts = append(opts, opa.WithSeed(fx.Seed))
 	}
+	opts = append(opts, extra...)
 	if d.engine, err = opa.New(store, opts...); err != nil {
 		return fail(err)
 	}

@@ -119,8 +119,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		loaded *fixture.Loaded
 		reset  func() (*opa.Engine, error)
 	)
+	// With the controls on, /_fake/conditions decides the policies' MFA and access request
+	// conditions; without them no condition is ever met.
+	engineOpts := []opa.Option{opa.WithLogger(log)}
+	var approvals *httpapi.ConditionApprovals
+	if f.controls {
+		approvals = httpapi.NewConditionApprovals()
+		engineOpts = append(engineOpts, opa.WithConditionDecider(approvals))
+	}
 	if f.data != "" {
-		d, err := openDurable(ctx, f.data, f.keyFile, fx, engineClock, log)
+		d, err := openDurable(ctx, f.data, f.keyFile, fx, engineClock, log, engineOpts...)
 		if err != nil {
 			return err
 		}
@@ -134,7 +142,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 					clock.Set(fx.Now)
 				}
 			}
-			return fixture.Build(ctx, fx, fixture.Options{Clock: engineClock, EngineOptions: []opa.Option{opa.WithLogger(log)}})
+			return fixture.Build(ctx, fx, fixture.Options{Clock: engineClock, EngineOptions: engineOpts})
 		}
 		engine, loaded, err = build()
 		if err != nil {
@@ -168,7 +176,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 	opts := []httpapi.Option{httpapi.WithLogger(log), httpapi.WithOktaTokens(oktaTokens(fx))}
 	if f.controls {
-		opts = append(opts, httpapi.WithControls(httpapi.Controls{Reset: reset, Clock: clock}))
+		opts = append(opts, httpapi.WithControls(httpapi.Controls{Reset: reset, Clock: clock, Conditions: approvals}))
 	}
 	if f.cors != nil {
 		opts = append(opts, httpapi.WithCORS(f.cors))
