@@ -1,9 +1,13 @@
 package ldapdir_test
 
 import (
+	"fmt"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/cockroachdb/errors"
 
 	"github.com/opakit/opa"
 	"github.com/opakit/opa/directory/ldapdir"
@@ -133,6 +137,14 @@ func (s *sambaEnv) engine(t *testing.T, opt ldapdir.Option, dcs ...string) (*opa
 		t.Fatal(err)
 	}
 	sys := opa.SystemPrincipal(team)
+	// The create binds first: a password the DC refuses stores nothing and never shows in the error.
+	_, err = e.CreateADConnection(c, sys, opa.ADConnectionInput{
+		Name: "samba", Domain: s.domain, DomainControllers: dcs,
+		ServiceAccountUsername: s.admin, ServiceAccountPassword: "Not-" + s.adminPassword,
+	})
+	if !errors.Is(err, opa.ErrInvalid) || strings.Contains(fmt.Sprintf("%+v", err), s.adminPassword) {
+		t.Fatalf("create with a wrong service account password: %v, want ErrInvalid without the password", err)
+	}
 	conn, err := e.CreateADConnection(c, sys, opa.ADConnectionInput{
 		Name: "samba", Domain: s.domain, DomainControllers: dcs,
 		ServiceAccountUsername: s.admin, ServiceAccountPassword: s.adminPassword,

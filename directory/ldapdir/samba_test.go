@@ -377,6 +377,13 @@ func TestSambaSetPassword(t *testing.T) {
 	if _, err := wrong.Search(ctx(t), directory.SearchRequest{BaseDN: aliceDN}); !errors.Is(err, directory.ErrUnavailable) {
 		t.Errorf("bind with a wrong password: %v, want ErrUnavailable (invalid credentials)", err)
 	}
+	// Authenticate is what a connection's create or update asks: the server's answer to a bind.
+	if err := wrong.Authenticate(ctx(t)); !errors.Is(err, directory.ErrCredentials) || !errors.Is(err, directory.ErrUnavailable) {
+		t.Errorf("Authenticate with a wrong password: %v, want ErrCredentials and ErrUnavailable", err)
+	}
+	if err := asAlice.Authenticate(ctx(t)); err != nil {
+		t.Errorf("Authenticate with the new password: %v", err)
+	}
 
 	// The domain's policy (length 7, complexity) refuses these.
 	for _, bad := range []string{"abc", "alllowercase"} {
