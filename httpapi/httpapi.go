@@ -24,6 +24,7 @@
 package httpapi
 
 import (
+	"io"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -37,6 +38,12 @@ import (
 
 // maxBody is the largest request body accepted.
 const maxBody = 1 << 20
+
+// maxDrain bounds how much of a body over maxBody is read and discarded after its 400 is sent. A
+// client still writing its body when the server closes the connection gets a TCP reset, which can
+// destroy the answer before the client reads it; reading (up to this bound, and within the
+// server's read timeout) until the client stops lets it see its 400.
+const maxDrain = 8 << 20
 
 // Handler is the HTTP API. Make one with New. It is safe for concurrent use.
 type Handler struct {
@@ -138,12 +145,14 @@ func (h *Handler) SetEngine(e *opa.Engine) { h.engine.Store(e) }
 
 // ServeHTTP implements http.Handler. With WithCORS, the CORS headers come first (see CORSPolicy).
 // Every route's body is capped at 1 MiB: a larger declared
-// Content-Length is refused with 400 before any handler runs (the connection is then closed), and
-// reading past the cap fails.
+// Content-Length is refused with 400 before any handler runs and before any of it is read (then up
+// to 8 MiB of it is read and discarded, so that a client still sending sees the answer, and the
+// connection is closed), and reading past the cap fails.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if h.applyCORS(w, r) {
 		return // an allowed preflight, answered
 	}
+	body := r.Body
 	if r.Body != nil && r.Body != http.NoBody {
 		r.Body = http.MaxBytesReader(w, r.Body, maxBody)
 	}
@@ -156,7 +165,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if r.ContentLength > maxBody {
-		w.Header().Set("Connection", "close") // the rest of the body is never read
+		w.Header().Set("Connection", "close")
+		defer drainAfterAnswer(w, body, r.ContentLength)
 		err := errclass.Mark(errclass.Invalid, "the request body is larger than %d bytes", maxBody)
 		if strings.HasPrefix(r.URL.Path, "/api/") {
 			h.writeOktaError(w, r, err)
@@ -166,4 +176,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.mux.ServeHTTP(w, r)
+}
+
+// drainAfterAnswer sends what has been written of the answer, then reads and discards up to
+// maxDrain bytes of an oversized body (see maxDrain). Errors end it: the connection is closed next.
+func drainAfterAnswer(w http.ResponseWriter, body io.Reader, declared int64) {
+	if body == nil {
+		return
+	}
+	_ = http.NewResponseController(w).Flush()
+	_, _ = io.Copy(io.Discard, io.LimitReader(body, min(declared, maxDrain)))
 }
