@@ -10,11 +10,12 @@
 // httpapi. Errors carry one of the classes ErrNotFound, ErrConflict, ErrInvalid, ErrUnauthorized,
 // ErrForbidden, ErrUnavailable, ErrTimeout and ErrCorrupt; match them with errors.Is.
 //
-// Roles (decided here, documented in DESIGN notes of Principal): pam_admin manages identities (users,
-// groups, service keys); resource_admin manages connections, sync jobs, account rules, rule settings,
-// resource groups and projects; security_admin manages security policies, project checkout and
-// password settings, forced check-ins and the team-wide account lists; the delegated_ variants hold
-// the same rights inside one resource group; end_user reaches only what a security policy grants.
+// Roles (decided here; each Engine method's doc names the roles it needs, and principal.go holds the
+// checks): pam_admin manages identities (users, groups, service keys); resource_admin manages
+// connections, sync jobs, account rules, rule settings, resource groups and projects; security_admin
+// manages security policies, project checkout and password settings, forced check-ins and the
+// team-wide account lists; the delegated_ variants hold the same rights inside one resource group;
+// end_user reaches only what a security policy grants.
 package opa
 
 import (

@@ -36,6 +36,8 @@ export OPA_POSTGRES=1 # TestMains of the PostgreSQL tests start (and remove) a c
 
 echo "== go test -race"
 go test -race -count=1 ./...
+# opatest's examples and parallel tests, three times over: fakes in one binary stay isolated
+go test -race -count=3 -run 'Example|TestParallel' ./opatest
 ./scripts/fuzz.sh # every fuzz target for a bounded number of runs, then 200 file store kills (2-3 minutes)
 
 echo "== browser-side reveal"
