@@ -5,8 +5,9 @@
 #   2. builds wasm/opa-reveal.wasm and copies wasm_exec.js (wasm/build.sh);
 #   3. GOOS=js GOARCH=wasm go test ./revealjwe ./wasm/... under node (Go's go_js_wasm_exec);
 #   4. the node interop tests against the `jose` package (wasm/test/interop.test.mjs);
-#   5. the end-to-end tests in headless Chromium (webui TestRevealInChromium against a fake API and
-#      TestRevealInChromiumRealServer against httpapi via opatest; OPA_E2E=1).
+#   5. the end-to-end tests in headless Chromium (webui TestRevealInChromium against a fake API,
+#      TestRevealInChromiumRealServer against httpapi via opatest, TestHelperMissingInChromium for
+#      the page's load error; OPA_E2E=1).
 # A component that cannot be installed is a failure, never a skip (CI=true or not).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -42,7 +43,7 @@ go build -o wasm/test/out/encrypt ./wasm/testdata/encrypt
 (cd wasm/test && OPA_ENCRYPT_BIN="$PWD/out/encrypt" node --test interop.test.mjs)
 
 log "end-to-end in headless Chromium"
-OPA_E2E=1 go test -count=1 -run 'TestRevealInChromium' -v ./webui
+OPA_E2E=1 go test -count=1 -run 'Chromium' -v ./webui
 OPA_E2E=1 go test -count=1 -run 'TestCORSFromAnotherOriginInChromium' -v ./cmd/opaserver # CORS: a page of another origin calls opaserver -cors-origin
 
 log "browser tests passed"

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -157,6 +158,7 @@ type e2eResult struct {
 	Passwords []string `json:"passwords"`
 	Errors    []string `json:"errors"`
 	Bodies    []string `json:"bodies"`
+	URLs      []string `json:"urls"`
 }
 
 // e2eSetup skips unless OPA_E2E is set and returns the wasm directory, failing if anything the
@@ -203,6 +205,11 @@ func runBrowser(t *testing.T, wasmDir, pageURL, team, keyID, keySecret string, w
 		t.Errorf("page showed %q, want the directory password twice", res.Passwords)
 	}
 	checkBodies(t, "browser", res.Bodies)
+	for _, u := range res.URLs {
+		if strings.Contains(u, "key_secret") || strings.Contains(u, url.QueryEscape(keySecret)) {
+			t.Errorf("the page requested %s: the key secret went into a URL", u)
+		}
+	}
 	return res
 }
 
@@ -278,4 +285,31 @@ func TestRevealInChromiumRealServer(t *testing.T) {
 		}
 		return pw
 	})
+}
+
+// TestHelperMissingInChromium serves the demo page without the helper's assets (as from a checkout
+// where wasm/build.sh never ran): the page must say so in its status line, as an error, and keep
+// the Reveal button disabled, rather than do nothing.
+func TestHelperMissingInChromium(t *testing.T) {
+	wasmDir := e2eSetup(t)
+	srv := httptest.NewServer(http.StripPrefix("/ui", webui.Handler(os.DirFS(t.TempDir()))))
+	defer srv.Close()
+	cmd := exec.Command("node", filepath.Join(wasmDir, "test", "e2e.mjs"), srv.URL+"/ui/")
+	cmd.Env = append(os.Environ(), "OPA_E2E_LOAD_ERROR=1")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("e2e.mjs: %v\n%s", err, stderr.String())
+	}
+	var res struct {
+		Status         string `json:"status"`
+		RevealDisabled bool   `json:"reveal_disabled"`
+	}
+	if err := json.Unmarshal(out, &res); err != nil {
+		t.Fatalf("e2e.mjs output %q: %v", out, err)
+	}
+	if !strings.Contains(res.Status, "reveal helper could not load") || !res.RevealDisabled {
+		t.Errorf("page status %q, reveal disabled %v; want the load error and a disabled button", res.Status, res.RevealDisabled)
+	}
 }

@@ -55,3 +55,28 @@ func TestHandler(t *testing.T) {
 		})
 	}
 }
+
+// TestPageCannotSubmitNatively checks the page has nothing a browser could submit on its own: no
+// form element and no named input, so the key secret can never end up in a URL even when the
+// page's script did not load.
+func TestPageCannotSubmitNatively(t *testing.T) {
+	b, err := static.ReadFile("static/index.html")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := strings.ToLower(string(b))
+	for _, bad := range []string{"<form", " name=\"team\"", " name=\"key_id\"", " name=\"key_secret\"", "type=\"submit\""} {
+		if strings.Contains(page, bad) {
+			t.Errorf("index.html contains %q", bad)
+		}
+	}
+	for _, id := range []string{"team", "key-id", "key-secret"} {
+		i := strings.Index(page, "id=\""+id+"\"")
+		if i < 0 {
+			t.Fatalf("no #%s", id)
+		}
+		if tag := page[strings.LastIndex(page[:i], "<"):i+strings.Index(page[i:], ">")]; strings.Contains(tag, "name=") {
+			t.Errorf("#%s has a name attribute: %s", id, tag)
+		}
+	}
+}

@@ -1,7 +1,9 @@
 // e2e.mjs drives the reveal demo page in headless Debian Chromium with playwright-core:
 //   node e2e.mjs <page URL>   (env OPA_TEAM, OPA_KEY_ID, OPA_KEY_SECRET)
 // It signs in, reveals with an EC P-256 key and then an RSA-2048 key, and prints
-// {"passwords": [...], "errors": [...], "bodies": [...]} on stdout. Run by webui's TestRevealInChromium.
+// {"passwords": [...], "errors": [...], "bodies": [...], "urls": [...]} on stdout. Run by webui's
+// TestRevealInChromium. With OPA_E2E_LOAD_ERROR=1 it only waits for the page's status to turn into
+// an error (the helper could not load) and reports it as {"status": ...}.
 import { chromium } from "playwright-core";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -12,6 +14,8 @@ const profile = mkdtempSync(join(tmpdir(), "opa-chromium-"));
 const errors = [];
 const passwords = [];
 const bodies = []; // every request body the page sent, for the caller to check for private keys
+let result = null; // set in OPA_E2E_LOAD_ERROR mode
+const urls = []; // every URL the page requested (a native form submission would show up here)
 const browser = await chromium.launchPersistentContext(profile, {
   executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
   headless: true,
@@ -26,27 +30,33 @@ try {
   page.on("console", (m) => {
     if (m.type() === "error" && !m.text().startsWith("Failed to load resource")) errors.push("console: " + m.text());
   });
-  page.on("request", (r) => { const b = r.postData(); if (b) bodies.push(b); });
+  page.on("request", (r) => { urls.push(r.url()); const b = r.postData(); if (b) bodies.push(b); });
   page.on("response", (r) => { if (r.status() >= 400) errors.push(`HTTP ${r.status()} ${r.url()}`); });
   page.setDefaultTimeout(60_000);
   await page.goto(url);
-  await page.fill("#team", process.env.OPA_TEAM);
-  await page.fill("#key-id", process.env.OPA_KEY_ID);
-  await page.fill("#key-secret", process.env.OPA_KEY_SECRET);
-  await page.click("#sign-in");
-  await page.waitForSelector("#uams option", { state: "attached" });
-  for (const kind of ["P-256", "RSA-2048"]) {
-    await page.selectOption("#kind", kind);
-    await page.click("#clear");
-    await page.click("#reveal");
-    await page.waitForFunction(() => document.getElementById("password").textContent !== "" ||
-      document.getElementById("status").className === "error");
-    const status = await page.textContent("#status");
-    if (await page.getAttribute("#status", "class") === "error") errors.push(`${kind}: ${status}`);
-    passwords.push(await page.textContent("#password"));
+  if (process.env.OPA_E2E_LOAD_ERROR) {
+    await page.waitForSelector("#status.error");
+    result = { status: await page.textContent("#status"), reveal_disabled: await page.isDisabled("#reveal") };
+  } else {
+    await page.waitForFunction(() => document.getElementById("status").textContent.startsWith("Ready"));
+    await page.fill("#team", process.env.OPA_TEAM);
+    await page.fill("#key-id", process.env.OPA_KEY_ID);
+    await page.fill("#key-secret", process.env.OPA_KEY_SECRET);
+    await page.press("#key-secret", "Enter"); // Enter signs in (and must never submit a form)
+    await page.waitForSelector("#uams option", { state: "attached" });
+    for (const kind of ["P-256", "RSA-2048"]) {
+      await page.selectOption("#kind", kind);
+      await page.click("#clear");
+      await page.click("#reveal");
+      await page.waitForFunction(() => document.getElementById("password").textContent !== "" ||
+        document.getElementById("status").className === "error");
+      const status = await page.textContent("#status");
+      if (await page.getAttribute("#status", "class") === "error") errors.push(`${kind}: ${status}`);
+      passwords.push(await page.textContent("#password"));
+    }
   }
 } finally {
   await browser.close();
   rmSync(profile, { recursive: true, force: true });
 }
-process.stdout.write(JSON.stringify({ passwords, errors, bodies }) + "\n");
+process.stdout.write(JSON.stringify(result ?? { passwords, errors, bodies, urls }) + "\n");

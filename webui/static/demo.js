@@ -1,6 +1,8 @@
 // demo.js drives the reveal demo page: service-key sign-in, domain/account/access-method pickers,
 // and a reveal whose key pair lives in the WASM helper (opa-reveal.js). Plain JS, no framework.
-import { generateKey, decrypt, destroyKey } from "./opa-reveal.js";
+// The helper is imported dynamically so that a helper that cannot load (not built, blocked) shows
+// an error on the page instead of leaving it silently dead.
+let helper = null; // the opa-reveal.js module once loaded
 
 const $ = (id) => document.getElementById(id);
 const state = { team: "", token: "", domain: "", account: "", uams: [] };
@@ -38,8 +40,7 @@ function fill(select, items, value, label) {
   );
 }
 
-async function signIn(ev) {
-  ev.preventDefault();
+async function signIn() {
   try {
     state.team = $("team").value.trim();
     state.token = "";
@@ -79,22 +80,35 @@ async function reveal() {
   let handle;
   try {
     status("Generating a key pair in the browser…");
-    const key = await generateKey({ kind: $("kind").value });
+    const key = await helper.generateKey({ kind: $("kind").value });
     handle = key.handle;
     status("Asking the server to encrypt the password to the public key…");
     const resp = await api("POST", `${accountPath()}/reveal_credentials`, { public_key: key.publicJwk, user_access_method: uam });
-    $("password").textContent = await decrypt(resp.password_jwe, handle);
+    $("password").textContent = await helper.decrypt(resp.password_jwe, handle);
     status("Password decrypted in the browser.");
   } catch (e) {
     status(e.code === "decrypt_failed" ? "Could not decrypt the server's answer." : e.message, true);
   } finally {
-    if (handle) await destroyKey(handle).catch(() => {});
+    if (handle) await helper.destroyKey(handle).catch(() => {});
   }
 }
 
 const guarded = (f) => () => f().catch((e) => status(e.message, true));
-$("sign-in-form").addEventListener("submit", signIn);
+$("sign-in").addEventListener("click", () => signIn());
+for (const id of ["team", "key-id", "key-secret"]) {
+  $(id).addEventListener("keydown", (ev) => { if (ev.key === "Enter") signIn(); });
+}
 $("domains").addEventListener("change", guarded(pickDomain));
 $("accounts").addEventListener("change", guarded(pickAccount));
 $("reveal").addEventListener("click", () => reveal());
 $("clear").addEventListener("click", () => { $("password").textContent = ""; });
+
+try {
+  const mod = await import("./opa-reveal.js");
+  await mod.load();
+  helper = mod;
+  $("reveal").disabled = false;
+  status("Ready. Sign in with a service key.");
+} catch (e) {
+  status(`The reveal helper could not load (${e.message}); revealing is unavailable. Build it with wasm/build.sh or run opaserver from a checkout with the Go toolchain.`, true);
+}
