@@ -75,7 +75,7 @@ func TestPageCannotSubmitNatively(t *testing.T) {
 		if i < 0 {
 			t.Fatalf("no #%s", id)
 		}
-		if tag := page[strings.LastIndex(page[:i], "<"):i+strings.Index(page[i:], ">")]; strings.Contains(tag, "name=") {
+		if tag := page[strings.LastIndex(page[:i], "<") : i+strings.Index(page[i:], ">")]; strings.Contains(tag, "name=") {
 			t.Errorf("#%s has a name attribute: %s", id, tag)
 		}
 	}
