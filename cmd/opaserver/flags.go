@@ -5,11 +5,13 @@ import (
 	"flag"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/cockroachdb/errors"
 
+	"github.com/opakit/opa/fixture"
 	"github.com/opakit/opa/httpapi"
 )
 
@@ -21,6 +23,8 @@ type flags struct {
 	data     string
 	keyFile  string
 	fixtures string
+	// generate is the -generate section added to the fixture's first team (nil: none).
+	generate *fixture.Generate
 	controls bool
 	verbose  bool
 	wasmDir  string
@@ -42,6 +46,36 @@ func (o *originList) Set(v string) error {
 		}
 	}
 	return nil
+}
+
+// parseGenerate reads a -generate value: a count N (N users, N accounts and N computers) or
+// comma-separated users=, accounts=, computers= and seed= settings. The seed defaults to 1.
+func parseGenerate(v string) (*fixture.Generate, error) {
+	g := &fixture.Generate{Seed: 1}
+	if n, err := strconv.Atoi(v); err == nil {
+		g.Users, g.Accounts, g.Computers = n, n, n
+		return g, nil
+	}
+	for _, kv := range strings.Split(v, ",") {
+		k, val, ok := strings.Cut(strings.TrimSpace(kv), "=")
+		n, err := strconv.ParseUint(val, 10, 64)
+		if !ok || err != nil {
+			return nil, errors.Newf("%q: want N or users=N,accounts=N,computers=N,seed=S", v)
+		}
+		switch k {
+		case "users":
+			g.Users = int(min(n, fixture.MaxGenerated+1))
+		case "accounts":
+			g.Accounts = int(min(n, fixture.MaxGenerated+1))
+		case "computers":
+			g.Computers = int(min(n, fixture.MaxGenerated+1))
+		case "seed":
+			g.Seed = n
+		default:
+			return nil, errors.Newf("%q: unknown setting %q (users, accounts, computers, seed)", v, k)
+		}
+	}
+	return g, nil
 }
 
 // limits are the HTTP server's connection limits. A zero duration turns that timeout off.
@@ -90,6 +124,11 @@ func parseFlags(args []string, stdout, stderr io.Writer) (flags, error) {
 	fs.StringVar(&f.data, "data", "", "data directory for the durable file store (default: in memory)")
 	fs.StringVar(&f.keyFile, "key-file", "", "file holding the 32-byte key-encryption key (raw or 64 hex digits); default with -data: DIR/kek, generated on first start")
 	fs.StringVar(&f.fixtures, "fixtures", "", "fixture file to load instead of the embedded demo (docs/fixtures.md)")
+	fs.Func("generate", "add generated data to the fixture's first team (docs/fixtures.md, Generate): N users, accounts and computers, or users=N,accounts=N,computers=N,seed=S (seed default 1)", func(v string) error {
+		g, err := parseGenerate(v)
+		f.generate = g
+		return err
+	})
 	fs.BoolVar(&f.controls, "controls", true, "serve the unauthenticated test-fixture controls under /_fake/ (default: on in memory, off with -data)")
 	fs.StringVar(&f.wasmDir, "wasm-dir", "wasm", "directory with the reveal demo's WASM assets (wasm/build.sh), served under /ui/")
 	fs.BoolVar(&f.verbose, "v", false, "log every request failure in detail")

@@ -148,3 +148,40 @@ func TestReadmeListsEveryFlag(t *testing.T) {
 		}
 	}
 }
+
+// TestGenerateFlag: -generate N adds N generated users, accounts and computers to the demo team,
+// and the server lists the generated users; a bad value is refused before anything starts.
+func TestGenerateFlag(t *testing.T) {
+	for _, tc := range []struct {
+		arg  string
+		want fixture.Generate
+	}{
+		{"30", fixture.Generate{Seed: 1, Users: 30, Accounts: 30, Computers: 30}},
+		{"users=5,accounts=7,seed=9", fixture.Generate{Seed: 9, Users: 5, Accounts: 7}},
+	} {
+		f, err := parseFlags([]string{"-generate", tc.arg}, &bytes.Buffer{}, &bytes.Buffer{})
+		if err != nil || f.generate == nil || *f.generate != tc.want {
+			t.Errorf("-generate %s: %+v, %v; want %+v", tc.arg, f.generate, err, tc.want)
+		}
+	}
+	for _, bad := range []string{"many", "users=x", "disks=3"} {
+		if _, err := parseFlags([]string{"-generate", bad}, &bytes.Buffer{}, &bytes.Buffer{}); err == nil {
+			t.Errorf("-generate %s accepted", bad)
+		}
+	}
+	var out, errOut bytes.Buffer
+	err := run(t.Context(), []string{"-addr", "127.0.0.1:0", "-generate", "users=2000000"}, &out, &errOut)
+	if err == nil || !strings.Contains(err.Error(), "teams[0].generate.users: must be 0-1000000") {
+		t.Fatalf("too many users: %v", err)
+	}
+
+	bin := buildServer(t)
+	cmd, b, stderr := start(t, bin, "-generate", "30")
+	tok := exchange(t, b)
+	// The demo's connection syncs at load time: the 30 generated accounts are discovered.
+	status, body := get(t, b.base+"/v1/teams/demo/resource_assignment/active_directory/"+connectionIDs(t, b)[0]+"/accounts?count=1000", tok)
+	if n := strings.Count(string(body), ",OU=Generated,DC=corp"); status != 200 || n != 30 {
+		t.Fatalf("accounts: %d, %d generated, want 30: %.300s", status, n, body)
+	}
+	stop(t, cmd, stderr)
+}

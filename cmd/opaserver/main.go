@@ -5,6 +5,7 @@
 //	go run ./cmd/opaserver -addr 127.0.0.1:0     # any free port
 //	go run ./cmd/opaserver -fixtures my.json     # your fixture file (docs/fixtures.md)
 //	go run ./cmd/opaserver -data ./opa-data      # durable file store in ./opa-data
+//	go run ./cmd/opaserver -generate 100000      # plus 100k generated users, accounts, computers
 //
 // On start it prints the base URL, the team, the first service key (in the demo, an
 // administrator's) and the key of a service user a security policy covers (the end user, the one
@@ -98,6 +99,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fx, err := fixture.Parse(doc)
 	if err != nil {
 		return errors.Wrap(err, "fixture")
+	}
+	if f.generate != nil {
+		if err := fx.AddGenerate(*f.generate); err != nil {
+			return errors.Wrap(err, "-generate")
+		}
 	}
 
 	var clock *opa.ManualClock
