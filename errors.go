@@ -30,6 +30,13 @@ var (
 	ErrCorrupt = errclass.Corrupt
 )
 
+// ErrMissingRole marks an ErrForbidden whose cause is a role the principal does not hold, as
+// opposed to an access method that does not authorize the operation or a condition that is not
+// met. It is not a class of its own: ErrorClass still returns ErrForbidden, and errors.Is(err,
+// ErrMissingRole) tells the two apart. The HTTP API answers it 401 authorization_error
+// ("Missing capability: role"), as the API reference does.
+var ErrMissingRole = errors.New("missing role")
+
 // The constructors of classed errors, one per class: each returns a new error with the message,
 // marked with its class through errclass (the one way every package of the module builds them).
 // Messages never contain a secret.
@@ -42,6 +49,11 @@ func invalidf(format string, args ...any) error { return errclass.Mark(ErrInvali
 
 func forbiddenf(format string, args ...any) error {
 	return errclass.Mark(ErrForbidden, format, args...)
+}
+
+// missingRolef is forbiddenf for a role the principal does not hold (tagged ErrMissingRole).
+func missingRolef(format string, args ...any) error {
+	return errclass.Tag(errclass.Mark(ErrForbidden, format, args...), ErrMissingRole)
 }
 
 func unauthorizedf(format string, args ...any) error {

@@ -41,21 +41,21 @@ func (a *AgentAction) validate() error {
 	a.Parameters.Action = strings.ToUpper(strings.TrimSpace(a.Parameters.Action))
 	switch {
 	case strings.TrimSpace(a.ID) == "":
-		return invalidf("Api validation failed: id is required")
+		return invalidf("id is required")
 	case a.Parameters.Action == "":
-		return invalidf("Api validation failed: parameters.action is required")
+		return invalidf("parameters.action is required")
 	case a.Parameters.Action != GroupActionAdd && a.Parameters.Action != GroupActionRemove:
-		return invalidf("Api validation failed: parameters.action must be ADD or REMOVE")
+		return invalidf("parameters.action must be ADD or REMOVE")
 	case strings.TrimSpace(a.Parameters.Attribute) == "":
-		return invalidf("Api validation failed: parameters.attribute is required (member for AD)")
+		return invalidf("parameters.attribute is required (member for AD)")
 	case len(a.Parameters.Values) == 0:
-		return invalidf("Api validation failed: parameters.values needs at least one user id")
+		return invalidf("parameters.values needs at least one user id")
 	case len(a.Parameters.Values) > MaxGroupMembershipValues:
-		return invalidf("Api validation failed: parameters.values allows at most %d user ids", MaxGroupMembershipValues)
+		return invalidf("parameters.values allows at most %d user ids", MaxGroupMembershipValues)
 	}
 	for _, v := range a.Parameters.Values {
 		if strings.TrimSpace(v) == "" {
-			return invalidf("Api validation failed: parameters.values holds an empty user id")
+			return invalidf("parameters.values holds an empty user id")
 		}
 	}
 	return nil
@@ -84,7 +84,7 @@ func (e *Engine) ModifyDirectoryGroup(ctx context.Context, p Principal, appInsta
 	err := e.store.View(ctx, func(tx storage.ReadTx) error {
 		c, err := storage.Connections.First(tx, storage.ConnectionsByAppInstance, appInstanceID)
 		if err != nil || c.TeamID != p.TeamID {
-			return notFoundf("Not found: Resource not found: %s (AppInstance)", appInstanceID)
+			return notFoundf("Resource not found: %s (AppInstance)", appInstanceID)
 		}
 		conn = c
 		return nil
@@ -113,13 +113,13 @@ func (e *Engine) modifyGroup(ctx context.Context, conn *storage.Connection, acti
 	base := domainDN(conn.Domain)
 	group, err := resolveObject(ctx, dir, base, action.ID, "(|(objectClass=group)(objectClass=groupOfNames)(objectClass=groupOfUniqueNames))")
 	if err != nil {
-		return wrapNotFound(err, "Not found: Resource not found: %s (Group)", action.ID)
+		return wrapNotFound(err, "Resource not found: %s (Group)", action.ID)
 	}
 	members := make([]string, 0, len(action.Parameters.Values))
 	for _, v := range action.Parameters.Values {
 		dn, err := resolveObject(ctx, dir, base, v, "")
 		if err != nil {
-			return wrapNotFound(err, "Not found: Resource not found: %s (User)", v)
+			return wrapNotFound(err, "Resource not found: %s (User)", v)
 		}
 		members = append(members, dn)
 	}

@@ -150,7 +150,7 @@ func (p Principal) require(role Role) error {
 		return err
 	}
 	if !p.HasRole(role) {
-		return forbiddenf("missing capability: the %s role is required", role)
+		return missingRolef("missing capability: the %s role is required", role)
 	}
 	return nil
 }
@@ -161,7 +161,7 @@ func (p Principal) requireIn(role Role, resourceGroupID string) error {
 		return err
 	}
 	if !p.HasRoleIn(role, resourceGroupID) {
-		return forbiddenf("missing capability: the %s role is required for this resource group", role)
+		return missingRolef("missing capability: the %s role is required for this resource group", role)
 	}
 	return nil
 }
@@ -182,7 +182,7 @@ func (p Principal) requireRGAdmin(resourceGroupID string) error {
 	if p.HasRoleIn(RoleResourceAdmin, resourceGroupID) || p.HasRoleIn(RoleSecurityAdmin, resourceGroupID) {
 		return nil
 	}
-	return forbiddenf("missing capability: the resource_admin or security_admin role is required for this resource group")
+	return missingRolef("missing capability: the resource_admin or security_admin role is required for this resource group")
 }
 
 // requireConnRead allows resource_admin and security_admin (read-only).
@@ -193,7 +193,7 @@ func (p Principal) requireConnRead() error {
 	if p.HasRole(RoleResourceAdmin) || p.HasRole(RoleSecurityAdmin) {
 		return nil
 	}
-	return forbiddenf("missing capability: the resource_admin or security_admin role is required")
+	return missingRolef("missing capability: the resource_admin or security_admin role is required")
 }
 
 // requireJobAdmin allows resource_admin, and delegated_resource_admin (whose rights are then
@@ -205,7 +205,7 @@ func (p Principal) requireJobAdmin() error {
 	if p.HasRole(RoleResourceAdmin) || p.HasAnyDelegated(RoleResourceAdmin) {
 		return nil
 	}
-	return forbiddenf("missing capability: the resource_admin role is required")
+	return missingRolef("missing capability: the resource_admin role is required")
 }
 
 // requireResourceRead allows reading connections' jobs, rules and servers: resource admins
@@ -217,7 +217,7 @@ func (p Principal) requireResourceRead() error {
 	if p.HasRole(RoleResourceAdmin) || p.HasRole(RoleSecurityAdmin) || p.HasAnyDelegated(RoleResourceAdmin) {
 		return nil
 	}
-	return forbiddenf("missing capability: the resource_admin or security_admin role is required")
+	return missingRolef("missing capability: the resource_admin or security_admin role is required")
 }
 
 // requireProjectSecurity checks that the project exists in the resource group and that p is a

@@ -87,6 +87,7 @@ func (h *Handler) oktaPrincipal(ctx context.Context, e *opa.Engine, r *http.Requ
 	if tok == "" {
 		return opa.Principal{}, fail
 	}
+	fail = errclass.Tag(errclass.Mark(errclass.Unauthorized, "invalid token provided"), errInvalidToken)
 	if h.ctl != nil {
 		if p, err := h.ctl.userPrincipal(ctx, e, "", tok); err == nil {
 			return p, nil

@@ -98,14 +98,14 @@ func registeredRoutes(t *testing.T) []route {
 type outcome int
 
 const (
-	unauthenticated outcome = iota // exactly 401
-	denied                         // 403 or 404: refused, and nothing revealed about the target
+	unauthenticated outcome = iota // exactly 401 authentication_error (401 E0000004/E0000011 on /api/v1)
+	denied                         // 401 authorization_error (missing role), 403 or 404: refused, and nothing revealed about the target
 	allowed                        // not 401/403 (and not 5xx): the role may call it
 	anyOutcome                     // not a 5xx; no claim (documented per case below)
 )
 
 func (o outcome) String() string {
-	return [...]string{"401", "403/404", "allowed", "any"}[o]
+	return [...]string{"401 authentication", "401 authorization/403/404", "allowed", "any"}[o]
 }
 
 var matrixRoles = []string{"all", "resource", "security", "delegated", "other_delegate", "end_user", "other_team", "expired", "garbage", "none"}
@@ -334,11 +334,16 @@ func TestAuthzMatrix(t *testing.T) {
 			got := rec.Code
 			counts[want]++
 			bad := got >= 500
+			var errBody struct {
+				Type      string `json:"type"`
+				ErrorCode string `json:"errorCode"`
+			}
+			_ = json.Unmarshal(rec.Body.Bytes(), &errBody)
 			switch want {
 			case unauthenticated:
-				bad = bad || got != 401
+				bad = bad || got != 401 || errBody.Type != "authentication_error" && errBody.ErrorCode != "E0000004" && errBody.ErrorCode != "E0000011"
 			case denied:
-				bad = bad || got != 403 && got != 404
+				bad = bad || got != 403 && got != 404 && (got != 401 || errBody.Type != "authorization_error")
 			case allowed:
 				bad = bad || got == 401 || got == 403
 			}

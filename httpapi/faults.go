@@ -165,8 +165,7 @@ func (s *faultSet) apply(w http.ResponseWriter, r *http.Request, now func() time
 		return true
 	}
 	if strings.HasPrefix(r.URL.Path, "/api/v1/") {
-		b, _ := json.Marshal(oktaError{ErrorCode: "E0000047", ErrorSummary: http.StatusText(f.Status), ErrorLink: "E0000047",
-			ErrorID: newErrorID(), ErrorCauses: []oktaCauses{}})
+		b, _ := json.Marshal(oktaErrorFor(f.Status, nil))
 		_, _ = w.Write(b)
 		return true
 	}

@@ -1,12 +1,13 @@
 package httpapi_test
 
 import (
+	"encoding/json"
 	"slices"
 	"testing"
 )
 
 // TestRoleMatrix calls each admin route as each role: the allowed roles succeed (2xx), the others
-// get 403 with forbidden_error. Roles (testdata/fixtures/demo.json): all = pam_admin +
+// get 401 with authorization_error "Missing capability: role" (the reference's samples). Roles (testdata/fixtures/demo.json): all = pam_admin +
 // resource_admin + security_admin; resource; security; delegated = delegated resource and security
 // admin of resource group "infra"; end_user.
 func TestRoleMatrix(t *testing.T) {
@@ -91,10 +92,22 @@ func TestRoleMatrix(t *testing.T) {
 					t.Errorf("%s: status %d (allowed %v): %s", role, r.status, tc.allowed, r.body)
 					continue
 				}
-				if !ok && r.status != 403 {
-					t.Errorf("%s: status %d, want 403: %s", role, r.status, r.body)
+				if !ok && !missingRole(r) {
+					t.Errorf("%s: status %d, want 401 authorization_error: %s", role, r.status, r.body)
 				}
 			}
 		})
 	}
+}
+
+// missingRole reports whether r is the /v1 answer to a missing role: 401, type
+// authorization_error, message "Missing capability: role".
+func missingRole(r response) bool {
+	var b struct {
+		Type    string `json:"type"`
+		Code    int    `json:"code"`
+		Message string `json:"message"`
+	}
+	return r.status == 401 && json.Unmarshal(r.body, &b) == nil && b.Type == "authorization_error" && b.Code == 401 &&
+		b.Message == "Missing capability: role"
 }

@@ -99,8 +99,18 @@ type list[T any] struct {
 	List []T `json:"list"`
 }
 
-// status maps an error class to the HTTP status and the /v1 error type.
+// missingRoleMessage is the /v1 message of a missing role, verbatim from the API reference's
+// sample (the engine's message, which names the role, stays in Go errors).
+const missingRoleMessage = "Missing capability: role"
+
+// status maps an error to the HTTP status and the /v1 error type: the one place that decides
+// them. A missing role (opa.ErrMissingRole) is 401 authorization_error, as the reference's
+// samples show; any other ErrForbidden (an access method that does not authorize, an unmet
+// condition) is 403 forbidden_error.
 func status(err error) (int, string) {
+	if errors.Is(err, opa.ErrMissingRole) {
+		return http.StatusUnauthorized, "authorization_error"
+	}
 	switch opa.ErrorClass(err) {
 	case opa.ErrInvalid:
 		return http.StatusBadRequest, "invalid_request"
@@ -133,6 +143,9 @@ type v1Error struct {
 func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	code, typ := status(err)
 	msg := publicMessage(err)
+	if typ == "authorization_error" {
+		msg = missingRoleMessage
+	}
 	if code >= 500 {
 		h.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "status", code, "error", err)
 		msg = genericMessage(code)
@@ -179,49 +192,93 @@ type oktaCauses struct {
 	ErrorSummary string `json:"errorSummary"`
 }
 
-// writeOktaError answers an /api/v1 request with Okta's error body: 400 E0000001 (E0000003 for a
-// malformed body), 401 E0000004, 403 E0000006, 404 E0000007, 409 E0000001, 502 "There are no
-// connected agents.", 504 "Timed out waiting for agent", 500 E0000009.
+// writeOktaError answers an /api/v1 request with Okta's error body (see oktaErrorFor). Okta's
+// API has no 401 for a missing role: there it is 403 E0000006 like any refusal.
 func (h *Handler) writeOktaError(w http.ResponseWriter, r *http.Request, err error) {
-	code, _ := status(err)
-	detail := publicMessage(err)
+	var code int
+	switch opa.ErrorClass(err) {
+	case opa.ErrInvalid:
+		code = http.StatusBadRequest
+	case opa.ErrUnauthorized:
+		code = http.StatusUnauthorized
+	case opa.ErrForbidden:
+		code = http.StatusForbidden
+	case opa.ErrNotFound:
+		code = http.StatusNotFound
+	case opa.ErrConflict:
+		code = http.StatusConflict
+	case opa.ErrUnavailable:
+		code = http.StatusBadGateway
+	case opa.ErrTimeout:
+		code = http.StatusGatewayTimeout
+	default:
+		code = http.StatusInternalServerError
+	}
+	if code >= 500 {
+		h.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "status", code, "error", err)
+	}
+	if code == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `SSWS realm="okta"`)
+	}
+	encode(w, code, oktaErrorFor(code, err))
+}
+
+// oktaErrorFor is Okta's error body for status code; err (nil for an injected fault) gives the
+// detail. 400 E0000001 "Api validation failed: <detail>" with the detail as its one cause
+// (E0000003 "The request body was not well-formed." for a malformed body); 401 E0000011 "Invalid
+// token provided" for a credential that is not valid and E0000004 "Authentication failed" for
+// none; 403 E0000006; 404 E0000007 "Not found: <detail>"; 409 E0000001; 429 E0000047; 502
+// E0000150 "There are no connected agents."; 504 E0000151 "Timed out waiting for agent"; any
+// other status E0000009. A detail that already carries the summary's prefix is not prefixed again.
+func oktaErrorFor(code int, err error) oktaError {
+	detail := http.StatusText(code)
+	if err != nil {
+		detail = err.Error() // after the summary's prefix: not capitalized
+	}
+	validation := func() oktaError {
+		d := strings.TrimPrefix(strings.TrimPrefix(detail, "Api validation failed: "), "api validation failed: ")
+		return oktaError{ErrorCode: "E0000001", ErrorSummary: "Api validation failed: " + d,
+			ErrorCauses: []oktaCauses{{ErrorSummary: d}}}
+	}
 	var e oktaError
 	switch code {
 	case http.StatusBadRequest:
 		if errors.Is(err, errMalformed) {
 			e = oktaError{ErrorCode: "E0000003", ErrorSummary: "The request body was not well-formed."}
 		} else {
-			e = oktaError{ErrorCode: "E0000001", ErrorSummary: "Api validation failed: " + detail,
-				ErrorCauses: []oktaCauses{{ErrorSummary: detail}}}
+			e = validation()
 		}
 	case http.StatusUnauthorized:
-		e = oktaError{ErrorCode: "E0000004", ErrorSummary: "Authentication failed"}
-		w.Header().Set("WWW-Authenticate", `SSWS realm="okta"`)
+		if errors.Is(err, errInvalidToken) {
+			e = oktaError{ErrorCode: "E0000011", ErrorSummary: "Invalid token provided"}
+		} else {
+			e = oktaError{ErrorCode: "E0000004", ErrorSummary: "Authentication failed"}
+		}
 	case http.StatusForbidden:
 		e = oktaError{ErrorCode: "E0000006", ErrorSummary: "You do not have permission to perform the requested action"}
 	case http.StatusNotFound:
-		e = oktaError{ErrorCode: "E0000007", ErrorSummary: "Not found: " + detail}
+		e = oktaError{ErrorCode: "E0000007", ErrorSummary: "Not found: " + strings.TrimPrefix(detail, "Not found: ")}
 	case http.StatusConflict:
-		e = oktaError{ErrorCode: "E0000001", ErrorSummary: "Api validation failed: " + detail,
-			ErrorCauses: []oktaCauses{{ErrorSummary: detail}}}
-	case http.StatusServiceUnavailable:
-		code = http.StatusBadGateway
+		e = validation()
+	case http.StatusTooManyRequests:
+		e = oktaError{ErrorCode: "E0000047", ErrorSummary: "API call exceeded rate limit due to too many requests."}
+	case http.StatusBadGateway:
 		e = oktaError{ErrorCode: "E0000150", ErrorSummary: "There are no connected agents."}
 	case http.StatusGatewayTimeout:
 		e = oktaError{ErrorCode: "E0000151", ErrorSummary: "Timed out waiting for agent"}
 	default:
 		e = oktaError{ErrorCode: "E0000009", ErrorSummary: "Internal Server Error"}
 	}
-	if code >= 500 {
-		h.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "status", code, "error", err)
-	}
 	e.ErrorLink = e.ErrorCode
 	e.ErrorID = newErrorID()
 	if e.ErrorCauses == nil {
 		e.ErrorCauses = []oktaCauses{}
 	}
-	encode(w, code, e)
+	return e
 }
+
+// errInvalidToken marks an /api/v1 credential that was given but is not valid (Okta's E0000011).
+var errInvalidToken = errors.New("invalid token")
 
 // errMalformed marks a body that is not JSON at all (Okta's E0000003).
 var errMalformed = errors.New("malformed body")

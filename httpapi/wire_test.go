@@ -104,7 +104,7 @@ func TestErrorBodiesAndStatuses(t *testing.T) {
 		{"get ok", "all", "GET", "/connections/active_directory/" + conn, nil, 200, ""},
 		{"not found", "all", "GET", "/connections/active_directory/" + missing, nil, 404, "resource_does_not_exist"},
 		{"asa not found", "all", "GET", "/integrations/ad_connections/" + missing, nil, 404, "resource_does_not_exist"},
-		{"forbidden", "end_user", "GET", "/connections/active_directory/" + conn, nil, 403, "forbidden_error"},
+		{"missing role", "end_user", "GET", "/connections/active_directory/" + conn, nil, 401, "authorization_error"},
 		{"bad status", "all", "PUT", "/connections/active_directory/" + conn + "/status", map[string]string{"status": "inactive"}, 400, "invalid_request"},
 		{"status ok", "all", "PUT", "/connections/active_directory/" + conn + "/status", map[string]string{"status": "connected"}, 204, ""},
 		{"wrong type", "all", "PUT", "/connections/active_directory/" + conn + "/status", `{"status": 1}`, 400, "invalid_request"},
@@ -210,7 +210,9 @@ func TestOktaErrors(t *testing.T) {
 		code            string
 	}{
 		{"no auth", "", "0oa1corpexample0ad01", action, 401, "E0000004"},
-		{"bad token", "SSWS nope", "0oa1corpexample0ad01", action, 401, "E0000004"},
+		{"bad token", "SSWS nope", "0oa1corpexample0ad01", action, 401, "E0000011"},
+		{"bad bearer", "Bearer nope", "0oa1corpexample0ad01", action, 401, "E0000011"},
+		{"unknown scheme", "Basic nope", "0oa1corpexample0ad01", action, 401, "E0000004"},
 		{"malformed", "SSWS 00demo-okta-api-token-change-me", "0oa1corpexample0ad01", `{"id":`, 400, "E0000003"},
 		{"validation", "SSWS 00demo-okta-api-token-change-me", "0oa1corpexample0ad01", map[string]any{"id": "x"}, 400, "E0000001"},
 		{"unknown app", "SSWS 00demo-okta-api-token-change-me", "0oanope", action, 404, "E0000007"},

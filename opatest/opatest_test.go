@@ -279,8 +279,8 @@ func TestClientActsAsTheUser(t *testing.T) {
 			t.Errorf("Client(%q) acts as %q", user, me.Name)
 		}
 	}
-	// Roles are the user's: jane is an end user and cannot list the ASA connections.
-	call(t, srv.Client("jane.doe"), 403, "GET", srv.TeamURL("/integrations/ad_connections"), nil, nil)
+	// Roles are the user's: jane is an end user and cannot list the ASA connections (401, missing role).
+	call(t, srv.Client("jane.doe"), 401, "GET", srv.TeamURL("/integrations/ad_connections"), nil, nil)
 	_, err := srv.Client("nobody").Get(srv.TeamURL("/current_user"))
 	if err == nil || !strings.Contains(err.Error(), `no user "nobody"`) {
 		t.Fatalf("unknown user: %v", err)
