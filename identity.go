@@ -18,15 +18,17 @@ import (
 	"github.com/opakit/opa/storage"
 )
 
-// User statuses.
+// User statuses. A deleted user is never removed: it stays readable with status UserDeleted.
 const (
 	UserActive   = "ACTIVE"
 	UserDisabled = "DISABLED"
+	UserDeleted  = "DELETED"
 )
 
 var usernameRE = regexp.MustCompile(`^[^\s/\\]{1,255}$`)
 
-// User is a person or service user of a team. Status is UserActive or UserDisabled.
+// User is a person or service user of a team. Status is UserActive, UserDisabled or UserDeleted
+// (then DeletedAt is set).
 type User struct {
 	ID          string      `json:"id"`
 	TeamID      string      `json:"team_id"`
@@ -40,6 +42,7 @@ type User struct {
 	GroupIDs    []string    `json:"group_ids,omitempty"`
 	Roles       []RoleGrant `json:"roles,omitempty"`
 	CreatedAt   time.Time   `json:"created_at"`
+	DeletedAt   time.Time   `json:"deleted_at,omitzero"`
 }
 
 func userOf(u *storage.User) User {
@@ -47,20 +50,23 @@ func userOf(u *storage.User) User {
 		ID: u.ID, TeamID: u.TeamID, Username: u.Username, FirstName: u.FirstName, LastName: u.LastName,
 		DisplayName: u.DisplayName, Email: u.Email, Status: u.Status, ServiceUser: u.ServiceUser,
 		GroupIDs: slices.Clone(u.GroupIDs), Roles: grantsOf(u.Roles), CreatedAt: u.CreatedAt,
+		DeletedAt: u.DeletedAt,
 	}
 }
 
-// Group is a named set of users of a team; its roles apply to every member.
+// Group is a named set of users of a team; its roles apply to every member. A deleted group
+// (DeleteGroup) has DeletedAt set, no roles and no members.
 type Group struct {
 	ID        string      `json:"id"`
 	TeamID    string      `json:"team_id"`
 	Name      string      `json:"name"`
 	Roles     []RoleGrant `json:"roles,omitempty"`
 	CreatedAt time.Time   `json:"created_at"`
+	DeletedAt time.Time   `json:"deleted_at,omitzero"`
 }
 
 func groupOf(g *storage.Group) Group {
-	return Group{ID: g.ID, TeamID: g.TeamID, Name: g.Name, Roles: grantsOf(g.Roles), CreatedAt: g.CreatedAt}
+	return Group{ID: g.ID, TeamID: g.TeamID, Name: g.Name, Roles: grantsOf(g.Roles), CreatedAt: g.CreatedAt, DeletedAt: g.DeletedAt}
 }
 
 // UserInput describes a user to create.
@@ -141,8 +147,8 @@ type GroupInput struct {
 	Roles []RoleGrant
 }
 
-// CreateGroup creates a group of p's team. Needs pam_admin. Errors: ErrInvalid, ErrConflict (name
-// taken).
+// CreateGroup creates a group of p's team. A deleted group of the same name is replaced. Needs
+// pam_admin. Errors: ErrInvalid, ErrConflict (a live group has the name).
 func (e *Engine) CreateGroup(ctx context.Context, p Principal, in GroupInput) (Group, error) {
 	if err := p.require(RolePAMAdmin); err != nil {
 		return Group{}, err
@@ -153,6 +159,9 @@ func (e *Engine) CreateGroup(ctx context.Context, p Principal, in GroupInput) (G
 	g := storage.Group{ID: e.newID(), TeamID: p.TeamID, Name: in.Name, Roles: storedGrants(in.Roles), CreatedAt: e.now()}
 	err := e.store.Update(ctx, func(tx storage.WriteTx) error {
 		if err := e.checkGrants(tx, p.TeamID, g.Roles); err != nil {
+			return err
+		}
+		if err := purgeDeletedGroup(tx, p.TeamID, in.Name); err != nil {
 			return err
 		}
 		return wrapConflict(storage.Groups.Insert(tx, &g), "a group named %q already exists", in.Name)
@@ -350,6 +359,10 @@ func (e *Engine) IssueToken(ctx context.Context, teamName, keyID, keySecret stri
 		if err != nil || u.Status != UserActive {
 			return fail
 		}
+		k.LastUsedAt = now
+		if err := storage.ServiceKeys.Update(tx, k); err != nil {
+			return err
+		}
 		tok.UserID = u.ID
 		e.pruneTokens(tx, u.ID, now)
 		return storage.Tokens.Insert(tx, &tok)
@@ -434,7 +447,7 @@ func (e *Engine) principalOf(tx storage.ReadTx, team *storage.Team, userID strin
 		GroupIDs: slices.Clone(u.GroupIDs), Roles: grantsOf(u.Roles)}
 	for _, gid := range u.GroupIDs {
 		g, err := storage.Groups.Get(tx, gid)
-		if err != nil {
+		if err != nil || !g.DeletedAt.IsZero() {
 			continue // a deleted group grants nothing
 		}
 		p.Roles = append(p.Roles, grantsOf(g.Roles)...)

@@ -142,7 +142,7 @@ func TestDelegatedRoles(t *testing.T) {
 
 func TestAllRoles(t *testing.T) {
 	roles := opa.AllRoles()
-	if len(roles) != 6 {
+	if len(roles) != 7 {
 		t.Fatalf("AllRoles() = %v", roles)
 	}
 	delegated := 0

@@ -18,12 +18,15 @@ const (
 	RoleDelegatedResourceAdmin Role = "delegated_resource_admin"
 	RoleDelegatedSecurityAdmin Role = "delegated_security_admin"
 	RoleEndUser                Role = "end_user"
+	// RoleAccessUser is ASA's name for RoleEndUser; like it, it grants nothing by itself (access
+	// comes from policies and project groups). Accepted so that ASA-style group roles round-trip.
+	RoleAccessUser Role = "access_user"
 )
 
 // AllRoles returns every role, in the order of the constants above: the module's one list of
 // them (package fixture validates its documents against it). Each call returns a new slice.
 func AllRoles() []Role {
-	return []Role{RolePAMAdmin, RoleResourceAdmin, RoleSecurityAdmin, RoleDelegatedResourceAdmin, RoleDelegatedSecurityAdmin, RoleEndUser}
+	return []Role{RolePAMAdmin, RoleResourceAdmin, RoleSecurityAdmin, RoleDelegatedResourceAdmin, RoleDelegatedSecurityAdmin, RoleEndUser, RoleAccessUser}
 }
 
 // Valid reports whether r is one of AllRoles.

@@ -132,6 +132,9 @@ func expect(r route, role string) outcome {
 	case "expired", "garbage", "none", "other_team":
 		return unauthenticated
 	}
+	if o, ok := expectAPI(r, role); ok {
+		return o
+	}
 	settings := strings.HasSuffix(p, "_settings") && strings.Contains(p, "/projects/{project_id}/")
 	if settings && r.method == "GET" {
 		return allowed // any team member may read project settings (projectsettings.go, by design)
@@ -255,6 +258,7 @@ func TestAuthzMatrix(t *testing.T) {
 			ids["resource_group_id"] = lt.ResourceGroups["infra"]
 			ids["project_id"] = lt.Projects["infra/service-accounts"]
 			ids["appInstanceId"] = "0oa1corpexample0ad01"
+			apiMatrixIDs(ids, lt)
 			for _, k := range []string{"ad_account_id", "ad_account_rule_id", "task_settings_id", "user_sync_task_settings_id", "result_id"} {
 				ids[k] = "00000000-0000-4000-8000-000000000000"
 			}

@@ -30,6 +30,8 @@ func newHostile(tb testing.TB) *hostile {
 	h.ids["project"] = lt.Projects["infra/domain-admins"]
 	h.ids["shared_project"] = lt.Projects["infra/service-accounts"]
 	h.ids["user"] = lt.UserIDs["jane.doe"]
+	h.ids["group_name"] = "engineers"
+	h.ids["user_name"] = "resource-bot"
 	ctx := context.Background()
 	_ = srv.Engine().Store().View(ctx, func(tx storage.ReadTx) error {
 		if as, err := storage.Accounts.All(tx); err == nil && len(as) > 0 {
@@ -184,6 +186,18 @@ var bodyRoutes = []bodyRoute{
 		`{"resource_id":"{account}","resource_type":"active_directory_account"}`}},
 	{"RotateResource", "all", "POST", "/v1/teams/{team}/resource_groups/{rg}/projects/{project}/rotate_resource", []string{
 		`{"resource_id":"{account}","resource_type":"active_directory_account"}`}},
+	{"GroupCreate", "all", "POST", "/v1/teams/{team}/groups", []string{
+		`{"name":"fuzz-group","roles":["end_user"]}`, `{"name":"g","roles":null}`, `{"name":"g","roles":["delegated_resource_admin"]}`}},
+	{"GroupUpdate", "all", "PUT", "/v1/teams/{team}/groups/{group_name}", []string{
+		`{"roles":["end_user"]}`, `{"roles":[]}`, `{}`}},
+	{"GroupAddUser", "all", "POST", "/v1/teams/{team}/groups/{group_name}/users", []string{
+		`{"name":"jane.doe"}`, `{"name":""}`}},
+	{"ServiceUserCreate", "all", "POST", "/v1/teams/{team}/service_users", []string{
+		`{"name":"fuzz-svc"}`, `{"name":"a/b"}`}},
+	{"ServiceUserUpdate", "all", "PUT", "/v1/teams/{team}/service_users/{user_name}", []string{
+		`{"name":"resource-bot","status":"ACTIVE"}`, `{"id":null,"name":"resource-bot","team_name":null,"status":"DISABLED","user_type":null}`}},
+	{"UserUpdate", "all", "PUT", "/v1/teams/{team}/users/{user_name}", []string{
+		`{"name":"resource-bot","status":"ACTIVE"}`, `{"status":"DELETED"}`}},
 	{"GroupModify", "00demo-okta-api-token-change-me", "POST", "/api/v1/directories/{app_instance}/groups/modify", []string{
 		`{"id":"a1","actionType":"ADD_MEMBERS","data":{"groupId":"x","members":["CN=x"]}}`, `{"actionType":"REMOVE_MEMBERS"}`}},
 }
@@ -270,6 +284,12 @@ func FuzzCheckinSelf(f *testing.F)        { fuzzRoute(f, "CheckinSelf") }
 func FuzzCheckinAdmin(f *testing.F)       { fuzzRoute(f, "CheckinAdmin") }
 func FuzzRotateResource(f *testing.F)     { fuzzRoute(f, "RotateResource") }
 func FuzzGroupModify(f *testing.F)        { fuzzRoute(f, "GroupModify") }
+func FuzzGroupCreate(f *testing.F)        { fuzzRoute(f, "GroupCreate") }
+func FuzzGroupUpdate(f *testing.F)        { fuzzRoute(f, "GroupUpdate") }
+func FuzzGroupAddUser(f *testing.F)       { fuzzRoute(f, "GroupAddUser") }
+func FuzzServiceUserCreate(f *testing.F)  { fuzzRoute(f, "ServiceUserCreate") }
+func FuzzServiceUserUpdate(f *testing.F)  { fuzzRoute(f, "ServiceUserUpdate") }
+func FuzzUserUpdate(f *testing.F)         { fuzzRoute(f, "UserUpdate") }
 
 // FuzzPathID puts arbitrary bytes in every id position of a GET and a DELETE route: never a 5xx,
 // never a panic, and a 4xx changes nothing.
@@ -283,6 +303,10 @@ func FuzzPathID(f *testing.F) {
 		"/v1/teams/demo/resource_assignment/active_directory/%s/accounts/%s",
 		"/v1/teams/demo/active_directory/%s/accounts/%s/user_access_methods",
 		"/v1/teams/%s/current_user",
+		"/v1/teams/demo/groups/%s",
+		"/v1/teams/demo/groups/engineers/users/%s",
+		"/v1/teams/demo/service_users/%s/keys/%s",
+		"/v1/teams/demo/users/%s",
 	}
 	f.Fuzz(func(t *testing.T, id string) {
 		for _, tmpl := range templates {

@@ -26,6 +26,31 @@ func (h *Handler) routes() {
 	m.Handle("POST "+team+"/service_token", h.limitTokens(h.public(serviceToken)))
 	m.Handle("GET "+team+"/current_user", h.v1(currentUser))
 
+	// Groups and their members, addressed by name (docs/wire.md#groups).
+	const grp = team + "/groups/{group_name}"
+	m.Handle("GET "+team+"/groups", h.v1(listGroups))
+	m.Handle("POST "+team+"/groups", h.v1(createGroup))
+	m.Handle("GET "+grp, h.v1(getGroup))
+	m.Handle("PUT "+grp, h.v1(updateGroup))
+	m.Handle("DELETE "+grp, h.v1(deleteGroup))
+	m.Handle("GET "+grp+"/users", h.v1(listGroupUsers))
+	m.Handle("POST "+grp+"/users", h.v1(addGroupUser))
+	m.Handle("DELETE "+grp+"/users/{user_name}", h.v1(removeGroupUser))
+
+	// Users, service users and their keys, addressed by name (docs/wire.md#users).
+	const svc = team + "/service_users/{user_name}"
+	m.Handle("GET "+team+"/users", h.v1(listUsers))
+	m.Handle("GET "+team+"/users/{user_name}", h.v1(getUser))
+	m.Handle("PUT "+team+"/users/{user_name}", h.v1(updateUser))
+	m.Handle("GET "+team+"/users_by_id/{user_id}", h.v1(getUserByID))
+	m.Handle("GET "+team+"/service_users", h.v1(listServiceUsers))
+	m.Handle("POST "+team+"/service_users", h.v1(createServiceUser))
+	m.Handle("GET "+svc, h.v1(getServiceUser))
+	m.Handle("PUT "+svc, h.v1(updateServiceUser))
+	m.Handle("GET "+svc+"/keys", h.v1(listServiceKeys))
+	m.Handle("POST "+svc+"/keys", h.v1(createServiceKey))
+	m.Handle("DELETE "+svc+"/keys/{key_id}", h.v1(deleteServiceKey))
+
 	// OPA Active Directory connections (docs/wire.md#connections).
 	m.Handle("GET "+team+"/connections/active_directory", h.v1(listOPAConnections))
 	m.Handle("GET "+team+"/connections/active_directory/{ad_connection_id}", h.v1(getOPAConnection))

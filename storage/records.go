@@ -35,6 +35,8 @@ type User struct {
 	GroupIDs    []string    `json:"group_ids,omitempty"`
 	Roles       []RoleGrant `json:"roles,omitempty"`
 	CreatedAt   time.Time   `json:"created_at"`
+	// DeletedAt is when the user was set DELETED (users are never removed); zero otherwise.
+	DeletedAt time.Time `json:"deleted_at,omitzero"`
 }
 
 // Group is a named set of users; its roles apply to every member.
@@ -44,6 +46,9 @@ type Group struct {
 	Name      string      `json:"name"`
 	Roles     []RoleGrant `json:"roles,omitempty"`
 	CreatedAt time.Time   `json:"created_at"`
+	// DeletedAt is when the group was deleted (a soft delete: the record stays readable, grants
+	// nothing and has no members); zero for a live group.
+	DeletedAt time.Time `json:"deleted_at,omitzero"`
 }
 
 // ServiceKey is a key id / key secret pair of a service user. Only a hash of the secret is kept.
@@ -54,6 +59,8 @@ type ServiceKey struct {
 	SecretHash []byte    `json:"secret_hash"`
 	CreatedAt  time.Time `json:"created_at"`
 	ExpiresAt  time.Time `json:"expires_at,omitempty"`
+	// LastUsedAt is when the key last got a bearer token; zero if never.
+	LastUsedAt time.Time `json:"last_used_at,omitzero"`
 }
 
 // Token is an issued bearer token. ID is the hex SHA-256 of the token; the token itself is not kept.

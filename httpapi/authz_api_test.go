@@ -1,0 +1,45 @@
+package httpapi_test
+
+import (
+	"strings"
+
+	"github.com/opakit/opa/fixture"
+)
+
+// apiMatrixIDs adds the path values of the team-level API routes (groups, users, service users
+// and keys) to the matrix's ids: a group, a service user (so both the users and the service_users
+// paths reach a real record), a user id and that service user's key.
+func apiMatrixIDs(ids map[string]string, lt *fixture.LoadedTeam) {
+	ids["group_name"] = "engineers"
+	ids["user_name"] = "resource-bot"
+	ids["user_id"] = lt.UserIDs["jane.doe"]
+	ids["key_id"] = roleKeys["resource"][0]
+}
+
+// expectAPI is the authorization policy of the team-level API routes (groups.go, users.go,
+// serviceuser.go in the root package): reading users and groups needs an admin role, team-wide
+// or delegated; changing them, and anything about service keys, needs pam_admin. ok is false for
+// the other routes.
+func expectAPI(r route, role string) (o outcome, ok bool) {
+	rest, found := strings.CutPrefix(r.pattern, "/v1/teams/{team_name}/")
+	if !found {
+		return 0, false
+	}
+	first, _, _ := strings.Cut(rest, "/")
+	switch first {
+	case "groups", "users", "users_by_id", "service_users":
+	default:
+		return 0, false
+	}
+	keys := strings.Contains(rest, "/keys")
+	switch {
+	case role == "all":
+		return allowed, true
+	case role == "end_user":
+		return denied, true
+	case r.method == "GET" && !keys:
+		return allowed, true
+	default:
+		return denied, true
+	}
+}
