@@ -121,7 +121,8 @@ func (e *Engine) SetGroupRoles(ctx context.Context, p Principal, name string, ro
 				kept = append(kept, gr)
 			}
 		}
-		g.Roles = append(grants, kept...)
+		grants = append(grants, kept...)
+		g.Roles = grants
 		return storage.Groups.Update(tx, g)
 	})
 }
