@@ -329,11 +329,12 @@ func (e *Engine) ForceSync(ctx context.Context, p Principal, connID string) erro
 	if err := load(); err != nil {
 		return err
 	}
-	unlock, ok := e.syncLocks.tryLock(conn.ID)
-	if !ok {
-		return conflictf("a sync of AD connection %q is already running; retry when it has finished", connID)
+	l, err := e.trySyncLease(ctx, conn.ID)
+	if err != nil {
+		return err
 	}
-	defer unlock()
+	defer l.release()
+	ctx = l.ctx
 	if err := load(); err != nil { // the connection may have changed while we waited
 		return err
 	}
@@ -347,7 +348,7 @@ func (e *Engine) ForceSync(ctx context.Context, p Principal, connID string) erro
 		sources = []accountSource{{baseDN: domainDN(conn.Domain), filter: ForceSyncFilter}}
 	}
 	res := &storage.SyncResult{ID: e.newID(), TeamID: conn.TeamID, ConnectionID: conn.ID, JobKind: jobKindForce, JobName: "force sync", CreatedAt: e.now()}
-	_, err := e.syncAccounts(ctx, accountSync{conn: conn, sources: sources, res: res})
+	_, err = e.syncAccounts(ctx, accountSync{conn: conn, sources: sources, res: res})
 	outcome, detail := "success", res.Summary
 	if err != nil {
 		outcome, detail = "failure", "the force sync failed: "+errorCodeOf(err)
@@ -370,24 +371,32 @@ func domainDN(domain string) string {
 }
 
 // SyncStatus returns the connection's AD account sync status: NOT_SYNCED, SYNC_IN_PROGRESS,
-// SYNC_FAILED or SYNC_COMPLETED. A SYNC_IN_PROGRESS left by a process that died reads as
-// SYNC_FAILED. Needs resource_admin or security_admin. ErrNotFound for an unknown connection.
+// SYNC_FAILED or SYNC_COMPLETED. A SYNC_IN_PROGRESS left by a process that died (no engine on the
+// store holds the connection's live sync lease) reads as SYNC_FAILED. Needs resource_admin or security_admin. ErrNotFound for an unknown connection.
 func (e *Engine) SyncStatus(ctx context.Context, p Principal, connID string) (string, error) {
 	if err := p.requireConnRead(); err != nil {
 		return "", err
 	}
-	unlock, free := e.syncLocks.tryLock(connID)
-	if free {
-		defer unlock()
-	}
-	c, err := e.readConnection(ctx, p, connID)
+	var (
+		c    *storage.Connection
+		busy bool
+	)
+	now := e.now()
+	err := e.store.View(ctx, func(tx storage.ReadTx) error {
+		var err error
+		if c, err = e.teamConnection(tx, p, connID); err != nil {
+			return err
+		}
+		busy, err = leaseLive(tx, syncLeaseKey(c.ID), now)
+		return err
+	})
 	if err != nil {
 		return "", err
 	}
 	if c.SyncStatus == "" {
 		return SyncNotSynced, nil
 	}
-	if c.SyncStatus == SyncInProgress && free {
+	if c.SyncStatus == SyncInProgress && !busy {
 		return SyncFailed, nil
 	}
 	return c.SyncStatus, nil

@@ -261,7 +261,15 @@ func (e *Engine) finishCheckout(tx storage.WriteTx, p Principal, co *storage.Che
 // and rotates its password. Part of Tick. DESIGN: expiry takes effect at the first Tick at or after
 // the expiry time; until then the account still shows as checked out (the server's Run ticks often
 // enough for this to be invisible; tests move a ManualClock and call Tick).
+//
+// It is a leased step (leasedStep): one engine of those sharing the store processes expiries at a
+// time; each check-in is still its own transaction that finds the checkout active.
 func (e *Engine) expireCheckouts(ctx context.Context) error {
+	return leasedStep(ctx, e, "expiry", e.expiredCheckouts, e.checkInExpired)
+}
+
+// expiredCheckouts returns the active checkouts whose time is up at the clock's time. O(checkouts).
+func (e *Engine) expiredCheckouts(ctx context.Context) ([]*storage.Checkout, error) {
 	now := e.now()
 	var due []*storage.Checkout
 	err := e.store.View(ctx, func(tx storage.ReadTx) error {
@@ -273,9 +281,12 @@ func (e *Engine) expireCheckouts(ctx context.Context) error {
 		}
 		return err
 	})
-	if err != nil {
-		return err
-	}
+	return due, err
+}
+
+// checkInExpired checks in the expired checkouts due (system_checkout_expired) and rotates them.
+func (e *Engine) checkInExpired(ctx context.Context, due []*storage.Checkout) error {
+	now := e.now()
 	var errs error
 	for _, co := range due {
 		sys := Principal{TeamID: co.TeamID, Username: "system", system: true}

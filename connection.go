@@ -384,11 +384,12 @@ func (e *Engine) DeleteADConnection(ctx context.Context, p Principal, id string)
 	if err := p.require(RoleResourceAdmin); err != nil {
 		return err
 	}
-	unlock, ok := e.syncLocks.tryLock(id)
-	if !ok {
-		return conflictf("a sync of AD connection %q is running; retry when it has finished", id)
+	l, err := e.trySyncLease(ctx, id)
+	if err != nil {
+		return err
 	}
-	defer unlock()
+	defer l.release()
+	ctx = l.ctx
 	// Deleting in chunks keeps each transaction small; the connection row goes last so a failure
 	// midway leaves a connection that a retried delete finishes.
 	for _, del := range []func(storage.WriteTx) (bool, error){

@@ -44,12 +44,11 @@ type Engine struct {
 
 	tokenTTL time.Duration
 
-	// syncLocks serializes the sync runs of each connection (by connection id).
-	syncLocks keyLocks
-	// rotationLocks serializes the rotations of each resource (by resource id), so the sealed
-	// password always matches the last password the directory accepted.
-	rotationLocks keyLocks
-	// vault is the engine's vault key (see VaultJWKS), made on first use.
+	// leases coordinate this engine with the others on the store (lease.go): the sync runs of a
+	// connection, the rotations of an account (so the sealed password always matches the last
+	// password the directory accepted) and the Tick steps.
+	leases *leases
+	// vault caches the store's vault key (see VaultJWKS), loaded or made on first use.
 	vault vaultKey
 }
 
@@ -65,6 +64,7 @@ type config struct {
 	random     io.Reader
 	tokenTTL   time.Duration
 	conditions ConditionDecider
+	leaseTTL   time.Duration
 }
 
 // WithClock sets the clock the engine reads for every timestamp, expiry and schedule. Default: the
@@ -165,6 +165,7 @@ func New(store storage.Storage, opts ...Option) (*Engine, error) {
 		log:      slog.New(slog.DiscardHandler),
 		random:   rand.Reader,
 		tokenTTL: time.Hour,
+		leaseTTL: defaultLeaseTTL,
 	}
 	for _, o := range opts {
 		if err := o(&cfg); err != nil {
@@ -181,7 +182,12 @@ func New(store storage.Storage, opts ...Option) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
+	ls, err := newLeases(cfg.leaseTTL)
+	if err != nil {
+		return nil, err
+	}
 	return &Engine{
+		leases:     ls,
 		store:      store,
 		clock:      cfg.clock,
 		ids:        cfg.ids,

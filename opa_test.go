@@ -22,7 +22,7 @@ func TestDroppedEnginesAreCollected(t *testing.T) {
 	useEngine := func() {
 		e, err := opa.New(memstore.New())
 		must(t, err)
-		if _, err := e.VaultJWKS(); err != nil {
+		if _, err := e.VaultJWKS(context.Background()); err != nil {
 			t.Fatal(err)
 		}
 		team, err := e.CreateTeam(ctx, "acme")

@@ -43,64 +43,119 @@ var errAlreadyRotated = errors.New("already rotated")
 // accepted the password but before it was recorded loses that password (the account then needs
 // another rotation); the directory is the one place that cannot take part in a transaction.
 func (e *Engine) rotate(ctx context.Context, actor Principal, kind, id, reason, newPassword string) error {
-	unlock := e.rotationLocks.lock(id)
-	defer unlock()
-
+	key := rotationLeaseKey(id)
+	unlock, token := e.waitLocal(key)
 	var (
 		r    resource
 		pol  storage.PasswordPolicy
 		conn *storage.Connection
+		err  error
 	)
-	err := e.store.Update(ctx, func(tx storage.WriteTx) error {
-		var err error
-		r, err = loadResource(tx, "", kind, id)
-		if err != nil {
-			return err
+	for attempt := 0; ; attempt++ {
+		err = e.store.Update(ctx, func(tx storage.WriteTx) error {
+			return e.claimRotation(tx, kind, id, reason, token, &r, &pol, &conn)
+		})
+		if !errors.Is(err, errLeaseHeld) {
+			break
 		}
-		pr, err := storage.Projects.Get(tx, r.projectID())
-		if err != nil {
-			return notFoundf("account %q is not in a project", id)
+		if err = pollLease(ctx, attempt); err != nil {
+			break
 		}
-		_, pol = r.settings(pr)
-		if r.ad != nil {
-			if conn, err = storage.Connections.Get(tx, r.ad.ConnectionID); err != nil {
-				return notFoundf("the AD connection of account %q does not exist", id)
-			}
-		}
-		switch {
-		case reason == rotationReasonInitial && len(r.cred().Password) > 0:
-			return errAlreadyRotated // a concurrent reveal set the first password
-		case reason == rotationReasonInitialManagement && (len(r.cred().Password) > 0 || r.cred().RotationPendingReason != reason):
-			return errAlreadyRotated // a reveal or another rotation set it first, or it was cancelled
-		case r.lease().Status == leaseCheckedOut && reason != rotationReasonOnDemand:
-			return errors.WithHint(conflictf("account %q is checked out", r.name()), "check it in first; check-in rotates the password")
-		}
-		r.setStatusDetail(StatusRotating)
-		return r.save(tx, e.now())
-	})
+	}
 	if errors.Is(err, errAlreadyRotated) {
+		unlock()
 		return nil
 	}
 	if err != nil {
+		unlock()
 		return err
 	}
+	l := e.hold(ctx, key, token, unlock)
+	defer l.release()
 	pw := newPassword
 	if pw == "" {
 		if validatePasswordPolicy(pol) != nil {
 			pol = defaultPasswordPolicy()
 		}
 		if pw, err = generatePassword(e.random, pol); err != nil {
-			return e.recordRotation(ctx, actor, r, reason, "", err)
+			return e.recordRotation(ctx, actor, r, reason, "", err, l)
 		}
 	}
 	var dirErr error
 	if r.ad != nil {
 		var dir directory.Directory
-		if dir, dirErr = e.directoryFor(ctx, conn); dirErr == nil {
-			dirErr = dir.SetPassword(ctx, r.ad.DistinguishedName, pw)
+		if dir, dirErr = e.directoryFor(l.ctx, conn); dirErr == nil {
+			dirErr = dir.SetPassword(l.ctx, r.ad.DistinguishedName, pw)
 		}
 	}
-	return e.recordRotation(ctx, actor, r, reason, pw, dirErr)
+	return e.recordRotation(ctx, actor, r, reason, pw, dirErr, l)
+}
+
+// claimRotation is the first transaction of a rotation: it loads the resource with its project's
+// password policy and connection, checks that the rotation is still wanted (a rotation that
+// finishes what another already did returns errAlreadyRotated: an initial rotation of an account
+// that has a password, a post-check-in rotation no longer pending, a periodic rotation no longer
+// due), takes the account's rotation lease for token (errLeaseHeld while another rotation holds
+// it) and marks the resource ROTATING.
+func (e *Engine) claimRotation(tx storage.WriteTx, kind, id, reason, token string, rp *resource, polp *storage.PasswordPolicy, connp **storage.Connection) error {
+	now := e.now()
+	r, err := loadResource(tx, "", kind, id)
+	if err != nil {
+		return err
+	}
+	pr, err := storage.Projects.Get(tx, r.projectID())
+	if err != nil {
+		return notFoundf("account %q is not in a project", id)
+	}
+	_, pol := r.settings(pr)
+	var conn *storage.Connection
+	if r.ad != nil {
+		if conn, err = storage.Connections.Get(tx, r.ad.ConnectionID); err != nil {
+			return notFoundf("the AD connection of account %q does not exist", id)
+		}
+	}
+	c := r.cred()
+	switch {
+	case reason == rotationReasonInitial && len(c.Password) > 0:
+		return errAlreadyRotated // a concurrent reveal set the first password
+	case reason == rotationReasonInitialManagement && (len(c.Password) > 0 || c.RotationPendingReason != reason):
+		return errAlreadyRotated // a reveal or another rotation set it first, or it was cancelled
+	case (reason == rotationReasonCheckin || reason == rotationReasonCheckoutExpired) && !c.RotationPending:
+		return errAlreadyRotated // another engine (or the retry of Tick) did the check-in's rotation
+	case reason == rotationReasonPeriodic && (c.RotationPending || !periodicSelected(r, pol) || periodicDue(r, pol).After(now)):
+		return errAlreadyRotated // rotated meanwhile (the next periodic rotation moved on)
+	case r.lease().Status == leaseCheckedOut && reason != rotationReasonOnDemand:
+		return errors.WithHint(conflictf("account %q is checked out", r.name()), "check it in first; check-in rotates the password")
+	}
+	if err := e.takeLease(tx, rotationLeaseKey(id), token, now); err != nil {
+		return err
+	}
+	r.setStatusDetail(StatusRotating)
+	*rp, *polp, *connp = r, pol, conn
+	return r.save(tx, now)
+}
+
+// periodicDue returns when periodic rotation under pol next rotates r: its NextRotationAt, or
+// the period after its last rotation (or after it came under management, the policy changed, or
+// it was made, the first of these that is known).
+func periodicDue(r resource, pol storage.PasswordPolicy) time.Time {
+	c := r.cred()
+	if !c.NextRotationAt.IsZero() {
+		return c.NextRotationAt
+	}
+	base := c.LastRotationAt
+	if base.IsZero() && r.ad != nil {
+		base = r.ad.BroughtUnderManagementAt
+	}
+	if base.IsZero() {
+		base = pol.ModifiedAt
+	}
+	if base.IsZero() && r.ad != nil {
+		base = r.ad.CreatedAt
+	} else if base.IsZero() {
+		base = r.ud.CreatedAt
+	}
+	return base.Add(time.Duration(pol.PeriodicRotationDurationSeconds) * time.Second)
 }
 
 // rotationErrorType classifies a directory error for last_password_change_error_type, with fixed
@@ -119,9 +174,20 @@ func rotationErrorType(err error) (string, string) {
 	return RotationErrUnknown, "The password change failed."
 }
 
-func (e *Engine) recordRotation(ctx context.Context, actor Principal, r resource, reason, pw string, rotErr error) error {
+// recordRotation is the last transaction of a rotation: it records the outcome (rotErr nil: the
+// directory took pw) if l, the account's rotation lease, is still the rotation's, and gives l up.
+// A rotation that lost its lease records nothing and returns an ErrConflict error: another
+// rotation has the account now, and its password is the one that counts.
+func (e *Engine) recordRotation(ctx context.Context, actor Principal, r resource, reason, pw string, rotErr error, l *heldLease) error {
 	now := e.now()
-	err := e.store.Update(ctx, func(tx storage.WriteTx) error {
+	l.stopRenewal()
+	err := e.store.Update(context.WithoutCancel(ctx), func(tx storage.WriteTx) error {
+		if err := l.fence(tx); err != nil {
+			return err
+		}
+		if err := giveLease(tx, l.key, l.token); err != nil {
+			return err
+		}
 		cur, err := r.reload(tx)
 		if err != nil {
 			return err
@@ -158,9 +224,13 @@ func (e *Engine) recordRotation(ctx context.Context, actor Principal, r resource
 		}
 		return e.audit(tx, actor, AuditRotate, cur.kind(), cur.id(), "success", "reason "+reason)
 	})
+	if errors.Is(err, errLeaseLost) {
+		return errors.Wrap(conflictf("the rotation of account %q lost its lease to another rotation", r.name()), err.Error())
+	}
 	if err != nil {
 		return err
 	}
+	l.given.Store(true)
 	if rotErr != nil {
 		return errors.Wrapf(rotErr, "rotating the password of account %q", r.name())
 	}
@@ -266,12 +336,33 @@ func (e *Engine) AdminRotateResource(ctx context.Context, p Principal, resourceG
 // rotateDue rotates, for every project, the accounts that periodic rotation selects and whose time
 // has come, and retries the pending rotations of accounts that were checked in but whose rotation
 // failed. Rotation failures are recorded on the accounts, not returned. Accounts that are checked out are left alone (their check-in rotates them). Part of Tick.
+//
+// It is a leased step (leasedStep): one engine of those sharing the store does it at a time, and
+// each rotation checks again, in the transaction that claims it, that it is still due.
 func (e *Engine) rotateDue(ctx context.Context) error {
+	return leasedStep(ctx, e, "rotations", e.dueRotations, func(ctx context.Context, jobs []dueRotation) error {
+		for _, j := range jobs {
+			sys := Principal{TeamID: j.r.teamID(), Username: "system", system: true}
+			if err := e.rotate(ctx, sys, j.r.kind(), j.r.id(), j.reason, ""); err != nil {
+				// Recorded on the account (ROTATION_FAILED, error type); not a failure of Tick.
+				e.log.Warn("scheduled rotation failed", "resource_id", j.r.id(), "error_class", ErrorClass(err))
+			}
+		}
+		return nil
+	})
+}
+
+// dueRotation is a rotation rotateDue found due.
+type dueRotation struct {
+	r      resource
+	reason string
+}
+
+// dueRotations returns the rotations that are due at the clock's time: pending ones, then
+// periodic ones, project by project. It costs O(managed accounts).
+func (e *Engine) dueRotations(ctx context.Context) ([]dueRotation, error) {
 	now := e.now()
-	type job struct {
-		r      resource
-		reason string
-	}
+	type job = dueRotation
 	var jobs []job
 	err := e.store.View(ctx, func(tx storage.ReadTx) error {
 		prs, err := storage.Projects.All(tx)
@@ -309,22 +400,7 @@ func (e *Engine) rotateDue(ctx context.Context) error {
 				if !periodicSelected(r, pol) {
 					continue
 				}
-				due := c.NextRotationAt
-				if due.IsZero() {
-					base := c.LastRotationAt
-					if base.IsZero() && r.ad != nil {
-						base = r.ad.BroughtUnderManagementAt
-					}
-					if base.IsZero() {
-						base = pol.ModifiedAt
-					}
-					if base.IsZero() && r.ad != nil {
-						base = r.ad.CreatedAt
-					} else if base.IsZero() {
-						base = r.ud.CreatedAt
-					}
-					due = base.Add(time.Duration(pol.PeriodicRotationDurationSeconds) * time.Second)
-				}
+				due := periodicDue(r, pol)
 				if !due.After(now) {
 					jobs = append(jobs, job{r, rotationReasonPeriodic})
 				}
@@ -332,15 +408,5 @@ func (e *Engine) rotateDue(ctx context.Context) error {
 		}
 		return nil
 	})
-	if err != nil {
-		return err
-	}
-	for _, j := range jobs {
-		sys := Principal{TeamID: j.r.teamID(), Username: "system", system: true}
-		if err := e.rotate(ctx, sys, j.r.kind(), j.r.id(), j.reason, ""); err != nil {
-			// Recorded on the account (ROTATION_FAILED, error type); not a failure of Tick.
-			e.log.Warn("scheduled rotation failed", "resource_id", j.r.id(), "error_class", ErrorClass(err))
-		}
-	}
-	return nil
+	return jobs, err
 }

@@ -19,9 +19,13 @@ import (
 //     once (NextRunAt = now) rather than running it inside the API call: the call stays fast and
 //     the next Tick runs it, which is what "runs immediately on activation" means for an engine
 //     whose server ticks every few seconds. Tests call Tick after activating.
-//   - Runs of one connection never overlap: they take the connection's lock (Engine.syncLocks). A
-//     scheduled run that finds the lock held is skipped and stays due for the next Tick; a force
-//     sync that finds it held returns ErrConflict.
+//   - Runs of one connection never overlap, in one engine or across engines on one store: they
+//     hold the connection's sync lease (lease.go). The scheduler claims a due job by taking that
+//     lease in a transaction that checks the job is still due at the NextRunAt it saw, so each due
+//     time runs once however many engines tick: a job that another engine ran meanwhile has moved
+//     on and is not claimed. A scheduled run that finds the lease held is skipped and stays due for
+//     the next Tick; a force sync that finds it held returns ErrConflict. A run whose engine dies
+//     leaves the job due: when the lease expires, the next Tick of any engine runs it.
 
 // nextRun returns when a job with the schedule runs next after a run (or activation) at now.
 func nextRun(freq int, startHour *int, now time.Time) time.Time {
@@ -42,7 +46,8 @@ func nextRun(freq int, startHour *int, now time.Time) time.Time {
 // dueJob is a sync job the scheduler found due.
 type dueJob struct {
 	conn, job string
-	server    bool // a server sync job; otherwise a user sync job
+	server    bool      // a server sync job; otherwise a user sync job
+	next      time.Time // the NextRunAt that made it due
 }
 
 // isDue reports whether an active job whose next run is at next is due at now.
@@ -61,7 +66,7 @@ func (e *Engine) dueSyncJobs(ctx context.Context, now time.Time) ([]dueJob, erro
 		}
 		for _, j := range ss {
 			if isDue(j.IsActive, j.NextRunAt, now) {
-				jobs = append(jobs, dueJob{j.ConnectionID, j.ID, true})
+				jobs = append(jobs, dueJob{j.ConnectionID, j.ID, true, j.NextRunAt})
 			}
 		}
 		us, err := storage.UserSyncJobs.All(tx)
@@ -70,7 +75,7 @@ func (e *Engine) dueSyncJobs(ctx context.Context, now time.Time) ([]dueJob, erro
 		}
 		for _, j := range us {
 			if isDue(j.IsActive, j.NextRunAt, now) {
-				jobs = append(jobs, dueJob{j.ConnectionID, j.ID, false})
+				jobs = append(jobs, dueJob{j.ConnectionID, j.ID, false, j.NextRunAt})
 			}
 		}
 		return nil
@@ -78,10 +83,41 @@ func (e *Engine) dueSyncJobs(ctx context.Context, now time.Time) ([]dueJob, erro
 	return jobs, err
 }
 
-// runDueSyncJobs is the Tick step: it runs every sync job dueSyncJobs finds, skipping (and
-// leaving due) those whose connection has a run under way.
+// errNotDue: a job the scheduler listed was run (or changed) meanwhile.
+var errNotDue = errors.New("the job is no longer due")
+
+// claimDueJob takes the sync lease of d's connection in a transaction that finds d still due at
+// the NextRunAt the scan saw. errLeaseHeld while a run of the connection is under way; errNotDue
+// when the job ran, changed or went meanwhile.
+func (e *Engine) claimDueJob(ctx context.Context, d dueJob, now time.Time) (*heldLease, error) {
+	kind := jobKindUser
+	if d.server {
+		kind = jobKindServer
+	}
+	return e.tryLease(ctx, syncLeaseKey(d.conn), func(tx storage.WriteTx) error {
+		j, err := loadSyncJob(tx, kind, d.job)
+		if err != nil {
+			return errNotDue
+		}
+		active, next := false, time.Time{}
+		if j.server != nil {
+			active, next = j.server.IsActive, j.server.NextRunAt
+		} else {
+			active, next = j.user.IsActive, j.user.NextRunAt
+		}
+		if !isDue(active, next, now) || !next.Equal(d.next) {
+			return errNotDue
+		}
+		return nil
+	})
+}
+
+// runDueSyncJobs is the Tick step: it claims and runs every sync job dueSyncJobs finds, skipping
+// (and leaving due) those whose connection has a run under way, here or in another engine, and
+// those another engine ran meanwhile.
 func (e *Engine) runDueSyncJobs(ctx context.Context) error {
-	jobs, err := e.dueSyncJobs(ctx, e.now())
+	now := e.now()
+	jobs, err := e.dueSyncJobs(ctx, now)
 	if err != nil {
 		return err
 	}
@@ -90,17 +126,20 @@ func (e *Engine) runDueSyncJobs(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return errors.CombineErrors(errs, ctx.Err())
 		}
-		unlock, ok := e.syncLocks.tryLock(d.conn)
-		if !ok {
-			continue // a run of the connection is under way; the job stays due
+		l, err := e.claimDueJob(ctx, d, now)
+		if errors.Is(err, errLeaseHeld) || errors.Is(err, errNotDue) {
+			continue // a run of the connection is under way, or the job ran; it stays due or moved on
 		}
-		var err error
+		if err != nil {
+			errs = errors.CombineErrors(errs, err)
+			continue
+		}
 		if d.server {
-			_, err = e.runServerJob(ctx, d.conn, d.job, false)
+			_, err = e.runServerJob(l.ctx, d.conn, d.job, false)
 		} else {
-			_, err = e.runUserJob(ctx, d.conn, d.job, false)
+			_, err = e.runUserJob(l.ctx, d.conn, d.job, false)
 		}
-		unlock()
+		l.release()
 		if err != nil && !errors.Is(err, ErrNotFound) {
 			e.log.Warn("sync job run failed", "connection", d.conn, "job", d.job, "error", err)
 			errs = errors.CombineErrors(errs, err)

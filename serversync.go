@@ -342,6 +342,8 @@ func (e *Engine) RunServerSyncJob(ctx context.Context, p Principal, connID, jobI
 func (e *Engine) runServerJobNow(ctx context.Context, p Principal, connID, jobID string, test bool) (ServerSyncResult, error) {
 	return runJobNow(ctx, e, connID, test,
 		func() error { return e.mayRunServerJob(ctx, p, connID, jobID) },
-		func() (*storage.SyncResult, error) { return e.runServerJob(ctx, connID, jobID, test) },
+		func(ctx context.Context) (*storage.SyncResult, error) {
+			return e.runServerJob(ctx, connID, jobID, test)
+		},
 		serverResultView)
 }

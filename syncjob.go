@@ -148,8 +148,9 @@ type syncRun struct {
 }
 
 // startRun reads the connection and its job of kind and prepares the run's result. The caller of
-// a real run (test false) holds the connection's sync lock. ErrNotFound for an unknown connection
-// or job.
+// a real run (test false) holds the connection's sync lease and runs it under the lease's
+// context, so the transaction that records the run (advance) commits only while the lease is
+// still the caller's. ErrNotFound for an unknown connection or job.
 func (e *Engine) startRun(ctx context.Context, kind, connID, jobID string, test bool) (syncRun, error) {
 	var r syncRun
 	err := e.store.View(ctx, func(tx storage.ReadTx) error {
@@ -174,7 +175,13 @@ func (e *Engine) startRun(ctx context.Context, kind, connID, jobID string, test 
 		r.res.TestRequestID = e.newID()
 		return r, nil
 	}
-	r.advance = func(tx storage.WriteTx) error { return advanceSyncJob(tx, kind, jobID, r.started) }
+	lease := leaseOf(ctx) // the connection's sync lease; the recording transaction checks it
+	r.advance = func(tx storage.WriteTx) error {
+		if err := lease.fence(tx); err != nil {
+			return err
+		}
+		return advanceSyncJob(tx, kind, jobID, r.started)
+	}
 	return r, nil
 }
 
@@ -202,22 +209,24 @@ func advanceSyncJob(tx storage.WriteTx, kind, jobID string, started time.Time) e
 
 // runJobNow is the skeleton of RunServerSyncJob and RunUserSyncJob (test false) and of their test
 // requests (test true): authorize checks p's rights on the job; a real run then takes the
-// connection's sync lock (ErrConflict while another run holds it); run runs it and view shows its
-// result. A test request's directory failure is recorded in its result, which is returned with a
-// nil error; a failed real run returns its result and its error.
-func runJobNow[T any](ctx context.Context, e *Engine, connID string, test bool, authorize func() error, run func() (*storage.SyncResult, error), view func(*storage.SyncResult) T) (T, error) {
+// connection's sync lease (ErrConflict while another run, in any engine on the store, holds it);
+// run runs it under the context it is given and view shows its result. A test request's directory
+// failure is recorded in its result, which is returned with a nil error; a failed real run returns
+// its result and its error.
+func runJobNow[T any](ctx context.Context, e *Engine, connID string, test bool, authorize func() error, run func(context.Context) (*storage.SyncResult, error), view func(*storage.SyncResult) T) (T, error) {
 	var zero T
 	if err := authorize(); err != nil {
 		return zero, err
 	}
 	if !test {
-		unlock, ok := e.syncLocks.tryLock(connID)
-		if !ok {
-			return zero, conflictf("a sync of AD connection %q is already running", connID)
+		l, err := e.trySyncLease(ctx, connID)
+		if err != nil {
+			return zero, err
 		}
-		defer unlock()
+		defer l.release()
+		ctx = l.ctx
 	}
-	res, err := run()
+	res, err := run(ctx)
 	if res == nil {
 		return zero, err
 	}

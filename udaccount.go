@@ -351,7 +351,7 @@ func (e *Engine) RotateUDAccountPassword(ctx context.Context, p Principal, accou
 	}
 	var pw string
 	if req.PasswordJWE != "" {
-		key, err := e.vaultKey()
+		key, err := e.vaultKey(ctx)
 		if err != nil {
 			return err
 		}

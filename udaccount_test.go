@@ -106,7 +106,7 @@ func TestUDAccountsLifecycle(t *testing.T) {
 	var set struct {
 		Keys []json.RawMessage `json:"keys"`
 	}
-	raw, err := f.e.VaultJWKS()
+	raw, err := f.e.VaultJWKS(f.ctx)
 	must(t, err)
 	must(t, json.Unmarshal(raw, &set))
 	vault, err := revealjwe.ParsePublicKey(set.Keys[0])

@@ -335,7 +335,7 @@ func (e *Engine) runUserJobNow(ctx context.Context, p Principal, connID, jobID s
 				return err
 			})
 		},
-		func() (*storage.SyncResult, error) { return e.runUserJob(ctx, connID, jobID, test) },
+		func(ctx context.Context) (*storage.SyncResult, error) { return e.runUserJob(ctx, connID, jobID, test) },
 		userResultView)
 }
 

@@ -124,7 +124,7 @@ func rotateUDAccountPassword(w http.ResponseWriter, r *http.Request, e *opa.Engi
 
 // vaultJWKS is GET /v1/teams/{team_name}/vault/jwks.json: {"keys":[public JWK]}.
 func vaultJWKS(w http.ResponseWriter, r *http.Request, e *opa.Engine, p opa.Principal) error {
-	b, err := e.VaultJWKS()
+	b, err := e.VaultJWKS(r.Context())
 	if err != nil {
 		return err
 	}

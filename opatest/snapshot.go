@@ -44,9 +44,9 @@ type snapshotBody struct {
 // tokens issued so far included), the fake clock's time, the position of the seeded id source,
 // the in-memory directories' entries and passwords, and what the fixture loaded (Loaded). It does
 // not hold the faults, the request log, the controls' user tokens, the rate limiters' windows, the
-// directories' fault switches (Restore takes them from the fixture), the engine's vault key (kept
-// in memory only: a restored engine makes a new one, and clients fetch its JWKS again), or the
-// content of real LDAP directories. The bytes are sealed with a key derived from the server's
+// directories' fault switches (Restore takes them from the fixture), or the content of real LDAP
+// directories. The store's vault key is a record like any other, so a restored server serves the
+// same vault JWKS. The bytes are sealed with a key derived from the server's
 // key-encryption key: only this server, or one started with the same WithKey and fixture, can
 // restore them.
 //

@@ -244,3 +244,37 @@ func (k *PrivateKey) Public() *PublicKey {
 func (k *PrivateKey) PrivateJWK() ([]byte, error) {
 	return json.Marshal(k.jwk)
 }
+
+// ParsePrivateKey parses a key pair from the JWK JSON PrivateJWK returned (a server that keeps its
+// key pair sealed in storage reads it back with this). It accepts an EC key on P-256, P-384 or
+// P-521 ("alg" ECDH-ES or absent) and an RSA key of MinRSABits to 4096 bits ("alg" RSA-OAEP-256
+// or absent); anything else, a public key among them, is refused with an error marked
+// ErrInvalidKey. The key's "kid" is recomputed (its RFC 7638 thumbprint). It is safe for
+// concurrent use.
+func ParsePrivateKey(raw []byte) (*PrivateKey, error) {
+	var jwk jose.JSONWebKey
+	if len(raw) > MaxJWKBytes {
+		return nil, invalidKeyf("the JWK is larger than %d bytes", MaxJWKBytes)
+	}
+	if err := jwk.UnmarshalJSON(raw); err != nil {
+		return nil, invalidKeyf("the private JWK does not parse")
+	}
+	var alg jose.KeyAlgorithm
+	switch k := jwk.Key.(type) {
+	case *ecdsa.PrivateKey:
+		alg = jose.ECDH_ES
+	case *rsa.PrivateKey:
+		if bits := k.N.BitLen(); bits < MinRSABits || bits > 4096 {
+			return nil, invalidKeyf("RSA modulus of %d bits is outside %d-4096", bits, MinRSABits)
+		}
+		alg = jose.RSA_OAEP_256
+	default:
+		return nil, invalidKeyf("the JWK is not an EC or RSA private key")
+	}
+	if jwk.Algorithm != "" && jwk.Algorithm != string(alg) {
+		return nil, invalidKeyf("\"alg\" must be absent or %q for this key type", string(alg))
+	}
+	jwk.Algorithm, jwk.Use = string(alg), "enc"
+	jwk.KeyID = thumbprint(jwk.Public())
+	return &PrivateKey{jwk: jwk, alg: alg}, nil
+}

@@ -222,3 +222,42 @@ func TestPrivateMembersShortcut(t *testing.T) {
 		t.Errorf("an ordinary public key takes the slow pass: %s", pub)
 	}
 }
+
+// TestParsePrivateKeyRoundTrip: a key pair read back from its PrivateJWK decrypts what was
+// encrypted to the original, with the same kid; a public key and garbage are refused.
+func TestParsePrivateKeyRoundTrip(t *testing.T) {
+	for _, kind := range []string{KindP256, KindRSA2048} {
+		k, err := GenerateKey(kind)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, err := k.PrivateJWK()
+		if err != nil {
+			t.Fatal(err)
+		}
+		back, err := ParsePrivateKey(raw)
+		if err != nil {
+			t.Fatalf("%s: %v", kind, err)
+		}
+		if back.KeyID() != k.KeyID() || back.Algorithm() != k.Algorithm() {
+			t.Fatalf("%s: kid %s alg %s, want %s %s", kind, back.KeyID(), back.Algorithm(), k.KeyID(), k.Algorithm())
+		}
+		jwe, err := Encrypt(k.Public(), []byte("s3cret"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if pt, err := Decrypt(jwe, back); err != nil || string(pt) != "s3cret" {
+			t.Fatalf("%s: decrypt with the parsed key: %q %v", kind, pt, err)
+		}
+		pub, err := k.PublicJWK()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ParsePrivateKey(pub); !errors.Is(err, ErrInvalidKey) {
+			t.Fatalf("%s: a public JWK: %v", kind, err)
+		}
+	}
+	if _, err := ParsePrivateKey([]byte(`{"kty":`)); !errors.Is(err, ErrInvalidKey) {
+		t.Fatalf("garbage: %v", err)
+	}
+}

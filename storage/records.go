@@ -452,3 +452,27 @@ type AuditEvent struct {
 	Outcome      string    `json:"outcome"`
 	Detail       string    `json:"detail,omitempty"`
 }
+
+// Lease is a record-level lock held in the store: whoever holds the live lease named ID may do
+// the work it guards (a sync run of one connection, a rotation of one account, a Tick step), in
+// whichever process that is. Owner is the holder's token, unique per acquisition; the lease is
+// live until ExpiresAt by the engine's clock, and its holder moves ExpiresAt on while it works, so
+// a holder that dies loses it when it expires and another engine can take it. A lease is taken,
+// renewed and given up in write transactions, so every store serializes its holders.
+type Lease struct {
+	ID         string    `json:"id"`     // what it guards, e.g. "sync/" + a connection id
+	Owner      string    `json:"owner"`  // the holder's token for this acquisition
+	Holder     string    `json:"holder"` // the engine instance holding it (diagnostics)
+	AcquiredAt time.Time `json:"acquired_at"`
+	ExpiresAt  time.Time `json:"expires_at"`
+}
+
+// VaultKey is a store's vault key pair (the key clients encrypt a new UD password to), as a JWK
+// sealed with the engine's key-encryption key. There is one per store, under the id "vault": the
+// first engine to need it creates it and every other engine on the store loads it.
+type VaultKey struct {
+	ID         string    `json:"id"`
+	PrivateJWK Sealed    `json:"private_jwk"`
+	KeyID      string    `json:"key_id"`
+	CreatedAt  time.Time `json:"created_at"`
+}

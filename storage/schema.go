@@ -587,3 +587,10 @@ const (
 	// resource filter).
 	AuditEventsByResource IndexName[AuditEvent] = "resource"
 )
+
+// Leases holds the record-level leases that coordinate the engines sharing a store (Lease). A
+// lease is found by its id only; expired leases stay until someone takes or gives them up.
+var Leases = define[Lease]("leases")
+
+// VaultKeys holds the store's vault key (VaultKey), one record.
+var VaultKeys = define[VaultKey]("vault_keys")
