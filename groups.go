@@ -50,7 +50,7 @@ func (p Principal) requireDirectoryRead() error {
 			return nil
 		}
 	}
-	return forbiddenf("missing capability: an administrator role is required")
+	return missingRolef("missing capability: an administrator role is required")
 }
 
 // GroupByName returns the group of p's team with the name (case-insensitive), deleted or not: a

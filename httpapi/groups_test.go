@@ -95,15 +95,15 @@ func TestGroupsRoutes(t *testing.T) {
 		{"create no name", "all", "POST", "/groups", map[string]any{"roles": []string{}}, 400, nil},
 		{"create no body", "all", "POST", "/groups", nil, 400, nil},
 		{"create malformed", "all", "POST", "/groups", `{"name":`, 400, nil},
-		{"create as resource admin", "resource", "POST", "/groups", map[string]any{"name": "g4"}, 403, nil},
-		{"create as end user", "end_user", "POST", "/groups", map[string]any{"name": "g4"}, 403, nil},
+		{"create as resource admin", "resource", "POST", "/groups", map[string]any{"name": "g4"}, 401, nil},
+		{"create as end user", "end_user", "POST", "/groups", map[string]any{"name": "g4"}, 401, nil},
 		{"create unauthenticated", "", "POST", "/groups", map[string]any{"name": "g4"}, 401, nil},
 		{"get", "all", "GET", "/groups/tf-group-1", nil, 200, wantGroup("tf-group-1", []string{}, false)},
 		{"get case-insensitive", "resource", "GET", "/groups/TF-Group-1", nil, 200, wantGroup("tf-group-1", []string{}, false)},
 		{"get fixture group", "security", "GET", "/groups/infra-delegates", nil, 200,
 			wantGroup("infra-delegates", []string{"delegated_resource_admin", "delegated_security_admin"}, false)},
 		{"get unknown", "all", "GET", "/groups/nope", nil, 404, nil},
-		{"get as end user", "end_user", "GET", "/groups/tf-group-1", nil, 403, nil},
+		{"get as end user", "end_user", "GET", "/groups/tf-group-1", nil, 401, nil},
 		{"update roles", "all", "PUT", "/groups/tf-group-1", map[string]any{"roles": []string{"end_user"}}, 204, nil},
 		{"read updated", "all", "GET", "/groups/tf-group-1", nil, 200, wantGroup("tf-group-1", []string{"end_user"}, false)},
 		{"update without roles", "all", "PUT", "/groups/tf-group-1", map[string]any{}, 204, nil},
@@ -111,7 +111,7 @@ func TestGroupsRoutes(t *testing.T) {
 		{"update unknown role", "all", "PUT", "/groups/tf-group-1", map[string]any{"roles": []string{"god"}}, 400, nil},
 		{"update wrong type", "all", "PUT", "/groups/tf-group-1", map[string]any{"roles": "end_user"}, 400, nil},
 		{"update unknown group", "all", "PUT", "/groups/nope", map[string]any{"roles": []string{}}, 404, nil},
-		{"update as security admin", "security", "PUT", "/groups/tf-group-1", map[string]any{"roles": []string{}}, 403, nil},
+		{"update as security admin", "security", "PUT", "/groups/tf-group-1", map[string]any{"roles": []string{}}, 401, nil},
 		{"update keeps delegated grants", "all", "PUT", "/groups/infra-delegates", map[string]any{"roles": []string{"end_user"}}, 204, nil},
 		{"delegated grants kept", "all", "GET", "/groups/infra-delegates", nil, 200,
 			wantGroup("infra-delegates", []string{"end_user", "delegated_resource_admin", "delegated_security_admin"}, false)},
@@ -126,14 +126,14 @@ func TestGroupsRoutes(t *testing.T) {
 		{"list ignore", "all", "GET", "/groups?contains=tf-group&ignore=tf-group-2", nil, 200, wantNames("tf-group-1")},
 		{"list bad bool", "all", "GET", "/groups?include_deleted=maybe", nil, 400, nil},
 		{"list bad count", "all", "GET", "/groups?count=0", nil, 400, nil},
-		{"list as end user", "end_user", "GET", "/groups", nil, 403, nil},
+		{"list as end user", "end_user", "GET", "/groups", nil, 401, nil},
 		{"add member", "all", "POST", "/groups/tf-group-1/users", map[string]any{"name": "jane.doe"}, 204, nil},
 		{"add member again", "all", "POST", "/groups/tf-group-1/users", map[string]any{"name": "jane.doe"}, 204, nil},
 		{"add service user", "all", "POST", "/groups/tf-group-1/users", map[string]any{"name": "resource-bot"}, 204, nil},
 		{"add unknown user", "all", "POST", "/groups/tf-group-1/users", map[string]any{"name": "nobody"}, 400, nil},
 		{"add no name", "all", "POST", "/groups/tf-group-1/users", map[string]any{}, 400, nil},
 		{"add to unknown group", "all", "POST", "/groups/nope/users", map[string]any{"name": "jane.doe"}, 404, nil},
-		{"add as delegated", "delegated", "POST", "/groups/tf-group-1/users", map[string]any{"name": "jane.doe"}, 403, nil},
+		{"add as delegated", "delegated", "POST", "/groups/tf-group-1/users", map[string]any{"name": "jane.doe"}, 401, nil},
 		{"members", "resource", "GET", "/groups/tf-group-1/users", nil, 200, func(t *testing.T, r response) {
 			var l struct {
 				List []struct{ Name, UserType string } `json:"list"`
@@ -156,7 +156,7 @@ func TestGroupsRoutes(t *testing.T) {
 		{"remove member", "all", "DELETE", "/groups/tf-group-1/users/resource-bot", nil, 204, nil},
 		{"remove non-member", "all", "DELETE", "/groups/tf-group-1/users/resource-bot", nil, 404, nil},
 		{"remove unknown user", "all", "DELETE", "/groups/tf-group-1/users/nobody", nil, 404, nil},
-		{"remove as security admin", "security", "DELETE", "/groups/tf-group-1/users/jane.doe", nil, 403, nil},
+		{"remove as security admin", "security", "DELETE", "/groups/tf-group-1/users/jane.doe", nil, 401, nil},
 		{"members after remove", "all", "GET", "/groups/tf-group-1/users", nil, 200, wantNames("jane.doe")},
 		{"delete", "all", "DELETE", "/groups/tf-group-1", nil, 204, nil},
 		{"deleted is readable", "all", "GET", "/groups/tf-group-1", nil, 200, wantGroup("tf-group-1", []string{}, true)},
@@ -174,7 +174,7 @@ func TestGroupsRoutes(t *testing.T) {
 		}},
 		{"list only deleted", "all", "GET", "/groups?contains=tf-group&only_include_deleted=true", nil, 200, wantNames("tf-group-1")},
 		{"delete unknown", "all", "DELETE", "/groups/nope", nil, 404, nil},
-		{"delete as resource admin", "resource", "DELETE", "/groups/tf-group-2", nil, 403, nil},
+		{"delete as resource admin", "resource", "DELETE", "/groups/tf-group-2", nil, 401, nil},
 		{"name reused after delete", "all", "POST", "/groups", map[string]any{"name": "tf-group-1", "roles": []string{"pam_admin"}}, 201,
 			wantGroup("tf-group-1", []string{"pam_admin"}, false)},
 		{"new group has no members", "all", "GET", "/groups/tf-group-1/users", nil, 200, wantNames()},
@@ -187,7 +187,7 @@ func TestDeletedGroupGrantsNothing(t *testing.T) {
 	e := newEnv(t)
 	e.must(204, "all", "DELETE", "/groups/resource-admins", nil)
 	e.login()
-	e.must(403, "resource", "GET", "/integrations/ad_connections", nil)
+	e.must(401, "resource", "GET", "/integrations/ad_connections", nil)
 }
 
 // TestGroupsPaging: the list pages with count and a next link only while more follow.

@@ -56,17 +56,17 @@ func TestUsersRoutes(t *testing.T) {
 		{"create taken name", "all", "POST", "/service_users", map[string]any{"name": "JANE.DOE"}, 409, nil},
 		{"create bad name", "all", "POST", "/service_users", map[string]any{"name": "has space"}, 400, nil},
 		{"create no body", "all", "POST", "/service_users", nil, 400, nil},
-		{"create as resource admin", "resource", "POST", "/service_users", map[string]any{"name": "x"}, 403, nil},
+		{"create as resource admin", "resource", "POST", "/service_users", map[string]any{"name": "x"}, 401, nil},
 		{"get service user", "all", "GET", "/service_users/tf-svc", nil, 200, wantUser("tf-svc", "ACTIVE", "service")},
 		{"get human as service user", "all", "GET", "/service_users/jane.doe", nil, 404, nil},
 		{"get unknown service user", "all", "GET", "/service_users/nobody", nil, 404, nil},
-		{"get service user as end user", "end_user", "GET", "/service_users/tf-svc", nil, 403, nil},
+		{"get service user as end user", "end_user", "GET", "/service_users/tf-svc", nil, 401, nil},
 		{"disable", "all", "PUT", "/service_users/tf-svc", tfUpdate, 200, wantUser("tf-svc", "DISABLED", "service")},
 		{"bad status", "all", "PUT", "/service_users/tf-svc", map[string]any{"name": "tf-svc", "status": "GONE"}, 400, nil},
 		{"no status", "all", "PUT", "/service_users/tf-svc", map[string]any{"name": "tf-svc"}, 400, nil},
 		{"rename", "all", "PUT", "/service_users/tf-svc", map[string]any{"name": "other", "status": "ACTIVE"}, 400, nil},
 		{"update unknown", "all", "PUT", "/service_users/nobody", map[string]any{"status": "ACTIVE"}, 404, nil},
-		{"update as security admin", "security", "PUT", "/service_users/tf-svc", map[string]any{"status": "ACTIVE"}, 403, nil},
+		{"update as security admin", "security", "PUT", "/service_users/tf-svc", map[string]any{"status": "ACTIVE"}, 401, nil},
 		{"list service users", "resource", "GET", "/service_users?contains=tf-", nil, 200, wantNames("tf-svc")},
 		{"list service users by status", "all", "GET", "/service_users?status=ACTIVE&contains=tf-", nil, 200, wantNames()},
 		{"delete (status DELETED)", "all", "PUT", "/service_users/tf-svc", map[string]any{"id": "x", "name": "tf-svc", "team_name": "demo",
@@ -76,16 +76,16 @@ func TestUsersRoutes(t *testing.T) {
 		{"revive deleted", "all", "PUT", "/service_users/tf-svc", map[string]any{"name": "tf-svc", "status": "ACTIVE"}, 400, nil},
 		{"get human", "security", "GET", "/users/jane.doe", nil, 200, wantUser("jane.doe", "ACTIVE", "human")},
 		{"get self as end user", "end_user", "GET", "/users/enduser-bot", nil, 200, wantUser("enduser-bot", "ACTIVE", "service")},
-		{"get other as end user", "end_user", "GET", "/users/jane.doe", nil, 403, nil},
+		{"get other as end user", "end_user", "GET", "/users/jane.doe", nil, 401, nil},
 		{"get unknown", "all", "GET", "/users/nobody", nil, 404, nil},
 		{"disable human", "all", "PUT", "/users/john.smith", map[string]any{"name": "john.smith", "status": "DISABLED"}, 200, wantUser("john.smith", "DISABLED", "human")},
 		{"service user through users", "all", "PUT", "/users/resource-bot", map[string]any{"status": "DISABLED"}, 404, nil},
-		{"update human as delegated", "delegated", "PUT", "/users/jane.doe", map[string]any{"status": "DISABLED"}, 403, nil},
+		{"update human as delegated", "delegated", "PUT", "/users/jane.doe", map[string]any{"status": "DISABLED"}, 401, nil},
 		{"list humans", "all", "GET", "/users", nil, 200, wantNames("jane.doe", "john.smith")},
 		{"list humans by status", "all", "GET", "/users?status=ACTIVE", nil, 200, wantNames("jane.doe")},
 		{"list with service users", "all", "GET", "/users?include_service_users=true&starts_with=tf", nil, 200, wantNames("tf-svc")},
 		{"list bad status", "all", "GET", "/users?status=x", nil, 400, nil},
-		{"list as end user", "end_user", "GET", "/users", nil, 403, nil},
+		{"list as end user", "end_user", "GET", "/users", nil, 401, nil},
 	})
 }
 
@@ -110,7 +110,7 @@ func TestUserByID(t *testing.T) {
 	runSteps(t, e, []step{
 		{"by id", "all", "GET", "/users_by_id/" + id, nil, 200, wantUser("jane.doe", "ACTIVE", "human")},
 		{"unknown id", "all", "GET", "/users_by_id/00000000-0000-4000-8000-000000000000", nil, 404, nil},
-		{"as end user", "end_user", "GET", "/users_by_id/" + id, nil, 403, nil},
+		{"as end user", "end_user", "GET", "/users_by_id/" + id, nil, 401, nil},
 	})
 }
 
@@ -156,14 +156,14 @@ func TestServiceUserKeys(t *testing.T) {
 		t.Errorf("key list %s", r.body)
 	}
 	runSteps(t, e, []step{
-		{"list as resource admin", "resource", "GET", "/service_users/keyed/keys", nil, 403, nil},
+		{"list as resource admin", "resource", "GET", "/service_users/keyed/keys", nil, 401, nil},
 		{"list for unknown user", "all", "GET", "/service_users/nobody/keys", nil, 404, nil},
 		{"list for a human", "all", "GET", "/service_users/jane.doe/keys", nil, 404, nil},
-		{"create as security admin", "security", "POST", "/service_users/keyed/keys", nil, 403, nil},
+		{"create as security admin", "security", "POST", "/service_users/keyed/keys", nil, 401, nil},
 		{"create for unknown user", "all", "POST", "/service_users/nobody/keys", nil, 404, nil},
 		{"delete another user's key", "all", "DELETE", "/service_users/resource-bot/keys/" + k.ID, nil, 404, nil},
 		{"delete unknown key", "all", "DELETE", "/service_users/keyed/keys/00000000-0000-4000-8000-000000000000", nil, 404, nil},
-		{"delete as delegated", "delegated", "DELETE", "/service_users/keyed/keys/" + k.ID, nil, 403, nil},
+		{"delete as delegated", "delegated", "DELETE", "/service_users/keyed/keys/" + k.ID, nil, 401, nil},
 		{"delete", "all", "DELETE", "/service_users/keyed/keys/" + k.ID, nil, 204, nil},
 		{"token of the deleted key", "keyed", "GET", "/integrations/ad_connections", nil, 401, nil},
 		{"list after delete", "all", "GET", "/service_users/keyed/keys", nil, 200, func(t *testing.T, r response) {
