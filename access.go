@@ -192,6 +192,7 @@ type accessView struct {
 	r       resource
 	grants  []grant
 	project *storage.Project // borrowed from the store: read only
+	now     time.Time        // the clock when the view was read: what is in force (expiry.go)
 }
 
 // checkoutRequired reports whether revealing the account through any of the user's grants needs a
@@ -214,7 +215,7 @@ func (v accessView) checkoutRequired() (bool, int) {
 func (v accessView) checkoutDetails(userID string) EndUserCheckoutDetails {
 	req, _ := v.checkoutRequired()
 	d := EndUserCheckoutDetails{CheckoutRequired: req}
-	if l := v.r.lease(); l.Status == leaseCheckedOut && l.UserID == userID {
+	if l := v.r.lease(); inForce(l, v.now) && l.UserID == userID {
 		d.CurrentUserCheckoutExpiresAt = optTime(l.ExpiresAt)
 	}
 	return d
@@ -281,14 +282,14 @@ func (e *Engine) viewOf(tx storage.ReadTx, set *policySet, r resource) (accessVi
 	if err != nil {
 		return accessView{}, notFoundf("the project of account %q does not exist", r.id())
 	}
-	return accessView{r: r, grants: gs, project: pr}, nil
+	return accessView{r: r, grants: gs, project: pr, now: e.now()}, nil
 }
 
-func endUserADAccount(a *storage.Account, userID string) EndUserADAccount {
+func endUserADAccount(a *storage.Account, userID string, now time.Time) EndUserADAccount {
 	r := resource{ad: a}
 	return EndUserADAccount{
 		ID: a.ID, Username: r.name(), AccountType: a.AccountType,
-		AvailabilityStatus: availabilityFor(r, userID), AccountStatusDetail: a.StatusDetail,
+		AvailabilityStatus: availabilityFor(r, userID, now), AccountStatusDetail: a.StatusDetail,
 	}
 }
 
@@ -311,7 +312,7 @@ func (e *Engine) ADAccountsEndUser(ctx context.Context, p Principal, connectionI
 			if err != nil {
 				continue
 			}
-			item := ADAccountEndUserItem{Account: endUserADAccount(a, p.UserID), CheckoutDetails: v.checkoutDetails(p.UserID)}
+			item := ADAccountEndUserItem{Account: endUserADAccount(a, p.UserID, v.now), CheckoutDetails: v.checkoutDetails(p.UserID)}
 			if accountName != "" && !strings.Contains(strings.ToLower(item.Account.Username+" "+a.SAMAccountName), strings.ToLower(accountName)) {
 				continue
 			}
@@ -331,7 +332,7 @@ func (e *Engine) ADAccountEndUser(ctx context.Context, p Principal, connectionID
 	var out ADAccountEndUserDetail
 	err := e.withAccess(ctx, p, e.adAccount(connectionID, accountID), func(tx storage.ReadTx, v accessView) error {
 		a := v.r.ad
-		acc := endUserADAccount(a, p.UserID)
+		acc := endUserADAccount(a, p.UserID, v.now)
 		acc.FirstName, acc.LastName, acc.Email, acc.DisplayName = a.FirstName, a.LastName, a.Email, a.DisplayName
 		acc.SAMAccountName, acc.DistinguishedName, acc.SID = a.SAMAccountName, a.DistinguishedName, a.SID
 		acc.BroughtUnderManagementAt = optTime(a.BroughtUnderManagementAt)
@@ -383,7 +384,7 @@ func (e *Engine) ADAccountUAMs(ctx context.Context, p Principal, connectionID, a
 // (accessMethods decides them); decider says whether the engine has a ConditionDecider.
 func (v accessView) uams(userID, privilegeType string, decider bool) []UserAccessMethod {
 	out := []UserAccessMethod{}
-	avail := availabilityFor(v.r, userID)
+	avail := availabilityFor(v.r, userID, v.now)
 	detailType, rrt := "active_directory_account", ruleResourceAD
 	if v.r.ud != nil {
 		detailType, rrt = "okta_universal_directory_account", ruleResourceUD
@@ -405,7 +406,7 @@ func (v accessView) uams(userID, privilegeType string, decider bool) []UserAcces
 			} else {
 				m.CheckoutRequirements = &CheckoutRequirements{}
 			}
-			if l := v.r.lease(); l.Status == leaseCheckedOut && l.UserID == userID {
+			if l := v.r.lease(); inForce(l, v.now) && l.UserID == userID {
 				m.CurrentUserCheckoutExpiresAt = optTime(l.ExpiresAt)
 			}
 			if avail == AvailabilityUnavailable || avail == AvailabilityCheckedOutByOther {

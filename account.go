@@ -170,7 +170,8 @@ func (e *Engine) GetADAccount(ctx context.Context, p Principal, connID, accountI
 		if err := p.requireRGAdmin(a.ResourceGroupID); err != nil {
 			return err
 		}
-		out = newNamer(tx).details(a)
+		pr, _ := storage.Projects.Borrow(tx, a.ProjectID) // nil outside a project: no schedule
+		out = newNamer(tx).details(a, pr, e.now())
 		return nil
 	})
 	return out, err
@@ -310,14 +311,15 @@ func (e *Engine) ProjectADAccount(ctx context.Context, p Principal, resourceGrou
 	}
 	var out ADAccountDetails
 	err := e.store.View(ctx, func(tx storage.ReadTx) error {
-		if _, err := e.teamProject(tx, p, resourceGroupID, projectID); err != nil {
+		pr, err := e.teamProject(tx, p, resourceGroupID, projectID)
+		if err != nil {
 			return err
 		}
 		a, err := storage.Accounts.Get(tx, accountID)
 		if err != nil || a.ProjectID != projectID || a.TeamID != p.TeamID {
 			return notFoundf("AD account %q does not exist in project %q", accountID, projectID)
 		}
-		out = newNamer(tx).details(a)
+		out = newNamer(tx).details(a, pr, e.now())
 		return nil
 	})
 	return out, err
@@ -343,11 +345,15 @@ func (n *namer) account(a *storage.Account) ADAccount {
 	}
 }
 
-func (n *namer) details(a *storage.Account) ADAccountDetails {
+// details is the admin view of a at now, with pr its project (nil when it has none): a checkout
+// that has expired is over (expiry.go), and the next rotation is the one Tick would run
+// (nextRotation).
+func (n *namer) details(a *storage.Account, pr *storage.Project, now time.Time) ADAccountDetails {
 	c, l := a.Credential, a.Lease
+	next, reason := nextRotation(resource{ad: a}, pr, now)
 	d := ADAccountDetails{
 		ADAccount:                              n.account(a),
-		NextScheduledPasswordRotationTimestamp: tptr(c.NextRotationAt), NextScheduledPasswordRotationReason: c.NextRotationReason,
+		NextScheduledPasswordRotationTimestamp: tptr(next), NextScheduledPasswordRotationReason: reason,
 		PasswordChangeSuccessCount: c.SuccessCount, PasswordChangeErrorCount: c.ErrorCount,
 		PasswordChangeErrorCountSinceLastSuccess: c.ErrorsSinceLastSuccess,
 		LastPasswordChangeSuccessReportTimestamp: tptr(c.LastSuccessReportAt), LastPasswordChangeSystemTimestamp: tptr(c.LastSuccessSystemAt),
@@ -355,7 +361,7 @@ func (n *namer) details(a *storage.Account) ADAccountDetails {
 		LastPasswordChangeErrorType: c.LastErrorType, LastPasswordChangeErrorMetadata: c.LastErrorMetadata,
 	}
 	switch {
-	case l.Status == CheckoutCheckedOut:
+	case inForce(&l, now):
 		d.CheckoutStatus, d.CheckoutExpiryAt = CheckoutCheckedOut, tptr(l.ExpiresAt)
 	case a.AccountType != "":
 		d.CheckoutStatus = CheckoutAvailable
@@ -363,7 +369,7 @@ func (n *namer) details(a *storage.Account) ADAccountDetails {
 		d.CheckoutStatus = CheckoutUnavailable
 	}
 	last := l.LastCheckoutUserID
-	if l.Status == CheckoutCheckedOut && l.UserID != "" {
+	if inForce(&l, now) && l.UserID != "" {
 		last = l.UserID
 	}
 	if u := n.get(NamedUser, last); u != nil && !u.Missing {

@@ -36,6 +36,11 @@ func TestAccountViews(t *testing.T) {
 	must(t, err)
 	_, err = r.e.CreateAccountRule(ctx, r.ra, r.conn.ID, r.rule("service", "SHARED", r.p2, "OU=Service,"+base))
 	must(t, err)
+	// The next scheduled rotation shown is the one Tick acts on: the project's periodic rotation.
+	_, err = r.e.UpdateProjectPasswordPolicy(ctx, r.sa, r.rg1.ID, r.p1a.ID, opa.SettingsAD, opa.ProjectPasswordPolicy{
+		EnablePeriodicRotation: true, PeriodicRotationDurationInSeconds: 86400,
+		CharacterOptions: opa.PasswordCharacterOptions{LowerCase: true, Digits: true}, MinLengthInBytes: 16, MaxLengthInBytes: 20})
+	must(t, err)
 
 	d, err := r.e.GetADAccount(ctx, r.ra, r.conn.ID, admin)
 	must(t, err)
@@ -54,7 +59,7 @@ func TestAccountViews(t *testing.T) {
 			SAMAccountName: "jane.doe", FirstName: "Jane", LastName: "Doe", DisplayName: "Jane Doe", Email: "jane@example.com",
 			AccountStatusDetail: "VAULTED",
 		},
-		NextScheduledPasswordRotationTimestamp: &next, NextScheduledPasswordRotationReason: "periodic",
+		NextScheduledPasswordRotationTimestamp: &next, NextScheduledPasswordRotationReason: "PERIODIC_ROTATION",
 		CheckoutStatus: "checked_out", LastCheckoutUser: "jane.doe", CheckoutExpiryAt: &expires,
 		PasswordChangeSuccessCount: 3, PasswordChangeErrorCount: 1, LastPasswordChangeErrorType: "TIMEOUT",
 	}

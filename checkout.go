@@ -70,8 +70,12 @@ func checkoutRequirement(r resource, pr *storage.Project, c storage.PolicyCondit
 	return required, d
 }
 
-// availabilityFor returns the end-user availability of the resource for userID.
-func availabilityFor(r resource, userID string) string {
+// availabilityFor returns the end-user availability of the resource for userID at now. A checkout
+// that has expired is over (see expiry.go), even before it is settled.
+func availabilityFor(r resource, userID string, now time.Time) string {
+	if expiredAt(r.lease(), now) {
+		return AvailabilityAvailable // as once it is settled: checked in and rotated
+	}
 	l := r.lease()
 	if l.Status == leaseCheckedOut {
 		if l.UserID == userID && userID != "" {
@@ -88,10 +92,15 @@ func availabilityFor(r resource, userID string) string {
 // lowerAvailability maps the end-user availability to ResourceAvailabilityStatus (lower case).
 func lowerAvailability(s string) string { return strings.ToLower(s) }
 
-// usable returns nil if userID may read the resource's password now: not checked out by someone
-// else, not being rotated, not waiting for a rotation after a check-in. ErrConflict otherwise.
-func usable(r resource, userID string) error {
+// usable returns nil if userID may read the resource's password at now: not checked out by someone
+// else, not being rotated, not waiting for a rotation after a check-in. ErrConflict otherwise. The
+// caller settles first an expired checkout, or a check-in whose rotation has not run yet
+// (errUnsettled for both, see expiry.go).
+func usable(r resource, userID string, now time.Time) error {
 	l := r.lease()
+	if expiredAt(l, now) || unsettled(r) {
+		return errUnsettled
+	}
 	if l.Status == leaseCheckedOut && l.UserID != userID {
 		return errors.WithHint(conflictf("account %q is checked out by another user until %s",
 			r.name(), l.ExpiresAt.Format(time.RFC3339)), "try again after it is checked in")
@@ -115,14 +124,15 @@ func orNone(s string) string {
 
 // startCheckout checks the resource out to p for seconds inside tx, unless p already holds it.
 // The store's unique "active" index on Checkout.ActiveResourceID is the final guard: two
-// concurrent checkouts of one resource cannot both commit. ErrConflict when someone else holds it.
+// concurrent checkouts of one resource cannot both commit. ErrConflict when someone else holds it;
+// errCheckoutExpired when an expired checkout is still to be settled.
 func (e *Engine) startCheckout(tx storage.WriteTx, p Principal, r resource, seconds int, now time.Time) error {
 	l := r.lease()
 	if l.Status == leaseCheckedOut {
-		if l.UserID == p.UserID {
+		if l.UserID == p.UserID && inForce(l, now) {
 			return nil
 		}
-		return usable(r, p.UserID)
+		return usable(r, p.UserID, now)
 	}
 	co := storage.Checkout{
 		ID: e.newID(), TeamID: r.teamID(), ResourceID: r.id(), ResourceType: r.kind(), ResourceName: r.name(),
@@ -149,7 +159,9 @@ type CheckinRequest struct {
 }
 
 // CheckInResource ends p's own checkout of the resource (checkin_type self) and rotates its
-// password. ErrNotFound when p holds no checkout of it. The check-in itself succeeds even if the
+// password. ErrNotFound when p holds no checkout of it, including one that has expired: that
+// checkout ended at its expiry, and this call records it so (system_checkout_expired, with its
+// rotation) if no Tick or other write did yet. The check-in itself succeeds even if the
 // rotation then fails: the account stays UNAVAILABLE to everyone, with account_status_detail
 // ROTATION_FAILED and the error type, until a rotation succeeds (Tick retries; admins can
 // rotate_resource). Safe for concurrent use.
@@ -167,7 +179,8 @@ func (e *Engine) CheckInResource(ctx context.Context, p Principal, req CheckinRe
 
 // AdminCheckInResource forces the check-in of a resource of the project (checkin_type admin) and
 // rotates its password. Needs security_admin, or delegated_security_admin of the resource group.
-// ErrNotFound for an unknown project or a resource of the project that is not checked out.
+// ErrNotFound for an unknown project or a resource of the project that is not checked out (an
+// expired checkout is recorded as expired, as for CheckInResource).
 func (e *Engine) AdminCheckInResource(ctx context.Context, p Principal, resourceGroupID, projectID string, req CheckinRequest) error {
 	if err := e.requireProjectSecurity(ctx, p, resourceGroupID, projectID); err != nil {
 		return err
@@ -180,7 +193,9 @@ func (e *Engine) AdminCheckInResource(ctx context.Context, p Principal, resource
 	})
 }
 
-// endCheckout ends the active checkout of req's resource, then rotates the password.
+// endCheckout ends the active checkout of req's resource, then rotates the password. A checkout
+// that has expired is settled as expired instead (checkin_type system_checkout_expired, by the
+// system), and then a check-in of another type answers ErrNotFound: it came after the end.
 func (e *Engine) endCheckout(ctx context.Context, p Principal, req CheckinRequest, typ string, allow func(*storage.Checkout) error) error {
 	if req.ResourceID == "" {
 		return invalidf("resource_id is required")
@@ -188,7 +203,9 @@ func (e *Engine) endCheckout(ctx context.Context, p Principal, req CheckinReques
 	var (
 		r          resource
 		checkoutID string
+		late       *storage.Checkout // the expired checkout a self or admin check-in found
 	)
+	actor, how := p, typ
 	err := e.store.Update(ctx, func(tx storage.WriteTx) error {
 		co, err := storage.Checkouts.First(tx, storage.CheckoutsActive, req.ResourceID)
 		if err != nil {
@@ -200,14 +217,21 @@ func (e *Engine) endCheckout(ctx context.Context, p Principal, req CheckinReques
 		if err := allow(co); err != nil {
 			return err
 		}
+		if typ != CheckinSystemExpired && !co.ExpiresAt.After(e.now()) {
+			late, actor, how = co, systemPrincipal(co.TeamID), CheckinSystemExpired
+		}
 		checkoutID = co.ID
-		r, err = e.finishCheckout(tx, p, co, typ)
+		r, err = e.finishCheckout(tx, actor, co, how)
 		return err
 	})
 	if err != nil {
 		return err
 	}
-	if err := e.rotate(ctx, p, r.kind(), r.id(), rotationReasonCheckin, ""); err != nil {
+	reason := rotationReasonCheckin
+	if how == CheckinSystemExpired {
+		reason = rotationReasonCheckoutExpired
+	}
+	if err := e.rotate(ctx, actor, r.kind(), r.id(), reason, ""); err != nil {
 		e.log.Warn("rotation after check-in failed", "resource_id", r.id(), "error_class", ErrorClass(err))
 		// The checkout's record says so too (ResourceLeaseStatus checkin_failed).
 		_ = e.store.Update(ctx, func(tx storage.WriteTx) error {
@@ -219,6 +243,10 @@ func (e *Engine) endCheckout(ctx context.Context, p Principal, req CheckinReques
 			return storage.Checkouts.Update(tx, co)
 		})
 	}
+	if late != nil {
+		return errors.WithHint(notFoundf("the checkout of resource %q expired at %s", req.ResourceID,
+			late.ExpiresAt.Format(time.RFC3339)), "it was checked in by the system and its password rotated")
+	}
 	return nil
 }
 
@@ -227,6 +255,9 @@ func (e *Engine) finishCheckout(tx storage.WriteTx, p Principal, co *storage.Che
 	now := e.now()
 	co.ActiveResourceID = ""
 	co.CheckinAt = now
+	if typ == CheckinSystemExpired && co.ExpiresAt.Before(now) {
+		co.CheckinAt = co.ExpiresAt // it ended then, whenever it is settled (expiry.go)
+	}
 	co.CheckinType = typ
 	co.CheckinBy = p.UserID
 	if p.system || co.CheckinBy == "" {
@@ -250,58 +281,11 @@ func (e *Engine) finishCheckout(tx storage.WriteTx, p Principal, co *storage.Che
 	if typ == CheckinSystemExpired {
 		c.RotationPendingReason = rotationReasonCheckoutExpired
 	}
-	c.RotationPendingSinceTime = now
+	c.RotationPendingSinceTime = co.CheckinAt
 	if err := r.save(tx, now); err != nil {
 		return resource{}, err
 	}
 	return r, e.audit(tx, p, AuditCheckin, r.kind(), r.id(), "success", "checkin_type "+typ)
-}
-
-// expireCheckouts checks in every checkout whose time is up (checkin_type system_checkout_expired)
-// and rotates its password. Part of Tick. DESIGN: expiry takes effect at the first Tick at or after
-// the expiry time; until then the account still shows as checked out (the server's Run ticks often
-// enough for this to be invisible; tests move a ManualClock and call Tick).
-//
-// It is a leased step (leasedStep): one engine of those sharing the store processes expiries at a
-// time; each check-in is still its own transaction that finds the checkout active.
-func (e *Engine) expireCheckouts(ctx context.Context) error {
-	return leasedStep(ctx, e, "expiry", e.expiredCheckouts, e.checkInExpired)
-}
-
-// expiredCheckouts returns the active checkouts whose time is up at the clock's time. O(checkouts).
-func (e *Engine) expiredCheckouts(ctx context.Context) ([]*storage.Checkout, error) {
-	now := e.now()
-	var due []*storage.Checkout
-	err := e.store.View(ctx, func(tx storage.ReadTx) error {
-		all, err := storage.Checkouts.All(tx)
-		for _, co := range all {
-			if co.ActiveResourceID != "" && !co.ExpiresAt.After(now) {
-				due = append(due, co)
-			}
-		}
-		return err
-	})
-	return due, err
-}
-
-// checkInExpired checks in the expired checkouts due (system_checkout_expired) and rotates them.
-func (e *Engine) checkInExpired(ctx context.Context, due []*storage.Checkout) error {
-	now := e.now()
-	var errs error
-	for _, co := range due {
-		sys := Principal{TeamID: co.TeamID, Username: "system", system: true}
-		err := e.endCheckout(ctx, sys, CheckinRequest{ResourceID: co.ResourceID, ResourceType: co.ResourceType},
-			CheckinSystemExpired, func(cur *storage.Checkout) error {
-				if cur.ID != co.ID || cur.ExpiresAt.After(now) {
-					return notFoundf("checkout %q already ended", co.ID)
-				}
-				return nil
-			})
-		if err != nil && !errors.Is(err, ErrNotFound) {
-			errs = errors.CombineErrors(errs, err)
-		}
-	}
-	return errs
 }
 
 // CheckedOutResource is an item of the checked-out resource lists.
@@ -340,7 +324,7 @@ func (e *Engine) CheckedOutResources(ctx context.Context, p Principal, f Checked
 		if err != nil {
 			return err
 		}
-		items = checkoutItems(tx, cos, p.TeamID, f, false)
+		items = checkoutItems(tx, cos, p.TeamID, f, false, e.now())
 		return nil
 	})
 	if err != nil {
@@ -362,7 +346,7 @@ func (e *Engine) ProjectCheckedOutResources(ctx context.Context, p Principal, re
 		if err != nil {
 			return err
 		}
-		items = checkoutItems(tx, cos, p.TeamID, f, true)
+		items = checkoutItems(tx, cos, p.TeamID, f, true, e.now())
 		return nil
 	})
 	if err != nil {
@@ -371,12 +355,15 @@ func (e *Engine) ProjectCheckedOutResources(ctx context.Context, p Principal, re
 	return paginate(items, func(c CheckedOutResource) string { return c.CheckoutID }, page)
 }
 
-func checkoutItems(tx storage.ReadTx, cos []*storage.Checkout, teamID string, f CheckedOutFilter, admin bool) []CheckedOutResource {
+// checkoutItems lists cos as they stand at now: an expired checkout is shown checked in at its
+// expiry by the system (system_checkout_expired), settled or not.
+func checkoutItems(tx storage.ReadTx, cos []*storage.Checkout, teamID string, f CheckedOutFilter, admin bool, now time.Time) []CheckedOutResource {
 	items := []CheckedOutResource{}
 	for _, co := range cos {
 		if co.TeamID != teamID || (f.ResourceType != "" && co.ResourceType != f.ResourceType) {
 			continue
 		}
+		co := settledView(co, now)
 		if co.ActiveResourceID == "" && !f.IncludeCheckedIn {
 			continue
 		}
@@ -393,7 +380,7 @@ func checkoutItems(tx storage.ReadTx, cos []*storage.Checkout, teamID string, f 
 				it.CheckoutByUsername = u.Username
 			}
 			if r, err := loadResource(tx, teamID, co.ResourceType, co.ResourceID); err == nil {
-				it.ResourceStatus = lowerAvailability(availabilityFor(r, ""))
+				it.ResourceStatus = lowerAvailability(availabilityFor(r, "", now))
 			}
 		}
 		items = append(items, it)

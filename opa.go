@@ -212,8 +212,13 @@ func (e *Engine) now() time.Time { return e.clock.Now().UTC().Truncate(time.Micr
 func (e *Engine) newID() string { return e.ids.NewID() }
 
 // Tick runs the time-driven work that is due at the clock's current time: scheduled sync jobs,
-// expired checkouts (checked in and rotated) and periodic password rotations. The server calls it
-// periodically (see Run); tests call it after moving a ManualClock. Safe for concurrent use.
+// periodic password rotations and the retries of failed post-check-in rotations, and the settling
+// of expired checkouts that no write has settled yet (their check-in and rotation). Tick is not
+// what makes a checkout expire: every read and decision treats a checkout as over from its expiry
+// time whether or not Tick has run, and the next write to the account settles it if Tick has not
+// (expiry.go). The server calls it periodically (see Run); tests call it after moving a
+// ManualClock, or use opatest's Advance. Safe for concurrent use, with writes too: an expired
+// checkout is settled exactly once.
 func (e *Engine) Tick(ctx context.Context) error {
 	var errs error
 	for _, step := range e.tickSteps() {
@@ -227,7 +232,8 @@ func (e *Engine) Tick(ctx context.Context) error {
 // tickSteps returns the parts of Tick in the order they run. A step's failure does not stop the
 // later ones; Tick returns them all combined.
 //
-//  1. expireCheckouts (checkout.go) checks in the checkouts whose time is up, and rotates them.
+//  1. expireCheckouts (expiry.go) settles the checkouts whose time is up that no write settled yet:
+//     checks them in (system_checkout_expired) and rotates their passwords.
 //  2. rotateDue (rotation.go) rotates the passwords periodic rotation selects and retries the
 //     pending post-check-in rotations, so it sees the rotations step 1 left pending.
 //  3. runDueSyncJobs (scheduler.go) runs the active sync jobs that are due.

@@ -58,7 +58,10 @@ var errNeedsPassword = errors.New("account has no known password yet")
 // failed post-check-in rotation are ErrConflict (DESIGN: the request clashes with the account's
 // state; nothing about p's rights is wrong). When the access method requires a checkout (policy
 // condition or project setting, see checkoutRequirement) the reveal checks the account out to p;
-// while p holds the checkout p may reveal again. An account brought under management with no known
+// while p holds the checkout p may reveal again, until it expires: from then it is over (expiry.go),
+// the reveal first settles it (the system checks it in and rotates the password) and is then
+// decided as anyone's would be, so the former holder gets the new password only through a new
+// checkout. An account brought under management with no known
 // password (MISSING_PASSWORD: its rule has no initial rotation, or that rotation has not succeeded
 // yet) is first rotated, and the new password is revealed. DESIGN: the engine cannot read a
 // directory password (AD's unicodePwd is write-only), and it never hands out a password it did not
@@ -85,7 +88,8 @@ func (e *Engine) reveal(ctx context.Context, p Principal, req RevealRequest, vie
 	if err != nil {
 		return RevealResponse{}, err
 	}
-	for attempt := 0; ; attempt++ {
+	rotated, settled := false, 0
+	for {
 		var (
 			out    RevealResponse
 			r      resource
@@ -105,13 +109,13 @@ func (e *Engine) reveal(ctx context.Context, p Principal, req RevealRequest, vie
 			if err != nil {
 				return err
 			}
-			if err := usable(r, p.UserID); err != nil {
+			now := v.now
+			if err := usable(r, p.UserID, now); err != nil {
 				return err
 			}
 			if len(r.cred().Password) == 0 {
 				return errNeedsPassword
 			}
-			now := e.now()
 			if required, secs := checkoutRequirement(r, v.project, g.rule.Conditions); required {
 				if r, err = r.reload(tx); err != nil { // a copy of the borrowed account, to change
 					return err
@@ -132,7 +136,20 @@ func (e *Engine) reveal(ctx context.Context, p Principal, req RevealRequest, vie
 			// the holder may reveal again.
 			out.PasswordJWE, err = e.encryptSealed(pub, sealed, r)
 		}
-		if errors.Is(err, errNeedsPassword) && attempt == 0 {
+		if errors.Is(err, errUnsettled) && settled < 3 {
+			// The checkout it found has ended, or was checked in and its rotation has not run:
+			// settle it (check-in and rotation, expiry.go), then decide again on the settled account.
+			settled++
+			if err := e.settleExpired(ctx, r.teamID(), r.kind(), r.id()); err != nil {
+				return RevealResponse{}, err
+			}
+			continue
+		}
+		if errors.Is(err, errUnsettled) {
+			return RevealResponse{}, errors.WithHint(conflictf("the checkout of account %q is being checked in", r.name()), "try again in a moment")
+		}
+		if errors.Is(err, errNeedsPassword) && !rotated {
+			rotated = true
 			if err := e.rotate(ctx, p, r.kind(), r.id(), rotationReasonInitial, ""); err != nil {
 				return RevealResponse{}, err
 			}

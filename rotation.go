@@ -237,6 +237,29 @@ func (e *Engine) recordRotation(ctx context.Context, actor Principal, r resource
 	return nil
 }
 
+// nextRotation returns the next rotation of r as the views show it at now
+// (next_scheduled_password_rotation_timestamp and _reason): the rotation a check-in or an expired
+// checkout has made pending (due since then; an expired checkout counts as checked in at its
+// expiry, settled or not), else the periodic one Tick acts on (periodicDue under the project's
+// current policy, when it selects r). A time before now means the
+// rotation is due and the next Tick (or, for an expired checkout, the next write to the account)
+// runs it. Zero when none is scheduled.
+func nextRotation(r resource, pr *storage.Project, now time.Time) (time.Time, string) {
+	if l := r.lease(); expiredAt(l, now) {
+		return l.ExpiresAt, rotationReasonCheckoutExpired
+	}
+	if c := r.cred(); c.RotationPending {
+		return c.RotationPendingSinceTime, c.RotationPendingReason
+	}
+	if pr == nil {
+		return time.Time{}, ""
+	}
+	if _, pol := r.settings(pr); periodicSelected(r, pol) {
+		return periodicDue(r, pol), rotationReasonPeriodic
+	}
+	return time.Time{}, ""
+}
+
 // periodicSelected reports whether the password policy rotates the resource periodically.
 func periodicSelected(r resource, pol storage.PasswordPolicy) bool {
 	if !pol.EnablePeriodicRotation || pol.PeriodicRotationDurationSeconds <= 0 {
@@ -263,10 +286,14 @@ type RotateRequest struct {
 // method names no rule), ErrForbidden (the method no longer authorizes p, or a condition of its
 // rule is not met, as for RevealADAccountPassword), the ConditionDecider's errors, ErrConflict
 // (checked out by another user or being rotated), and the directory's ErrUnavailable /
-// ErrTimeout / ErrInvalid (policy violation), which are also recorded on the account. Safe for
-// concurrent use.
+// ErrTimeout / ErrInvalid (policy violation), which are also recorded on the account. An expired
+// checkout of the account is settled first (expiry.go), with its own rotation. Safe for concurrent
+// use.
 func (e *Engine) RotateADAccountPassword(ctx context.Context, p Principal, connectionID, accountID string, req RotateRequest) error {
 	if err := e.authorizeRotate(ctx, p, e.adAccount(connectionID, accountID), req.UserAccessMethod); err != nil {
+		return err
+	}
+	if err := e.settleIfExpired(ctx, ResourceTypeADAccount, accountID); err != nil {
 		return err
 	}
 	return e.rotate(ctx, p, ResourceTypeADAccount, accountID, rotationReasonOnDemand, "")
@@ -292,11 +319,11 @@ func (e *Engine) checkRotate(v accessView, p Principal, m UserAccessMethod, met 
 	if _, err := v.authorize(m, rotatePrivilege, met); err != nil {
 		return err
 	}
-	if l := v.r.lease(); l.Status == leaseCheckedOut && l.UserID != p.UserID {
-		return usable(v.r, p.UserID)
+	if l := v.r.lease(); inForce(l, v.now) && l.UserID != p.UserID {
+		return usable(v.r, p.UserID, v.now)
 	}
 	if v.r.statusDetail() == StatusRotating {
-		return usable(v.r, p.UserID)
+		return usable(v.r, p.UserID, v.now)
 	}
 	return nil
 }
@@ -304,8 +331,9 @@ func (e *Engine) checkRotate(v accessView, p Principal, m UserAccessMethod, met 
 // AdminRotateResource rotates the password of a resource of the project (rotate_resource). Needs
 // security_admin, or delegated_security_admin of the resource group. ErrNotFound for an unknown
 // project or resource outside it; ErrConflict while the resource is checked out (check it in
-// first); directory errors as for RotateADAccountPassword. A successful rotation makes an account
-// whose post-check-in rotation failed available again.
+// first; an expired checkout is settled first, see expiry.go); directory errors as for
+// RotateADAccountPassword. A successful rotation makes an account whose post-check-in rotation
+// failed available again.
 func (e *Engine) AdminRotateResource(ctx context.Context, p Principal, resourceGroupID, projectID string, req CheckinRequest) error {
 	if err := e.requireProjectSecurity(ctx, p, resourceGroupID, projectID); err != nil {
 		return err
@@ -322,12 +350,15 @@ func (e *Engine) AdminRotateResource(ctx context.Context, p Principal, resourceG
 		if r.projectID() != projectID {
 			return notFoundf("resource %q is not in the project", req.ResourceID)
 		}
-		if r.lease().Status == leaseCheckedOut {
+		if inForce(r.lease(), e.now()) {
 			return errors.WithHint(conflictf("resource %q is checked out", req.ResourceID), "check it in first; check-in rotates the password")
 		}
 		return nil
 	})
 	if err != nil {
+		return err
+	}
+	if err := e.settleIfExpired(ctx, typ, req.ResourceID); err != nil {
 		return err
 	}
 	return e.rotate(ctx, p, typ, req.ResourceID, rotationReasonAdmin, "")

@@ -235,13 +235,14 @@ func (e *Engine) ProjectUDAccount(ctx context.Context, p Principal, resourceGrou
 		}
 		r := resource{ud: a}
 		c := a.Credential
+		now := e.now()
+		next, reason := nextRotation(r, pr, now)
 		out = OktaUniversalDirectoryAccountDetails{ID: a.ID, TeamID: a.TeamID, ProjectID: a.ProjectID, AccountName: a.Name,
-			Username: a.Username, CreatedAt: a.CreatedAt, NextScheduledPasswordRotationTimestamp: optTime(c.NextRotationAt),
-			NextScheduledPasswordRotationReason: c.NextRotationReason, CheckoutEnabled: pr.UDCheckout.Required && r.inLists(pr.UDCheckout.IncludeList, pr.UDCheckout.ExcludeList),
-			CheckoutStatus: lowerAvailability(availabilityFor(r, "")), CheckoutExpiryAt: optTime(a.Lease.ExpiresAt),
-			PasswordChangeDetails: passwordChangeDetails(c)}
-		if a.Lease.Status == leaseCheckedOut {
-			out.CheckoutStatus = leaseCheckedOut
+			Username: a.Username, CreatedAt: a.CreatedAt, NextScheduledPasswordRotationTimestamp: optTime(next),
+			NextScheduledPasswordRotationReason: reason, CheckoutEnabled: pr.UDCheckout.Required && r.inLists(pr.UDCheckout.IncludeList, pr.UDCheckout.ExcludeList),
+			CheckoutStatus: lowerAvailability(availabilityFor(r, "", now)), PasswordChangeDetails: passwordChangeDetails(c)}
+		if inForce(&a.Lease, now) {
+			out.CheckoutStatus, out.CheckoutExpiryAt = leaseCheckedOut, optTime(a.Lease.ExpiresAt)
 		}
 		if id := a.Lease.LastCheckoutUserID; id != "" {
 			if u, err := storage.Users.Get(tx, id); err == nil {
@@ -283,7 +284,7 @@ func (v accessView) serviceAccountEndUser(userID string) ServiceAccountEndUser {
 	a := v.r.ud
 	return ServiceAccountEndUser{
 		Account: EndUserServiceAccount{ID: a.ID, Name: a.Name, Username: a.Username, LCMSyncPossible: a.LCMSyncPossible,
-			AvailabilityStatus: lowerAvailability(availabilityFor(v.r, userID)), AccountStatus: a.Status, AccountStatusDetail: a.StatusDetail},
+			AvailabilityStatus: lowerAvailability(availabilityFor(v.r, userID, v.now)), AccountStatus: a.Status, AccountStatusDetail: a.StatusDetail},
 		CheckoutDetails: v.checkoutDetails(userID),
 	}
 }
@@ -365,6 +366,9 @@ func (e *Engine) RotateUDAccountPassword(ctx context.Context, p Principal, accou
 		}
 	}
 	if err := e.authorizeRotate(ctx, p, e.udAccount(accountID), req.UserAccessMethod); err != nil {
+		return err
+	}
+	if err := e.settleIfExpired(ctx, ResourceTypeUDAccount, accountID); err != nil {
 		return err
 	}
 	return e.rotate(ctx, p, ResourceTypeUDAccount, accountID, rotationReasonOnDemand, pw)

@@ -20,8 +20,8 @@ import (
 // Go test and an HTTP client of the same server see the same clock, faults and request log.
 
 // Advance moves the fake clock forward by d and runs everything that became due (the engine's
-// Tick: expired checkouts checked in and rotated, scheduled syncs and rotations) before it
-// returns, like POST /_fake/clock {"advance": …}. Tokens that expire are renewed by Do, Token and
+// Tick: expired checkouts checked in and rotated if no write did it first, scheduled syncs and
+// rotations) before it returns, like POST /_fake/clock {"advance": …}. Tokens that expire are renewed by Do, Token and
 // Client on their next use. It returns an opa.ErrInvalid error, with the clock unchanged, for a
 // negative d or one that moves the clock past 9989-12-31; or the error of the work that failed,
 // with the clock moved.

@@ -34,8 +34,8 @@ func TestYourClient(t *testing.T) {
 		t.Fatalf("status %d", resp.StatusCode)
 	}
 	srv.AssertRequested(t, "GET", "/v1/teams/{team}/connections/active_directory")
-	// The clock is yours: checkouts expire and are rotated, tokens expire (and srv's clients
-	// renew them).
+	// The clock is yours: checkouts expire (at once, for every reader, even when you move
+	// srv.Clock directly) and Advance rotates them, tokens expire (and srv's clients renew them).
 	if err := srv.Advance(61 * time.Minute); err != nil {
 		t.Fatal(err)
 	}

@@ -58,7 +58,13 @@ func connID(srv *opatest.Server) string {
 // out for an hour) and returns the account id and the password.
 func revealSvcBackup(t testing.TB, srv *opatest.Server) (accountID, password string) {
 	t.Helper()
-	c := srv.Client("enduser-bot")
+	return revealSvcBackupAs(t, srv, "enduser-bot")
+}
+
+// revealSvcBackupAs is revealSvcBackup as the fixture user (an engineer).
+func revealSvcBackupAs(t testing.TB, srv *opatest.Server, user string) (accountID, password string) {
+	t.Helper()
+	c := srv.Client(user)
 	base := srv.TeamURL("/active_directory/" + connID(srv) + "/accounts")
 	var accts struct {
 		List []struct {

@@ -52,7 +52,9 @@ type Server struct {
 	// Handler is the HTTP API handler.
 	Handler *httpapi.Handler
 	// Clock is the engine's clock; it moves only when told to (Advance, SetNow, /_fake/clock, or
-	// its own methods, which do not run the work that became due).
+	// its own methods, which do not run the work that became due: scheduled syncs and periodic
+	// rotations wait for the next Advance; a checkout is over at its expiry all the same, and the
+	// next write to the account checks it in and rotates it).
 	Clock *opa.ManualClock
 	// HTTP is the test server.
 	HTTP *httptest.Server

@@ -320,6 +320,50 @@ func TestAdvanceRunsTheWorkThatBecameDue(t *testing.T) {
 	}
 }
 
+// TestExpiryWithoutAdvance: moving srv.Clock directly runs nothing, yet an expired checkout is
+// over for every reader at once: the holder's list is empty, another user sees the account
+// available and checks it out, getting a password rotated at that moment; a later Advance
+// rotates nothing more.
+func TestExpiryWithoutAdvance(t *testing.T) {
+	srv := opatest.NewServer(t)
+	id, pw := revealSvcBackup(t, srv)
+	srv.Clock.Advance(2 * time.Hour)
+	var list struct {
+		List []any `json:"list"`
+	}
+	call(t, srv.Client("enduser-bot"), 200, "GET", srv.TeamURL("/checked_out_resources"), nil, &list)
+	if len(list.List) != 0 {
+		t.Fatalf("an expired checkout is listed: %v", list.List)
+	}
+	var acct struct {
+		Account struct {
+			AvailabilityStatus string `json:"availability_status"`
+		} `json:"account"`
+	}
+	call(t, srv.Client("jane.doe"), 200, "GET", srv.TeamURL("/active_directory/"+connID(srv)+"/accounts/"+id), nil, &acct)
+	if acct.Account.AvailabilityStatus != "AVAILABLE" {
+		t.Fatalf("jane sees %s", acct.Account.AvailabilityStatus)
+	}
+	if cur, _ := srv.Directory("corp.example.com").Password(svcBackupDN); cur != pw {
+		t.Fatal("a read rotated the password")
+	}
+	_, janePW := revealSvcBackupAs(t, srv, "jane.doe")
+	cur, _ := srv.Directory("corp.example.com").Password(svcBackupDN)
+	if janePW == pw || cur != janePW {
+		t.Fatal("jane did not get a password rotated after the expired checkout")
+	}
+	if err := srv.Advance(time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if now, _ := srv.Directory("corp.example.com").Password(svcBackupDN); now != cur {
+		t.Fatal("Advance rotated the expired checkout's password a second time")
+	}
+	call(t, srv.Client("jane.doe"), 200, "GET", srv.TeamURL("/checked_out_resources"), nil, &list)
+	if len(list.List) != 1 {
+		t.Fatalf("jane's checkouts: %v", list.List)
+	}
+}
+
 // TestStartRefusesABadFixture: Start reports a bad fixture as an ErrInvalid error instead of
 // starting a server.
 func TestStartRefusesABadFixture(t *testing.T) {
