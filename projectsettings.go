@@ -1,6 +1,7 @@
 package opa
 
 import (
+	"cmp"
 	"context"
 	"slices"
 	"time"
@@ -14,15 +15,22 @@ const (
 	MaxPeriodicRotationSeconds = 366 * 24 * 3600
 )
 
-// ProjectAccountRef names an account in a project's include or exclude list: an AD account by
-// domain and SID or name, a UD account by account_id or name. Missing is output only: the
-// reference names no account of the project now.
+// ProjectAccountRef names an account in a project's include or exclude list. For
+// SettingsAD it is ActiveDirectorySettingNameObject: domain and account_sid (or account_name, or
+// account_id). For SettingsUD it is ServiceAccountSettingNameObject: id, the UD account's id
+// (account_id and account_name are accepted too). Missing, ServiceAccountUserName and
+// SaasAppInstanceName are output only: Missing says the reference names no account of the project
+// now; the reads fill in what they know of a referenced account (account_name and account_sid for
+// AD; id and service_account_user_name for UD), keeping what was stored.
 type ProjectAccountRef struct {
-	Domain      string `json:"domain,omitempty"`
-	AccountSID  string `json:"account_sid,omitempty"`
-	AccountName string `json:"account_name,omitempty"`
-	AccountID   string `json:"account_id,omitempty"`
-	Missing     bool   `json:"missing"`
+	ID                     string `json:"id,omitempty"`
+	ServiceAccountUserName string `json:"service_account_user_name,omitempty"`
+	SaasAppInstanceName    string `json:"saas_app_instance_name,omitempty"`
+	Domain                 string `json:"domain,omitempty"`
+	AccountSID             string `json:"account_sid,omitempty"`
+	AccountName            string `json:"account_name,omitempty"`
+	AccountID              string `json:"account_id,omitempty"`
+	Missing                bool   `json:"missing"`
 }
 
 // ProjectCheckoutSettings is the wire shape of a project's AD or UD checkout settings
@@ -71,19 +79,30 @@ func refsToWire(refs []storage.AccountRef) []ProjectAccountRef {
 	return out
 }
 
-func refsFromWire(refs []ProjectAccountRef) ([]storage.AccountRef, error) {
+// refsFromWire checks and converts list entries of kind: a UD entry's id is its account_id.
+func refsFromWire(kind string, refs []ProjectAccountRef) ([]storage.AccountRef, error) {
 	var out []storage.AccountRef
 	for _, r := range refs {
-		if r.AccountSID == "" && r.AccountName == "" && r.AccountID == "" {
+		id := r.AccountID
+		if kind == SettingsUD && id == "" {
+			id = r.ID
+		}
+		if r.AccountSID == "" && r.AccountName == "" && id == "" {
+			if kind == SettingsUD {
+				return nil, invalidf("every list entry needs id, the id of an Okta Universal Directory account")
+			}
 			return nil, invalidf("every list entry needs account_sid, account_name or account_id")
 		}
-		out = append(out, storage.AccountRef{Domain: r.Domain, AccountSID: r.AccountSID, AccountName: r.AccountName, AccountID: r.AccountID})
+		out = append(out, storage.AccountRef{Domain: r.Domain, AccountSID: r.AccountSID, AccountName: r.AccountName, AccountID: id})
 	}
 	return out, nil
 }
 
-// markMissing sets Missing on references that name no account of the kind in the project.
-func markMissing(tx storage.ReadTx, pr *storage.Project, kind string, refs []ProjectAccountRef) {
+// decorateRefs sets Missing on references that name no account of the kind in the project and
+// fills in, for the others, what the wire shape of kind shows of the account: domain, account_sid
+// and account_name for AD; id and service_account_user_name for UD (whose entries then carry
+// neither account_id nor, once resolved, account_name).
+func decorateRefs(tx storage.ReadTx, pr *storage.Project, kind string, refs []ProjectAccountRef) {
 	var rs []resource
 	if kind == SettingsAD {
 		accts, _ := storage.Accounts.List(tx, storage.AccountsByProject, pr.ID)
@@ -98,7 +117,20 @@ func markMissing(tx storage.ReadTx, pr *storage.Project, kind string, refs []Pro
 	}
 	for i, ref := range refs {
 		sref := storage.AccountRef{Domain: ref.Domain, AccountSID: ref.AccountSID, AccountName: ref.AccountName, AccountID: ref.AccountID}
-		refs[i].Missing = !slices.ContainsFunc(rs, func(r resource) bool { return r.refMatches(sref) })
+		j := slices.IndexFunc(rs, func(r resource) bool { return r.refMatches(sref) })
+		refs[i].Missing = j < 0
+		if kind == SettingsUD {
+			refs[i].ID, refs[i].AccountID = ref.AccountID, ""
+			if j >= 0 {
+				refs[i].ID, refs[i].ServiceAccountUserName, refs[i].AccountName = rs[j].ud.ID, rs[j].ud.Username, ""
+			}
+			continue
+		}
+		if j >= 0 {
+			a := rs[j].ad
+			refs[i].Domain, refs[i].AccountSID = cmp.Or(ref.Domain, a.Domain), cmp.Or(ref.AccountSID, a.SID)
+			refs[i].AccountName = cmp.Or(ref.AccountName, a.SAMAccountName)
+		}
 	}
 }
 
@@ -112,7 +144,7 @@ func checkSettingsKind(kind string) error {
 // readProjectSettings is the skeleton of the settings reads: it checks p and kind, loads the
 // project (any authenticated member of the team may read settings; DESIGN: they are not secret and
 // end users' access methods already reveal them), and returns what view makes of the project's
-// settings of kind, with Missing set on the references of the lists view returns.
+// settings of kind, with the references of the lists view returns decorated (decorateRefs).
 func readProjectSettings[T any](ctx context.Context, e *Engine, p Principal, resourceGroupID, projectID, kind string, view func(pr *storage.Project) (T, [][]ProjectAccountRef)) (T, error) {
 	var out T
 	if err := p.check(); err != nil {
@@ -129,7 +161,7 @@ func readProjectSettings[T any](ctx context.Context, e *Engine, p Principal, res
 		var lists [][]ProjectAccountRef
 		out, lists = view(pr)
 		for _, refs := range lists {
-			markMissing(tx, pr, kind, refs)
+			decorateRefs(tx, pr, kind, refs)
 		}
 		return nil
 	})
@@ -194,13 +226,13 @@ func (e *Engine) UpdateProjectCheckoutSettings(ctx context.Context, p Principal,
 		return ProjectCheckoutSettings{}, invalidf("checkout_duration_in_seconds must be between %d and %d", MinCheckoutSeconds, MaxCheckoutSeconds)
 	}
 	if len(in.IncludeList) > 0 && len(in.ExcludeList) > 0 {
-		return ProjectCheckoutSettings{}, invalidf("include_list and exclude_list are mutually exclusive")
+		return ProjectCheckoutSettings{}, invalidf("Only one of 'IncludeList' or 'ExcludeList' can be specified")
 	}
-	inc, err := refsFromWire(in.IncludeList)
+	inc, err := refsFromWire(kind, in.IncludeList)
 	if err != nil {
 		return ProjectCheckoutSettings{}, err
 	}
-	exc, err := refsFromWire(in.ExcludeList)
+	exc, err := refsFromWire(kind, in.ExcludeList)
 	if err != nil {
 		return ProjectCheckoutSettings{}, err
 	}
@@ -252,7 +284,7 @@ func (e *Engine) UpdateProjectPasswordPolicy(ctx context.Context, p Principal, r
 	if err := checkSettingsInput(p, kind); err != nil {
 		return ProjectPasswordPolicy{}, err
 	}
-	pol, err := passwordPolicyFromWire(in, e.now())
+	pol, err := passwordPolicyFromWire(kind, in, e.now())
 	if err != nil {
 		return ProjectPasswordPolicy{}, err
 	}
@@ -271,7 +303,7 @@ func (e *Engine) UpdateProjectPasswordPolicy(ctx context.Context, p Principal, r
 
 // passwordPolicyFromWire validates a password policy in the wire shape and returns it as stored,
 // modified at now. ErrInvalid as described on UpdateProjectPasswordPolicy.
-func passwordPolicyFromWire(in ProjectPasswordPolicy, now time.Time) (storage.PasswordPolicy, error) {
+func passwordPolicyFromWire(kind string, in ProjectPasswordPolicy, now time.Time) (storage.PasswordPolicy, error) {
 	mode := in.PeriodicRotationAccountSelectorMode
 	if mode == "" {
 		mode = "ALL"
@@ -285,11 +317,11 @@ func passwordPolicyFromWire(in ProjectPasswordPolicy, now time.Time) (storage.Pa
 	case in.EnablePeriodicRotation && (in.PeriodicRotationDurationInSeconds < MinPeriodicRotationSeconds || in.PeriodicRotationDurationInSeconds > MaxPeriodicRotationSeconds):
 		return storage.PasswordPolicy{}, invalidf("periodic_rotation_duration_in_seconds must be between %d and %d", MinPeriodicRotationSeconds, MaxPeriodicRotationSeconds)
 	}
-	inc, err := refsFromWire(in.PeriodicRotationAccountIncludeList)
+	inc, err := refsFromWire(kind, in.PeriodicRotationAccountIncludeList)
 	if err != nil {
 		return storage.PasswordPolicy{}, err
 	}
-	exc, err := refsFromWire(in.PeriodicRotationAccountExcludeList)
+	exc, err := refsFromWire(kind, in.PeriodicRotationAccountExcludeList)
 	if err != nil {
 		return storage.PasswordPolicy{}, err
 	}

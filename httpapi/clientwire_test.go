@@ -6,10 +6,14 @@ package httpapi_test
 // clients themselves are not imported.
 
 import (
+	"encoding/json"
 	"io"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 // sdkAPIError is pam-sdk-go's APIError (client.go): every status >= 400 is decoded into it and
@@ -152,4 +156,242 @@ func (e *env) doHeader(method, path, body string, headers map[string]string) res
 		e.t.Fatal(err)
 	}
 	return response{status: resp.StatusCode, header: resp.Header, body: b}
+}
+
+// sdkServiceAccountSettingNameObject is pam-sdk-go's ServiceAccountSettingNameObject.
+type sdkServiceAccountSettingNameObject struct {
+	ID                     string  `json:"id"`
+	ServiceAccountUserName *string `json:"service_account_user_name,omitempty"`
+	SaasAppInstanceName    *string `json:"saas_app_instance_name,omitempty"`
+	Missing                *bool   `json:"missing,omitempty"`
+}
+
+// sdkAPIServiceAccountCheckoutSettings is pam-sdk-go's APIServiceAccountCheckoutSettings (UD and
+// SaaS app checkout settings).
+type sdkAPIServiceAccountCheckoutSettings struct {
+	CheckoutRequired          bool                                 `json:"checkout_required"`
+	CheckoutDurationInSeconds int32                                `json:"checkout_duration_in_seconds"`
+	IncludeList               []sdkServiceAccountSettingNameObject `json:"include_list,omitempty"`
+	ExcludeList               []sdkServiceAccountSettingNameObject `json:"exclude_list,omitempty"`
+}
+
+// sdkActiveDirectorySettingNameObject is pam-sdk-go's ActiveDirectorySettingNameObject.
+type sdkActiveDirectorySettingNameObject struct {
+	Domain      string  `json:"domain"`
+	AccountSid  string  `json:"account_sid"`
+	AccountName *string `json:"account_name,omitempty"`
+	Missing     *bool   `json:"missing,omitempty"`
+}
+
+// sdkActiveDirectoryCheckoutSettings is pam-sdk-go's ActiveDirectoryCheckoutSettings.
+type sdkActiveDirectoryCheckoutSettings struct {
+	CheckoutRequired          bool                                  `json:"checkout_required"`
+	CheckoutDurationInSeconds int32                                 `json:"checkout_duration_in_seconds"`
+	IncludeList               []sdkActiveDirectorySettingNameObject `json:"include_list,omitempty"`
+	ExcludeList               []sdkActiveDirectorySettingNameObject `json:"exclude_list,omitempty"`
+}
+
+// sdkPasswordPolicyCharacterOptions is pam-sdk-go's PasswordPolicyCharacterOptions.
+type sdkPasswordPolicyCharacterOptions struct {
+	UpperCase             *bool    `json:"upper_case,omitempty"`
+	LowerCase             *bool    `json:"lower_case,omitempty"`
+	Digits                *bool    `json:"digits,omitempty"`
+	Punctuation           *bool    `json:"punctuation,omitempty"`
+	ExcludeCertainSymbols []string `json:"exclude_certain_symbols,omitempty"`
+}
+
+// sdkPasswordPolicyWithExclude is pam-sdk-go's PasswordPolicyWithExclude (UD and SaaS password
+// settings); sdkActiveDirectoryPasswordPolicy its ActiveDirectoryPasswordPolicy.
+type sdkPasswordPolicyWithExclude struct {
+	EnablePeriodicRotation              bool                                 `json:"enable_periodic_rotation"`
+	PeriodicRotationAccountSelectorMode *string                              `json:"periodic_rotation_account_selector_mode,omitempty"`
+	PeriodicRotationAccountIncludeList  []sdkServiceAccountSettingNameObject `json:"periodic_rotation_account_include_list,omitempty"`
+	PeriodicRotationAccountExcludeList  []sdkServiceAccountSettingNameObject `json:"periodic_rotation_account_exclude_list,omitempty"`
+	PeriodicRotationDurationInSeconds   *int32                               `json:"periodic_rotation_duration_in_seconds,omitempty"`
+	CharacterOptions                    sdkPasswordPolicyCharacterOptions    `json:"character_options"`
+	MinLengthInBytes                    int32                                `json:"min_length_in_bytes"`
+	MaxLengthInBytes                    int32                                `json:"max_length_in_bytes"`
+	ModifiedAt                          *time.Time                           `json:"modified_at,omitempty"`
+}
+
+type sdkActiveDirectoryPasswordPolicy struct {
+	EnablePeriodicRotation              bool                                  `json:"enable_periodic_rotation"`
+	PeriodicRotationAccountSelectorMode *string                               `json:"periodic_rotation_account_selector_mode,omitempty"`
+	PeriodicRotationAccountIncludeList  []sdkActiveDirectorySettingNameObject `json:"periodic_rotation_account_include_list,omitempty"`
+	PeriodicRotationAccountExcludeList  []sdkActiveDirectorySettingNameObject `json:"periodic_rotation_account_exclude_list,omitempty"`
+	PeriodicRotationDurationInSeconds   *int32                                `json:"periodic_rotation_duration_in_seconds,omitempty"`
+	CharacterOptions                    sdkPasswordPolicyCharacterOptions     `json:"character_options"`
+	MinLengthInBytes                    int32                                 `json:"min_length_in_bytes"`
+	MaxLengthInBytes                    int32                                 `json:"max_length_in_bytes"`
+	ModifiedAt                          *time.Time                            `json:"modified_at,omitempty"`
+}
+
+// sendJSON marshals v the way the SDK does (encoding/json of its model) and sends it as role.
+func (e *env) sendJSON(role, method, path string, v any) response {
+	e.t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return e.do(role, method, path, string(b))
+}
+
+// udAccountIDs returns the ids of the UD accounts of the demo project infra/service-accounts, by
+// username, from the admin list.
+func (e *env) udAccountIDs() map[string]string {
+	e.t.Helper()
+	prj := e.srv.Loaded().Team("demo").Projects["infra/service-accounts"]
+	var l struct {
+		List []struct {
+			ID       string `json:"id"`
+			Username string `json:"username"`
+		} `json:"list"`
+	}
+	e.must(200, "all", "GET", "/resource_groups/"+e.rgID()+"/projects/"+prj+"/okta_universal_directory_accounts", nil).json(e.t, &l)
+	out := map[string]string{}
+	for _, a := range l.List {
+		out[a.Username] = a.ID
+	}
+	if len(out) < 2 {
+		e.t.Fatalf("the demo project has %d UD accounts", len(out))
+	}
+	return out
+}
+
+// TestClientWireUDSettingsLists (issue 17 A1): the provider's oktapam_okta_universal_directory_
+// checkout_settings PUTs {"id": "<UD account id>"} entries (204) and reads .id back in order; the
+// UD password settings lists take the same entries. An id that names no account of the project
+// reads back with missing true; both lists at once is refused with the message the provider's
+// tests look for.
+func TestClientWireUDSettingsLists(t *testing.T) {
+	e := newEnv(t)
+	ids := e.udAccountIDs()
+	prj := "/resource_groups/" + e.rgID() + "/projects/" + e.srv.Loaded().Team("demo").Projects["infra/service-accounts"]
+	ghost := "00000000-0000-4000-8000-00000000dead"
+	order := []string{ids["gh-release-bot"], ghost, ids["OpsCaliforniaShared"]}
+	put := sdkAPIServiceAccountCheckoutSettings{CheckoutRequired: true, CheckoutDurationInSeconds: 900,
+		ExcludeList: []sdkServiceAccountSettingNameObject{}}
+	for _, id := range order {
+		put.IncludeList = append(put.IncludeList, sdkServiceAccountSettingNameObject{ID: id})
+	}
+	r := e.sendJSON("all", "PUT", prj+"/okta_universal_directory_checkout_settings", put)
+	if r.status != 204 {
+		t.Fatalf("PUT: %d %s", r.status, r.body)
+	}
+	var got sdkAPIServiceAccountCheckoutSettings
+	e.must(200, "all", "GET", prj+"/okta_universal_directory_checkout_settings", nil).json(t, &got)
+	if len(got.IncludeList) != 3 || len(got.ExcludeList) != 0 || !got.CheckoutRequired || got.CheckoutDurationInSeconds != 900 {
+		t.Fatalf("GET: %+v", got)
+	}
+	for i, ref := range got.IncludeList {
+		missing := ref.Missing != nil && *ref.Missing
+		if ref.ID != order[i] || missing != (order[i] == ghost) {
+			t.Errorf("entry %d: %+v, want id %s", i, ref, order[i])
+		}
+	}
+	if u := got.IncludeList[0].ServiceAccountUserName; u == nil || *u != "gh-release-bot" {
+		t.Errorf("service_account_user_name: %v", u)
+	}
+	both := put
+	both.ExcludeList = []sdkServiceAccountSettingNameObject{{ID: ids["gh-release-bot"]}}
+	r = e.sendJSON("all", "PUT", prj+"/okta_universal_directory_checkout_settings", both)
+	var apiErr sdkAPIError
+	r.json(t, &apiErr)
+	if r.status != 400 || !strings.Contains(apiErr.Message, "Only one of 'IncludeList' or 'ExcludeList' can be specified") {
+		t.Fatalf("both lists: %d %s", r.status, r.body)
+	}
+	r = e.do("all", "PUT", prj+"/okta_universal_directory_checkout_settings", `{"checkout_required":true,"checkout_duration_in_seconds":900,"include_list":[{}]}`)
+	if r.status != 400 {
+		t.Fatalf("entry without id: %d %s", r.status, r.body)
+	}
+	// The provider's delete.
+	e.must(204, "all", "PUT", prj+"/okta_universal_directory_checkout_settings",
+		`{"checkout_required":false,"checkout_duration_in_seconds":900,"include_list":[],"exclude_list":[]}`)
+
+	// UD password settings: same entries; the PUT answers 200 with the stored policy (A7).
+	yes := true
+	mode := "INCLUDE"
+	dur := int32(86400)
+	pol := sdkPasswordPolicyWithExclude{EnablePeriodicRotation: true, PeriodicRotationAccountSelectorMode: &mode,
+		PeriodicRotationAccountIncludeList: []sdkServiceAccountSettingNameObject{{ID: ids["OpsCaliforniaShared"]}},
+		PeriodicRotationDurationInSeconds:  &dur,
+		CharacterOptions:                   sdkPasswordPolicyCharacterOptions{UpperCase: &yes, LowerCase: &yes, Digits: &yes},
+		MinLengthInBytes:                   16, MaxLengthInBytes: 24}
+	r = e.sendJSON("all", "PUT", prj+"/okta_universal_directory_password_settings", pol)
+	if r.status != 200 {
+		t.Fatalf("PUT password settings: %d %s", r.status, r.body)
+	}
+	var stored sdkPasswordPolicyWithExclude
+	r.json(t, &stored)
+	if !stored.EnablePeriodicRotation || len(stored.PeriodicRotationAccountIncludeList) != 1 ||
+		stored.PeriodicRotationAccountIncludeList[0].ID != ids["OpsCaliforniaShared"] ||
+		stored.PeriodicRotationAccountIncludeList[0].Missing == nil || *stored.PeriodicRotationAccountIncludeList[0].Missing ||
+		stored.PeriodicRotationDurationInSeconds == nil || *stored.PeriodicRotationDurationInSeconds != 86400 ||
+		stored.MinLengthInBytes != 16 || stored.MaxLengthInBytes != 24 || stored.ModifiedAt == nil {
+		t.Fatalf("PUT answer: %s", r.body)
+	}
+	var again sdkPasswordPolicyWithExclude
+	e.must(200, "all", "GET", prj+"/okta_universal_directory_password_settings", nil).json(t, &again)
+	if diff := cmp.Diff(stored, again); diff != "" {
+		t.Fatalf("the PUT's answer is not what GET reads (-put +get):\n%s", diff)
+	}
+}
+
+// TestClientWireADSettings (issue 17 A7, A10): the AD password settings PUT answers 200 with the
+// stored ActiveDirectoryPasswordPolicy, and an AD include_list entry given by domain and SID reads
+// back with its account_name.
+func TestClientWireADSettings(t *testing.T) {
+	e := newEnv(t)
+	prj := "/resource_groups/" + e.rgID() + "/projects/" + e.srv.Loaded().Team("demo").Projects["infra/service-accounts"]
+	var accts struct {
+		List []struct {
+			ID          string `json:"id"`
+			AccountName string `json:"account_name"`
+			Domain      struct {
+				Name string `json:"name"`
+			} `json:"domain"`
+			SID string `json:"sid"`
+		} `json:"list"`
+	}
+	e.must(200, "all", "GET", prj+"/active_directory_accounts", nil).json(t, &accts)
+	if len(accts.List) == 0 {
+		t.Fatal("no AD accounts in the project")
+	}
+	a := accts.List[0]
+	domain := a.Domain.Name
+	if a.SID == "" || domain == "" {
+		t.Fatalf("account view without sid or domain: %+v", a)
+	}
+	r := e.sendJSON("all", "PUT", prj+"/active_directory_checkout_settings", sdkActiveDirectoryCheckoutSettings{
+		CheckoutRequired: true, CheckoutDurationInSeconds: 1800,
+		IncludeList: []sdkActiveDirectorySettingNameObject{{Domain: domain, AccountSid: a.SID}}})
+	if r.status != 204 {
+		t.Fatalf("PUT checkout: %d %s", r.status, r.body)
+	}
+	var cs sdkActiveDirectoryCheckoutSettings
+	e.must(200, "all", "GET", prj+"/active_directory_checkout_settings", nil).json(t, &cs)
+	if len(cs.IncludeList) != 1 || cs.IncludeList[0].AccountName == nil || *cs.IncludeList[0].AccountName != a.AccountName ||
+		cs.IncludeList[0].AccountSid != a.SID || cs.IncludeList[0].Missing == nil || *cs.IncludeList[0].Missing {
+		t.Fatalf("GET checkout: %+v", cs)
+	}
+	yes, no := true, false
+	mode := "EXCLUDE"
+	pol := sdkActiveDirectoryPasswordPolicy{PeriodicRotationAccountSelectorMode: &mode,
+		PeriodicRotationAccountExcludeList: []sdkActiveDirectorySettingNameObject{{Domain: domain, AccountSid: a.SID}},
+		CharacterOptions:                   sdkPasswordPolicyCharacterOptions{UpperCase: &yes, LowerCase: &yes, Digits: &yes, Punctuation: &no},
+		MinLengthInBytes:                   20, MaxLengthInBytes: 24}
+	r = e.sendJSON("all", "PUT", prj+"/active_directory_password_settings", pol)
+	if r.status != 200 {
+		t.Fatalf("PUT password: %d %s", r.status, r.body)
+	}
+	var stored, again sdkActiveDirectoryPasswordPolicy
+	r.json(t, &stored)
+	e.must(200, "all", "GET", prj+"/active_directory_password_settings", nil).json(t, &again)
+	if diff := cmp.Diff(stored, again); diff != "" {
+		t.Fatalf("the PUT's answer is not what GET reads (-put +get):\n%s", diff)
+	}
+	if len(stored.PeriodicRotationAccountExcludeList) != 1 || stored.PeriodicRotationAccountExcludeList[0].AccountName == nil ||
+		*stored.PeriodicRotationAccountExcludeList[0].AccountName != a.AccountName || stored.MinLengthInBytes != 20 {
+		t.Fatalf("PUT answer: %s", r.body)
+	}
 }

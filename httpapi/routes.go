@@ -11,7 +11,8 @@ import "github.com/opakit/opa"
 //   - rule_settings is configured with POST (the SDK) or PUT; both answer 204.
 //   - creates answer 201 (AD connection, sync jobs, account rules — the SDK decodes a rule
 //     although the seed says "No Content"); updates, deletes, schedule, state, deactivate, status,
-//     force_sync, check-in, rotate and settings PUTs answer 204 with an empty body; the Okta
+//     force_sync, check-in, rotate and checkout settings PUTs answer 204 with an empty body (password
+//     settings PUTs answer 200 with the stored policy, which the SDK decodes); the Okta
 //     groups/modify answers 200 with an empty body; sync_status is a bare JSON string.
 //   - ErrUnavailable is 503 service_offline on /v1 and 502 "There are no connected agents." on
 //     /api/v1; ErrTimeout is 504 on both.
@@ -106,7 +107,8 @@ func (h *Handler) routes() {
 	m.Handle("POST "+prj+"/rotate_resource", h.v1(rotateResource))
 	m.Handle("GET "+prj+"/checked_out_resources", h.v1(checkedOutProject))
 
-	// Project checkout and password settings (docs/wire.md#project-settings). PUT answers 204.
+	// Project checkout and password settings (docs/wire.md#project-settings). Checkout PUTs answer
+	// 204, password settings PUTs 200 with the stored policy.
 	m.Handle("GET "+prj+"/active_directory_checkout_settings", h.v1(getCheckoutSettings(opa.SettingsAD)))
 	m.Handle("PUT "+prj+"/active_directory_checkout_settings", h.v1(putCheckoutSettings(opa.SettingsAD)))
 	m.Handle("GET "+prj+"/active_directory_password_settings", h.v1(getPasswordSettings(opa.SettingsAD)))

@@ -297,7 +297,7 @@ func TestSeedSamples(t *testing.T) {
 	e.must(200, "all", "GET", adpw, nil).json(t, &adPolicy)
 	adPolicy["enable_periodic_rotation"] = true
 	adPolicy["periodic_rotation_duration_in_seconds"] = 86400
-	e.must(204, "all", "PUT", adpw, adPolicy)
+	e.must(200, "all", "PUT", adpw, adPolicy)
 	dir := e.srv.Directory("corp.example.com")
 	dir.SetAgentTimeout(true)
 	e.must(504, "all", "POST", "/resource_groups/"+rgID+"/projects/"+svcPrj+"/rotate_resource",
@@ -391,7 +391,7 @@ func TestSeedSamples(t *testing.T) {
 	e.must(200, "all", "GET", pw, nil).json(t, &policy)
 	policy["enable_periodic_rotation"] = true
 	policy["periodic_rotation_duration_in_seconds"] = 86400
-	e.must(204, "all", "PUT", pw, policy)
+	e.must(200, "all", "PUT", pw, policy)
 	e.must(204, "all", "PUT", "/resource_groups/"+rgID+"/projects/"+svcPrj+"/okta_universal_directory_checkout_settings",
 		map[string]any{"checkout_required": true, "checkout_duration_in_seconds": 1800, "include_list": nil, "exclude_list": nil})
 	r = e.must(200, "end_user", "GET", "/okta_universal_directory_accounts?contains=AWS", nil)

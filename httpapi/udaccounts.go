@@ -178,10 +178,11 @@ func putPasswordSettings(kind string) apiFunc {
 		if err := requireBody(r, &in); err != nil {
 			return err
 		}
-		if _, err := e.UpdateProjectPasswordPolicy(r.Context(), p, r.PathValue("resource_group_id"), r.PathValue("project_id"), kind, in); err != nil {
+		s, err := e.UpdateProjectPasswordPolicy(r.Context(), p, r.PathValue("resource_group_id"), r.PathValue("project_id"), kind, in)
+		if err != nil {
 			return err
 		}
-		noContent(w)
+		encode(w, http.StatusOK, s) // the SDK's Update…PasswordPolicy… methods return the policy
 		return nil
 	}
 }
