@@ -128,8 +128,8 @@ type UserAccessMethod struct {
 // Rule resource types of access methods. DESIGN: UD accounts use okta_app_based_resource, the
 // SDK enum's value for Okta-hosted accounts, so strict enum decoders accept it.
 const (
-	ruleResourceAD = "active_directory_based_resource"
-	ruleResourceUD = "okta_app_based_resource"
+	ruleResourceAD = RuleResourceAD
+	ruleResourceUD = RuleResourceUD
 )
 
 // DomainFilter narrows ADDomains: Domain is an exact (case-insensitive) domain name, Contains a

@@ -55,6 +55,10 @@ func (n *namer) get(typ, id string) *NamedObject {
 		if r, err := storage.Connections.Get(n.tx, id); err == nil {
 			o.Name, o.Missing = r.Domain, false
 		}
+	case namedGroup:
+		if r, err := storage.Groups.Get(n.tx, id); err == nil {
+			o.Name, o.Missing = r.Name, false
+		}
 	}
 	n.cache[key] = o
 	return &o

@@ -57,20 +57,38 @@ type PolicyResources struct {
 }
 
 // PolicyConditions are the conditions a policy rule attaches to its privileges.
+// CheckoutMaxSeconds without CheckoutRequired limits the checkouts the project's settings
+// require (the wire's override_checkout_duration_in_seconds). AccessRequests, MFA and Gateway
+// carry the parameters of the wire's conditions (policydetails.go): MFARequired is set exactly
+// when MFA is, AccessRequestRequired when AccessRequests is not empty (CreatePolicy fills in
+// whichever side is missing).
 type PolicyConditions struct {
-	CheckoutRequired      bool `json:"checkout_required,omitempty"`
-	CheckoutMaxSeconds    int  `json:"checkout_max_seconds,omitempty"`
-	MFARequired           bool `json:"mfa_required,omitempty"`
-	AccessRequestRequired bool `json:"access_request_required,omitempty"`
+	CheckoutRequired      bool                     `json:"checkout_required,omitempty"`
+	CheckoutMaxSeconds    int                      `json:"checkout_max_seconds,omitempty"`
+	MFARequired           bool                     `json:"mfa_required,omitempty"`
+	AccessRequestRequired bool                     `json:"access_request_required,omitempty"`
+	AccessRequests        []AccessRequestCondition `json:"access_requests,omitempty"`
+	MFA                   *MFACondition            `json:"mfa,omitempty"`
+	Gateway               *GatewayCondition        `json:"gateway,omitempty"`
 }
 
 // PolicyRule grants privileges (the Privilege constants) on resources under conditions.
+//
+// ResourceType is one of the RuleResource constants, or empty for a rule whose type follows from
+// Resources (AD or UD). Server and secret rules (Servers, Secrets) are kept and served as the API
+// sent them, and grant nothing in this engine, which manages no servers or secrets.
+// PrivilegeOptions, when set, lists the privileges as the API does, in order, with their values;
+// Privileges is then derived from it (the granted ones).
 type PolicyRule struct {
-	ID         string           `json:"id"`
-	Name       string           `json:"name"`
-	Resources  PolicyResources  `json:"resources"`
-	Privileges []string         `json:"privileges"`
-	Conditions PolicyConditions `json:"conditions"`
+	ID               string            `json:"id"`
+	Name             string            `json:"name"`
+	Resources        PolicyResources   `json:"resources"`
+	Privileges       []string          `json:"privileges"`
+	Conditions       PolicyConditions  `json:"conditions"`
+	ResourceType     string            `json:"resource_type,omitempty"`
+	Servers          []PolicyServer    `json:"servers,omitempty"`
+	Secrets          []PolicySecret    `json:"secrets,omitempty"`
+	PrivilegeOptions []PolicyPrivilege `json:"privilege_options,omitempty"`
 }
 
 // Policy is a security policy of a team: its principals and the rules that apply to them.
@@ -83,6 +101,8 @@ type Policy struct {
 	PrincipalUserIDs  []string     `json:"principal_user_ids,omitempty"`
 	PrincipalGroupIDs []string     `json:"principal_group_ids,omitempty"`
 	Rules             []PolicyRule `json:"rules"`
+	Type              string       `json:"type,omitempty"`
+	ResourceGroupID   string       `json:"resource_group_id,omitempty"`
 	CreatedAt         time.Time    `json:"created_at"`
 	UpdatedAt         time.Time    `json:"updated_at"`
 }
@@ -91,11 +111,13 @@ func policyOf(pol *storage.Policy) Policy {
 	out := Policy{
 		ID: pol.ID, TeamID: pol.TeamID, Name: pol.Name, Description: pol.Description, Active: pol.Active,
 		PrincipalUserIDs: slices.Clone(pol.PrincipalUserIDs), PrincipalGroupIDs: slices.Clone(pol.PrincipalGroupIDs),
-		Rules: make([]PolicyRule, len(pol.Rules)), CreatedAt: pol.CreatedAt, UpdatedAt: pol.UpdatedAt,
+		Rules: make([]PolicyRule, len(pol.Rules)), Type: pol.Type, ResourceGroupID: pol.ResourceGroupID,
+		CreatedAt: pol.CreatedAt, UpdatedAt: pol.UpdatedAt,
 	}
 	for i, r := range pol.Rules {
 		out.Rules[i] = PolicyRule{ID: r.ID, Name: r.Name, Resources: PolicyResources(clonePolicyResources(r.Resources)),
-			Privileges: slices.Clone(r.Privileges), Conditions: PolicyConditions(r.Conditions)}
+			Privileges: slices.Clone(r.Privileges), Conditions: policyConditionsOf(r.Conditions), ResourceType: r.ResourceType,
+			Servers: serversOf(r.Servers), Secrets: secretsOf(r.Secrets), PrivilegeOptions: privilegeOptionsOf(r.PrivilegeOptions)}
 	}
 	return out
 }
@@ -103,10 +125,13 @@ func policyOf(pol *storage.Policy) Policy {
 // storedPolicyRule converts a rule to its stored form, copying its lists.
 func storedPolicyRule(r PolicyRule) storage.PolicyRule {
 	return storage.PolicyRule{ID: r.ID, Name: r.Name, Resources: clonePolicyResources(storage.PolicyResources(r.Resources)),
-		Privileges: slices.Clone(r.Privileges), Conditions: storage.PolicyConditions(r.Conditions)}
+		Privileges: slices.Clone(r.Privileges), Conditions: storedConditions(r.Conditions), ResourceType: r.ResourceType,
+		Servers: storedServers(r.Servers), Secrets: storedSecrets(r.Secrets), PrivilegeOptions: storedPrivilegeOptions(r.PrivilegeOptions)}
 }
 
-// PolicyInput describes a security policy to create or replace.
+// PolicyInput describes a security policy to create or replace. Type is "", PolicyTypeDefault or
+// PolicyTypeServiceAccount (kept and served, no effect here); ResourceGroupID, when set, limits
+// what the policy grants to the resources of that resource group.
 //
 // Rules select resources with PolicyResources. DESIGN: within a rule the AD selectors that
 // are set are ANDed (ADConnectionIDs and ADAccountTypes {SHARED} select the shared accounts of those
@@ -121,6 +146,8 @@ type PolicyInput struct {
 	PrincipalUserIDs  []string
 	PrincipalGroupIDs []string
 	Rules             []PolicyRule
+	Type              string
+	ResourceGroupID   string
 }
 
 // CreatePolicy creates a security policy in p's team and returns it with ids assigned to its rules.
@@ -255,6 +282,14 @@ func (e *Engine) fillPolicy(tx storage.ReadTx, p Principal, pol *storage.Policy,
 			return invalidf("principal group %q does not exist", id)
 		}
 	}
+	if err := checkPolicyType(in.Type); err != nil {
+		return err
+	}
+	if in.ResourceGroupID != "" {
+		if rg, err := storage.ResourceGroups.Get(tx, in.ResourceGroupID); err != nil || rg.TeamID != p.TeamID {
+			return invalidf("resource group %q does not exist", in.ResourceGroupID)
+		}
+	}
 	old := map[string]bool{}
 	for _, r := range pol.Rules {
 		old[r.ID] = true
@@ -263,6 +298,7 @@ func (e *Engine) fillPolicy(tx storage.ReadTx, p Principal, pol *storage.Policy,
 	rules := make([]storage.PolicyRule, 0, len(in.Rules))
 	for i, given := range in.Rules {
 		r := storedPolicyRule(given)
+		normalizeRule(&r)
 		if err := e.checkPolicyRule(tx, p, r); err != nil {
 			return invalidf("rule %d (%q): %v", i+1, r.Name, err)
 		}
@@ -278,6 +314,7 @@ func (e *Engine) fillPolicy(tx storage.ReadTx, p Principal, pol *storage.Policy,
 	pol.Name, pol.Description, pol.Active = in.Name, in.Description, in.Active
 	pol.PrincipalUserIDs, pol.PrincipalGroupIDs = slices.Clone(in.PrincipalUserIDs), slices.Clone(in.PrincipalGroupIDs)
 	pol.Rules = rules
+	pol.Type, pol.ResourceGroupID = in.Type, in.ResourceGroupID
 	return nil
 }
 
@@ -298,10 +335,29 @@ func (e *Engine) checkPolicyRule(tx storage.ReadTx, p Principal, r storage.Polic
 	if len(r.Privileges) == 0 {
 		return invalidf("at least one privilege is required")
 	}
+	switch typ := ruleResourceType(r); typ {
+	case RuleResourceServer, RuleResourceSecret:
+		return e.checkServerOrSecretRule(tx, typ, r)
+	case RuleResourceAD, RuleResourceUD:
+		if r.ResourceType != "" && (typ == RuleResourceAD && hasUDSelector(r.Resources) || typ == RuleResourceUD && hasADSelector(r.Resources)) {
+			return invalidf("a %s rule selects only its own kind of account", typ)
+		}
+	default:
+		return invalidf("unknown resource_type %q", typ)
+	}
+	if len(r.Servers)+len(r.Secrets) > 0 {
+		return invalidf("server and secret selectors belong to server_based_resource and secret_based_resource rules")
+	}
 	for _, pr := range r.Privileges {
 		if !knownPrivilege(pr) {
 			return invalidf("unknown privilege %q (want reveal_password, password_checkout_rdp, password_checkout_ssh or rotate_password)", pr)
 		}
+	}
+	if err := e.checkPrivilegeOptions(tx, r); err != nil {
+		return err
+	}
+	if err := checkConditionDetails(r.Conditions, false); err != nil {
+		return err
 	}
 	res := r.Resources
 	if !hasADSelector(res) && !hasUDSelector(res) {
@@ -365,10 +421,7 @@ func (e *Engine) checkPolicyRule(tx storage.ReadTx, p Principal, r storage.Polic
 	}
 	c := r.Conditions
 	if c.CheckoutMaxSeconds != 0 && (c.CheckoutMaxSeconds < MinCheckoutSeconds || c.CheckoutMaxSeconds > MaxCheckoutSeconds) {
-		return invalidf("checkout_max_seconds must be 0 (the project's duration) or between %d and %d", MinCheckoutSeconds, MaxCheckoutSeconds)
-	}
-	if c.CheckoutMaxSeconds != 0 && !c.CheckoutRequired {
-		return invalidf("checkout_max_seconds needs checkout_required")
+		return invalidf("checkout_max_seconds (override_checkout_duration_in_seconds) must be 0 (the project's duration) or between %d and %d", MinCheckoutSeconds, MaxCheckoutSeconds)
 	}
 	return nil
 }
@@ -384,8 +437,9 @@ func hasUDSelector(r storage.PolicyResources) bool {
 
 // grant is one policy rule that applies to a principal.
 type grant struct {
-	policyID string
-	rule     *storage.PolicyRule // borrowed: read only
+	policyID        string
+	resourceGroupID string              // the policy's: grants only within it when set
+	rule            *storage.PolicyRule // borrowed: read only
 }
 
 // policySet holds the rules of the active policies whose principals include a user. The rules are
@@ -419,7 +473,7 @@ func policiesFor(tx storage.ReadTx, p Principal) (*policySet, error) {
 			continue
 		}
 		for i := range pol.Rules {
-			set.grants = append(set.grants, grant{policyID: pol.ID, rule: &pol.Rules[i]})
+			set.grants = append(set.grants, grant{policyID: pol.ID, resourceGroupID: pol.ResourceGroupID, rule: &pol.Rules[i]})
 		}
 	}
 	return set, nil
@@ -433,7 +487,7 @@ func (s *policySet) forAccount(a *storage.Account) []grant {
 	var out []grant
 	for _, g := range s.grants {
 		r := g.rule.Resources
-		if !hasADSelector(r) {
+		if !hasADSelector(r) || g.resourceGroupID != "" && g.resourceGroupID != a.ResourceGroupID {
 			continue
 		}
 		ok := (len(r.ADConnectionIDs) == 0 || slices.Contains(r.ADConnectionIDs, a.ConnectionID)) &&
@@ -454,7 +508,7 @@ func (s *policySet) forUD(a *storage.UDAccount) []grant {
 	var out []grant
 	for _, g := range s.grants {
 		r := g.rule.Resources
-		if !hasUDSelector(r) {
+		if !hasUDSelector(r) || g.resourceGroupID != "" && g.resourceGroupID != a.ResourceGroupID {
 			continue
 		}
 		if (len(r.UDProjectIDs) == 0 || slices.Contains(r.UDProjectIDs, a.ProjectID)) &&

@@ -167,7 +167,8 @@ func expect(r route, role string) outcome {
 	// Checkouts and the all-accounts views are the security admin's (checkout.go, account.go).
 	securityOnly := strings.Contains(p, "all_active_directory_accounts") || strings.Contains(p, "all_okta_universal_directory_accounts") ||
 		strings.HasSuffix(p, "/projects/{project_id}/checkin_resource") || strings.HasSuffix(p, "/rotate_resource") ||
-		strings.HasSuffix(p, "/projects/{project_id}/checked_out_resources")
+		strings.HasSuffix(p, "/projects/{project_id}/checked_out_resources") ||
+		strings.Contains(p, "/security_policy") // policy.go, securitypolicy.go: security_admin
 	switch role {
 	case "all":
 		return allowed
@@ -277,6 +278,10 @@ func TestAuthzMatrix(t *testing.T) {
 			if rs, _ := storage.Rules.All(tx); len(rs) > 0 {
 				ids["ad_account_rule_id"] = rs[0].ID
 			}
+			ids["security_policy_id"] = "00000000-0000-4000-8000-000000000000"
+			if ps, _ := storage.Policies.All(tx); len(ps) > 0 {
+				ids["security_policy_id"] = ps[0].ID
+			}
 			return nil
 		})
 	}
@@ -293,7 +298,8 @@ func TestAuthzMatrix(t *testing.T) {
 			"shared_project": ids["project_id"], "project": ids["project_id"], "account": ids["ad_account_id"], "rule": ids["ad_account_rule_id"]}}
 		path := strings.NewReplacer("{team}", "{team_name}", "{conn}", "{ad_connection_id}", "{rule}", "{ad_account_rule_id}",
 			"{account}", "{ad_account_id}", "{rg}", "{resource_group_id}", "{project}", "{project_id}",
-			"{server_job}", "{task_settings_id}", "{user_job}", "{user_sync_task_settings_id}", "{app_instance}", "{appInstanceId}").Replace(br.path)
+			"{server_job}", "{task_settings_id}", "{user_job}", "{user_sync_task_settings_id}", "{app_instance}", "{appInstanceId}",
+			"{policy}", "{security_policy_id}").Replace(br.path)
 		bodies[path] = h.path(br.seeds[0])
 	}
 	// Valid settings bodies: what GET returns (so a denial is not masked by a 400 for the body).

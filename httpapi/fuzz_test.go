@@ -32,6 +32,7 @@ func newHostile(tb testing.TB) *hostile {
 	h.ids["user"] = lt.UserIDs["jane.doe"]
 	h.ids["group_name"] = "engineers"
 	h.ids["user_name"] = "resource-bot"
+	h.ids["group"] = lt.GroupIDs["engineers"]
 	ctx := context.Background()
 	_ = srv.Engine().Store().View(ctx, func(tx storage.ReadTx) error {
 		if as, err := storage.Accounts.All(tx); err == nil && len(as) > 0 {
@@ -45,6 +46,9 @@ func newHostile(tb testing.TB) *hostile {
 		}
 		if us, err := storage.UserSyncJobs.All(tx); err == nil && len(us) > 0 {
 			h.ids["user_job"] = us[0].ID
+		}
+		if ps, err := storage.Policies.All(tx); err == nil && len(ps) > 0 {
+			h.ids["policy"] = ps[0].ID
 		}
 		if cs, err := storage.Connections.All(tx); err == nil && len(cs) > 0 {
 			h.ids["app_instance"] = cs[0].AppInstanceID
@@ -198,6 +202,8 @@ var bodyRoutes = []bodyRoute{
 		`{"name":"resource-bot","status":"ACTIVE"}`, `{"id":null,"name":"resource-bot","team_name":null,"status":"DISABLED","user_type":null}`}},
 	{"UserUpdate", "all", "PUT", "/v1/teams/{team}/users/{user_name}", []string{
 		`{"name":"resource-bot","status":"ACTIVE"}`, `{"status":"DELETED"}`}},
+	{"PolicyCreate", "all", "POST", "/v1/teams/{team}/security_policy", policySeeds},
+	{"PolicyUpdate", "all", "PUT", "/v1/teams/{team}/security_policy/{policy}", policySeeds},
 	{"GroupModify", "00demo-okta-api-token-change-me", "POST", "/api/v1/directories/{app_instance}/groups/modify", []string{
 		`{"id":"a1","actionType":"ADD_MEMBERS","data":{"groupId":"x","members":["CN=x"]}}`, `{"actionType":"REMOVE_MEMBERS"}`}},
 }
@@ -290,6 +296,8 @@ func FuzzGroupAddUser(f *testing.F)       { fuzzRoute(f, "GroupAddUser") }
 func FuzzServiceUserCreate(f *testing.F)  { fuzzRoute(f, "ServiceUserCreate") }
 func FuzzServiceUserUpdate(f *testing.F)  { fuzzRoute(f, "ServiceUserUpdate") }
 func FuzzUserUpdate(f *testing.F)         { fuzzRoute(f, "UserUpdate") }
+func FuzzPolicyCreate(f *testing.F)       { fuzzRoute(f, "PolicyCreate") }
+func FuzzPolicyUpdate(f *testing.F)       { fuzzRoute(f, "PolicyUpdate") }
 
 // FuzzPathID puts arbitrary bytes in every id position of a GET and a DELETE route: never a 5xx,
 // never a panic, and a 4xx changes nothing.
@@ -307,6 +315,7 @@ func FuzzPathID(f *testing.F) {
 		"/v1/teams/demo/groups/engineers/users/%s",
 		"/v1/teams/demo/service_users/%s/keys/%s",
 		"/v1/teams/demo/users/%s",
+		"/v1/teams/demo/security_policy/%s",
 	}
 	f.Fuzz(func(t *testing.T, id string) {
 		for _, tmpl := range templates {

@@ -160,6 +160,14 @@ func (h *Handler) routes() {
 	m.Handle("GET "+us+"/{user_sync_task_settings_id}/results/{result_id}", h.v1(getUserSyncResult))
 	m.Handle("POST "+us+"/{user_sync_task_settings_id}/test_requests", h.v1(testUserSyncJob))
 
+	// Security policies, v1 and v2 clients alike (docs/wire.md#security-policies).
+	const sp = team + "/security_policy"
+	m.Handle("GET "+sp, h.v1(listSecurityPolicies))
+	m.Handle("POST "+sp, h.v1(createSecurityPolicy))
+	m.Handle("GET "+sp+"/{security_policy_id}", h.v1(getSecurityPolicy))
+	m.Handle("PUT "+sp+"/{security_policy_id}", h.v1(updateSecurityPolicy))
+	m.Handle("DELETE "+sp+"/{security_policy_id}", h.v1(deleteSecurityPolicy))
+
 	// Okta Directories Integration (docs/wire.md#directories-api).
 	m.Handle("POST /api/v1/directories/{appInstanceId}/groups/modify", h.okta(modifyDirectoryGroup))
 

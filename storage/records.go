@@ -374,6 +374,10 @@ type PolicyConditions struct {
 	CheckoutMaxSeconds    int  `json:"checkout_max_seconds,omitempty"`
 	MFARequired           bool `json:"mfa_required,omitempty"`
 	AccessRequestRequired bool `json:"access_request_required,omitempty"`
+	// The details of the wire conditions (policydetails.go).
+	AccessRequests []PolicyAccessRequest `json:"access_requests,omitempty"`
+	MFA            *PolicyMFA            `json:"mfa,omitempty"`
+	Gateway        *PolicyGateway        `json:"gateway,omitempty"`
 }
 
 // PolicyRule grants privileges on resources under conditions.
@@ -383,6 +387,12 @@ type PolicyRule struct {
 	Resources  PolicyResources  `json:"resources"`
 	Privileges []string         `json:"privileges"`
 	Conditions PolicyConditions `json:"conditions"`
+	// The rule's wire details (policydetails.go): its resource type when it is not derived from
+	// Resources, the server and secret selectors, and the privileges' values.
+	ResourceType     string            `json:"resource_type,omitempty"`
+	Servers          []PolicyServer    `json:"servers,omitempty"`
+	Secrets          []PolicySecret    `json:"secrets,omitempty"`
+	PrivilegeOptions []PolicyPrivilege `json:"privilege_options,omitempty"`
 }
 
 // Policy is a security policy: principals and the rules that apply to them.
@@ -395,6 +405,8 @@ type Policy struct {
 	PrincipalUserIDs  []string     `json:"principal_user_ids,omitempty"`
 	PrincipalGroupIDs []string     `json:"principal_group_ids,omitempty"`
 	Rules             []PolicyRule `json:"rules"`
+	Type              string       `json:"type,omitempty"`              // default, okta_service_account; "" unset
+	ResourceGroupID   string       `json:"resource_group_id,omitempty"` // the policy grants only within it
 	CreatedAt         time.Time    `json:"created_at"`
 	UpdatedAt         time.Time    `json:"updated_at"`
 }

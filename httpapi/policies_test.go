@@ -1,0 +1,421 @@
+package httpapi_test
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/opakit/opa/revealjwe"
+)
+
+const (
+	testServerID = "7d7f2456-e670-4d80-9e13-0d2f7557aaea"
+	testBundleID = "1b2c3d4e-5f60-4718-8a9b-0c1d2e3f4a5b"
+	testFolderID = "2c3d4e5f-6071-4829-9bac-1d2e3f4a5b6c"
+)
+
+// jsonOf decodes b into generic JSON values.
+func jsonOf(t *testing.T, b []byte) any {
+	t.Helper()
+	var v any
+	if err := json.Unmarshal(b, &v); err != nil {
+		t.Fatalf("decoding %s: %v", b, err)
+	}
+	return v
+}
+
+// v1PolicyBody is what the provider's v1 client (oktapam/client/security_policy.go) sends: no
+// "_type" anywhere, null rule ids, null conditions on the second rule.
+func v1PolicyBody(group string) string {
+	return `{"name":"pol","description":"d","active":true,
+ "principals":{"user_groups":[{"id":"` + group + `","type":"user_group"}]},
+ "rules":[{"id":null,"security_policy_id":null,"name":"first rule","resource_type":"server_based_resource",
+   "resource_selector":{"selectors":[
+     {"selector_type":"individual_server","selector":{"server":{"id":"` + testServerID + `","type":"server"}}},
+     {"selector_type":"server_label","selector":{"server_selector":{"labels":{"system.os_type":"linux"}},
+        "account_selector_type":"username","account_selector":{"usernames":["root","pamadmin"]}}}]},
+   "privileges":[
+     {"privilege_type":"password_checkout_ssh","privilege_value":{"password_checkout_ssh":true}},
+     {"privilege_type":"principal_account_ssh","privilege_value":{"principal_account_ssh":true,"admin_level_permissions":false,
+        "sudo_display_name":"foo-uam","sudo_command_bundles":[{"id":"` + testBundleID + `","type":"sudo_command_bundle"}]}}],
+   "conditions":[{"condition_type":"access_request","condition_value":{"request_type_id":"abcd","request_type_name":"foo","expires_after_seconds":1200}},
+     {"condition_type":"gateway","condition_value":{"traffic_forwarding":true,"session_recording":false}}]},
+  {"id":null,"security_policy_id":null,"name":"second rule","resource_type":"secret_based_resource",
+   "resource_selector":{"selectors":[{"selector_type":"secret_folder","selector":{"secret_folder":{"id":"` + testFolderID + `","type":"secret_folder"}}}]},
+   "privileges":[{"privilege_type":"secret","privilege_value":{"list":true,"folder_create":false,"folder_update":false,"folder_delete":false,
+     "secret_create":true,"secret_update":false,"secret_reveal":false,"secret_delete":false}}],
+   "conditions":null}]}`
+}
+
+// v1PolicyWant is the GET answer to v1PolicyBody: every polymorphic object carries "_type", the
+// rules carry the policy id, admin_level_permissions (false) is omitted, names are resolved.
+func v1PolicyWant(id, group, rule1, rule2 string) string {
+	return `{"id":"` + id + `","name":"pol","description":"d","active":true,
+ "principals":{"user_groups":[{"id":"` + group + `","name":"engineers","type":"user_group","missing":false}]},
+ "rules":[{"id":"` + rule1 + `","security_policy_id":"` + id + `","name":"first rule","resource_type":"server_based_resource",
+   "resource_selector":{"_type":"server_based_resource","selectors":[
+     {"selector_type":"individual_server","selector":{"_type":"individual_server","server":{"id":"` + testServerID + `","type":"server","missing":false}}},
+     {"selector_type":"server_label","selector":{"_type":"server_label","server_selector":{"labels":{"system.os_type":"linux"}},
+        "account_selector_type":"username","account_selector":{"_type":"username","usernames":["root","pamadmin"]}}}]},
+   "privileges":[
+     {"privilege_type":"password_checkout_ssh","privilege_value":{"_type":"password_checkout_ssh","password_checkout_ssh":true}},
+     {"privilege_type":"principal_account_ssh","privilege_value":{"_type":"principal_account_ssh","principal_account_ssh":true,
+        "sudo_display_name":"foo-uam","sudo_command_bundles":[{"id":"` + testBundleID + `","type":"sudo_command_bundle","missing":false}]}}],
+   "conditions":[{"condition_type":"access_request","condition_value":{"_type":"access_request","request_type_id":"abcd","request_type_name":"foo","expires_after_seconds":1200}},
+     {"condition_type":"gateway","condition_value":{"_type":"gateway","traffic_forwarding":true,"session_recording":false}}]},
+  {"id":"` + rule2 + `","security_policy_id":"` + id + `","name":"second rule","resource_type":"secret_based_resource",
+   "resource_selector":{"_type":"secret_based_resource","selectors":[{"selector_type":"secret_folder","selector":{"_type":"secret_folder","secret_folder":{"id":"` + testFolderID + `","type":"secret_folder","missing":false}}}]},
+   "privileges":[{"privilege_type":"secret","privilege_value":{"_type":"secret","list":true,"folder_create":false,"folder_update":false,"folder_delete":false,
+     "secret_create":true,"secret_update":false,"secret_reveal":false,"secret_delete":false}}]}]}`
+}
+
+// TestSecurityPolicyV1 drives the v1 client's create, read, update, list and delete: 200 with the
+// policy on create, 204 on update and delete, the stored form read back with "_type" tags, and a
+// hard delete (404 afterwards, gone from the list).
+func TestSecurityPolicyV1(t *testing.T) {
+	e := newEnv(t)
+	group := e.srv.Loaded().Team("demo").GroupIDs["engineers"]
+	var created struct {
+		ID    string `json:"id"`
+		Rules []struct {
+			ID string `json:"id"`
+		} `json:"rules"`
+	}
+	e.must(200, "security", "POST", "/security_policy", v1PolicyBody(group)).json(t, &created)
+	if created.ID == "" || len(created.Rules) != 2 {
+		t.Fatalf("create answered %+v", created)
+	}
+	got := e.must(200, "security", "GET", "/security_policy/"+created.ID, nil)
+	want := v1PolicyWant(created.ID, group, created.Rules[0].ID, created.Rules[1].ID)
+	if d := cmp.Diff(jsonOf(t, []byte(want)), jsonOf(t, got.body)); d != "" {
+		t.Fatalf("GET (-want +got):\n%s", d)
+	}
+
+	// A full replacement: one rule, no conditions; the rule keeps its id (same name).
+	upd := strings.Replace(v1PolicyBody(group), `"active":true`, `"active":false`, 1)
+	upd, _, ok := strings.Cut(upd, `,
+  {"id":null,"security_policy_id":null,"name":"second rule"`)
+	if !ok {
+		t.Fatal("no second rule in the v1 body")
+	}
+	upd += "]}"
+	if r := e.do("security", "PUT", "/security_policy/"+created.ID, upd); r.status != 204 || len(r.body) != 0 {
+		t.Fatalf("PUT: %d %s", r.status, r.body)
+	}
+	var after map[string]any
+	e.must(200, "security", "GET", "/security_policy/"+created.ID, nil).json(t, &after)
+	rules := after["rules"].([]any)
+	if after["active"] != false || len(rules) != 1 || rules[0].(map[string]any)["id"] != created.Rules[0].ID {
+		t.Fatalf("after PUT: %v", after)
+	}
+
+	var listed struct {
+		List []map[string]any `json:"list"`
+	}
+	r := e.must(200, "security", "GET", "/security_policy", nil)
+	r.json(t, &listed)
+	if len(listed.List) != 2 || r.header.Get("Link") != "" {
+		t.Fatalf("list: %d policies, Link %q", len(listed.List), r.header.Get("Link"))
+	}
+	e.must(200, "security", "GET", "/security_policy?contains=POL", nil).json(t, &listed)
+	if len(listed.List) != 1 || listed.List[0]["id"] != created.ID {
+		t.Fatalf("contains=POL: %v", listed.List)
+	}
+
+	if r := e.do("security", "DELETE", "/security_policy/"+created.ID, nil); r.status != 204 || len(r.body) != 0 {
+		t.Fatalf("DELETE: %d %s", r.status, r.body)
+	}
+	e.must(404, "security", "GET", "/security_policy/"+created.ID, nil)
+	e.must(404, "security", "DELETE", "/security_policy/"+created.ID, nil)
+	e.must(200, "security", "GET", "/security_policy?contains=pol", nil).json(t, &listed)
+	if len(listed.List) != 0 {
+		t.Fatalf("the deleted policy is still listed: %v", listed.List)
+	}
+}
+
+// TestSecurityPolicyV2 sends what the SDK (the provider's v2 resource) sends, with "_type" on
+// every polymorphic object, no rule ids and type default, and reads back exactly that plus ids.
+func TestSecurityPolicyV2(t *testing.T) {
+	e := newEnv(t)
+	group := e.srv.Loaded().Team("demo").GroupIDs["engineers"]
+	rule := `{"name":"r","resource_type":"server_based_resource",
+   "resource_selector":{"_type":"server_based_resource","selectors":[
+     {"selector_type":"server_label","selector":{"_type":"server_label","server_selector":{"labels":{"env":"dev"}},
+        "account_selector_type":"username","account_selector":{"_type":"username","usernames":["pamadmin"]}}},
+     {"selector_type":"individual_server","selector":{"_type":"individual_server","server":{"id":"` + testServerID + `"}}}]},
+   "privileges":[{"privilege_type":"password_checkout_ssh","privilege_value":{"_type":"password_checkout_ssh","password_checkout_ssh":true}},
+     {"privilege_type":"principal_account_ssh","privilege_value":{"_type":"principal_account_ssh","principal_account_ssh":true,"admin_level_permissions":false}}],
+   "override_checkout_duration_in_seconds":3600}`
+	body := `{"name":"v2","type":"default","active":true,"principals":{"user_groups":[{"id":"` + group + `"}]},"rules":[` + rule + `]}`
+	var created map[string]any
+	e.must(200, "security", "POST", "/security_policy", body).json(t, &created)
+	var got map[string]any
+	e.must(200, "security", "GET", "/security_policy/"+created["id"].(string), nil).json(t, &got)
+	if got["type"] != "default" || got["description"] != nil || got["resource_group"] != nil {
+		t.Fatalf("policy fields: %v", got)
+	}
+	r := got["rules"].([]any)[0].(map[string]any)
+	sels := r["resource_selector"].(map[string]any)["selectors"].([]any)
+	first := sels[0].(map[string]any)["selector"].(map[string]any)
+	if first["_type"] != "server_label" || first["account_selector"].(map[string]any)["_type"] != "username" ||
+		sels[1].(map[string]any)["selector"].(map[string]any)["_type"] != "individual_server" {
+		t.Fatalf("selectors: %v", sels)
+	}
+	privs := r["privileges"].([]any)
+	ssh := privs[1].(map[string]any)["privilege_value"].(map[string]any)
+	if _, ok := ssh["admin_level_permissions"]; ok || ssh["_type"] != "principal_account_ssh" || r["override_checkout_duration_in_seconds"] != float64(3600) {
+		t.Fatalf("privileges %v, override %v", privs, r["override_checkout_duration_in_seconds"])
+	}
+	if _, ok := r["conditions"]; ok {
+		t.Fatalf("a rule without conditions carries %v", r["conditions"])
+	}
+}
+
+// TestSecurityPolicyADAndUDSelectors: the SDK's active_directory selector (shared accounts by
+// domain and by SID, own individual accounts by domain) and the UD individual_okta_account
+// selector are stored as the engine's selection and read back as sent.
+func TestSecurityPolicyADAndUDSelectors(t *testing.T) {
+	e := newEnv(t)
+	lt := e.srv.Loaded().Team("demo")
+	var accts struct {
+		List []struct {
+			ID  string `json:"id"`
+			SID string `json:"sid"`
+		} `json:"list"`
+	}
+	e.must(200, "all", "GET", "/resource_assignment/active_directory/"+e.connID()+"/accounts", nil).json(t, &accts)
+	var uds struct {
+		List []struct {
+			ID string `json:"id"`
+		} `json:"list"`
+	}
+	e.must(200, "all", "GET", "/all_okta_universal_directory_accounts", nil).json(t, &uds)
+	if len(accts.List) == 0 || len(uds.List) == 0 {
+		t.Fatal("the demo has no AD or UD accounts")
+	}
+	sid := accts.List[0].SID
+	mfa := `[{"condition_type":"mfa","condition_value":{"_type":"mfa","re_auth_frequency_in_seconds":300,"acr_values":"urn:okta:loa:2fa:any"}}]`
+	rules := []string{
+		`{"name":"shared","resource_type":"active_directory_based_resource","resource_selector":{"_type":"active_directory_based_resource","selectors":[
+		  {"selector_type":"active_directory","selector":{"_type":"active_directory","shared_accounts":{"by_domain":["corp.example.com"],
+		   "specific_accounts":[{"domain":"corp.example.com","account_sid":"` + sid + `"}]}}}]},
+		 "privileges":[{"privilege_type":"reveal_password","privilege_value":{"_type":"reveal_password","reveal_password":true}}],"conditions":` + mfa + `}`,
+		`{"name":"own","resource_type":"active_directory_based_resource","resource_selector":{"_type":"active_directory_based_resource","selectors":[
+		  {"selector_type":"active_directory","selector":{"_type":"active_directory","individual_accounts":{"by_domain":["corp.example.com"]}}}]},
+		 "privileges":[{"privilege_type":"password_checkout_rdp","privilege_value":{"_type":"password_checkout_rdp","password_checkout_rdp":true}}]}`,
+		`{"name":"ud","resource_type":"okta_app_based_resource","resource_selector":{"_type":"okta_app_based_resource","selectors":[
+		  {"selector_type":"individual_okta_account","selector":{"_type":"individual_okta_account","service_account":{"id":"` + uds.List[0].ID + `"}}}]},
+		 "privileges":[{"privilege_type":"reveal_password","privilege_value":{"_type":"reveal_password","reveal_password":true}}]}`,
+	}
+	body := `{"name":"ad","active":true,"principals":{"user_groups":[{"id":"` + lt.GroupIDs["engineers"] + `"}]},"resource_group":{"id":"` + e.rgID() + `"},"rules":[` + strings.Join(rules, ",") + `]}`
+	var created map[string]any
+	e.must(200, "security", "POST", "/security_policy", body).json(t, &created)
+	var got map[string]any
+	e.must(200, "security", "GET", "/security_policy/"+created["id"].(string), nil).json(t, &got)
+	if rg := got["resource_group"].(map[string]any); rg["id"] != e.rgID() || rg["name"] != "infra" {
+		t.Fatalf("resource_group: %v", rg)
+	}
+	sel := func(i int) map[string]any {
+		r := got["rules"].([]any)[i].(map[string]any)
+		return r["resource_selector"].(map[string]any)["selectors"].([]any)[0].(map[string]any)["selector"].(map[string]any)
+	}
+	shared := sel(0)["shared_accounts"].(map[string]any)
+	spec := shared["specific_accounts"].([]any)[0].(map[string]any)
+	if d := cmp.Diff([]any{"corp.example.com"}, shared["by_domain"]); d != "" || spec["account_sid"] != sid || spec["domain"] != "corp.example.com" {
+		t.Fatalf("shared_accounts: %v", shared)
+	}
+	if d := cmp.Diff(map[string]any{"_type": "active_directory", "individual_accounts": map[string]any{"by_domain": []any{"corp.example.com"}}}, sel(1)); d != "" {
+		t.Fatalf("own accounts selector (-want +got):\n%s", d)
+	}
+	if sa := sel(2)["service_account"].(map[string]any); sa["id"] != uds.List[0].ID || sel(2)["_type"] != "individual_okta_account" {
+		t.Fatalf("UD selector: %v", sel(2))
+	}
+	cond := got["rules"].([]any)[0].(map[string]any)["conditions"].([]any)[0].(map[string]any)["condition_value"].(map[string]any)
+	if d := cmp.Diff(map[string]any{"_type": "mfa", "re_auth_frequency_in_seconds": float64(300), "acr_values": "urn:okta:loa:2fa:any"}, cond); d != "" {
+		t.Fatalf("mfa condition (-want +got):\n%s", d)
+	}
+}
+
+// TestSecurityPolicyFromHTTPGrantsLikeFixture: the demo fixture's policy, read over HTTP, deleted
+// (the end user then sees nothing) and created again from what was read, gives the end user the
+// same access methods, and a checkout through the new policy works (reveal, then the checkout is
+// listed).
+func TestSecurityPolicyFromHTTPGrantsLikeFixture(t *testing.T) {
+	e := newEnv(t)
+	acct := e.endUserAccountID("svc-sql")
+	eu := "/active_directory/" + e.connID() + "/accounts/" + acct
+	type uam = map[string]any
+	uams := func() []uam {
+		var out struct {
+			List []uam `json:"list"`
+		}
+		e.must(200, "end_user", "GET", eu+"/user_access_methods", nil).json(t, &out)
+		for _, m := range out.List {
+			delete(m, "rule_ids") // new rule ids
+		}
+		return out.List
+	}
+	before := uams()
+	if len(before) == 0 {
+		t.Fatal("the fixture's policy grants the end user nothing on svc-sql")
+	}
+	var listed struct {
+		List []map[string]any `json:"list"`
+	}
+	e.must(200, "security", "GET", "/security_policy?contains=engineers", nil).json(t, &listed)
+	if len(listed.List) != 1 {
+		t.Fatalf("the demo policy: %v", listed.List)
+	}
+	fromFixture := listed.List[0]
+	id := fromFixture["id"].(string)
+	e.must(204, "security", "DELETE", "/security_policy/"+id, nil)
+	e.must(404, "end_user", "GET", eu+"/user_access_methods", nil)
+
+	delete(fromFixture, "id")
+	var created map[string]any
+	e.must(200, "security", "POST", "/security_policy", fromFixture).json(t, &created)
+	if d := cmp.Diff(before, uams()); d != "" {
+		t.Fatalf("access methods through the HTTP-created policy (-fixture +http):\n%s", d)
+	}
+	// Read back, the new policy is the fixture's (ids aside).
+	var again map[string]any
+	e.must(200, "security", "GET", "/security_policy/"+created["id"].(string), nil).json(t, &again)
+	strip := func(v map[string]any) {
+		delete(v, "id")
+		for _, r := range v["rules"].([]any) {
+			delete(r.(map[string]any), "id")
+			delete(r.(map[string]any), "security_policy_id")
+		}
+	}
+	strip(fromFixture)
+	strip(again)
+	if d := cmp.Diff(fromFixture, again); d != "" {
+		t.Fatalf("read back (-fixture +http):\n%s", d)
+	}
+
+	// A checkout through the new policy: the rule requires one (checkout_required, 3600 s).
+	key, err := revealjwe.GenerateKey(revealjwe.KindP256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, _ := key.PublicJWK()
+	var m uam
+	var out struct {
+		List []uam `json:"list"`
+	}
+	e.must(200, "end_user", "GET", eu+"/user_access_methods?privilege_type=reveal_password", nil).json(t, &out)
+	for _, c := range out.List {
+		if c["checkout_requirements"].(map[string]any)["required"] == true {
+			m = c
+		}
+	}
+	if m == nil {
+		t.Fatalf("no access method requiring checkout: %v", out.List)
+	}
+	e.must(200, "end_user", "POST", eu+"/reveal_credentials", map[string]any{"public_key": json.RawMessage(pub), "user_access_method": m})
+	var co struct {
+		List []map[string]any `json:"list"`
+	}
+	e.must(200, "end_user", "GET", "/checked_out_resources", nil).json(t, &co)
+	if len(co.List) != 1 || co.List[0]["resource_id"] != acct {
+		t.Fatalf("checked out: %v", co.List)
+	}
+}
+
+// TestSecurityPolicyErrors: each documented refusal, with its status, and nothing stored.
+func TestSecurityPolicyErrors(t *testing.T) {
+	e := newEnv(t)
+	group := e.srv.Loaded().Team("demo").GroupIDs["engineers"]
+	wrap := func(rule string) string {
+		return `{"name":"x","active":true,"principals":{"user_groups":[{"id":"` + group + `"}]},"rules":[` + rule + `]}`
+	}
+	adRule := func(sel, privs, extra string) string {
+		return `{"name":"r","resource_type":"active_directory_based_resource","resource_selector":{"selectors":[{"selector_type":"active_directory","selector":` + sel +
+			`}]},"privileges":` + privs + extra + `}`
+	}
+	reveal := `[{"privilege_type":"reveal_password","privilege_value":{"reveal_password":true}}]`
+	shared := `{"shared_accounts":{"by_domain":["corp.example.com"]}}`
+	tests := []struct {
+		name, role, method, path string
+		body                     string
+		want                     int
+	}{
+		{"no token", "", "POST", "/security_policy", wrap(adRule(shared, reveal, "")), 401},
+		{"resource admin", "resource", "POST", "/security_policy", wrap(adRule(shared, reveal, "")), 403},
+		{"end user lists", "end_user", "GET", "/security_policy", "", 403},
+		{"no body", "security", "POST", "/security_policy", "", 400},
+		{"malformed", "security", "POST", "/security_policy", `{"name":`, 400},
+		{"no name", "security", "POST", "/security_policy", strings.Replace(wrap(adRule(shared, reveal, "")), `"name":"x",`, "", 1), 400},
+		{"no principal", "security", "POST", "/security_policy", strings.Replace(wrap(adRule(shared, reveal, "")), group, "", 1), 400},
+		{"unknown group", "security", "POST", "/security_policy", strings.Replace(wrap(adRule(shared, reveal, "")), group, "00000000-0000-4000-8000-000000000000", 1), 400},
+		{"unknown domain", "security", "POST", "/security_policy", wrap(adRule(`{"shared_accounts":{"by_domain":["nowhere.example"]}}`, reveal, "")), 400},
+		{"unknown SID", "security", "POST", "/security_policy", wrap(adRule(`{"shared_accounts":{"specific_accounts":[{"domain":"corp.example.com","account_sid":"S-1-5-21-0"}]}}`, reveal, "")), 400},
+		{"individual and shared", "security", "POST", "/security_policy", wrap(adRule(`{"individual_accounts":{},"shared_accounts":{}}`, reveal, "")), 400},
+		{"by_matching_names", "security", "POST", "/security_policy", wrap(adRule(`{"shared_accounts":{"by_matching_names":["svc-*"]}}`, reveal, "")), 400},
+		{"selects nothing", "security", "POST", "/security_policy", wrap(adRule(`{}`, reveal, "")), 400},
+		{"unsupported resource type", "security", "POST", "/security_policy", wrap(`{"name":"r","resource_type":"database_based_resource","resource_selector":{"selectors":[]},"privileges":` + reveal + `}`), 400},
+		{"no resource type", "security", "POST", "/security_policy", wrap(`{"name":"r","resource_selector":{"selectors":[]},"privileges":` + reveal + `}`), 400},
+		{"wrong selector type", "security", "POST", "/security_policy", wrap(`{"name":"r","resource_type":"server_based_resource","resource_selector":{"selectors":[{"selector_type":"active_directory","selector":{}}]},"privileges":` + reveal + `}`), 400},
+		{"unknown privilege", "security", "POST", "/security_policy", wrap(adRule(shared, `[{"privilege_type":"delete_all","privilege_value":{}}]`, "")), 400},
+		{"server privilege on AD", "security", "POST", "/security_policy", wrap(adRule(shared, `[{"privilege_type":"principal_account_ssh","privilege_value":{"principal_account_ssh":true}}]`, "")), 400},
+		{"no privileges", "security", "POST", "/security_policy", wrap(adRule(shared, `[]`, "")), 400},
+		{"privilege value type", "security", "POST", "/security_policy", wrap(adRule(shared, `[{"privilege_type":"reveal_password","privilege_value":{"reveal_password":"yes"}}]`, "")), 400},
+		{"unknown condition", "security", "POST", "/security_policy", wrap(adRule(shared, reveal, `,"conditions":[{"condition_type":"moon_phase","condition_value":{}}]`)), 400},
+		{"gateway on AD", "security", "POST", "/security_policy", wrap(adRule(shared, reveal, `,"conditions":[{"condition_type":"gateway","condition_value":{"traffic_forwarding":true}}]`)), 400},
+		{"bad acr", "security", "POST", "/security_policy", wrap(adRule(shared, reveal, `,"conditions":[{"condition_type":"mfa","condition_value":{"re_auth_frequency_in_seconds":1,"acr_values":"x"}}]`)), 400},
+		{"override too short", "security", "POST", "/security_policy", wrap(adRule(shared, reveal, `,"override_checkout_duration_in_seconds":60`)), 400},
+		{"bad type", "security", "POST", "/security_policy", strings.Replace(wrap(adRule(shared, reveal, "")), `"active":true`, `"active":true,"type":"magic"`, 1), 400},
+		{"unknown resource group", "security", "POST", "/security_policy", strings.Replace(wrap(adRule(shared, reveal, "")), `"active":true`, `"active":true,"resource_group":{"id":"nope"}`, 1), 400},
+		{"server id not a UUID", "security", "POST", "/security_policy", wrap(`{"name":"r","resource_type":"server_based_resource","resource_selector":{"selectors":[{"selector_type":"individual_server","selector":{"server":{"id":"x"}}}]},"privileges":[{"privilege_type":"password_checkout_ssh","privilege_value":{"password_checkout_ssh":true}}]}`), 400},
+		{"get unknown", "security", "GET", "/security_policy/00000000-0000-4000-8000-000000000000", "", 404},
+		{"put unknown", "security", "PUT", "/security_policy/00000000-0000-4000-8000-000000000000", wrap(adRule(shared, reveal, "")), 404},
+		{"delete unknown", "security", "DELETE", "/security_policy/00000000-0000-4000-8000-000000000000", "", 404},
+	}
+	count := func() int {
+		var listed struct {
+			List []any `json:"list"`
+		}
+		e.must(200, "security", "GET", "/security_policy", nil).json(t, &listed)
+		return len(listed.List)
+	}
+	n := count()
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var body any
+			if tc.body != "" {
+				body = tc.body
+			}
+			r := e.do(tc.role, tc.method, tc.path, body)
+			if r.status != tc.want {
+				t.Fatalf("%d %s, want %d", r.status, r.body, tc.want)
+			}
+		})
+	}
+	if got := count(); got != n {
+		t.Fatalf("%d policies after the refusals, %d before", got, n)
+	}
+	// The good version of the bodies above is accepted.
+	e.must(200, "security", "POST", "/security_policy", wrap(adRule(shared, reveal, "")))
+}
+
+// policySeeds are security policy bodies for the fuzz targets: the v1 client's, the SDK's with
+// "_type" tags and AD, UD and secret selectors, and near misses.
+var policySeeds = []string{
+	v1PolicyBody("{group}"),
+	`{"name":"ad","type":"default","active":true,"principals":{"user_groups":[{"id":"{group}"}]},"resource_group":{"id":"{rg}"},"rules":[
+	 {"name":"shared","resource_type":"active_directory_based_resource","resource_selector":{"_type":"active_directory_based_resource","selectors":[
+	  {"selector_type":"active_directory","selector":{"_type":"active_directory","shared_accounts":{"by_domain":["corp.example.com"]},"projects":[{"id":"{shared_project}"}]}}]},
+	  "privileges":[{"privilege_type":"reveal_password","privilege_value":{"_type":"reveal_password","reveal_password":true}}],
+	  "conditions":[{"condition_type":"mfa","condition_value":{"_type":"mfa","re_auth_frequency_in_seconds":60}},
+	   {"condition_type":"access_request","condition_value":{"_type":"access_request","request_type_id":"a","request_type_name":"b","expires_after_seconds":0}}],
+	  "override_checkout_duration_in_seconds":900,"checkout_required":true},
+	 {"name":"own","resource_type":"active_directory_based_resource","resource_selector":{"selectors":[{"selector_type":"active_directory","selector":{"individual_accounts":{}}}]},
+	  "privileges":[{"privilege_type":"password_checkout_rdp","privilege_value":{"password_checkout_rdp":true,"admin_level_permissions":true}}]},
+	 {"name":"ud","resource_type":"okta_app_based_resource","resource_selector":{"selectors":[{"selector_type":"okta_universal_directory_project","selector":{"project":{"id":"{shared_project}"}}}]},
+	  "privileges":[{"privilege_type":"rotate_password","privilege_value":{"rotate_password":true}}]}]}`,
+	`{"name":"x","active":true,"principals":{"user_groups":[{"id":"{group}"}]},"rules":[{"name":"r","resource_type":"active_directory_based_resource",
+	  "resource_selector":{"selectors":[{"selector_type":"active_directory","selector":{"individual_accounts":{"by_condition":{"account_name_format":"x","value":"y"}}}}]},
+	  "privileges":[{"privilege_type":"reveal_password","privilege_value":null}],"conditions":[{"condition_type":"gateway","condition_value":null}]}]}`,
+}
