@@ -343,8 +343,8 @@ func TestSecurityPolicyErrors(t *testing.T) {
 		want                     int
 	}{
 		{"no token", "", "POST", "/security_policy", wrap(adRule(shared, reveal, "")), 401},
-		{"resource admin", "resource", "POST", "/security_policy", wrap(adRule(shared, reveal, "")), 403},
-		{"end user lists", "end_user", "GET", "/security_policy", "", 403},
+		{"resource admin (missing role)", "resource", "POST", "/security_policy", wrap(adRule(shared, reveal, "")), 401},
+		{"end user lists (missing role)", "end_user", "GET", "/security_policy", "", 401},
 		{"no body", "security", "POST", "/security_policy", "", 400},
 		{"malformed", "security", "POST", "/security_policy", `{"name":`, 400},
 		{"no name", "security", "POST", "/security_policy", strings.Replace(wrap(adRule(shared, reveal, "")), `"name":"x",`, "", 1), 400},
