@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
-# test-browser.sh runs every test of the browser-side reveal (wasm/, webui/) on a fresh Debian machine:
+# test-browser.sh runs every test of the browser-side reveal (wasm/, internal/jwelite, webui/) on a
+# fresh Debian machine:
 #   1. installs what is missing: Debian's nodejs, npm and chromium (apt-get, only if absent), and the
 #      test's npm packages (jose, playwright-core) into wasm/test/node_modules with `npm ci`;
-#   2. builds wasm/opa-reveal.wasm and copies wasm_exec.js (wasm/build.sh);
-#   3. GOOS=js GOARCH=wasm go test ./revealjwe ./wasm/... under node (Go's go_js_wasm_exec);
-#   4. the node interop tests against the `jose` package (wasm/test/interop.test.mjs);
-#   5. the end-to-end tests in headless Chromium (webui TestRevealInChromium against a fake API,
-#      TestRevealInChromiumRealServer against httpapi via opatest, TestHelperMissingInChromium for
-#      the page's load error; OPA_E2E=1).
+#   2. builds the helper package @opakit/opa-reveal into a temporary directory (wasm/build.sh OUTDIR:
+#      never into the source tree);
+#   3. GOOS=js GOARCH=wasm go test ./revealjwe ./wasm/... ./internal/jwelite under node (Go's
+#      go_js_wasm_exec; jwelite with -tags gokeys, so its JSON.parse header decoding is the one tested);
+#   4. the node tests of the built package against the `jose` package (wasm/test/interop.test.mjs);
+#   5. the end-to-end tests in headless Chromium with OPA_E2E=1: webui's demo page against a fake API
+#      and against httpapi (TestRevealInChromium*), its load error (TestHelperMissingInChromium), the
+#      key-cannot-leave page (TestKeyCannotLeaveInChromium), opaserver's CORS test, and the demo
+#      served by opaserver from a clean copy of the checkout (TestDemoFromCleanCloneInChromium).
 # A component that cannot be installed is a failure, never a skip (CI=true or not).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -30,20 +34,25 @@ done
 log "npm ci (wasm/test)"
 (cd wasm/test && npm ci --no-audit --no-fund --loglevel=error)
 
-log "build the WASM helper"
-wasm/build.sh
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+log "build the helper package (wasm/build.sh $work/package)"
+wasm/build.sh "$work/package"
+export OPA_REVEAL_PKG="$work/package"
 
 export PATH="$(go env GOROOT)/lib/wasm:$PATH"
-log "GOOS=js GOARCH=wasm go test ./revealjwe ./wasm/... (node)"
+log "GOOS=js GOARCH=wasm go test ./revealjwe ./wasm/... ./internal/jwelite (node)"
 GOOS=js GOARCH=wasm go test -count=1 ./revealjwe ./wasm/...
+GOOS=js GOARCH=wasm go test -count=1 -tags gokeys ./internal/jwelite
 
-log "node interop tests (jose)"
-mkdir -p wasm/test/out
-go build -o wasm/test/out/encrypt ./wasm/testdata/encrypt
-(cd wasm/test && OPA_ENCRYPT_BIN="$PWD/out/encrypt" node --test interop.test.mjs)
+log "node tests of the package (jose)"
+go build -o "$work/encrypt" ./wasm/testdata/encrypt
+(cd wasm/test && OPA_ENCRYPT_BIN="$work/encrypt" node --test interop.test.mjs)
 
 log "end-to-end in headless Chromium"
 OPA_E2E=1 go test -count=1 -run 'Chromium' -v ./webui
-OPA_E2E=1 go test -count=1 -run 'TestCORSFromAnotherOriginInChromium' -v ./cmd/opaserver # CORS: a page of another origin calls opaserver -cors-origin
+# CORS: a page of another origin calls opaserver -cors-origin; the demo from a clean, read-only copy
+# of the checkout, its helper built on demand.
+OPA_E2E=1 go test -count=1 -run 'TestCORSFromAnotherOriginInChromium|TestDemoFromCleanCloneInChromium' -v ./cmd/opaserver
 
 log "browser tests passed"

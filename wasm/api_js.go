@@ -1,62 +1,72 @@
 package main
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"sync"
 	"syscall/js"
 
-	"github.com/opakit/opa/revealjwe"
+	"github.com/opakit/opa/internal/jwelite"
 )
 
-// api holds the private keys by handle. Its methods are safe for concurrent use.
+// api is the object handed to opa-reveal.js. WebCrypto keys live in CryptoKeys the page holds;
+// only the EC keys asked to be held in Go (generateGoKey, in a module built with the gokeys tag)
+// are kept here, by id. Its methods are safe for concurrent use.
 type api struct {
 	mu     sync.Mutex
-	keys   map[string]*revealjwe.PrivateKey
+	goKeys goKeys
 	funcs  []js.Func
-	global string
 	done   chan struct{}
 	closed bool
 }
 
+type method = func(args []js.Value) (any, error)
+
 func newAPI() *api {
-	return &api{keys: map[string]*revealjwe.PrivateKey{}, done: make(chan struct{})}
+	return &api{goKeys: newGoKeys(), done: make(chan struct{})}
 }
 
-// install sets globalThis[name] to an object whose methods each return a Promise.
-func (a *api) install(name string) {
-	obj := js.Global().Get("Object").New()
-	methods := map[string]func(args []js.Value) (any, error){
-		"generateKey":      a.generateKey,
-		"publicJwk":        a.publicJwk,
-		"exportPrivateJwk": a.exportPrivateJwk,
-		"decrypt":          a.decrypt,
-		"destroyKey":       a.destroyKey,
-		"close":            a.close,
+// object returns a new JS object whose methods each return a Promise.
+func (a *api) object() js.Value {
+	o := js.Global().Get("Object").New()
+	methods := map[string]method{
+		"generateKey": a.generateKey,
+		"decrypt":     a.decrypt,
+		"close":       a.close,
+	}
+	for n, m := range a.goKeyMethods() {
+		methods[n] = m
 	}
 	for n, m := range methods {
 		fn := js.FuncOf(func(this js.Value, args []js.Value) any {
 			// Copy args: the slice must not be used after the callback returns.
 			args = append([]js.Value(nil), args...)
-			return makePromise(func() (any, error) { return m(args) })
+			return makePromise(func() (any, error) {
+				if a.isClosed() {
+					return nil, coded(codeClosed, "closed")
+				}
+				return m(args)
+			})
 		})
 		a.funcs = append(a.funcs, fn)
-		obj.Set(n, fn)
+		o.Set(n, fn)
 	}
-	a.global = name
-	js.Global().Set(name, obj)
+	return o
 }
 
-// close forgets every key, removes the global, releases the method js.Funcs and unblocks main.
-func (a *api) close(args []js.Value) (any, error) {
+func (a *api) isClosed() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.closed
+}
+
+// close forgets every Go key, releases the method js.Funcs and unblocks main.
+func (a *api) close([]js.Value) (any, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.closed {
 		return js.Undefined(), nil
 	}
 	a.closed = true
-	clear(a.keys)
-	js.Global().Delete(a.global)
+	a.goKeys.clear()
 	// Release the method Funcs and let main return only after this call's Promise has been
 	// resolved: the resolve happens on this goroutine right after we return, before Go yields to
 	// the event loop, and a setTimeout callback runs only after that.
@@ -71,117 +81,106 @@ func (a *api) close(args []js.Value) (any, error) {
 		close(a.done)
 		return nil
 	})
-	js.Global().Call("setTimeout", later, 0)
+	js.Global().Get("setTimeout").Invoke(later, 0) // Invoke: this is undefined, as WebIDL wants for a global operation
 	return js.Undefined(), nil
 }
 
-func (a *api) key(args []js.Value, i int) (*revealjwe.PrivateKey, string, error) {
-	if len(args) <= i || args[i].Type() != js.TypeString {
-		return nil, "", invalidArg("opaReveal: handle must be a string")
+// options reads an optional options object: its string, number and boolean members by name.
+type options struct{ v js.Value }
+
+func optionsArg(args []js.Value) (options, error) {
+	if len(args) == 0 || args[0].IsUndefined() || args[0].IsNull() {
+		return options{js.Undefined()}, nil
 	}
-	h := args[i].String()
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	k, ok := a.keys[h]
-	if !ok {
-		return nil, "", &codedError{code: codeUnknownKey, msg: "opaReveal: unknown key handle"}
+	if args[0].Type() != js.TypeObject {
+		return options{}, invalidArg("options must be an object")
 	}
-	return k, h, nil
+	return options{args[0]}, nil
 }
 
-// generateKey({kind}) → {handle, publicJwk}.
+func (o options) str(name, def string) (string, error) {
+	if o.v.IsUndefined() {
+		return def, nil
+	}
+	switch v := o.v.Get(name); v.Type() {
+	case js.TypeUndefined:
+		return def, nil
+	case js.TypeString:
+		return v.String(), nil
+	}
+	return "", invalidArg(name + " must be a string")
+}
+
+func (o options) int(name string, def int) (int, error) {
+	if o.v.IsUndefined() {
+		return def, nil
+	}
+	switch v := o.v.Get(name); v.Type() {
+	case js.TypeUndefined:
+		return def, nil
+	case js.TypeNumber:
+		if f := v.Float(); f != float64(int(f)) {
+			return 0, invalidArg(name + " must be an integer")
+		}
+		return v.Int(), nil
+	}
+	return 0, invalidArg(name + " must be a number")
+}
+
+func (o options) bool(name string) (bool, error) {
+	if o.v.IsUndefined() {
+		return false, nil
+	}
+	switch v := o.v.Get(name); v.Type() {
+	case js.TypeUndefined:
+		return false, nil
+	case js.TypeBoolean:
+		return v.Bool(), nil
+	}
+	return false, invalidArg(name + " must be a boolean")
+}
+
+// generateKey({alg, crv, modulusLength, extractable}) → {privateKey, publicJwk}. alg is "ECDH-ES"
+// (default; crv "P-256" (default) or "P-384") or "RSA-OAEP-256" (modulusLength 2048 (default) or
+// 3072); the private key is extractable only with extractable: true.
 func (a *api) generateKey(args []js.Value) (any, error) {
-	kind := revealjwe.KindP256
-	if len(args) > 0 && !args[0].IsUndefined() && !args[0].IsNull() {
-		if args[0].Type() != js.TypeObject {
-			return nil, invalidArg("opaReveal: options must be an object")
-		}
-		switch k := args[0].Get("kind"); k.Type() {
-		case js.TypeUndefined:
-		case js.TypeString:
-			kind = k.String()
-		default:
-			return nil, invalidArg("opaReveal: kind must be a string")
-		}
+	o, err := optionsArg(args)
+	if err != nil {
+		return nil, err
 	}
-	switch kind {
-	case revealjwe.KindP256, revealjwe.KindP384, revealjwe.KindRSA2048, revealjwe.KindRSA3072:
+	alg, err := o.str("alg", jwelite.AlgECDHES)
+	if err != nil {
+		return nil, err
+	}
+	crv, err := o.str("crv", "P-256")
+	if err != nil {
+		return nil, err
+	}
+	bits, err := o.int("modulusLength", 2048)
+	if err != nil {
+		return nil, err
+	}
+	extractable, err := o.bool("extractable")
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case alg == jwelite.AlgECDHES && (crv == "P-256" || crv == "P-384"):
+	case alg == jwelite.AlgRSAOAEP256 && (bits == 2048 || bits == 3072):
 	default:
-		return nil, invalidArg("opaReveal: kind must be one of P-256, P-384, RSA-2048, RSA-3072")
+		return nil, invalidArg(`alg must be "ECDH-ES" with crv "P-256" or "P-384", or "RSA-OAEP-256" with modulusLength 2048 or 3072`)
 	}
-	k, err := revealjwe.GenerateKey(kind)
-	if err != nil {
-		return nil, err // crypto/rand failure: reported as internal
-	}
-	pub, err := k.PublicJWK()
+	priv, pub, err := webGenerate(alg, crv, bits, extractable)
 	if err != nil {
 		return nil, err
 	}
-	var b [12]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		return nil, err
-	}
-	h := "k_" + hex.EncodeToString(b[:])
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.closed {
-		return nil, invalidArg("opaReveal: closed")
-	}
-	a.keys[h] = k
-	return map[string]any{"handle": h, "publicJwk": jsonParse(pub)}, nil
+	return obj("privateKey", priv, "publicJwk", jwkValue(pub)), nil
 }
 
-func (a *api) publicJwk(args []js.Value) (any, error) {
-	k, _, err := a.key(args, 0)
-	if err != nil {
-		return nil, err
-	}
-	pub, err := k.PublicJWK()
-	if err != nil {
-		return nil, err
-	}
-	return jsonParse(pub), nil
-}
-
-func (a *api) exportPrivateJwk(args []js.Value) (any, error) {
-	k, _, err := a.key(args, 0)
-	if err != nil {
-		return nil, err
-	}
-	priv, err := k.PrivateJWK()
-	if err != nil {
-		return nil, err
-	}
-	return jsonParse(priv), nil
-}
-
-// decrypt(jwe, handle) → password string.
+// decrypt(privateKey, jwe) → the password.
 func (a *api) decrypt(args []js.Value) (any, error) {
-	if len(args) < 1 || args[0].Type() != js.TypeString {
-		return nil, invalidArg("opaReveal: jwe must be a string")
+	if len(args) < 2 || args[1].Type() != js.TypeString {
+		return nil, invalidArg("jwe must be a string")
 	}
-	k, _, err := a.key(args, 1)
-	if err != nil {
-		return nil, err
-	}
-	pt, err := revealjwe.Decrypt(args[0].String(), k)
-	if err != nil {
-		return nil, &codedError{code: codeDecryptFailed, msg: "opaReveal: decryption failed"}
-	}
-	return string(pt), nil
-}
-
-func (a *api) destroyKey(args []js.Value) (any, error) {
-	_, h, err := a.key(args, 0)
-	if err != nil {
-		return nil, err
-	}
-	a.mu.Lock()
-	delete(a.keys, h)
-	a.mu.Unlock()
-	return js.Undefined(), nil
-}
-
-func jsonParse(b []byte) js.Value {
-	return js.Global().Get("JSON").Call("parse", string(b))
+	return webDecrypt(args[0], args[1].String())
 }

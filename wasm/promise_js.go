@@ -1,16 +1,18 @@
 package main
 
-import (
-	"fmt"
-	"syscall/js"
-)
+import "syscall/js"
 
-// Error codes carried by the code property of every rejection.
+// Error codes carried by the code property of every rejection. They are stable: pages and the
+// TypeScript types (opa-reveal.d.ts) switch on them.
 const (
-	codeInvalidArgument = "invalid_argument"
-	codeUnknownKey      = "unknown_key"
-	codeDecryptFailed   = "decrypt_failed"
-	codeInternal        = "internal"
+	codeInvalidArgument      = "invalid_argument"      // a bad option, handle or argument
+	codeUnknownKey           = "unknown_key"           // a Go key id that was destroyed or never existed
+	codeDecryptFailed        = "decrypt_failed"        // any failure to decrypt; never says why
+	codeNotExtractable       = "not_extractable"       // exporting a key not generated extractable
+	codeWebCryptoUnavailable = "webcrypto_unavailable" // no crypto.subtle (not a secure context)
+	codeClosed               = "closed"                // the module was closed
+	codeUnsupported          = "unsupported"           // keys held in Go, in a module built without them
+	codeInternal             = "internal"              // a recovered panic or an unexpected failure
 )
 
 // codedError is an error that becomes a JS Error with a code property.
@@ -21,33 +23,38 @@ type codedError struct {
 
 func (e *codedError) Error() string { return e.msg }
 
-func invalidArg(format string, args ...any) error {
-	return &codedError{code: codeInvalidArgument, msg: fmt.Sprintf(format, args...)}
+// coded returns a codedError (the js build avoids fmt: it would add 100 KB to the module).
+func coded(code, msg string) error {
+	return &codedError{code: code, msg: "opa-reveal: " + msg}
 }
+
+func invalidArg(msg string) error { return coded(codeInvalidArgument, msg) }
+
+var errDecrypt = &codedError{code: codeDecryptFailed, msg: "opa-reveal: decryption failed"}
 
 // jsError converts err to a JS Error. Errors that are not codedErrors become "internal" with a
 // generic message, so nothing unexpected leaks to the page.
 func jsError(err error) js.Value {
 	ce, ok := err.(*codedError)
 	if !ok {
-		ce = &codedError{code: codeInternal, msg: "opaReveal: internal error"}
+		ce = &codedError{code: codeInternal, msg: "opa-reveal: internal error"}
 	}
 	e := js.Global().Get("Error").New(ce.msg)
 	e.Set("code", ce.code)
 	return e
 }
 
-// makePromise runs f on its own goroutine and returns a Promise settled with its result: resolved
-// with the value, or rejected with a JS Error carrying a code. A panic in f becomes an "internal"
-// rejection. The executor js.Func is released as soon as the Promise constructor has called it (the
-// constructor calls it synchronously), so nothing is left behind.
+// makePromise runs f on its own goroutine (so f may wait for WebCrypto's Promises) and returns a
+// Promise settled with its result: resolved with the value, or rejected with a JS Error carrying a
+// code. A panic in f becomes an "internal" rejection. The executor js.Func is released as soon as
+// the Promise constructor has called it (synchronously), so nothing is left behind.
 func makePromise(f func() (any, error)) js.Value {
 	executor := js.FuncOf(func(this js.Value, args []js.Value) any {
 		resolve, reject := args[0], args[1]
 		go func() {
 			defer func() {
 				if r := recover(); r != nil {
-					reject.Invoke(jsError(&codedError{code: codeInternal, msg: "opaReveal: internal error"}))
+					reject.Invoke(jsError(&codedError{code: codeInternal, msg: "opa-reveal: internal error"}))
 				}
 			}()
 			res, err := f()

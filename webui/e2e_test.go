@@ -2,6 +2,8 @@ package webui_test
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -11,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -39,9 +42,9 @@ type fakeServer struct {
 	kids   []string
 }
 
-func (f *fakeServer) routes(wasmDir string) http.Handler {
+func (f *fakeServer) routes(pkgDir string) http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("/ui/", http.StripPrefix("/ui", webui.Handler(os.DirFS(wasmDir))))
+	mux.Handle("/ui/", http.StripPrefix("/ui", webui.Handler(os.DirFS(pkgDir))))
 	writeJSON := func(w http.ResponseWriter, code int, v any) {
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(code)
@@ -161,32 +164,42 @@ type e2eResult struct {
 	URLs      []string `json:"urls"`
 }
 
-// e2eSetup skips unless OPA_E2E is set and returns the wasm directory, failing if anything the
-// browser test needs is missing.
-func e2eSetup(t *testing.T) string {
+// e2eEnv is where the browser tests find what scripts/test-browser.sh prepared.
+type e2eEnv struct {
+	pkgDir  string // the built package (wasm/build.sh OUTDIR), from OPA_REVEAL_PKG
+	testDir string // wasm/test, with node_modules/playwright-core
+}
+
+// e2eSetup skips unless OPA_E2E is set and then fails if anything the browser test needs is
+// missing: the built package named by OPA_REVEAL_PKG, wasm/test's playwright-core, Chromium.
+func e2eSetup(t *testing.T) e2eEnv {
 	t.Helper()
 	if os.Getenv("OPA_E2E") == "" {
-		t.Skip("browser end-to-end test: run scripts/test-browser.sh (or set OPA_E2E=1)")
+		t.Skip("browser end-to-end test: run scripts/test-browser.sh (or set OPA_E2E=1 and OPA_REVEAL_PKG)")
 	}
-	wasmDir, err := filepath.Abs("../wasm")
+	testDir, err := filepath.Abs("../wasm/test")
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, need := range []string{"opa-reveal.wasm", "wasm_exec.js", "test/node_modules/playwright-core"} {
-		if _, err := os.Stat(filepath.Join(wasmDir, need)); err != nil {
+	env := e2eEnv{pkgDir: os.Getenv("OPA_REVEAL_PKG"), testDir: testDir}
+	if env.pkgDir == "" {
+		t.Fatal("OPA_REVEAL_PKG must name the built package (wasm/build.sh OUTDIR): run scripts/test-browser.sh")
+	}
+	for _, need := range []string{filepath.Join(env.pkgDir, "opa-reveal.wasm"), filepath.Join(env.pkgDir, "go-runtime.js"), filepath.Join(testDir, "node_modules/playwright-core"), "/usr/bin/chromium"} {
+		if _, err := os.Stat(need); err != nil {
 			t.Fatalf("missing %s: run scripts/test-browser.sh", need)
 		}
 	}
-	return wasmDir
+	return env
 }
 
 // runBrowser opens pageURL in headless Chromium, signs in with the service key and reveals twice
 // (EC P-256, then RSA-2048). It checks that the page showed wantPassword() (called after the run)
 // both times, reported no
 // errors, and that no request body the browser sent carried a private key.
-func runBrowser(t *testing.T, wasmDir, pageURL, team, keyID, keySecret string, wantPassword func() string) e2eResult {
+func runBrowser(t *testing.T, env e2eEnv, pageURL, team, keyID, keySecret string, wantPassword func() string) e2eResult {
 	t.Helper()
-	cmd := exec.Command("node", filepath.Join(wasmDir, "test", "e2e.mjs"), pageURL)
+	cmd := exec.Command("node", filepath.Join(env.testDir, "e2e.mjs"), pageURL)
 	cmd.Env = append(os.Environ(), "OPA_TEAM="+team, "OPA_KEY_ID="+keyID, "OPA_KEY_SECRET="+keySecret)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
@@ -245,12 +258,12 @@ func checkBodies(t *testing.T, who string, bodies []string) {
 // so it runs only with OPA_E2E=1 (scripts/test-browser.sh sets it, and installs all of that); then
 // anything missing is a failure.
 func TestRevealInChromium(t *testing.T) {
-	wasmDir := e2eSetup(t)
+	env := e2eSetup(t)
 	f := &fakeServer{}
-	srv := httptest.NewServer(f.routes(wasmDir))
+	srv := httptest.NewServer(f.routes(env.pkgDir))
 	defer srv.Close()
 
-	runBrowser(t, wasmDir, srv.URL+"/ui/", team, keyID, keySecret, func() string { return password })
+	runBrowser(t, env, srv.URL+"/ui/", team, keyID, keySecret, func() string { return password })
 
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -265,12 +278,12 @@ func TestRevealInChromium(t *testing.T) {
 // in-memory directory, and a policy letting the service user reveal it. The page must show the
 // directory's current password.
 func TestRevealInChromiumRealServer(t *testing.T) {
-	wasmDir := e2eSetup(t)
+	env := e2eSetup(t)
 	doc, err := os.ReadFile("testdata/e2e-fixture.json")
 	if err != nil {
 		t.Fatal(err)
 	}
-	ui := http.StripPrefix("/ui", webui.Handler(os.DirFS(wasmDir)))
+	ui := http.StripPrefix("/ui", webui.Handler(os.DirFS(env.pkgDir)))
 	srv := opatest.NewServer(t, opatest.WithFixtureJSON(doc), opatest.WithHandlerOptions(httpapi.WithMount("/ui/", ui)))
 	// The engine rotates the password when it brings the account under management (possibly after
 	// NewServer returns), so the expected value is whatever the directory holds after the reveals.
@@ -278,7 +291,7 @@ func TestRevealInChromiumRealServer(t *testing.T) {
 	if dir == nil {
 		t.Fatal("fixture directory corp.example.com not loaded")
 	}
-	runBrowser(t, wasmDir, srv.URL+"/ui/", srv.Team, srv.KeyID, srv.KeySecret, func() string {
+	runBrowser(t, env, srv.URL+"/ui/", srv.Team, srv.KeyID, srv.KeySecret, func() string {
 		pw, ok := dir.Password("CN=svc-backup,OU=ServiceAccounts,DC=corp,DC=example,DC=com")
 		if !ok || pw == "" {
 			t.Fatal("no current password for svc-backup in the directory")
@@ -291,10 +304,10 @@ func TestRevealInChromiumRealServer(t *testing.T) {
 // where wasm/build.sh never ran): the page must say so in its status line, as an error, and keep
 // the Reveal button disabled, rather than do nothing.
 func TestHelperMissingInChromium(t *testing.T) {
-	wasmDir := e2eSetup(t)
+	env := e2eSetup(t)
 	srv := httptest.NewServer(http.StripPrefix("/ui", webui.Handler(os.DirFS(t.TempDir()))))
 	defer srv.Close()
-	cmd := exec.Command("node", filepath.Join(wasmDir, "test", "e2e.mjs"), srv.URL+"/ui/")
+	cmd := exec.Command("node", filepath.Join(env.testDir, "e2e.mjs"), srv.URL+"/ui/")
 	cmd.Env = append(os.Environ(), "OPA_E2E_LOAD_ERROR=1")
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
@@ -311,5 +324,107 @@ func TestHelperMissingInChromium(t *testing.T) {
 	}
 	if !strings.Contains(res.Status, "reveal helper could not load") || !res.RevealDisabled {
 		t.Errorf("page status %q, reveal disabled %v; want the load error and a disabled button", res.Status, res.RevealDisabled)
+	}
+}
+
+// TestKeyCannotLeaveInChromium runs testdata/keycheck in headless Chromium against the built
+// package: for every key type, the handle's private CryptoKey is non-extractable (exportKey and
+// wrapKey reject), exportPrivateJwk refuses, no function the package exports returns private
+// material, loading defines no global, and a key kept in IndexedDB is still non-extractable and
+// still decrypts after a reload. The server side of the page's encryption requests refuses any
+// JWK with a private member (revealjwe.ParsePublicKey), and every body it saw is checked too.
+func TestKeyCannotLeaveInChromium(t *testing.T) {
+	env := e2eSetup(t)
+	page, err := os.ReadFile("testdata/keycheck/index.html")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?s)<script type="importmap">(.*?)</script>`).FindSubmatch(page)
+	sum := sha256.Sum256(m[1])
+	csp := "default-src 'self'; script-src 'self' 'wasm-unsafe-eval' 'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'; connect-src 'self'"
+	var mu sync.Mutex
+	var bodies []string
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /keycheck.html", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Security-Policy", csp)
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		_, _ = w.Write(page)
+	})
+	mux.HandleFunc("GET /keycheck.js", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/javascript")
+		http.ServeFile(w, r, "testdata/keycheck/keycheck.js")
+	})
+	mux.HandleFunc("POST /encrypt", func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		bodies = append(bodies, string(b))
+		mu.Unlock()
+		var req struct {
+			PublicKey json.RawMessage `json:"public_key"`
+			Plaintext string          `json:"plaintext"`
+		}
+		if json.Unmarshal(b, &req) != nil {
+			http.Error(w, "bad body", 400)
+			return
+		}
+		pub, err := revealjwe.ParsePublicKey(req.PublicKey)
+		if err != nil {
+			http.Error(w, err.Error(), 400)
+			return
+		}
+		jwe, err := revealjwe.Encrypt(pub, []byte(req.Plaintext))
+		if err != nil {
+			http.Error(w, "encrypt", 500)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]string{"password_jwe": jwe})
+	})
+	// The package files under /pkg/ come from webui.Handler, which serves them at pkg/<file>
+	// with their content types.
+	mux.Handle("GET /pkg/", webui.Handler(os.DirFS(env.pkgDir)))
+	mux.HandleFunc("GET /favicon.ico", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) })
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+
+	cmd := exec.Command("node", filepath.Join(env.testDir, "pages.mjs"), srv.URL+"/keycheck.html?phase=store", srv.URL+"/keycheck.html?phase=reload")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("pages.mjs: %v\n%s", err, stderr.String())
+	}
+	var res []struct {
+		Result struct {
+			Failures []string `json:"failures"`
+			Checks   int      `json:"checks"`
+		} `json:"result"`
+		PageErrors []string `json:"pageErrors"`
+		Bodies     []string `json:"bodies"`
+	}
+	if err := json.Unmarshal(out, &res); err != nil || len(res) != 2 {
+		t.Fatalf("pages.mjs output %q: %v", out, err)
+	}
+	for i, r := range res {
+		if len(r.Result.Failures) != 0 || len(r.PageErrors) != 0 || r.Result.Checks < 8 {
+			t.Errorf("phase %d: %d checks, failures %q, page errors %q", i+1, r.Result.Checks, r.Result.Failures, r.PageErrors)
+		}
+		for _, b := range r.Bodies {
+			var v any
+			if json.Unmarshal([]byte(b), &v) == nil && privateMember(v) {
+				t.Errorf("phase %d: the page sent a private key: %s", i+1, b)
+			}
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(bodies) < 5 {
+		t.Errorf("the server saw %d encryption requests, want at least 5", len(bodies))
+	}
+	for _, b := range bodies {
+		var v any
+		if json.Unmarshal([]byte(b), &v) != nil || privateMember(v) {
+			t.Errorf("the server received %s", b)
+		}
 	}
 }

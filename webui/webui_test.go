@@ -11,8 +11,10 @@ import (
 func TestHandler(t *testing.T) {
 	assets := fstest.MapFS{
 		"opa-reveal.js":   {Data: []byte("export {}")},
-		"wasm_exec.js":    {Data: []byte("//go")},
+		"go-runtime.js":   {Data: []byte("export function goClass")},
 		"opa-reveal.wasm": {Data: []byte("\x00asm")},
+		"package.json":    {Data: []byte(`{"name": "@opakit/opa-reveal"}`)},
+		"secret.txt":      {Data: []byte("not a package file")},
 	}
 	tests := []struct {
 		name     string
@@ -26,12 +28,17 @@ func TestHandler(t *testing.T) {
 		{"page", Handler(assets), "GET", "/", 200, "text/html; charset=utf-8", "<title>opa"},
 		{"page alias", Handler(assets), "GET", "/reveal", 200, "text/html; charset=utf-8", "demo.js"},
 		{"style", Handler(assets), "GET", "/demo.css", 200, "text/css; charset=utf-8", "#password"},
-		{"script", Handler(assets), "GET", "/demo.js", 200, "text/javascript; charset=utf-8", "opa-reveal.js"},
-		{"module", Handler(assets), "GET", "/opa-reveal.js", 200, "text/javascript; charset=utf-8", "export"},
-		{"wasm", Handler(assets), "GET", "/opa-reveal.wasm", 200, "application/wasm", "asm"},
-		{"head", Handler(assets), "HEAD", "/opa-reveal.wasm", 200, "application/wasm", ""},
-		{"missing asset", Handler(assets), "GET", "/opa-reveal.d.ts", 404, "", "wasm/build.sh"},
-		{"no assets", Handler(nil), "GET", "/opa-reveal.wasm", 404, "", "wasm/build.sh"},
+		{"script", Handler(assets), "GET", "/demo.js", 200, "text/javascript; charset=utf-8", "@opakit/opa-reveal"},
+		{"import map", Handler(assets), "GET", "/", 200, "text/html; charset=utf-8", `"@opakit/opa-reveal": "./pkg/opa-reveal.js"`},
+		{"module", Handler(assets), "GET", "/pkg/opa-reveal.js", 200, "text/javascript; charset=utf-8", "export"},
+		{"glue", Handler(assets), "GET", "/pkg/go-runtime.js", 200, "text/javascript; charset=utf-8", "goClass"},
+		{"package.json", Handler(assets), "GET", "/pkg/package.json", 200, "application/json", "@opakit"},
+		{"wasm", Handler(assets), "GET", "/pkg/opa-reveal.wasm", 200, "application/wasm", "asm"},
+		{"head", Handler(assets), "HEAD", "/pkg/opa-reveal.wasm", 200, "application/wasm", ""},
+		{"not at the top", Handler(assets), "GET", "/opa-reveal.wasm", 404, "", ""},
+		{"not a package file", Handler(assets), "GET", "/pkg/secret.txt", 404, "", ""},
+		{"missing asset", Handler(assets), "GET", "/pkg/opa-reveal.d.ts", 404, "", "wasm/build.sh"},
+		{"no assets", Handler(nil), "GET", "/pkg/opa-reveal.wasm", 404, "", "wasm/build.sh"},
 		{"unknown", Handler(assets), "GET", "/webui.go", 404, "", ""},
 		{"traversal", Handler(assets), "GET", "/../../go.mod", 404, "", ""},
 		{"post", Handler(assets), "POST", "/", 405, "", ""},
@@ -49,7 +56,7 @@ func TestHandler(t *testing.T) {
 			if !strings.Contains(rec.Body.String(), tt.wantBody) {
 				t.Errorf("body %q does not contain %q", rec.Body.String(), tt.wantBody)
 			}
-			if csp := rec.Header().Get("Content-Security-Policy"); !strings.Contains(csp, "script-src 'self' 'wasm-unsafe-eval'") {
+			if csp := rec.Header().Get("Content-Security-Policy"); !strings.Contains(csp, "script-src 'self' 'wasm-unsafe-eval' 'sha256-") || !strings.Contains(csp, "form-action 'none'") {
 				t.Errorf("CSP %q", csp)
 			}
 		})

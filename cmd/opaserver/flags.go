@@ -24,11 +24,11 @@ type flags struct {
 	keyFile  string
 	fixtures string
 	// generate is the -generate section added to the fixture's first team (nil: none).
-	generate *fixture.Generate
-	controls bool
-	verbose  bool
-	wasmDir  string
-	limits   limits
+	generate  *fixture.Generate
+	controls  bool
+	verbose   bool
+	revealPkg string
+	limits    limits
 	// corsOrigins are the -cors-origin values, split at commas; cors is their policy (nil: none).
 	corsOrigins originList
 	cors        *httpapi.CORSPolicy
@@ -130,7 +130,7 @@ func parseFlags(args []string, stdout, stderr io.Writer) (flags, error) {
 		return err
 	})
 	fs.BoolVar(&f.controls, "controls", true, "serve the unauthenticated test-fixture controls under /_fake/ (default: on in memory, off with -data)")
-	fs.StringVar(&f.wasmDir, "wasm-dir", "wasm", "directory with the reveal demo's WASM assets (wasm/build.sh), served under /ui/")
+	fs.StringVar(&f.revealPkg, "reveal-package", "", "directory with the built browser reveal helper package (wasm/build.sh DIR) for the demo under /ui/ (default: built on demand from the working directory's checkout into the user cache directory)")
 	fs.BoolVar(&f.verbose, "v", false, "log every request failure in detail")
 	fs.Var(&f.corsOrigins, "cors-origin", "origin whose pages may call the API from a browser (CORS), e.g. http://localhost:5173; repeat it or separate origins with commas; * allows any origin (default: none)")
 	fs.DurationVar(&f.limits.readHeader, "read-header-timeout", def.readHeader, "time to read a request's head (0: no limit)")

@@ -25,7 +25,7 @@ func TestHelpExitsZero(t *testing.T) {
 			t.Fatalf("%s: %v; stderr %s", arg, err, stderr.String())
 		}
 		out := stdout.String()
-		for _, want := range []string{"Usage: opaserver", "-data", "-controls", "-read-timeout", "-idle-timeout", "-max-header-bytes", "-cors-origin", "-wasm-dir", "-v"} {
+		for _, want := range []string{"Usage: opaserver", "-data", "-controls", "-read-timeout", "-idle-timeout", "-max-header-bytes", "-cors-origin", "-reveal-package", "-v"} {
 			if !strings.Contains(out, want) {
 				t.Errorf("%s: the usage lacks %q:\n%s", arg, want, out)
 			}
@@ -107,7 +107,7 @@ func TestBannerNamesBothKeys(t *testing.T) {
 		t.Fatal(err)
 	}
 	var b strings.Builder
-	printBanner(&b, "http://h:1", fx, flags{controls: true})
+	printBanner(&b, "http://h:1", fx, flags{controls: true}, "note")
 	out := b.String()
 	for _, want := range []string{
 		"key id:     6f2c1c0e-5b7a-4d8e-9a51-0c3f7f1b2a10\n",
@@ -122,7 +122,7 @@ func TestBannerNamesBothKeys(t *testing.T) {
 	}
 	fx.Teams[0].Policies = nil
 	b.Reset()
-	printBanner(&b, "http://h:1", fx, flags{})
+	printBanner(&b, "http://h:1", fx, flags{}, "note")
 	if !strings.Contains(b.String(), "end user:   none") {
 		t.Errorf("without policies:\n%s", b.String())
 	}

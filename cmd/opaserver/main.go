@@ -33,8 +33,10 @@
 // server through package directory/ldapdir, at its domain_controllers and bound as its service
 // account; the other connections use the fixture's in-memory directories.
 //
-// The browser reveal demo (package webui) is served under /ui/, its WASM assets read from -wasm-dir
-// (build them with wasm/build.sh).
+// The browser reveal demo (package webui) is served under /ui/. Its helper package is read from
+// -reveal-package DIR (wasm/build.sh DIR), or else built on demand into the user cache directory
+// when opaserver runs from a checkout with the go tool on PATH (`go run ./cmd/opaserver`): see
+// uiMount.
 //
 // -cors-origin lets pages of other origins call the API from a browser (CORS): give each origin
 // (repeat the flag, or separate them with commas), or * for any.
@@ -187,7 +189,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if f.cors != nil {
 		opts = append(opts, httpapi.WithCORS(f.cors))
 	}
-	opts = append(opts, uiMount(f.wasmDir)...)
+	uiOpts, uiNote := uiMount(ctx, f.revealPkg, log)
+	opts = append(opts, uiOpts...)
 	handler := httpapi.New(engine, opts...)
 
 	ln, err := net.Listen("tcp", f.addr)
@@ -196,7 +199,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	srv := f.limits.server(handler)
 	base := "http://" + ln.Addr().String()
-	printBanner(stdout, base, fx, f)
+	printBanner(stdout, base, fx, f, uiNote)
 
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -271,8 +274,8 @@ func oktaTokens(fx *fixture.File) map[string]httpapi.OktaToken {
 // printBanner prints how to reach the server: base URL, team, the first service key (an
 // administrator's in the demo) and a service key a security policy covers (the end user's), with
 // what each is for, a shell snippet that works as printed, whether the unauthenticated controls
-// are on, and the CORS origins.
-func printBanner(out io.Writer, base string, fx *fixture.File, f flags) {
+// are on, the CORS origins, and the reveal demo's URL with uiNote (where its helper comes from).
+func printBanner(out io.Writer, base string, fx *fixture.File, f flags, uiNote string) {
 	w := &strings.Builder{}
 	team := fx.Teams[0]
 	admin, _ := keyUser(team, func(fixture.User) bool { return true })
@@ -307,7 +310,7 @@ func printBanner(out io.Writer, base string, fx *fixture.File, f flags) {
 	fmt.Fprintf(w, "  TOKEN=$(curl -s -X POST %s/v1/teams/%s/service_token -H 'Content-Type: application/json' -d '{\"key_id\":\"%s\",\"key_secret\":\"%s\"}' | sed -E 's/.*\"bearer_token\":\"([^\"]+)\".*/\\1/')\n",
 		base, team.Name, keyID, secret)
 	fmt.Fprintf(w, "  curl -s %s/v1/teams/%s/connections/active_directory -H \"Authorization: Bearer $TOKEN\"\n", base, team.Name)
-	fmt.Fprintf(w, "browser reveal demo: %s/ui/ (after wasm/build.sh)\n", base)
+	fmt.Fprintf(w, "browser reveal demo: %s/ui/ (%s)\n", base, uiNote)
 	_, _ = io.WriteString(out, w.String()) // informational: a closed stdout must not stop the server
 }
 

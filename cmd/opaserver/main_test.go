@@ -52,13 +52,25 @@ func buildServer(t *testing.T) string {
 
 type banner struct {
 	base, team, keyID, secret string
+	endUser                   string // "NAME, key id X, key secret Y"
 	lines                     []string
 }
 
 // start runs the server binary and reads its banner up to the curl lines.
 func start(t *testing.T, bin string, args ...string) (*exec.Cmd, banner, *bytes.Buffer) {
 	t.Helper()
+	return startIn(t, "", nil, bin, args...)
+}
+
+// startIn is start with the server's working directory dir ("" for the test's) and extra
+// environment variables.
+func startIn(t *testing.T, dir string, env []string, bin string, args ...string) (*exec.Cmd, banner, *bytes.Buffer) {
+	t.Helper()
 	cmd := exec.Command(bin, append([]string{"-addr", "127.0.0.1:0"}, args...)...)
+	cmd.Dir = dir
+	if env != nil {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -87,6 +99,8 @@ func start(t *testing.T, bin string, args ...string) (*exec.Cmd, banner, *bytes.
 			b.keyID = field(line, "key id:")
 		case strings.HasPrefix(line, "key secret:"):
 			b.secret = field(line, "key secret:")
+		case strings.HasPrefix(line, "end user:"):
+			b.endUser = field(line, "end user:")
 		}
 		if strings.HasPrefix(line, "browser reveal demo:") {
 			break

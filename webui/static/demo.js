@@ -1,8 +1,15 @@
 // demo.js drives the reveal demo page: service-key sign-in, domain/account/access-method pickers,
-// and a reveal whose key pair lives in the WASM helper (opa-reveal.js). Plain JS, no framework.
-// The helper is imported dynamically so that a helper that cannot load (not built, blocked) shows
-// an error on the page instead of leaving it silently dead.
-let helper = null; // the opa-reveal.js module once loaded
+// and a reveal with the browser helper package @opakit/opa-reveal (mapped to pkg/ by the page's
+// import map), whose private keys are non-extractable WebCrypto keys. Plain JS, no framework.
+// The package is imported dynamically so that a helper that cannot load (not built, blocked)
+// shows an error on the page instead of leaving it silently dead.
+let helper = null; // the @opakit/opa-reveal module once loaded
+const keyOptions = {
+  "P-256": { alg: "ECDH-ES", crv: "P-256" },
+  "P-384": { alg: "ECDH-ES", crv: "P-384" },
+  "RSA-2048": { alg: "RSA-OAEP-256", modulusLength: 2048 },
+  "RSA-3072": { alg: "RSA-OAEP-256", modulusLength: 3072 },
+};
 
 const $ = (id) => document.getElementById(id);
 const state = { team: "", token: "", domain: "", account: "", uams: [] };
@@ -77,19 +84,30 @@ async function pickAccount() {
 async function reveal() {
   const uam = state.uams[Number($("uams").value)];
   if (!uam) return status("Pick a user access method first.", true);
-  let handle;
+  const kind = $("kind").value;
+  const keep = $("keep-key").checked;
+  let key;
   try {
-    status("Generating a key pair in the browser…");
-    const key = await helper.generateKey({ kind: $("kind").value });
-    handle = key.handle;
+    if (keep) key = await helper.loadStoredKey("demo-" + kind);
+    if (key) {
+      status("Using the key kept in this browser…");
+    } else {
+      status("Generating a non-extractable key pair in the browser…");
+      key = await helper.generateKey(keyOptions[kind]);
+      if (keep) await helper.storeKey(key, "demo-" + kind);
+    }
     status("Asking the server to encrypt the password to the public key…");
-    const resp = await api("POST", `${accountPath()}/reveal_credentials`, { public_key: key.publicJwk, user_access_method: uam });
-    $("password").textContent = await helper.decrypt(resp.password_jwe, handle);
-    status("Password decrypted in the browser.");
+    $("password").textContent = await helper.reveal({
+      token: state.token,
+      path: `${accountPath()}/reveal_credentials`,
+      userAccessMethod: uam,
+      key,
+    });
+    status(`Password decrypted in the browser (${kind}${keep ? ", kept key" : ""}).`);
   } catch (e) {
     status(e.code === "decrypt_failed" ? "Could not decrypt the server's answer." : e.message, true);
   } finally {
-    if (handle) await helper.destroyKey(handle).catch(() => {});
+    if (key && !keep) await helper.destroyKey(key).catch(() => {});
   }
 }
 
@@ -104,11 +122,17 @@ $("reveal").addEventListener("click", () => reveal());
 $("clear").addEventListener("click", () => { $("password").textContent = ""; });
 
 try {
-  const mod = await import("./opa-reveal.js");
+  const mod = await import("@opakit/opa-reveal");
   await mod.load();
   helper = mod;
   $("reveal").disabled = false;
   status("Ready. Sign in with a service key.");
 } catch (e) {
-  status(`The reveal helper could not load (${e.message}); revealing is unavailable. Build it with wasm/build.sh or run opaserver from a checkout with the Go toolchain.`, true);
+  // A failed import says only that it failed; the server's answer says why.
+  let why = e.message;
+  try {
+    const r = await fetch("pkg/opa-reveal.js", { method: "GET" });
+    if (!r.ok) why = `${r.status}: ${(await r.text()).trim()}`;
+  } catch { /* keep the import's message */ }
+  status(`The reveal helper could not load (${why}); revealing is unavailable. Run opaserver from a checkout with the Go toolchain, or build the package with wasm/build.sh OUTDIR and pass -reveal-package OUTDIR.`, true);
 }

@@ -1,0 +1,277 @@
+// @opakit/opa-reveal — the browser half of an Okta Privileged Access password reveal.
+//
+//   import { load, generateKey, decrypt, reveal } from "@opakit/opa-reveal";
+//   await load();                                   // or load(wasmURL)
+//   const password = await reveal({ baseURL, token, path, userAccessMethod });
+//
+// The private key is a WebCrypto CryptoKey generated with extractable: false: no script on the page,
+// this module included, can read it, and the WebAssembly module (Go, see wasm/ in github.com/opakit/opa)
+// only parses and checks the JWE and runs the Concat KDF, handing RSA-OAEP, ECDH and AES-GCM to
+// crypto.subtle. Only the public JWK is ever sent. The module defines no global: Go's runtime glue
+// (go-runtime.js, Go's wasm_exec.js wrapped at build time) runs against a private scope object whose
+// lookups fall through to globalThis, and the Go program hands its functions over through a one-shot
+// registration function on that scope.
+//
+// Every function returns a Promise; a rejection is an OpaRevealError with a stable `code`
+// (see opa-reveal.d.ts). decrypt_failed never says why.
+import { goClass } from "./go-runtime.js";
+
+/** The error of every rejection. `code` is stable; `status` is set for http_error. */
+export class OpaRevealError extends Error {
+  constructor(code, message, status) {
+    super(message);
+    this.name = "OpaRevealError";
+    this.code = code;
+    if (status !== undefined) this.status = status;
+  }
+}
+
+const fail = (code, message, status) => new OpaRevealError(code, "opa-reveal: " + message, status);
+// Go rejects with an Error carrying a code; anything else is unexpected.
+const wrap = (e) =>
+  e instanceof OpaRevealError ? e : typeof e?.code === "string" ? new OpaRevealError(e.code, e.message) : fail("internal", "internal error");
+
+let loading = null; // Promise of the running module
+
+
+/**
+ * load(wasm?) starts the WebAssembly module once. `wasm` is its URL (string or URL; fetched), a
+ * Response, or its bytes; by default opa-reveal.wasm next to this module. Load
+ * opa-reveal-gokeys.wasm instead to allow keys held in Go (generateKey({inGo: true})) where
+ * WebCrypto is missing. Later calls return the same Promise until close().
+ */
+export function load(wasm) {
+  if (!loading) {
+    loading = start(wasm ?? new URL("./opa-reveal.wasm", import.meta.url)).catch((err) => {
+      loading = null;
+      throw err instanceof OpaRevealError ? err : fail("load_failed", "could not load the WebAssembly module: " + (err?.message ?? err));
+    });
+  }
+  return loading.then(() => undefined);
+}
+
+async function start(source) {
+  let bytes;
+  if (source instanceof ArrayBuffer || ArrayBuffer.isView(source)) {
+    bytes = source;
+  } else {
+    const resp = source instanceof Response ? source : await fetch(source);
+    if (!resp.ok) throw new Error(`HTTP ${resp.status} for ${resp.url || source}`);
+    bytes = await resp.arrayBuffer(); // not instantiateStreaming: servers may send another MIME type
+  }
+  // The Go runtime's globalThis: own properties (the registration function, wasm_exec.js's fs and
+  // process stand-ins) stay here; every other lookup is the real global's, read on the real global
+  // so that its getters work.
+  const scope = new Proxy(Object.create(null), {
+    get: (t, k) => (Object.hasOwn(t, k) ? t[k] : Reflect.get(globalThis, k)),
+  });
+  const Go = goClass(scope);
+  const go = new Go();
+  const { instance } = await WebAssembly.instantiate(bytes, go.importObject);
+  const name = "opaRevealRegister_" + Math.random().toString(36).slice(2);
+  let api = null;
+  scope[name] = (a) => { api = a; };
+  go.env = { OPA_REVEAL_REGISTER: name };
+  let exited;
+  try {
+    exited = go.run(instance); // runs main synchronously up to its first wait: it registers
+  } finally {
+    delete scope[name];
+  }
+  if (!api) throw new Error("the module did not register");
+  const current = { api, go, exited };
+  return current;
+}
+
+async function api() {
+  if (!loading) throw fail("not_loaded", "call load() first");
+  return (await loading).api;
+}
+
+// handles maps each handle this module made to its private part: {privateKey} or {goId}.
+const handles = new WeakMap();
+
+function makeHandle(info, priv) {
+  const h = Object.freeze({
+    alg: info.alg,
+    ...(info.alg === "ECDH-ES" ? { crv: info.crv } : { modulusLength: info.modulusLength }),
+    extractable: info.extractable,
+    inGo: info.inGo,
+    publicJwk: Object.freeze({ ...info.publicJwk }),
+    privateKey: priv.privateKey ?? null,
+  });
+  handles.set(h, priv);
+  return h;
+}
+
+function known(handle) {
+  const priv = handle && typeof handle === "object" ? handles.get(handle) : undefined;
+  if (!priv) throw fail("unknown_key", "not a key handle of this module, or destroyed");
+  return priv;
+}
+
+/**
+ * generateKey({alg, crv, modulusLength, extractable, inGo}) → a frozen handle with publicJwk.
+ * alg "ECDH-ES" (default; crv "P-256" (default) or "P-384") or "RSA-OAEP-256" (modulusLength 2048
+ * (default) or 3072). The private key is a non-extractable CryptoKey unless extractable: true.
+ * inGo: true holds an ECDH-ES key in Go memory instead (needs opa-reveal-gokeys.wasm).
+ */
+export async function generateKey(options = {}) {
+  const a = await api();
+  if (options === null || typeof options !== "object") throw fail("invalid_argument", "options must be an object");
+  const { alg = "ECDH-ES", crv = "P-256", modulusLength = 2048, extractable = false, inGo = false } = options;
+  if (typeof extractable !== "boolean" || typeof inGo !== "boolean") throw fail("invalid_argument", "extractable and inGo must be booleans");
+  const info = { alg, crv, modulusLength, extractable, inGo };
+  try {
+    if (inGo) {
+      const { id, publicJwk } = await a.generateGoKey({ alg, crv, extractable });
+      return makeHandle({ ...info, publicJwk }, { goId: id });
+    }
+    const { privateKey, publicJwk } = await a.generateKey({ alg, crv, modulusLength, extractable });
+    return makeHandle({ ...info, publicJwk }, { privateKey });
+  } catch (e) {
+    throw wrap(e);
+  }
+}
+
+/** decrypt(handle, jwe) → the password the compact JWE carries. */
+export async function decrypt(handle, jwe) {
+  const a = await api();
+  const priv = known(handle);
+  if (typeof jwe !== "string") throw fail("invalid_argument", "jwe must be a string");
+  try {
+    return priv.goId ? await a.decryptGo(priv.goId, jwe) : await a.decrypt(priv.privateKey, jwe);
+  } catch (e) {
+    throw wrap(e);
+  }
+}
+
+/**
+ * exportPrivateJwk(handle) → the private JWK, only for a key generated with extractable: true
+ * (else not_extractable). The result is a secret: never log it, never send it.
+ */
+export async function exportPrivateJwk(handle) {
+  const a = await api();
+  const priv = known(handle);
+  if (!handle.extractable) throw fail("not_extractable", "the key was not generated with extractable: true");
+  try {
+    if (priv.goId) return await a.exportGoKey(priv.goId);
+    return await crypto.subtle.exportKey("jwk", priv.privateKey);
+  } catch (e) {
+    throw wrap(e);
+  }
+}
+
+/** destroyKey(handle): the handle no longer decrypts; a key held in Go is erased from the module. */
+export async function destroyKey(handle) {
+  const a = await api();
+  const priv = known(handle);
+  handles.delete(handle);
+  if (priv.goId) await a.destroyGoKey(priv.goId).catch(() => {});
+}
+
+/**
+ * reveal({baseURL, token, path, userAccessMethod, key, fetch}) runs a whole reveal: POSTs
+ * {"public_key", "user_access_method"} to baseURL + path (the reveal_credentials URL, e.g.
+ * /v1/teams/T/active_directory/C/accounts/A/reveal_credentials) with the bearer token, and
+ * decrypts the answer's password_jwe. Without `key` it uses a fresh ECDH-ES P-256 key, destroyed
+ * afterwards. A non-2xx answer rejects with http_error (status, and the server's message).
+ */
+export async function reveal({ baseURL = "", token, path, userAccessMethod, key, fetch: f = globalThis.fetch } = {}) {
+  await api();
+  if (typeof token !== "string" || !token || typeof path !== "string" || !path.startsWith("/")) {
+    throw fail("invalid_argument", "token and path (starting with /) are required");
+  }
+  if (userAccessMethod === null || typeof userAccessMethod !== "object") throw fail("invalid_argument", "userAccessMethod must be an object");
+  const handle = key ?? (await generateKey());
+  known(handle);
+  try {
+    let resp;
+    try {
+      resp = await f(baseURL + path, {
+        method: "POST",
+        headers: { Authorization: "Bearer " + token, "Content-Type": "application/json", Accept: "application/json" },
+        body: JSON.stringify({ public_key: handle.publicJwk, user_access_method: userAccessMethod }),
+      });
+    } catch (e) {
+      throw fail("http_error", "the reveal request failed: " + (e?.message ?? e), 0);
+    }
+    const text = await resp.text();
+    let data = null;
+    try { data = text ? JSON.parse(text) : null; } catch { /* not JSON */ }
+    if (!resp.ok) throw fail("http_error", `reveal answered ${resp.status}${data?.message ? ": " + data.message : ""}`, resp.status);
+    if (typeof data?.password_jwe !== "string") throw fail("http_error", "the reveal answer has no password_jwe", resp.status);
+    return await decrypt(handle, data.password_jwe);
+  } finally {
+    if (!key) await destroyKey(handle).catch(() => {});
+  }
+}
+
+const DB = "opa-reveal", STORE = "keys";
+
+function db() {
+  return new Promise((resolve, reject) => {
+    if (typeof indexedDB === "undefined") return reject(fail("storage_failed", "IndexedDB is not available"));
+    const req = indexedDB.open(DB, 1);
+    req.onupgradeneeded = () => req.result.createObjectStore(STORE);
+    req.onsuccess = () => resolve(req.result);
+    req.onerror = () => reject(fail("storage_failed", "could not open IndexedDB: " + req.error?.message));
+  });
+}
+
+async function tx(mode, f) {
+  const d = await db();
+  try {
+    return await new Promise((resolve, reject) => {
+      const t = d.transaction(STORE, mode);
+      const req = f(t.objectStore(STORE));
+      t.oncomplete = () => resolve(req.result);
+      t.onerror = t.onabort = () => reject(fail("storage_failed", "IndexedDB: " + (t.error?.message ?? "aborted")));
+    });
+  } finally {
+    d.close();
+  }
+}
+
+/**
+ * storeKey(handle, name) keeps a WebCrypto key in IndexedDB (database "opa-reveal") under name. The
+ * CryptoKey is stored as itself (structured clone), so it stays non-extractable; a key held in Go
+ * cannot be stored.
+ */
+export async function storeKey(handle, name) {
+  const priv = known(handle);
+  if (typeof name !== "string" || !name) throw fail("invalid_argument", "name must be a non-empty string");
+  if (priv.goId) throw fail("invalid_argument", "a key held in Go cannot be stored");
+  const { alg, crv, modulusLength, extractable, publicJwk } = handle;
+  await tx("readwrite", (s) => s.put({ alg, crv, modulusLength, extractable, publicJwk: { ...publicJwk }, privateKey: priv.privateKey }, name));
+}
+
+/** loadStoredKey(name) → the handle of a key storeKey kept, or null. */
+export async function loadStoredKey(name) {
+  await api();
+  if (typeof name !== "string" || !name) throw fail("invalid_argument", "name must be a non-empty string");
+  const rec = await tx("readonly", (s) => s.get(name));
+  if (!rec) return null;
+  return makeHandle({ ...rec, inGo: false }, { privateKey: rec.privateKey });
+}
+
+/** deleteStoredKey(name) removes a stored key (no error if there is none). */
+export async function deleteStoredKey(name) {
+  if (typeof name !== "string" || !name) throw fail("invalid_argument", "name must be a non-empty string");
+  await tx("readwrite", (s) => s.delete(name));
+}
+
+/** close(): forget the keys held in Go and stop the module; load() may be called again. */
+export async function close() {
+  if (!loading) return;
+  const l = loading;
+  loading = null;
+  const { api: a, go, exited } = await l;
+  await a.close();
+  await exited;
+
+  // wasm_exec.js leaves Go runtime timers scheduled after the program exits; firing one would throw
+  // "Go program has already exited". Cancel them.
+  for (const t of go._scheduledTimeouts?.values() ?? []) clearTimeout(t);
+  go._scheduledTimeouts?.clear();
+}
