@@ -368,3 +368,80 @@ func must(t *testing.T, err error) {
 		t.Fatal(err)
 	}
 }
+
+// TestReplicasSettleEachExpiredCheckoutOnce: every account is checked out, the clock moves past
+// the checkouts' expiry, and then the three engines tick at once while other users reveal the
+// SHARED accounts through them (a write settles an expired checkout before its own work). Each
+// expired checkout is checked in once and rotated once, whoever got there first.
+func TestReplicasSettleEachExpiredCheckoutOnce(t *testing.T) {
+	for _, k := range kinds {
+		t.Run(k.name, func(t *testing.T) {
+			clock := demoClock()
+			c := newCluster(t, k, clock)
+			accounts, err := c.Accounts(ctx)
+			must(t, err)
+			key, err := revealjwe.GenerateKey(revealjwe.KindP256)
+			must(t, err)
+			pub, err := key.PublicJWK()
+			must(t, err)
+			reveal := func(e *opa.Engine, user string, a replicas.Account) error {
+				p, err := c.Principal(ctx, user)
+				if err != nil {
+					return err
+				}
+				ms, err := e.ADAccountUAMs(ctx, p, c.ConnID, a.ID, opa.PrivilegeRevealPassword)
+				if err != nil || len(ms) == 0 {
+					return errors.Newf("access methods %v: %v", ms, err)
+				}
+				_, err = e.RevealADAccountPassword(ctx, p, c.ConnID, a.ID, opa.RevealRequest{PublicKey: pub, UserAccessMethod: ms[0]})
+				return err
+			}
+			for i, a := range accounts {
+				user := a.Owner
+				if user == "" {
+					user = replicas.EndUsers()[3+i]
+				}
+				must(t, reveal(c.Engines[i%engines], user, a))
+			}
+			clock.Advance(2 * time.Hour) // past every checkout (at most an hour)
+			var wg sync.WaitGroup
+			for i, e := range c.Engines {
+				wg.Add(2)
+				go func() {
+					defer wg.Done()
+					if err := e.Tick(ctx); err != nil {
+						t.Error(err)
+					}
+				}()
+				go func() {
+					defer wg.Done()
+					for j, a := range accounts {
+						if a.Type != opa.AccountTypeShared {
+							continue
+						}
+						err := reveal(e, replicas.EndUsers()[10+i*len(accounts)+j], a)
+						if err != nil && !errors.Is(err, opa.ErrConflict) {
+							t.Error(err)
+						}
+					}
+				}()
+			}
+			wg.Wait()
+			hist, err := c.History(ctx)
+			must(t, err)
+			for _, a := range accounts {
+				h := hist[a.ID]
+				for len(h) > 0 && h[0] == "rotate" { // the first reveal's initial rotation
+					h = h[1:]
+				}
+				// The first checkout, its settling, then possibly a new holder's checkout.
+				if len(h) < 3 || h[0] != "out" || h[1] != "in" || h[2] != "rotate" {
+					t.Errorf("%s: %v, want the checkout, one check-in and one rotation first", a.Name, h)
+				}
+				if _, err := replicas.CheckHistory(h); err != nil {
+					t.Errorf("%s: %v", a.Name, err)
+				}
+			}
+		})
+	}
+}
