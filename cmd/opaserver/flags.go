@@ -13,14 +13,19 @@ import (
 
 	"github.com/opakit/opa/fixture"
 	"github.com/opakit/opa/httpapi"
+	"github.com/opakit/opa/storage/pgstore"
 )
 
 // errHelp is what parseFlags returns for -h or -help, after printing the usage to stdout.
 var errHelp = errors.New("help requested")
 
 type flags struct {
-	addr     string
-	data     string
+	addr string
+	data string
+	// postgres is the DSN of a shared PostgreSQL store (-postgres, or OPA_POSTGRES holding a
+	// DSN); schema its PostgreSQL schema (-postgres-schema).
+	postgres string
+	schema   string
 	keyFile  string
 	fixtures string
 	// generate is the -generate section added to the fixture's first team (nil: none).
@@ -122,6 +127,8 @@ func parseFlags(args []string, stdout, stderr io.Writer) (flags, error) {
 	fs.SetOutput(&usage)
 	fs.StringVar(&f.addr, "addr", "127.0.0.1:8080", "listen address (host:port; port 0 picks a free port)")
 	fs.StringVar(&f.data, "data", "", "data directory for the durable file store (default: in memory)")
+	fs.StringVar(&f.postgres, "postgres", "", "PostgreSQL connection string (URL or key=value) of a store shared by every replica of the server (docs/scale-out.md); default: $OPA_POSTGRES when it holds a DSN")
+	fs.StringVar(&f.schema, "postgres-schema", pgstore.DefaultNamespace, "PostgreSQL schema of the shared store, so several stores can share one database")
 	fs.StringVar(&f.keyFile, "key-file", "", "file holding the 32-byte key-encryption key (raw or 64 hex digits); default with -data: DIR/kek, generated on first start")
 	fs.StringVar(&f.fixtures, "fixtures", "", "fixture file to load instead of the embedded demo (docs/fixtures.md)")
 	fs.Func("generate", "add generated data to the fixture's first team (docs/fixtures.md, Generate): N users, accounts and computers, or users=N,accounts=N,computers=N,seed=S (seed default 1)", func(v string) error {
@@ -156,7 +163,11 @@ func parseFlags(args []string, stdout, stderr io.Writer) (flags, error) {
 	}
 	explicit := map[string]bool{}
 	fs.Visit(func(fl *flag.Flag) { explicit[fl.Name] = true })
-	if f.data != "" && !explicit["controls"] {
+	f.postgres = postgresDSN(f.postgres)
+	if f.data != "" && f.postgres != "" {
+		return f, errors.New("-data and -postgres are two stores: give one")
+	}
+	if (f.data != "" || f.postgres != "") && !explicit["controls"] {
 		f.controls = false // a durable server gets the unauthenticated controls only when asked
 	}
 	l := f.limits

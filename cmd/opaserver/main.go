@@ -5,6 +5,7 @@
 //	go run ./cmd/opaserver -addr 127.0.0.1:0     # any free port
 //	go run ./cmd/opaserver -fixtures my.json     # your fixture file (docs/fixtures.md)
 //	go run ./cmd/opaserver -data ./opa-data      # durable file store in ./opa-data
+//	go run ./cmd/opaserver -postgres "$DSN" -key-file kek   # a replica on a shared PostgreSQL store
 //	go run ./cmd/opaserver -generate 100000      # plus 100k generated users, accounts, computers
 //
 // On start it prints the base URL, the team, the first service key (in the demo, an
@@ -21,6 +22,14 @@
 // into DIR/kek (mode 0600, written atomically) on first start: convenient, but whoever can read
 // the data directory can then read the sealed passwords, so give -key-file on a different volume
 // when that matters.
+//
+// With -postgres DSN (or OPA_POSTGRES holding a DSN; never OPA_POSTGRES_DSN, the tests' server)
+// the store is a PostgreSQL database that any number of replicas share, behind a load balancer
+// (docs/scale-out.md): every replica is given the same -key-file, the fixture is loaded once per
+// database (all or nothing, however many replicas start at once; later starts load nothing), and
+// each replica builds the fixture's in-memory directories for itself. -postgres-schema picks the
+// PostgreSQL schema (default "opa"). Controls are off by default, as with -data; with -controls
+// the clock is still the system clock (replicas must agree on the time) and there is no reset.
 //
 // The test-fixture controls under /_fake/ (reset, clock, faults, request log) need no credentials.
 // They are on by default in memory and off by default with -data (a durable server is more likely
@@ -109,7 +118,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 
 	var clock *opa.ManualClock
-	if f.controls {
+	if f.controls && f.postgres == "" { // replicas share the store, so they keep the system clock
 		start := fx.Now
 		if start.IsZero() {
 			start = time.Now().UTC()
@@ -135,7 +144,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		approvals = httpapi.NewConditionApprovals()
 		engineOpts = append(engineOpts, opa.WithConditionDecider(approvals))
 	}
-	if f.data != "" {
+	if f.postgres != "" {
+		sh, err := openShared(ctx, f.postgres, f.schema, f.keyFile, fx, engineClock, log, engineOpts...)
+		if err != nil {
+			return err
+		}
+		defer sh.closeDirs(log)
+		store, engine = sh.store, sh.engine
+	} else if f.data != "" {
 		d, err := openDurable(ctx, f.data, f.keyFile, fx, engineClock, log, engineOpts...)
 		if err != nil {
 			return err
@@ -297,6 +313,9 @@ func printBanner(out io.Writer, base string, fx *fixture.File, f flags, uiNote s
 		fmt.Fprintf(w, "            a security policy covers it: it lists, reveals and checks out accounts on the end-user routes (/v1/teams/%s/active_directory/…) and signs in to the /ui/ demo\n", team.Name)
 	} else {
 		fmt.Fprintln(w, "end user:   none: no security policy covers a service user with a key, so no key can reveal a password")
+	}
+	if f.postgres != "" {
+		fmt.Fprintf(w, "store:      PostgreSQL, schema %s, shared with every replica on the database\n", f.schema)
 	}
 	if f.controls {
 		fmt.Fprintf(w, "controls:   ON at %s/_fake/ (reset, clock, faults, request log, user tokens), UNAUTHENTICATED: anyone who can reach this address can use them (-controls=false turns them off)\n", base)

@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/opakit/opa/internal/pgtest"
 )
 
 // built is the server binary, built once per test run by buildServer (TestMain removes it).
@@ -26,8 +28,11 @@ var built struct {
 	out  []byte
 }
 
+// pgCluster is the PostgreSQL server of the -postgres tests (package pgtest); nil when they skip.
+var pgCluster *pgtest.Cluster
+
 func TestMain(m *testing.M) {
-	code := m.Run()
+	code := pgtest.Main(m, &pgCluster)
 	if built.dir != "" {
 		_ = os.RemoveAll(built.dir)
 	}
