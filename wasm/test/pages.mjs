@@ -24,7 +24,12 @@ try {
     const pageErrors = [];
     const bodies = [];
     page.on("pageerror", (e) => pageErrors.push("pageerror: " + e.message));
-    page.on("console", (m) => { if (m.type() === "error") pageErrors.push("console: " + m.text()); });
+    page.on("console", (m) => {
+      if (m.type() === "error" && !m.text().startsWith("Failed to load resource")) pageErrors.push("console: " + m.text());
+    });
+    page.on("response", (r) => {
+      if (r.status() >= 400 && !r.url().endsWith("/favicon.ico")) pageErrors.push(`HTTP ${r.status()} ${r.url()}`);
+    });
     page.on("request", (r) => { const b = r.postData(); if (b) bodies.push(b); });
     page.setDefaultTimeout(120_000);
     await page.goto(url);
