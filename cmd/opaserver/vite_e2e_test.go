@@ -88,7 +88,7 @@ func revealWithGo(t *testing.T, b banner, keyID, secret string) string {
 		return v.List
 	}
 	var ad struct{ ID string }
-	_ = json.Unmarshal(list("/v1/teams/"+b.team+"/active_directory")[0], &ad)
+	_ = json.Unmarshal(list("/v1/teams/" + b.team + "/active_directory")[0], &ad)
 	base := fmt.Sprintf("/v1/teams/%s/active_directory/%s/accounts", b.team, ad.ID)
 	var acct struct{ Account struct{ ID string } }
 	_ = json.Unmarshal(list(base)[0], &acct)
