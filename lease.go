@@ -118,8 +118,13 @@ func checkLease(tx storage.ReadTx, key, token string) error {
 	return nil
 }
 
-// giveLease deletes the lease key inside tx if token holds it; a lease another holder has taken
-// meanwhile is left alone.
+// giveLease gives up the lease key inside tx if token holds it (a lease another holder has taken
+// meanwhile is left alone). DESIGN: the record stays, with no owner and no expiry, rather than
+// being deleted: the next take of the key is then an update of an existing row, which
+// PostgreSQL's serializable isolation tracks per row, where an insert next to other leases'
+// rows conflicts with every transaction that looked for an absent lease on the same index page
+// (every concurrent first take of another key). A store keeps one small record per connection
+// and account that was ever synced or rotated.
 func giveLease(tx storage.WriteTx, key, token string) error {
 	l, err := storage.Leases.Get(tx, key)
 	if errors.Is(err, ErrNotFound) || err == nil && l.Owner != token {
@@ -128,7 +133,8 @@ func giveLease(tx storage.WriteTx, key, token string) error {
 	if err != nil {
 		return err
 	}
-	return storage.Leases.Delete(tx, key)
+	l.Owner, l.Holder, l.ExpiresAt = "", "", time.Time{}
+	return storage.Leases.Update(tx, l)
 }
 
 // leaseLive reports whether a live lease holds key at now (whoever holds it).
@@ -271,8 +277,8 @@ func (l *heldLease) stopRenewal() {
 	<-l.done
 }
 
-// release gives the lease up: it stops renewing it, cancels the work's context, deletes the lease
-// from the store if it is still this holder's (unless a transaction of the holder's did: given),
+// release gives the lease up: it stops renewing it, cancels the work's context, gives the lease
+// up in the store (giveLease) if it is still this holder's (unless a transaction of the holder's did: given),
 // and releases the in-process stage. Errors of the store are logged: a lease that could not be
 // deleted expires. Calling it again does nothing.
 func (l *heldLease) release() {

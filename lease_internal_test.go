@@ -81,13 +81,13 @@ func TestLeaseIsExclusiveUntilItExpires(t *testing.T) {
 		t.Fatalf("the old holder's release touched the new holder's lease: %+v", rec)
 	}
 	lb.release()
-	if rec := leaseRecord(t, a, "sync/c1"); rec != nil {
-		t.Fatalf("released lease still stored: %+v", rec)
+	if rec := leaseRecord(t, a, "sync/c1"); rec == nil || rec.Owner != "" || !rec.ExpiresAt.IsZero() {
+		t.Fatalf("released lease still held: %+v", rec)
 	}
 	if _, err := a.tryLease(ctx, "sync/c1", func(storage.WriteTx) error { return errNotDue }); !errors.Is(err, errNotDue) {
 		t.Fatalf("a claim whose check fails: %v", err)
 	}
-	if rec := leaseRecord(t, a, "sync/c1"); rec != nil {
+	if rec := leaseRecord(t, a, "sync/c1"); rec == nil || rec.Owner != "" {
 		t.Fatalf("a failed claim took the lease: %+v", rec)
 	}
 }

@@ -56,7 +56,7 @@ func childMain() int {
 			return blockingDirectory{d}, nil
 		})
 	}
-	c, err := replicas.New(ctx, []storage.Storage{store}, opa.SystemClock{}, false, wrap, opa.WithLeaseTTL(killTTL))
+	c, err := replicas.New(ctx, []storage.Storage{store}, opa.SystemClock{}, nil, false, wrap, opa.WithLeaseTTL(killTTL))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "child:", err)
 		return 1
@@ -79,7 +79,7 @@ func TestReplicaKilledMidSyncIsFinishedByAnother(t *testing.T) {
 	store, err := pgstore.Open(ctx, pg.DSN, pgstore.WithNamespace(ns))
 	must(t, err)
 	t.Cleanup(func() { _ = store.Close() })
-	c, err := replicas.New(ctx, []storage.Storage{store}, opa.SystemClock{}, true, nil, opa.WithLeaseTTL(killTTL))
+	c, err := replicas.New(ctx, []storage.Storage{store}, opa.SystemClock{}, nil, true, nil, opa.WithLeaseTTL(killTTL))
 	must(t, err)
 	t.Cleanup(func() { _ = c.Close() })
 	survivor := c.Engines[0]

@@ -35,13 +35,26 @@ const Engineers = 30
 
 // Fixture returns the demo fixture with the end users' own INDIVIDUAL accounts under checkout
 // too, so that clients check out both kinds of account, and Engineers more end users.
-func Fixture() (*fixture.File, error) {
+func Fixture() (*fixture.File, error) { return FixtureWith(0) }
+
+// FixtureWith is Fixture with shared more SHARED accounts (svc-bench-000, …) in the demo
+// directory's OU=ServiceAccounts, for benchmarks that give each client an account of its own.
+func FixtureWith(shared int) (*fixture.File, error) {
 	fx, err := fixture.Parse(opa.DemoFixture)
 	if err != nil {
 		return nil, err
 	}
 	for i := range Engineers {
 		fx.Teams[0].Users = append(fx.Teams[0].Users, fixture.User{Username: fmt.Sprintf("eng-%02d", i), Groups: []string{"engineers"}})
+	}
+	conn := &fx.Teams[0].Connections[0]
+	for i := range shared {
+		name := fmt.Sprintf("svc-bench-%03d", i)
+		conn.Directory.Entries = append(conn.Directory.Entries, memdir.EntrySpec{
+			DN: "CN=" + name + ",OU=ServiceAccounts,DC=corp,DC=example,DC=com",
+			Attributes: map[string][]string{"objectClass": {"top", "person", "organizationalPerson", "user"},
+				"sAMAccountName": {name}, "userPrincipalName": {name + "@" + Domain}},
+			Password: "Initial-Bench-Pw1!"})
 	}
 	for pi := range fx.Teams[0].Policies {
 		for ri, r := range fx.Teams[0].Policies[pi].Rules {
@@ -74,12 +87,14 @@ type Cluster struct {
 // each also given opts, and loads the fixture through the first unless load is false (the store
 // already holds it: a replica joining). The engines' ids are random, so they never collide.
 //
-// wrap, when not nil, wraps the directory resolver the engines use (a test's blocking directory).
-func New(ctx context.Context, stores []storage.Storage, clock opa.Clock, load bool, wrap func(directory.Resolver) directory.Resolver, opts ...opa.Option) (*Cluster, error) {
+// fx is the fixture (nil: Fixture()); wrap, when not nil, wraps the directory resolver the engines use (a test's blocking directory).
+func New(ctx context.Context, stores []storage.Storage, clock opa.Clock, fx *fixture.File, load bool, wrap func(directory.Resolver) directory.Resolver, opts ...opa.Option) (*Cluster, error) {
 	store := stores[0]
-	fx, err := Fixture()
-	if err != nil {
-		return nil, err
+	var err error
+	if fx == nil {
+		if fx, err = Fixture(); err != nil {
+			return nil, err
+		}
 	}
 	mem := memdir.NewResolver()
 	dirs, err := fixture.NewResolver(fx, mem)

@@ -82,7 +82,7 @@ func repeat(s storage.Storage, n int) []storage.Storage {
 
 func newCluster(t *testing.T, k storeKind, clock opa.Clock, opts ...opa.Option) *replicas.Cluster {
 	t.Helper()
-	c, err := replicas.New(ctx, k.open(t, engines), clock, true, nil, opts...)
+	c, err := replicas.New(ctx, k.open(t, engines), clock, nil, true, nil, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}

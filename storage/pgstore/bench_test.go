@@ -146,3 +146,120 @@ func runWriters(b *testing.B, writers, n int, next *atomic.Int64, commit func(id
 	wg.Wait()
 	return time.Since(t0)
 }
+
+// BenchmarkRangePage is the page cost at 1k and 100k accounts of one team: a page of 100 by the
+// accounts' "team" index, first and deep (after the account at 80 %), through Store.View and
+// Accounts.Range, against bare pgx running the statement Range runs (SELECT rec, id … WHERE
+// team_id = $1 AND id > $2 ORDER BY id LIMIT 100 in a REPEATABLE READ READ ONLY transaction,
+// decoding each record's JSON), and against listing the whole team and cutting the page. The
+// accounts are loaded once per size, 2,000 per transaction. Run it alone:
+//
+//	OPA_POSTGRES=1 go test -run '^$' -bench RangePage -benchtime 200x ./storage/pgstore/
+func BenchmarkRangePage(b *testing.B) {
+	c := pgtestRequire(b)
+	for _, n := range []int{1_000, 100_000} {
+		ns := c.Namespace(b)
+		s := open(b, ns)
+		for base := 0; base < n; base += 2000 {
+			err := s.Update(ctx, func(tx storage.WriteTx) error {
+				for i := base; i < min(base+2000, n); i++ {
+					if err := storage.Accounts.Insert(tx, benchAccount(i)); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+			if err != nil {
+				b.Fatal(err)
+			}
+		}
+		pool, err := pgxpool.New(ctx, c.DSN)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer pool.Close()
+		sql := fmt.Sprintf("SELECT rec, id FROM %s.accounts WHERE team_id = $1 AND id > $2 ORDER BY id LIMIT 100", pgx.Identifier{ns}.Sanitize())
+		for _, depth := range []struct{ name, after string }{{"first", ""}, {"deep", fmt.Sprintf("a%09d", n*8/10)}} {
+			b.Run(fmt.Sprintf("%d/%s/store", n, depth.name), func(b *testing.B) {
+				for b.Loop() {
+					err := s.View(ctx, func(tx storage.ReadTx) error {
+						page, err := storage.Accounts.Range(tx, storage.AccountsByTeam, storage.Range{Args: []string{"team-0001"}, After: depth.after, Limit: 100}, nil)
+						if err == nil && len(page) != 100 {
+							b.Fatalf("page of %d", len(page))
+						}
+						return err
+					})
+					if err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+			b.Run(fmt.Sprintf("%d/%s/pgx", n, depth.name), func(b *testing.B) {
+				for b.Loop() {
+					if got := barePage(b, pool, sql, depth.after); got != 100 {
+						b.Fatalf("page of %d", got)
+					}
+				}
+			})
+			if depth.name == "first" {
+				b.Run(fmt.Sprintf("%d/list-and-cut", n), func(b *testing.B) {
+					for b.Loop() {
+						err := s.View(ctx, func(tx storage.ReadTx) error {
+							all, err := storage.Accounts.List(tx, storage.AccountsByTeam, "team-0001")
+							if err == nil && len(all[:100]) != 100 {
+								b.Fatal("short page")
+							}
+							return err
+						})
+						if err != nil {
+							b.Fatal(err)
+						}
+					}
+				})
+			}
+		}
+	}
+}
+
+// barePage is one page by hand: the transaction, the statement, the JSON.
+func barePage(b *testing.B, pool *pgxpool.Pool, sql, after string) int {
+	tx, err := pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer func() { _ = tx.Rollback(ctx) }()
+	rows, err := tx.Query(ctx, sql, "team-0001", after)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var page []*storage.Account
+	for rows.Next() {
+		var rec []byte
+		var id string
+		if err := rows.Scan(&rec, &id); err != nil {
+			b.Fatal(err)
+		}
+		a := new(storage.Account)
+		if err := json.Unmarshal(rec, a); err != nil {
+			b.Fatal(err)
+		}
+		page = append(page, a)
+	}
+	if err := rows.Err(); err != nil {
+		b.Fatal(err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		b.Fatal(err)
+	}
+	return len(page)
+}
+
+// benchAccount is AD account i of team-0001, about 600 bytes of JSON.
+func benchAccount(i int) *storage.Account {
+	id := fmt.Sprintf("a%09d", i)
+	now := time.Unix(1_700_000_000, 0).UTC()
+	return &storage.Account{ID: id, TeamID: "team-0001", ConnectionID: "conn-0001", Domain: "corp.example.com",
+		SID: fmt.Sprintf("S-1-5-21-1-%d", i), UPN: "user" + id + "@corp.example.com", SAMAccountName: "user" + id,
+		DistinguishedName: "CN=user" + id + ",OU=Users,DC=corp,DC=example,DC=com", AccountType: "SHARED",
+		ProjectID: "proj-0001", ResourceGroupID: "rg-0001", StatusDetail: "ROTATED", CreatedAt: now, UpdatedAt: now}
+}
