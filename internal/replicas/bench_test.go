@@ -220,4 +220,3 @@ func poolDSN(b *testing.B, dsn, n string) string {
 	}
 	return dsn + " pool_max_conns=" + n
 }
-
