@@ -177,7 +177,7 @@ func BenchmarkRangePage(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		defer pool.Close()
+		b.Cleanup(pool.Close)
 		sql := fmt.Sprintf("SELECT rec, id FROM %s.accounts WHERE team_id = $1 AND id > $2 ORDER BY id LIMIT 100", pgx.Identifier{ns}.Sanitize())
 		for _, depth := range []struct{ name, after string }{{"first", ""}, {"deep", fmt.Sprintf("a%09d", n*8/10)}} {
 			b.Run(fmt.Sprintf("%d/%s/store", n, depth.name), func(b *testing.B) {
