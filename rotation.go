@@ -95,7 +95,8 @@ func (e *Engine) rotate(ctx context.Context, actor Principal, kind, id, reason, 
 // password policy and connection, checks that the rotation is still wanted (a rotation that
 // finishes what another already did returns errAlreadyRotated: an initial rotation of an account
 // that has a password, a post-check-in rotation no longer pending, a periodic rotation no longer
-// due), takes the account's rotation lease for token (errLeaseHeld while another rotation holds
+// due, unless the account is still ROTATING: a rotation interrupted by its engine's death, which
+// rotateDue finds once its lease has expired), takes the account's rotation lease for token (errLeaseHeld while another rotation holds
 // it) and marks the resource ROTATING.
 func (e *Engine) claimRotation(tx storage.WriteTx, kind, id, reason, token string, rp *resource, polp *storage.PasswordPolicy, connp **storage.Connection) error {
 	now := e.now()
@@ -122,7 +123,8 @@ func (e *Engine) claimRotation(tx storage.WriteTx, kind, id, reason, token strin
 		return errAlreadyRotated // a reveal or another rotation set it first, or it was cancelled
 	case (reason == rotationReasonCheckin || reason == rotationReasonCheckoutExpired) && !c.RotationPending:
 		return errAlreadyRotated // another engine (or the retry of Tick) did the check-in's rotation
-	case reason == rotationReasonPeriodic && (c.RotationPending || !periodicSelected(r, pol) || periodicDue(r, pol).After(now)):
+	case reason == rotationReasonPeriodic && r.statusDetail() != StatusRotating &&
+		(c.RotationPending || !periodicSelected(r, pol) || periodicDue(r, pol).After(now)):
 		return errAlreadyRotated // rotated meanwhile (the next periodic rotation moved on)
 	case r.lease().Status == leaseCheckedOut && reason != rotationReasonOnDemand:
 		return errors.WithHint(conflictf("account %q is checked out", r.name()), "check it in first; check-in rotates the password")
@@ -366,7 +368,8 @@ func (e *Engine) AdminRotateResource(ctx context.Context, p Principal, resourceG
 
 // rotateDue rotates, for every project, the accounts that periodic rotation selects and whose time
 // has come, and retries the pending rotations of accounts that were checked in but whose rotation
-// failed. Rotation failures are recorded on the accounts, not returned. Accounts that are checked out are left alone (their check-in rotates them). Part of Tick.
+// failed, and the rotations of accounts left ROTATING by an engine that died (their rotation lease
+// expired). Rotation failures are recorded on the accounts, not returned. Accounts that are checked out are left alone (their check-in rotates them). Part of Tick.
 //
 // It is a leased step (leasedStep): one engine of those sharing the store does it at a time, and
 // each rotation checks again, in the transaction that claims it, that it is still due.
@@ -419,8 +422,18 @@ func (e *Engine) dueRotations(ctx context.Context) ([]dueRotation, error) {
 				rs = append(rs, resource{ud: a})
 			}
 			for _, r := range rs {
-				if r.lease().Status == leaseCheckedOut || r.statusDetail() == StatusRotating {
+				if r.lease().Status == leaseCheckedOut {
 					continue
+				}
+				if r.statusDetail() == StatusRotating {
+					// Under way, unless its rotation lease has expired: the engine that was rotating
+					// died, and the account is rotated again (its pending reason, or periodic).
+					if live, err := leaseLive(tx, rotationLeaseKey(r.id()), now); err != nil || live {
+						if err != nil {
+							return err
+						}
+						continue
+					}
 				}
 				c := r.cred()
 				if c.RotationPending {
@@ -428,6 +441,10 @@ func (e *Engine) dueRotations(ctx context.Context) ([]dueRotation, error) {
 					continue
 				}
 				_, pol := r.settings(pr)
+				if r.statusDetail() == StatusRotating {
+					jobs = append(jobs, job{r, rotationReasonPeriodic}) // an interrupted rotation
+					continue
+				}
 				if !periodicSelected(r, pol) {
 					continue
 				}

@@ -445,3 +445,111 @@ func TestReplicasSettleEachExpiredCheckoutOnce(t *testing.T) {
 		})
 	}
 }
+
+// TestReplicaDeadMidRotationIsRotatedAgain: an engine that died in the middle of a check-in's
+// rotation leaves the account ROTATING, its rotation pending and its rotation lease live (written
+// here as that engine would have left them). While the lease is live the other engines' Ticks
+// leave the account alone; once it has expired by the shared clock, a Tick rotates it, once: the
+// account is ROTATED again and a reveal hands out the directory's password.
+func TestReplicaDeadMidRotationIsRotatedAgain(t *testing.T) {
+	for _, k := range kinds {
+		t.Run(k.name, func(t *testing.T) {
+			clock := demoClock()
+			c := newCluster(t, k, clock)
+			accounts, err := c.Accounts(ctx)
+			must(t, err)
+			var a replicas.Account
+			for _, x := range accounts {
+				if x.Type == opa.AccountTypeShared {
+					a = x
+				}
+			}
+			key, err := revealjwe.GenerateKey(revealjwe.KindP256)
+			must(t, err)
+			pub, err := key.PublicJWK()
+			must(t, err)
+			p, err := c.Principal(ctx, "eng-00")
+			must(t, err)
+			reveal := func() (string, error) {
+				ms, err := c.Engines[1].ADAccountUAMs(ctx, p, c.ConnID, a.ID, opa.PrivilegeRevealPassword)
+				if err != nil || len(ms) == 0 {
+					return "", errors.Newf("access methods %v: %v", ms, err)
+				}
+				resp, err := c.Engines[1].RevealADAccountPassword(ctx, p, c.ConnID, a.ID, opa.RevealRequest{PublicKey: pub, UserAccessMethod: ms[0]})
+				if err != nil {
+					return "", err
+				}
+				pt, err := revealjwe.Decrypt(resp.PasswordJWE, key)
+				return string(pt), err
+			}
+			if _, err := reveal(); err != nil { // the first password, and a checkout
+				t.Fatal(err)
+			}
+			now := clock.Now().UTC()
+			must(t, c.Store.Update(ctx, func(tx storage.WriteTx) error {
+				acc, err := storage.Accounts.Get(tx, a.ID)
+				if err != nil {
+					return err
+				}
+				acc.Lease = storage.LeaseState{} // checked in by the engine that then died rotating
+				acc.StatusDetail = "ROTATING"
+				acc.Credential.RotationPending, acc.Credential.RotationPendingReason = true, "CHECKIN"
+				acc.Credential.RotationPendingSinceTime = now
+				if err := storage.Accounts.Update(tx, acc); err != nil {
+					return err
+				}
+				co, err := storage.Checkouts.First(tx, storage.CheckoutsActive, a.ID)
+				if err != nil {
+					return err
+				}
+				co.ActiveResourceID, co.CheckinAt, co.CheckinType, co.Status = "", now, "self", "checkin_complete"
+				if err := storage.Checkouts.Update(tx, co); err != nil {
+					return err
+				}
+				dead := &storage.Lease{ID: "rotation/" + a.ID, Owner: "dead/1", Holder: "dead", AcquiredAt: now, ExpiresAt: now.Add(30 * time.Second)}
+				if _, err := storage.Leases.Get(tx, dead.ID); err == nil { // the first reveal's rotation left the row
+					return storage.Leases.Update(tx, dead)
+				}
+				return storage.Leases.Insert(tx, dead)
+			}))
+			rotations := func() int {
+				h, err := c.History(ctx)
+				must(t, err)
+				n := 0
+				for _, ev := range h[a.ID] {
+					if ev == "rotate" {
+						n++
+					}
+				}
+				return n
+			}
+			before := rotations()
+			for _, e := range c.Engines {
+				must(t, e.Tick(ctx))
+			}
+			if got := rotations(); got != before {
+				t.Fatalf("rotated while the dead engine's lease was live: %d rotations, %d before", got, before)
+			}
+			clock.Advance(31 * time.Second)
+			var wg sync.WaitGroup
+			for _, e := range c.Engines {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					if err := e.Tick(ctx); err != nil {
+						t.Error(err)
+					}
+				}()
+			}
+			wg.Wait()
+			if got := rotations(); got != before+1 {
+				t.Fatalf("after the lease expired: %d rotations, want %d", got, before+1)
+			}
+			pw, err := reveal()
+			must(t, err)
+			if cur, _ := c.Directory.Password(a.DN); pw != cur {
+				t.Fatal("the reveal after the recovery is not the directory's password")
+			}
+		})
+	}
+}
