@@ -2,6 +2,7 @@ package opa
 
 import (
 	"context"
+	"encoding/json"
 	"slices"
 	"strings"
 	"time"
@@ -87,16 +88,63 @@ type CheckoutRequirements struct {
 	MaxCheckoutDurationInSeconds int  `json:"max_checkout_duration_in_seconds"`
 }
 
-// UAMPrivilege is one privilege of an access method: {"privilege_type", "privilege_value"}.
+// UAMPrivilege is one privilege of an access method: {"privilege_type", "privilege_value"}. In
+// JSON the privilege_value also carries "_type", the privilege type (the discriminator of the
+// SDK's privilege value models); on input "_type" and any other member that is not a boolean are
+// ignored.
 type UAMPrivilege struct {
 	PrivilegeType  string          `json:"privilege_type"`
 	PrivilegeValue map[string]bool `json:"privilege_value,omitempty"`
+}
+
+// MarshalJSON writes the privilege with "_type" in its privilege_value.
+func (u UAMPrivilege) MarshalJSON() ([]byte, error) {
+	out := struct {
+		PrivilegeType  string         `json:"privilege_type"`
+		PrivilegeValue map[string]any `json:"privilege_value,omitempty"`
+	}{PrivilegeType: u.PrivilegeType}
+	if u.PrivilegeValue != nil {
+		out.PrivilegeValue = map[string]any{"_type": u.PrivilegeType}
+		for k, v := range u.PrivilegeValue {
+			out.PrivilegeValue[k] = v
+		}
+	}
+	return json.Marshal(out)
+}
+
+// UnmarshalJSON reads a privilege, keeping the boolean members of privilege_value.
+func (u *UAMPrivilege) UnmarshalJSON(b []byte) error {
+	var in struct {
+		PrivilegeType  string         `json:"privilege_type"`
+		PrivilegeValue map[string]any `json:"privilege_value"`
+	}
+	if err := json.Unmarshal(b, &in); err != nil {
+		return err
+	}
+	*u = UAMPrivilege{PrivilegeType: in.PrivilegeType}
+	if in.PrivilegeValue != nil {
+		u.PrivilegeValue = map[string]bool{}
+		for k, v := range in.PrivilegeValue {
+			if on, ok := v.(bool); ok {
+				u.PrivilegeValue[k] = on
+			}
+		}
+	}
+	return nil
 }
 
 // UAMPrivileges is the privileges list of an access method's details. The HTTP API (package
 // httpapi) also accepts the seed sample's object form ({"_type":…, "secret_reveal":true, …};
 // docs/wire.md).
 type UAMPrivileges []UAMPrivilege
+
+// The "_type" of an access method's details: the SDK discriminators whose models
+// (UserAccessMethodActiveDirectoryAccountDetails, UserAccessMethodServiceAccountDetails) have the
+// shape {account_id, privileges}. A UD account is a service account there.
+const (
+	UAMDetailsAD = "active_directory_account"
+	UAMDetailsUD = "service_account"
+)
 
 // UAMDetails is the "details" object of an access method for an account.
 type UAMDetails struct {
@@ -385,9 +433,9 @@ func (e *Engine) ADAccountUAMs(ctx context.Context, p Principal, connectionID, a
 func (v accessView) uams(userID, privilegeType string, decider bool) []UserAccessMethod {
 	out := []UserAccessMethod{}
 	avail := availabilityFor(v.r, userID, v.now)
-	detailType, rrt := "active_directory_account", ruleResourceAD
+	detailType, rrt := UAMDetailsAD, ruleResourceAD
 	if v.r.ud != nil {
-		detailType, rrt = "okta_universal_directory_account", ruleResourceUD
+		detailType, rrt = UAMDetailsUD, ruleResourceUD
 	}
 	for _, g := range v.grants {
 		for _, priv := range g.rule.Privileges {

@@ -342,8 +342,9 @@ func (e *Engine) RevealUDAccountPassword(ctx context.Context, p Principal, accou
 // rotate_password.
 //
 // DESIGN: req.PasswordJWE, when present, is the new password encrypted to the engine's vault key
-// (VaultJWKS) as a compact JWE (RFC 7516 §7.1; ECDH-ES with A256GCM); the JSON serialization the
-// Okta SDK produces is not accepted. When absent the engine generates a password under the project's
+// (VaultJWKS) as a JWE in the compact or the JSON serialization (RFC 7516 §7.1, §7.2; ECDH-ES
+// with or without key wrapping, A256GCM; revealjwe.DecryptAny): the Okta SDK's APIClient.Encrypt
+// produces the JSON one. When absent the engine generates a password under the project's
 // UD password policy. Errors: as RotateADAccountPassword, plus ErrInvalid when password_jwe does not
 // decrypt with the vault key or its plaintext is not 1–255 bytes of UTF-8.
 func (e *Engine) RotateUDAccountPassword(ctx context.Context, p Principal, accountID string, req RotateRequest) error {
@@ -356,7 +357,7 @@ func (e *Engine) RotateUDAccountPassword(ctx context.Context, p Principal, accou
 		if err != nil {
 			return err
 		}
-		pt, err := revealjwe.Decrypt(req.PasswordJWE, key)
+		pt, err := revealjwe.DecryptAny(req.PasswordJWE, key)
 		if err != nil {
 			return invalidf("password_jwe does not decrypt with the vault key")
 		}

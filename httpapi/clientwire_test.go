@@ -13,7 +13,10 @@ import (
 	"testing"
 	"time"
 
+	jose "github.com/go-jose/go-jose/v4"
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/opakit/opa/revealjwe"
 )
 
 // sdkAPIError is pam-sdk-go's APIError (client.go): every status >= 400 is decoded into it and
@@ -393,5 +396,191 @@ func TestClientWireADSettings(t *testing.T) {
 	if len(stored.PeriodicRotationAccountExcludeList) != 1 || stored.PeriodicRotationAccountExcludeList[0].AccountName == nil ||
 		*stored.PeriodicRotationAccountExcludeList[0].AccountName != a.AccountName || stored.MinLengthInBytes != 20 {
 		t.Fatalf("PUT answer: %s", r.body)
+	}
+}
+
+// sdkUAMDetailsModel mirrors how pam-sdk-go's UserAccessMethodDetails.UnmarshalJSON picks a model:
+// by "_type", both the model names and the short discriminators; anything else is Unknown.
+func sdkUAMDetailsModel(details json.RawMessage) string {
+	var d map[string]any
+	if json.Unmarshal(details, &d) != nil {
+		return "error"
+	}
+	switch d["_type"] {
+	case "UserAccessMethodActiveDirectoryAccountDetails", "active_directory_account":
+		return "UserAccessMethodActiveDirectoryAccountDetails"
+	case "UserAccessMethodServiceAccountDetails", "service_account":
+		return "UserAccessMethodServiceAccountDetails"
+	case "UserAccessMethodSecretDetails", "secret":
+		return "UserAccessMethodSecretDetails"
+	case "UserAccessMethodServerDetails", "ad_password", "ad_passwordless", "brokered_rdp", "encrypted_ad_rdp_password",
+		"encrypted_ad_rdp_password_with_admin", "encrypted_ad_rdp_password_with_remote_access", "encrypted_ad_ssh_password",
+		"encrypted_rdp_password", "encrypted_ssh_password", "principal_account_rdp", "principal_account_rdp_with_admin",
+		"principal_account_ssh", "principal_account_ssh_with_admin", "principal_account_ssh_with_sudo", "unknown", "unmanaged_rdp":
+		return "UserAccessMethodServerDetails"
+	}
+	return "Unknown"
+}
+
+// sdkServiceAccountDetails is UserAccessMethodServiceAccountDetails; its privileges are
+// ServiceAccountPrivilegeContainer, whose privilege_value is picked by its own "_type"
+// (reveal_password: SecurityPolicyRevealPasswordPrivilege, update_password: …UpdatePassword…).
+type sdkServiceAccountDetails struct {
+	Type       *string `json:"_type,omitempty"`
+	AccountID  string  `json:"account_id"`
+	Privileges []struct {
+		PrivilegeType  *string        `json:"privilege_type,omitempty"`
+		PrivilegeValue map[string]any `json:"privilege_value,omitempty"`
+	} `json:"privileges"`
+}
+
+// sdkEncrypt is what pam-sdk-go's APIClient.Encrypt does: fetch the team's vault JWKS, pick the
+// key whose alg ranks first (ECDH-ES+A256KW, +A192KW, +A128KW, ECDH-ES, RSA-OAEP-256), encrypt
+// with go-jose to A256GCM, and send the JSON serialization (FullSerialize). alg, when not empty,
+// overrides the key's alg (to try the key-wrapped modes the SDK prefers).
+func (e *env) sdkEncrypt(role, plaintext, alg string, compact bool) string {
+	e.t.Helper()
+	var jwks jose.JSONWebKeySet
+	e.must(200, role, "GET", "/vault/jwks.json", nil).json(e.t, &jwks)
+	rank := map[string]int{"ECDH-ES+A256KW": 1, "ECDH-ES+A192KW": 2, "ECDH-ES+A128KW": 3, "ECDH-ES": 4, "RSA-OAEP-256": 5}
+	var key *jose.JSONWebKey
+	for i, k := range jwks.Keys {
+		if r, ok := rank[k.Algorithm]; ok && (key == nil || r < rank[key.Algorithm]) {
+			key = &jwks.Keys[i]
+		}
+	}
+	if key == nil {
+		e.t.Fatalf("no key the SDK would pick in %+v", jwks)
+	}
+	if alg == "" {
+		alg = key.Algorithm
+	}
+	enc, err := jose.NewEncrypter(jose.A256GCM, jose.Recipient{Algorithm: jose.KeyAlgorithm(alg), Key: key}, &jose.EncrypterOptions{})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	obj, err := enc.Encrypt([]byte(plaintext))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if compact {
+		s, err := obj.CompactSerialize()
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		return s
+	}
+	return obj.FullSerialize()
+}
+
+// TestClientWireUDAccessMethodsAndRotate (issue 17 A6, A2): a UD account's user access methods
+// decode, the SDK's way, into UserAccessMethodServiceAccountDetails (not Unknown) with typed
+// privilege values; a rotate_password whose password_jwe is what APIClient.Encrypt produces (the
+// JSON serialization, ECDH-ES, A256GCM) sets that password, as do the key-wrapped mode and the
+// compact form; a JWE to another key is 400 and changes nothing.
+func TestClientWireUDAccessMethodsAndRotate(t *testing.T) {
+	e := newEnv(t)
+	var l struct {
+		List []struct {
+			Account struct {
+				ID       string `json:"id"`
+				Username string `json:"username"`
+			} `json:"account"`
+		} `json:"list"`
+	}
+	e.must(200, "end_user", "GET", "/okta_universal_directory_accounts", nil).json(t, &l)
+	if len(l.List) == 0 {
+		t.Fatal("the end user sees no UD account")
+	}
+	acct := l.List[0].Account.ID
+	path := "/okta_universal_directory_accounts/" + acct
+	var uams struct {
+		List []json.RawMessage `json:"list"`
+	}
+	e.must(200, "end_user", "GET", path+"/user_access_methods", nil).json(t, &uams)
+	var rotate, reveal json.RawMessage
+	for _, raw := range uams.List {
+		var m struct {
+			UserAccessType string          `json:"user_access_type"`
+			Details        json.RawMessage `json:"details"`
+		}
+		if err := json.Unmarshal(raw, &m); err != nil {
+			t.Fatal(err)
+		}
+		if model := sdkUAMDetailsModel(m.Details); model != "UserAccessMethodServiceAccountDetails" {
+			t.Fatalf("details %s decode as %s", m.Details, model)
+		}
+		dec := json.NewDecoder(strings.NewReader(string(m.Details)))
+		dec.DisallowUnknownFields()
+		var d sdkServiceAccountDetails
+		if err := dec.Decode(&d); err != nil || d.AccountID != acct || len(d.Privileges) != 1 {
+			t.Fatalf("details %s: %v", m.Details, err)
+		}
+		p := d.Privileges[0]
+		if p.PrivilegeType == nil || p.PrivilegeValue["_type"] != *p.PrivilegeType || p.PrivilegeValue[*p.PrivilegeType] != true {
+			t.Fatalf("privilege %s", m.Details)
+		}
+		switch m.UserAccessType {
+		case "rotate_password":
+			rotate = raw
+		case "reveal_password":
+			reveal = raw
+		}
+	}
+	if rotate == nil || reveal == nil {
+		t.Fatalf("no rotate or reveal method in %d methods", len(uams.List))
+	}
+	revealed := func() string {
+		t.Helper()
+		priv, err := revealjwe.GenerateKey(revealjwe.KindP256)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pub, _ := priv.PublicJWK()
+		var rv struct {
+			PasswordJWE string `json:"password_jwe"`
+		}
+		e.must(200, "end_user", "POST", path+"/reveal_credentials", map[string]any{"public_key": json.RawMessage(pub), "user_access_method": reveal}).json(t, &rv)
+		pw, err := revealjwe.Decrypt(rv.PasswordJWE, priv)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(pw)
+	}
+	for _, tc := range []struct {
+		name, alg string
+		compact   bool
+	}{
+		{"SDK JSON serialization", "", false},
+		{"JSON, ECDH-ES+A256KW", "ECDH-ES+A256KW", false},
+		{"compact", "", true},
+	} {
+		pw := "New-" + strings.ReplaceAll(tc.name, " ", "_") + "-Pw1!"
+		jwe := e.sdkEncrypt("end_user", pw, tc.alg, tc.compact)
+		r := e.do("end_user", "POST", path+"/rotate_password", map[string]any{"password_jwe": jwe, "user_access_method": rotate})
+		if r.status != 204 {
+			t.Fatalf("%s: %d %s", tc.name, r.status, r.body)
+		}
+		if got := revealed(); got != pw {
+			t.Fatalf("%s: the revealed password is not the one sent", tc.name)
+		}
+	}
+	before := revealed()
+	other, _ := revealjwe.GenerateKey(revealjwe.KindP256)
+	pub, _ := other.PublicJWK()
+	var k jose.JSONWebKey
+	if err := k.UnmarshalJSON(pub); err != nil {
+		t.Fatal(err)
+	}
+	enc, _ := jose.NewEncrypter(jose.A256GCM, jose.Recipient{Algorithm: jose.ECDH_ES, Key: &k}, nil)
+	obj, _ := enc.Encrypt([]byte("Wrong-Key-Pw1!"))
+	r := e.do("end_user", "POST", path+"/rotate_password", map[string]any{"password_jwe": obj.FullSerialize(), "user_access_method": rotate})
+	var apiErr sdkAPIError
+	r.json(t, &apiErr)
+	if r.status != 400 || !strings.Contains(apiErr.Message, "does not decrypt") {
+		t.Fatalf("wrong key: %d %s", r.status, r.body)
+	}
+	if revealed() != before {
+		t.Fatal("a refused rotation changed the password")
 	}
 }

@@ -45,6 +45,11 @@ func Decrypt(compact string, priv *PrivateKey) ([]byte, error) {
 	if err != nil {
 		return nil, ErrDecrypt
 	}
+	return open(obj, priv)
+}
+
+// open decrypts a parsed JWE of one recipient with priv; every failure is ErrDecrypt.
+func open(obj *jose.JSONWebEncryption, priv *PrivateKey) ([]byte, error) {
 	// Encrypt never compresses; refuse "zip" (RFC 7516 §4.1.3) rather than inflate attacker data.
 	if _, ok := obj.Header.ExtraHeaders["zip"]; ok {
 		return nil, ErrDecrypt
@@ -58,7 +63,7 @@ func Decrypt(compact string, priv *PrivateKey) ([]byte, error) {
 	default:
 		return nil, ErrDecrypt
 	}
-	plaintext, err := obj.Decrypt(key)
+	plaintext, err := obj.Decrypt(key) // more than one recipient is an error here
 	if err != nil {
 		return nil, ErrDecrypt
 	}
