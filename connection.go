@@ -384,6 +384,13 @@ func (e *Engine) DeleteADConnection(ctx context.Context, p Principal, id string)
 	if err := p.require(RoleResourceAdmin); err != nil {
 		return err
 	}
+	// The connection must exist before its lease is taken: an unknown id writes nothing.
+	if err := e.store.View(ctx, func(tx storage.ReadTx) error {
+		_, err := e.teamConnection(tx, p, id)
+		return err
+	}); err != nil {
+		return err
+	}
 	l, err := e.trySyncLease(ctx, id)
 	if err != nil {
 		return err

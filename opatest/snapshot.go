@@ -131,6 +131,9 @@ func (s *Server) restored(body *snapshotBody) (*state, error) {
 	store := memstore.New()
 	err := store.Update(context.Background(), func(tx storage.WriteTx) error {
 		for _, ts := range storage.Schema {
+			if ts.Name == storage.Leases.Name() {
+				continue // the leases of the engine the snapshot was taken of: a restored engine holds none
+			}
 			for _, raw := range body.Tables[ts.Name] {
 				rec := ts.New()
 				if err := json.Unmarshal(raw, rec); err != nil {
