@@ -29,7 +29,6 @@ func (a *api) object() js.Value {
 	o := js.Global().Get("Object").New()
 	methods := map[string]method{
 		"generateKey": a.generateKey,
-		"decrypt":     a.decrypt,
 		"close":       a.close,
 	}
 	for n, m := range a.goKeyMethods() {
@@ -49,6 +48,23 @@ func (a *api) object() js.Value {
 		a.funcs = append(a.funcs, fn)
 		o.Set(n, fn)
 	}
+	// prepare is synchronous (see prepare in webcrypto_js.go).
+	prep := js.FuncOf(func(this js.Value, args []js.Value) (res any) {
+		defer func() {
+			if recover() != nil {
+				res = codeInternal
+			}
+		}()
+		if a.isClosed() {
+			return codeClosed
+		}
+		if len(args) < 2 || args[0].Type() != js.TypeString || args[1].Type() != js.TypeString {
+			return codeInvalidArgument
+		}
+		return prepare(args[0].String(), args[1].String())
+	})
+	a.funcs = append(a.funcs, prep)
+	o.Set("prepare", prep)
 	return o
 }
 
@@ -175,12 +191,4 @@ func (a *api) generateKey(args []js.Value) (any, error) {
 		return nil, err
 	}
 	return obj("privateKey", priv, "publicJwk", jwkValue(pub)), nil
-}
-
-// decrypt(privateKey, jwe) → the password.
-func (a *api) decrypt(args []js.Value) (any, error) {
-	if len(args) < 2 || args[1].Type() != js.TypeString {
-		return nil, invalidArg("jwe must be a string")
-	}
-	return webDecrypt(args[0], args[1].String())
 }

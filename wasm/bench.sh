@@ -1,37 +1,53 @@
 #!/usr/bin/env bash
-# bench.sh measures the reveal crypto natively and as WASM under node in one run, for BENCHMARKS.md
-# ("Reveal crypto and WASM"). Needs wasm/test/node_modules (scripts/test-browser.sh installs it) and
-# benchstat (go install golang.org/x/perf/cmd/benchstat@latest). Run nothing else meanwhile.
+# bench.sh measures the browser reveal helper for BENCHMARKS.md ("Browser reveal helper"), all in
+# one run so that the ratios compare like with like on a shared machine:
+#   1. size: the package's .wasm files raw and gzip -9, the JS files gzipped, and a per-package
+#      breakdown of the default module (wasm/testdata/sizes on a build with its name section);
+#   2. native Go: revealjwe's BenchmarkDecrypt (go-jose; -count BENCH_COUNT, default 5);
+#   3. the helper in headless Chromium (wasm/test/bench-browser.mjs): load, generateKey, decrypt, and
+#      the same WebCrypto calls made from JS alone (the floor of any WebCrypto-based decryption);
+#   4. the ratio helper decrypt / native decrypt per key type (native: the median of the runs).
+# Needs wasm/test/node_modules and Chromium (scripts/test-browser.sh installs both). Run nothing
+# else meanwhile if you can.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 cd "$here/.."
 out="${BENCH_OUT:-$(mktemp -d)}"
-mkdir -p "$out"
-export PATH="$(go env GOROOT)/lib/wasm:$PATH:$(go env GOPATH)/bin"
 count="${BENCH_COUNT:-5}"
+mkdir -p "$out"
 
-wasm/build.sh
-echo "== .wasm size"
-echo "raw $(stat -c %s wasm/opa-reveal.wasm) bytes, gzip -9 $(gzip -9 -c wasm/opa-reveal.wasm | wc -c) bytes"
+wasm/build.sh "$out/package" >/dev/null
+echo "== size (go $(go env GOVERSION))"
+for f in opa-reveal.wasm opa-reveal-gokeys.wasm opa-reveal.js go-runtime.js; do
+	printf '%-24s %9d bytes raw %9d gzip -9\n' "$f" "$(stat -c %s "$out/package/$f")" "$(gzip -9 -c "$out/package/$f" | wc -c)"
+done
+total=$(cat "$out/package/opa-reveal.wasm" | gzip -9 | wc -c)
+for f in opa-reveal.js go-runtime.js; do total=$((total + $(gzip -9 -c "$out/package/$f" | wc -c))); done
+echo "whole helper (opa-reveal.wasm + opa-reveal.js + go-runtime.js), gzip -9 each: $total bytes"
+GOOS=js GOARCH=wasm go build -trimpath -o "$out/named.wasm" ./wasm
+echo "== per-package breakdown of opa-reveal.wasm (built without -s; code section by function name)"
+go run ./wasm/testdata/sizes -top 20 "$out/named.wasm"
 
-echo "== native"
-go test -run '^$' -bench 'Encrypt|ParsePublicKey|Decrypt' -count "$count" ./revealjwe | tee "$out/native.txt"
-go test -run '^$' -bench 'GenerateKey/P-' -count "$count" ./revealjwe | tee -a "$out/native.txt"
-go test -run '^$' -bench 'GenerateKey/RSA' -benchtime 5x -count "$count" ./revealjwe | tee -a "$out/native.txt"
-echo "== wasm (GOOS=js GOARCH=wasm, node)"
-GOOS=js GOARCH=wasm go test -run '^$' -bench 'Decrypt' -count "$count" ./revealjwe | tee "$out/wasm.txt"
-GOOS=js GOARCH=wasm go test -run '^$' -bench 'GenerateKey/P-' -count "$count" ./revealjwe | tee -a "$out/wasm.txt"
-GOOS=js GOARCH=wasm go test -run '^$' -bench 'GenerateKey/RSA' -benchtime 5x -count "$count" ./revealjwe | tee -a "$out/wasm.txt"
-echo "== JS API under node"
-(cd wasm/test && node bench.mjs) | tee "$out/jsapi.txt"
+echo "== native Go: revealjwe BenchmarkDecrypt (go-jose), -count $count"
+go test -run '^$' -bench 'Decrypt' -count "$count" ./revealjwe | tee "$out/native.txt" | grep '^Benchmark'
+echo "== the helper in headless Chromium"
+(cd wasm/test && OPA_REVEAL_PKG="$out/package" node bench-browser.mjs "${BENCH_CALLS:-400}") | tee "$out/chromium.json"
 
-echo "== Encrypt: revealjwe (parse JWK + encrypt) vs bare go-jose; ParsePublicKey alone"
-benchstat -filter '.name:/(Encrypt|ParsePublicKey)/' "$out/native.txt"
-echo "== Decrypt / GenerateKey: native vs wasm"
-# Same benchmark names and no goos/goarch/cpu lines, so benchstat puts the two side by side.
-# Native names end in -GOMAXPROCS (the number of CPUs); wasm names have no suffix.
-procs="$(nproc)"
-sed -E -e "s/^(Benchmark[^ \t]*)-${procs}([ \t])/\1\2/" -e '/^(goos|goarch|cpu|pkg):/d' "$out/native.txt" > "$out/native.norm.txt"
-sed -E -e '/^(goos|goarch|cpu|pkg):/d' "$out/wasm.txt" > "$out/wasm.norm.txt"
-benchstat -filter '.name:/(Decrypt|GenerateKey)/' native="$out/native.norm.txt" wasm="$out/wasm.norm.txt"
+echo "== decrypt: helper in Chromium / native Go (native: median of $count runs)"
+node - "$out/native.txt" "$out/chromium.json" <<'JS'
+const fs = require("fs");
+const [nat, chr] = process.argv.slice(2);
+const runs = {};
+for (const l of fs.readFileSync(nat, "utf8").split("\n")) {
+  const m = l.match(/^BenchmarkDecrypt\/(\S+?)(-\d+)?\s+\d+\s+([\d.]+) ns\/op/);
+  if (m) (runs[m[1]] ??= []).push(Number(m[3]) / 1e6);
+}
+const res = JSON.parse(fs.readFileSync(chr, "utf8"));
+const median = (xs) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+console.log("key       native ms  helper ms  ratio  WebCrypto-from-JS ms  ratio");
+for (const [k, v] of Object.entries(res.kinds)) {
+  const n = median(runs[k]);
+  console.log(`${k.padEnd(9)} ${n.toFixed(3).padStart(9)}  ${v.decryptMs.toFixed(3).padStart(9)}  ${(v.decryptMs / n).toFixed(2).padStart(5)}  ${v.webCryptoFromJsMs.toFixed(3).padStart(20)}  ${(v.webCryptoFromJsMs / n).toFixed(2).padStart(5)}`);
+}
+JS
 echo "raw results in $out"

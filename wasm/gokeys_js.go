@@ -130,3 +130,5 @@ func (a *api) destroyGoKey(args []js.Value) (any, error) {
 	a.mu.Unlock()
 	return js.Undefined(), nil
 }
+
+var errDecrypt = &codedError{code: codeDecryptFailed, msg: "opa-reveal: decryption failed"}

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"strconv"
+	"strings"
 	"syscall/js"
 
 	"github.com/opakit/opa/internal/jwelite"
@@ -65,28 +67,6 @@ func strs(s ...string) js.Value {
 	return js.ValueOf(a)
 }
 
-// webKey is what the helper reads from a private CryptoKey's algorithm to check a JWE against it.
-func webKey(priv js.Value) (jwelite.Key, error) {
-	if priv.Type() != js.TypeObject || !priv.InstanceOf(js.Global().Get("CryptoKey")) || priv.Get("type").String() != "private" {
-		return jwelite.Key{}, invalidArg("not a private CryptoKey of this helper")
-	}
-	alg := priv.Get("algorithm")
-	switch alg.Get("name").String() {
-	case "ECDH":
-		crv := alg.Get("namedCurve").String()
-		if jwelite.CoordinateBytes(crv) == 0 {
-			return jwelite.Key{}, invalidArg("unsupported curve")
-		}
-		return jwelite.Key{Alg: jwelite.AlgECDHES, Curve: crv}, nil
-	case "RSA-OAEP":
-		if alg.Get("hash").Get("name").String() != "SHA-256" {
-			return jwelite.Key{}, invalidArg("RSA-OAEP key without SHA-256")
-		}
-		return jwelite.Key{Alg: jwelite.AlgRSAOAEP256, ModulusBytes: alg.Get("modulusLength").Int() / 8}, nil
-	}
-	return jwelite.Key{}, invalidArg("not an ECDH or RSA-OAEP key")
-}
-
 // webGenerate makes a key pair with crypto.subtle.generateKey — RSA-OAEP with SHA-256 and e=65537
 // (modulusLength 2048 or 3072) or ECDH (P-256 or P-384) — with the given extractability of the
 // private key, and returns the private CryptoKey and the public JWK.
@@ -139,59 +119,67 @@ func sha256(s js.Value, b []byte) ([]byte, bool) {
 	return bytesFromJS(d), true
 }
 
-// webDecrypt decrypts a compact JWE with a private CryptoKey: jwelite checks the JWE against the
-// key, then WebCrypto unwraps the content key (RSA-OAEP) or derives the shared secret (ECDH, with
-// the Concat KDF here), and decrypts (AES-GCM). Every failure is errDecrypt.
-func webDecrypt(priv js.Value, compact string) (string, error) {
-	key, err := webKey(priv)
-	if err != nil {
-		return "", err
-	}
-	s, err := subtle()
-	if err != nil {
-		return "", err
+// prepare parses and checks a compact JWE for a private key described by desc — "ECDH-ES P-256",
+// "ECDH-ES P-384" or "RSA-OAEP-256 <modulus bytes>", which opa-reveal.js derives once per key from
+// its CryptoKey's algorithm — (jwelite.Parse: header, algorithms, lengths) and returns what
+// opa-reveal.js hands to WebCrypto to decrypt it, as one Uint8Array: a kind byte (1 ECDH-ES,
+// 2 RSA-OAEP-256), then fields each prefixed by its length as a big-endian uint32:
+//
+//	ECDH-ES:      epk, kdfPrefix, kdfSuffix, iv, aad, data
+//	RSA-OAEP-256: encryptedKey, iv, aad, data
+//
+// epk is the ephemeral public point (for importKey "raw"; the shared secret is as long as one
+// coordinate), kdfPrefix and kdfSuffix what the Concat KDF hashes before and after the shared
+// secret (jwelite.KDFInput: one SHA-256 round is the content key), data the ciphertext followed by
+// the tag (AES-GCM's input). A failure is a string instead: "decrypt_failed" (which says nothing
+// more) or "invalid_argument" (desc).
+//
+// It is synchronous and returns one value on purpose: every Go wait for a WebCrypto Promise costs
+// a return to the event loop and a re-entry into the Go scheduler (about 0.25 ms in Chromium), and
+// every syscall/js crossing a few microseconds (BENCHMARKS.md, "Browser reveal helper"), so the JS
+// side chains WebCrypto's Promises itself.
+func prepare(desc, compact string) js.Value {
+	var key jwelite.Key
+	switch desc {
+	case "ECDH-ES P-256", "ECDH-ES P-384":
+		key = jwelite.Key{Alg: jwelite.AlgECDHES, Curve: desc[len("ECDH-ES "):]}
+	default:
+		n, ok := strings.CutPrefix(desc, jwelite.AlgRSAOAEP256+" ")
+		bytes, err := strconv.Atoi(n)
+		if !ok || err != nil || bytes < 256 || bytes > 512 {
+			return js.ValueOf(codeInvalidArgument)
+		}
+		key = jwelite.Key{Alg: jwelite.AlgRSAOAEP256, ModulusBytes: bytes}
 	}
 	m, err := jwelite.Parse(compact, key)
 	if err != nil {
-		return "", errDecrypt
+		return js.ValueOf(codeDecryptFailed)
 	}
-	gcm := obj("name", "AES-GCM")
-	var cek js.Value
+	var fields [][]byte
+	kind := byte(2)
 	if key.Alg == jwelite.AlgECDHES {
-		epk, ok := await(s.Call("importKey", "raw", bytesToJS(m.EPKPoint()), obj("name", "ECDH", "namedCurve", key.Curve), true, strs()))
-		if !ok { // not a point on the curve
-			return "", errDecrypt
-		}
-		bits, ok := await(s.Call("deriveBits", obj("name", "ECDH", "public", epk), priv, 8*jwelite.CoordinateBytes(key.Curve)))
-		if !ok {
-			return "", errDecrypt
-		}
-		z := bytesFromJS(bits)
-		in := m.KDFInput(z) // the Concat KDF: one SHA-256 round gives the 256-bit content key
-		raw, ok := sha256(s, in)
-		clear(z)
-		clear(in)
-		if !ok {
-			return "", errDecrypt
-		}
-		cek, ok = await(s.Call("importKey", "raw", bytesToJS(raw), gcm, false, strs("decrypt")))
-		clear(raw)
-		if !ok {
-			return "", errDecrypt
-		}
+		n := jwelite.CoordinateBytes(key.Curve)
+		in := m.KDFInput(make([]byte, n)) // counter || Z || OtherInfo with Z zero: cut out here
+		kind, fields = 1, [][]byte{m.EPKPoint(), in[:4], in[4+n:]}
 	} else {
-		var ok bool
-		cek, ok = await(s.Call("unwrapKey", "raw", bytesToJS(m.EncryptedKey), priv, obj("name", "RSA-OAEP"), gcm, false, strs("decrypt")))
-		if !ok || cek.Get("algorithm").Get("length").Int() != 256 { // A256GCM needs a 256-bit key
-			return "", errDecrypt
+		fields = [][]byte{m.EncryptedKey}
+	}
+	fields = append(fields, m.IV, m.AAD, m.Ciphertext) // the tag follows the ciphertext: see below
+	size := 1 + 4 + len(m.Tag)
+	for _, f := range fields {
+		size += 4 + len(f)
+	}
+	out := make([]byte, 1, size)
+	out[0] = kind
+	for i, f := range fields {
+		n := len(f)
+		if i == len(fields)-1 {
+			n += len(m.Tag) // data: ciphertext || tag
 		}
+		out = append(out, byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
+		out = append(out, f...)
 	}
-	ct := append(append(make([]byte, 0, len(m.Ciphertext)+len(m.Tag)), m.Ciphertext...), m.Tag...)
-	pt, ok := await(s.Call("decrypt", obj("name", "AES-GCM", "iv", bytesToJS(m.IV), "additionalData", bytesToJS(m.AAD), "tagLength", 128), cek, bytesToJS(ct)))
-	if !ok {
-		return "", errDecrypt
-	}
-	return string(bytesFromJS(pt)), nil
+	return bytesToJS(append(out, m.Tag...))
 }
 
 // jwkValue returns the public JWK as a plain JS object.

@@ -85,14 +85,16 @@ func Build(ctx context.Context, src, out string, opts Options) error {
 // wrapGlue puts Go's wasm_exec.js, unchanged, inside an exported function whose parameter named
 // globalThis shadows the real one: the glue's `globalThis.Go = class …` (and its fs, process and
 // path stand-ins) land on the scope object opa-reveal.js passes, and the Go runtime's js.Global()
-// is that scope, so loading the helper defines nothing on the page's global object.
+// is that scope, so loading the helper defines nothing on the page's global object. The glue's
+// functions also name fs, process and path bare (fs.writeSync for the program's output); local
+// bindings set from the scope once the glue has run make those resolve to its stand-ins too.
 func wrapGlue(glue []byte) []byte {
 	var b bytes.Buffer
 	b.WriteString("// go-runtime.js: Go's lib/wasm/wasm_exec.js (unchanged between the markers), wrapped by\n")
 	b.WriteString("// internal/revealbuild so that it runs against a scope object instead of the global object.\n")
-	b.WriteString("export function goClass(globalThis) {\n// --- wasm_exec.js ---\n")
+	b.WriteString("export function goClass(globalThis) {\nlet fs, process, path;\n// --- wasm_exec.js ---\n")
 	b.Write(glue)
-	b.WriteString("\n// --- end of wasm_exec.js ---\nreturn globalThis.Go;\n}\n")
+	b.WriteString("\n// --- end of wasm_exec.js ---\n({ fs, process, path } = globalThis);\nreturn globalThis.Go;\n}\n")
 	return b.Bytes()
 }
 

@@ -6,8 +6,8 @@
 //
 // The private key is a WebCrypto CryptoKey generated with extractable: false: no script on the page,
 // this module included, can read it, and the WebAssembly module (Go, see wasm/ in github.com/opakit/opa)
-// only parses and checks the JWE and runs the Concat KDF, handing RSA-OAEP, ECDH and AES-GCM to
-// crypto.subtle. Only the public JWK is ever sent. The module defines no global: Go's runtime glue
+// generates it, parses and checks the JWE and lays out the Concat KDF, while RSA-OAEP, ECDH, SHA-256
+// and AES-GCM run in crypto.subtle. Only the public JWK is ever sent. The module defines no global: Go's runtime glue
 // (go-runtime.js, Go's wasm_exec.js wrapped at build time) runs against a private scope object whose
 // lookups fall through to globalThis, and the Go program hands its functions over through a one-shot
 // registration function on that scope.
@@ -128,7 +128,7 @@ export async function generateKey(options = {}) {
       return makeHandle({ ...info, publicJwk }, { goId: id });
     }
     const { privateKey, publicJwk } = await a.generateKey({ alg, crv, modulusLength, extractable });
-    return makeHandle({ ...info, publicJwk }, { privateKey });
+    return makeHandle({ ...info, publicJwk }, { privateKey, desc: describe(privateKey) });
   } catch (e) {
     throw wrap(e);
   }
@@ -139,11 +139,75 @@ export async function decrypt(handle, jwe) {
   const a = await api();
   const priv = known(handle);
   if (typeof jwe !== "string") throw fail("invalid_argument", "jwe must be a string");
-  try {
-    return priv.goId ? await a.decryptGo(priv.goId, jwe) : await a.decrypt(priv.privateKey, jwe);
-  } catch (e) {
-    throw wrap(e);
+  if (priv.goId) {
+    try {
+      return await a.decryptGo(priv.goId, jwe);
+    } catch (e) {
+      throw wrap(e);
+    }
   }
+  // Go parses and checks the JWE and lays out the Concat KDF's input, synchronously; the WebCrypto
+  // calls are chained here, so that no Promise waits on a return into Go (see prepare in
+  // wasm/webcrypto_js.go for why).
+  const plan = a.prepare(priv.desc, jwe);
+  if (typeof plan === "string") throw fail(plan, plan === "decrypt_failed" ? "decryption failed" : "cannot decrypt with this key");
+  try {
+    return await webDecrypt(priv.privateKey, plan);
+  } catch {
+    throw fail("decrypt_failed", "decryption failed");
+  }
+}
+
+// describe returns what Go's prepare needs to know of a private CryptoKey (its JWE algorithm and
+// curve or modulus size), or "" for a key this module cannot use.
+function describe(k) {
+  const a = k?.algorithm;
+  if (a?.name === "ECDH" && (a.namedCurve === "P-256" || a.namedCurve === "P-384")) return "ECDH-ES " + a.namedCurve;
+  if (a?.name === "RSA-OAEP" && a.hash?.name === "SHA-256") return "RSA-OAEP-256 " + a.modulusLength / 8;
+  return "";
+}
+
+// fields splits prepare's answer: a kind byte, then length-prefixed (big-endian uint32) fields.
+function fields(buf) {
+  const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  const out = [];
+  for (let o = 1; o < buf.length; ) {
+    const n = dv.getUint32(o);
+    out.push(buf.subarray(o + 4, o + 4 + n));
+    o += 4 + n;
+  }
+  return out;
+}
+
+// webDecrypt runs prepare's plan with crypto.subtle: ECDH (deriveBits) and the Concat KDF's single
+// SHA-256 round, or RSA-OAEP unwrapping; then AES-GCM. The content key is a non-extractable
+// CryptoKey; the shared secret and the KDF input are zeroed once used.
+async function webDecrypt(privateKey, plan) {
+  const s = crypto.subtle;
+  const f = fields(plan);
+  let cek, iv, aad, data;
+  if (plan[0] === 1) {
+    const [epkPoint, kdfPrefix, kdfSuffix] = f;
+    [iv, aad, data] = f.slice(3);
+    const curve = privateKey.algorithm.namedCurve;
+    const epk = await s.importKey("raw", epkPoint, { name: "ECDH", namedCurve: curve }, true, []);
+    const z = new Uint8Array(await s.deriveBits({ name: "ECDH", public: epk }, privateKey, ((epkPoint.length - 1) / 2) * 8));
+    const input = new Uint8Array(kdfPrefix.length + z.length + kdfSuffix.length);
+    input.set(kdfPrefix);
+    input.set(z, kdfPrefix.length);
+    input.set(kdfSuffix, kdfPrefix.length + z.length);
+    z.fill(0);
+    const raw = new Uint8Array(await s.digest("SHA-256", input));
+    input.fill(0);
+    cek = await s.importKey("raw", raw, "AES-GCM", false, ["decrypt"]);
+    raw.fill(0);
+  } else {
+    [, iv, aad, data] = f;
+    cek = await s.unwrapKey("raw", f[0], privateKey, { name: "RSA-OAEP" }, "AES-GCM", false, ["decrypt"]);
+    if (cek.algorithm.length !== 256) throw new Error("not an A256GCM key"); // A256GCM only
+  }
+  const pt = await s.decrypt({ name: "AES-GCM", iv, additionalData: aad, tagLength: 128 }, cek, data);
+  return new TextDecoder().decode(pt);
 }
 
 /**
@@ -252,7 +316,7 @@ export async function loadStoredKey(name) {
   if (typeof name !== "string" || !name) throw fail("invalid_argument", "name must be a non-empty string");
   const rec = await tx("readonly", (s) => s.get(name));
   if (!rec) return null;
-  return makeHandle({ ...rec, inGo: false }, { privateKey: rec.privateKey });
+  return makeHandle({ ...rec, inGo: false }, { privateKey: rec.privateKey, desc: describe(rec.privateKey) });
 }
 
 /** deleteStoredKey(name) removes a stored key (no error if there is none). */
