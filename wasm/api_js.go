@@ -48,23 +48,6 @@ func (a *api) object() js.Value {
 		a.funcs = append(a.funcs, fn)
 		o.Set(n, fn)
 	}
-	// prepare is synchronous (see prepare in webcrypto_js.go).
-	prep := js.FuncOf(func(this js.Value, args []js.Value) (res any) {
-		defer func() {
-			if recover() != nil {
-				res = codeInternal
-			}
-		}()
-		if a.isClosed() {
-			return codeClosed
-		}
-		if len(args) < 2 || args[0].Type() != js.TypeString || args[1].Type() != js.TypeString {
-			return codeInvalidArgument
-		}
-		return prepare(args[0].String(), args[1].String())
-	})
-	a.funcs = append(a.funcs, prep)
-	o.Set("prepare", prep)
 	return o
 }
 

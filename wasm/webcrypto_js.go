@@ -122,7 +122,7 @@ func sha256(s js.Value, b []byte) ([]byte, bool) {
 // prepare parses and checks a compact JWE for a private key described by desc — "ECDH-ES P-256",
 // "ECDH-ES P-384" or "RSA-OAEP-256 <modulus bytes>", which opa-reveal.js derives once per key from
 // its CryptoKey's algorithm — (jwelite.Parse: header, algorithms, lengths) and returns what
-// opa-reveal.js hands to WebCrypto to decrypt it, as one Uint8Array: a kind byte (1 ECDH-ES,
+// opa-reveal.js hands to WebCrypto to decrypt it, as bytes: a kind byte (1 ECDH-ES,
 // 2 RSA-OAEP-256), then fields each prefixed by its length as a big-endian uint32:
 //
 //	ECDH-ES:      epk, kdfPrefix, kdfSuffix, iv, aad, data
@@ -131,14 +131,10 @@ func sha256(s js.Value, b []byte) ([]byte, bool) {
 // epk is the ephemeral public point (for importKey "raw"; the shared secret is as long as one
 // coordinate), kdfPrefix and kdfSuffix what the Concat KDF hashes before and after the shared
 // secret (jwelite.KDFInput: one SHA-256 round is the content key), data the ciphertext followed by
-// the tag (AES-GCM's input). A failure is a string instead: "decrypt_failed" (which says nothing
-// more) or "invalid_argument" (desc).
-//
-// It is synchronous and returns one value on purpose: every Go wait for a WebCrypto Promise costs
-// a return to the event loop and a re-entry into the Go scheduler (about 0.25 ms in Chromium), and
-// every syscall/js crossing a few microseconds (BENCHMARKS.md, "Browser reveal helper"), so the JS
-// side chains WebCrypto's Promises itself.
-func prepare(desc, compact string) js.Value {
+// the tag (AES-GCM's input). A failure is an error code instead: codeDecryptFailed (which says
+// nothing more) or codeInvalidArgument (desc). opa-reveal.js calls it through the WebAssembly
+// export opaRevealPrepare (export_js.go).
+func prepare(desc, compact string) ([]byte, string) {
 	var key jwelite.Key
 	switch desc {
 	case "ECDH-ES P-256", "ECDH-ES P-384":
@@ -147,13 +143,13 @@ func prepare(desc, compact string) js.Value {
 		n, ok := strings.CutPrefix(desc, jwelite.AlgRSAOAEP256+" ")
 		bytes, err := strconv.Atoi(n)
 		if !ok || err != nil || bytes < 256 || bytes > 512 {
-			return js.ValueOf(codeInvalidArgument)
+			return nil, codeInvalidArgument
 		}
 		key = jwelite.Key{Alg: jwelite.AlgRSAOAEP256, ModulusBytes: bytes}
 	}
 	m, err := jwelite.Parse(compact, key)
 	if err != nil {
-		return js.ValueOf(codeDecryptFailed)
+		return nil, codeDecryptFailed
 	}
 	var fields [][]byte
 	kind := byte(2)
@@ -179,7 +175,7 @@ func prepare(desc, compact string) js.Value {
 		out = append(out, byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
 		out = append(out, f...)
 	}
-	return bytesToJS(append(out, m.Tag...))
+	return append(out, m.Tag...), ""
 }
 
 // jwkValue returns the public JWK as a plain JS object.

@@ -79,13 +79,33 @@ async function start(source) {
     delete scope[name];
   }
   if (!api) throw new Error("the module did not register");
-  const current = { api, go, exited };
+  const current = { api, go, exited, exports: instance.exports };
   return current;
 }
 
 async function api() {
+  return (await running()).api;
+}
+
+async function running() {
   if (!loading) throw fail("not_loaded", "call load() first");
-  return (await loading).api;
+  return loading;
+}
+
+const utf8 = new TextEncoder();
+
+// prepare calls Go's opaRevealPrepare export (wasm/export_js.go): the JWE parsed and checked against
+// the key, as a plan for webDecrypt, or an error code.
+function prepare(x, desc, jwe) {
+  const d = utf8.encode(desc), j = utf8.encode(jwe);
+  const ptr = x.opaRevealBuffer(d.length + j.length);
+  const mem = new Uint8Array(x.mem.buffer);
+  mem.set(d, ptr);
+  mem.set(j, ptr + d.length);
+  const n = x.opaRevealPrepare(d.length, j.length);
+  if (n < 0) return n === -1 ? "decrypt_failed" : "invalid_argument";
+  const at = x.opaRevealResult();
+  return new Uint8Array(x.mem.buffer).slice(at, at + n); // a copy: Go's memory may be reused or grow
 }
 
 // handles maps each handle this module made to its private part: {privateKey} or {goId}.
@@ -136,7 +156,7 @@ export async function generateKey(options = {}) {
 
 /** decrypt(handle, jwe) → the password the compact JWE carries. */
 export async function decrypt(handle, jwe) {
-  const a = await api();
+  const { api: a, exports: x } = await running();
   const priv = known(handle);
   if (typeof jwe !== "string") throw fail("invalid_argument", "jwe must be a string");
   if (priv.goId) {
@@ -146,10 +166,10 @@ export async function decrypt(handle, jwe) {
       throw wrap(e);
     }
   }
-  // Go parses and checks the JWE and lays out the Concat KDF's input, synchronously; the WebCrypto
-  // calls are chained here, so that no Promise waits on a return into Go (see prepare in
-  // wasm/webcrypto_js.go for why).
-  const plan = a.prepare(priv.desc, jwe);
+  // Go parses and checks the JWE and lays out the Concat KDF's input, synchronously, through a
+  // WebAssembly export; the WebCrypto calls are chained here, so that no Promise waits on a return
+  // into Go (wasm/export_js.go says why).
+  const plan = prepare(x, priv.desc, jwe);
   if (typeof plan === "string") throw fail(plan, plan === "decrypt_failed" ? "decryption failed" : "cannot decrypt with this key");
   try {
     return await webDecrypt(priv.privateKey, plan);
