@@ -30,7 +30,6 @@ func coded(code, msg string) error {
 
 func invalidArg(msg string) error { return coded(codeInvalidArgument, msg) }
 
-
 // jsError converts err to a JS Error. Errors that are not codedErrors become "internal" with a
 // generic message, so nothing unexpected leaks to the page.
 func jsError(err error) js.Value {
