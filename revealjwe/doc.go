@@ -22,9 +22,11 @@
 //
 // # Why the js/wasm build does not use cockroachdb/errors
 //
-// cockroachdb/errors pulls in sentry-go, gogo/protobuf and net/http. Measured with go1.26.8 on the
+// The browser helper (github.com/opakit/opa/wasm) no longer links this package: it decrypts with
+// WebCrypto and internal/jwelite. The js build remains for the GOOS=js tests. cockroachdb/errors
+// pulls in sentry-go, gogo/protobuf and net/http. Measured with go1.26.8 on the former
 // wasm helper (GOOS=js GOARCH=wasm, -trimpath -ldflags="-s -w"), see BENCHMARKS.md section
-// "Reveal crypto and WASM": linking it grows the module from 6.45 MB to 11.97 MB raw and from
+// "Browser reveal helper", History: linking it grows the module from 6.45 MB to 11.97 MB raw and from
 // 1.78 MB to 2.97 MB gzip -9 (+67% download). The browser has no use for
 // error classes, so errors_js.go builds the same sentinels with the standard library's errors package,
 // and errors_other.go (every other GOOS) marks them with errclass.Invalid. The exported API is the

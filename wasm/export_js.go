@@ -14,13 +14,13 @@ import "unsafe"
 // garbage collector does not move objects, so its address stays valid while the slice is
 // referenced from this variable. JS is single-threaded and each call runs to completion, so no
 // two calls overlap.
-var exchange []byte
+var exchange []byte //nolint:unused // used by the WebAssembly exports below, which the linter cannot see called
 
 // opaRevealBuffer makes the exchange buffer at least n bytes long and returns its address in
 // linear memory, for JS to write the input into.
 //
 //go:wasmexport opaRevealBuffer
-func opaRevealBuffer(n int32) int32 {
+func opaRevealBuffer(n int32) int32 { //nolint:unused // a WebAssembly export, called by opa-reveal.js
 	if n < 1 {
 		n = 1
 	}
@@ -36,7 +36,7 @@ func opaRevealBuffer(n int32) int32 {
 // length (read it at opaRevealResult), or -1 for decrypt_failed, -2 for invalid_argument.
 //
 //go:wasmexport opaRevealPrepare
-func opaRevealPrepare(descLen, jweLen int32) int32 {
+func opaRevealPrepare(descLen, jweLen int32) int32 { //nolint:unused // a WebAssembly export, called by opa-reveal.js
 	if descLen < 0 || jweLen < 0 || int(descLen)+int(jweLen) > len(exchange) {
 		return -2
 	}
@@ -57,7 +57,7 @@ func opaRevealPrepare(descLen, jweLen int32) int32 {
 // opaRevealResult returns the address of opaRevealPrepare's result.
 //
 //go:wasmexport opaRevealResult
-func opaRevealResult() int32 {
+func opaRevealResult() int32 { //nolint:unused // a WebAssembly export, called by opa-reveal.js
 	if len(exchange) == 0 {
 		return 0
 	}

@@ -134,7 +134,7 @@ func sha256(s js.Value, b []byte) ([]byte, bool) {
 // the tag (AES-GCM's input). A failure is an error code instead: codeDecryptFailed (which says
 // nothing more) or codeInvalidArgument (desc). opa-reveal.js calls it through the WebAssembly
 // export opaRevealPrepare (export_js.go).
-func prepare(desc, compact string) ([]byte, string) {
+func prepare(desc, compact string) ([]byte, string) { //nolint:unused // called by the WebAssembly export opaRevealPrepare
 	var key jwelite.Key
 	switch desc {
 	case "ECDH-ES P-256", "ECDH-ES P-384":
