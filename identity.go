@@ -359,12 +359,18 @@ func (e *Engine) IssueToken(ctx context.Context, teamName, keyID, keySecret stri
 		if err != nil || u.Status != UserActive {
 			return fail
 		}
-		k.LastUsedAt = now
-		if err := storage.ServiceKeys.Update(tx, k); err != nil {
-			return err
-		}
 		tok.UserID = u.ID
-		e.pruneTokens(tx, u.ID, now)
+		// DESIGN: last_used is kept to the minute. A key used again within a minute of its
+		// recorded use is not written (nor are the user's expired tokens pruned, which reads
+		// all of them), so concurrent exchanges with one key, from the replicas of a client or
+		// through the replicas of this server, each insert a token and conflict on nothing.
+		if k.LastUsedAt.IsZero() || now.Sub(k.LastUsedAt) >= keyUseGranularity || now.Before(k.LastUsedAt) {
+			k.LastUsedAt = now
+			if err := storage.ServiceKeys.Update(tx, k); err != nil {
+				return err
+			}
+			e.pruneTokens(tx, u.ID, now)
+		}
 		return storage.Tokens.Insert(tx, &tok)
 	})
 	if err != nil {
@@ -372,6 +378,10 @@ func (e *Engine) IssueToken(ctx context.Context, teamName, keyID, keySecret stri
 	}
 	return IssuedToken{BearerToken: bearer, ExpiresAt: tok.ExpiresAt, TeamName: team.Name}, nil
 }
+
+// keyUseGranularity is how stale a service key's LastUsedAt may get before an exchange records
+// its use again (and prunes the user's expired tokens).
+const keyUseGranularity = time.Minute
 
 // pruneTokens deletes a user's expired tokens so the table does not grow without bound.
 func (e *Engine) pruneTokens(tx storage.WriteTx, userID string, now time.Time) {

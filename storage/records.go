@@ -59,7 +59,8 @@ type ServiceKey struct {
 	SecretHash []byte    `json:"secret_hash"`
 	CreatedAt  time.Time `json:"created_at"`
 	ExpiresAt  time.Time `json:"expires_at,omitempty"`
-	// LastUsedAt is when the key last got a bearer token; zero if never.
+	// LastUsedAt is when the key last got a bearer token, to the minute (an exchange within a
+	// minute of it does not move it); zero if never.
 	LastUsedAt time.Time `json:"last_used_at,omitzero"`
 }
 

@@ -40,7 +40,7 @@ func TestMain(m *testing.M) {
 }
 
 // buildServer builds cmd/opaserver into a temporary directory, once per test run.
-func buildServer(t *testing.T) string {
+func buildServer(t testing.TB) string {
 	t.Helper()
 	built.once.Do(func() {
 		if built.dir, built.err = os.MkdirTemp("", "opaserver-test-"); built.err != nil {
@@ -62,14 +62,14 @@ type banner struct {
 }
 
 // start runs the server binary and reads its banner up to the curl lines.
-func start(t *testing.T, bin string, args ...string) (*exec.Cmd, banner, *bytes.Buffer) {
+func start(t testing.TB, bin string, args ...string) (*exec.Cmd, banner, *bytes.Buffer) {
 	t.Helper()
 	return startIn(t, "", nil, bin, args...)
 }
 
 // startIn is start with the server's working directory dir ("" for the test's) and extra
 // environment variables.
-func startIn(t *testing.T, dir string, env []string, bin string, args ...string) (*exec.Cmd, banner, *bytes.Buffer) {
+func startIn(t testing.TB, dir string, env []string, bin string, args ...string) (*exec.Cmd, banner, *bytes.Buffer) {
 	t.Helper()
 	cmd := exec.Command(bin, append([]string{"-addr", "127.0.0.1:0"}, args...)...)
 	cmd.Dir = dir
@@ -119,7 +119,7 @@ func startIn(t *testing.T, dir string, env []string, bin string, args ...string)
 }
 
 // exchange does the printed token exchange and returns the bearer token.
-func exchange(t *testing.T, b banner) string {
+func exchange(t testing.TB, b banner) string {
 	t.Helper()
 	body, _ := json.Marshal(map[string]string{"key_id": b.keyID, "key_secret": b.secret})
 	resp, err := http.Post(b.base+"/v1/teams/"+b.team+"/service_token", "application/json", bytes.NewReader(body))
