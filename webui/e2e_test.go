@@ -162,6 +162,7 @@ type e2eResult struct {
 	Errors    []string `json:"errors"`
 	Bodies    []string `json:"bodies"`
 	URLs      []string `json:"urls"`
+	Statuses  []string `json:"statuses"`
 }
 
 // e2eEnv is where the browser tests find what scripts/test-browser.sh prepared.
@@ -193,7 +194,8 @@ func e2eSetup(t *testing.T) e2eEnv {
 	return env
 }
 
-// runBrowser opens pageURL in headless Chromium, signs in with the service key and reveals twice
+// runBrowser opens pageURL in headless Chromium, signs in with the service key and reveals three
+// times (P-256 with a key kept in IndexedDB, RSA-2048, the kept P-256 key again)
 // (EC P-256, then RSA-2048). It checks that the page showed wantPassword() (called after the run)
 // both times, reported no
 // errors, and that no request body the browser sent carried a private key.
@@ -214,8 +216,11 @@ func runBrowser(t *testing.T, env e2eEnv, pageURL, team, keyID, keySecret string
 	if len(res.Errors) != 0 {
 		t.Errorf("page errors: %v", res.Errors)
 	}
-	if want := wantPassword(); fmt.Sprint(res.Passwords) != fmt.Sprint([]string{want, want}) {
-		t.Errorf("page showed %q, want the directory password twice", res.Passwords)
+	if want := wantPassword(); fmt.Sprint(res.Passwords) != fmt.Sprint([]string{want, want, want}) {
+		t.Errorf("page showed %q, want the directory password three times", res.Passwords)
+	}
+	if len(res.Statuses) != 3 || !strings.Contains(res.Statuses[2], "kept key") {
+		t.Errorf("statuses %q: the third reveal did not use the kept key", res.Statuses)
 	}
 	checkBodies(t, "browser", res.Bodies)
 	for _, u := range res.URLs {
@@ -231,6 +236,7 @@ func runBrowser(t *testing.T, env e2eEnv, pageURL, team, keyID, keySecret string
 func checkBodies(t *testing.T, who string, bodies []string) {
 	t.Helper()
 	reveals := 0
+	var kids []string
 	for _, b := range bodies {
 		if b == "" {
 			continue
@@ -245,10 +251,15 @@ func checkBodies(t *testing.T, who string, bodies []string) {
 		}
 		if strings.Contains(b, `"public_key"`) {
 			reveals++
+			var r struct {
+				PublicKey struct{ Kid string } `json:"public_key"`
+			}
+			_ = json.Unmarshal([]byte(b), &r)
+			kids = append(kids, r.PublicKey.Kid)
 		}
 	}
-	if reveals != 2 {
-		t.Errorf("%s: %d reveal requests seen, want 2", who, reveals)
+	if reveals != 3 || kids[0] == "" || kids[0] != kids[2] || kids[1] == kids[0] {
+		t.Errorf("%s: %d reveal requests seen with kids %q, want 3, the first and the last with the kept key", who, reveals, kids)
 	}
 }
 
@@ -267,8 +278,8 @@ func TestRevealInChromium(t *testing.T) {
 
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if fmt.Sprint(f.kids) != "[ECDH-ES RSA-OAEP-256]" {
-		t.Errorf("reveals with algorithms %v, want [ECDH-ES RSA-OAEP-256]", f.kids)
+	if fmt.Sprint(f.kids) != "[ECDH-ES RSA-OAEP-256 ECDH-ES]" {
+		t.Errorf("reveals with algorithms %v, want [ECDH-ES RSA-OAEP-256 ECDH-ES]", f.kids)
 	}
 	checkBodies(t, "server", f.bodies)
 }

@@ -18,7 +18,8 @@ import (
 // server started from a fresh, read-only copy of the checkout (the files git tracks plus
 // untracked, unignored ones: no build output) with an empty cache directory, so the demo page's
 // helper package is built on demand, outside the source tree. Headless Chromium then signs in with
-// the end user's key and reveals twice (EC P-256 and RSA-2048) through the page; the key secret
+// the end user's key and reveals three times (EC P-256, RSA-2048, P-256 again with the key kept
+// in IndexedDB) through the page; the key secret
 // appears in no URL, and the server's request log (/_fake/requests) holds it nowhere. It needs
 // Chromium and wasm/test's playwright-core, so it runs only with OPA_E2E=1
 // (scripts/test-browser.sh).
@@ -75,8 +76,9 @@ func TestDemoFromCleanCloneInChromium(t *testing.T) {
 	if err := json.Unmarshal(out, &res); err != nil {
 		t.Fatalf("e2e.mjs output %q: %v", out, err)
 	}
-	if len(res.Errors) != 0 || len(res.Passwords) != 2 || res.Passwords[0] == "" || res.Passwords[0] != res.Passwords[1] {
-		t.Errorf("page errors %q, passwords shown %d (equal: %v); server: %s", res.Errors, len(res.Passwords), len(res.Passwords) == 2 && res.Passwords[0] == res.Passwords[1], stderr.String())
+	if len(res.Errors) != 0 || len(res.Passwords) != 3 || res.Passwords[0] == "" || res.Passwords[0] != res.Passwords[1] || res.Passwords[1] != res.Passwords[2] {
+		t.Errorf("page errors %q, passwords shown %d (all equal: %v); server: %s", res.Errors, len(res.Passwords),
+			len(res.Passwords) == 3 && res.Passwords[0] == res.Passwords[1] && res.Passwords[1] == res.Passwords[2], stderr.String())
 	}
 	for _, u := range res.URLs {
 		if strings.Contains(u, secret) || strings.Contains(u, "key_secret") {

@@ -1,7 +1,7 @@
 // e2e.mjs drives the reveal demo page in headless Debian Chromium with playwright-core:
 //   node e2e.mjs <page URL>   (env OPA_TEAM, OPA_KEY_ID, OPA_KEY_SECRET)
-// It signs in, reveals with an EC P-256 key and then an RSA-2048 key, and prints
-// {"passwords": [...], "errors": [...], "bodies": [...], "urls": [...]} on stdout. Run by webui's
+// It signs in, reveals with an EC P-256 key kept in IndexedDB, an RSA-2048 key, and the kept
+// P-256 key again, and prints {"passwords", "errors", "bodies", "urls", "statuses"} on stdout. Run by webui's
 // TestRevealInChromium. With OPA_E2E_LOAD_ERROR=1 it only waits for the page's status to turn into
 // an error (the helper could not load) and reports it as {"status": ...}.
 import { chromium } from "playwright-core";
@@ -14,6 +14,7 @@ const profile = mkdtempSync(join(tmpdir(), "opa-chromium-"));
 const errors = [];
 const passwords = [];
 const bodies = []; // every request body the page sent, for the caller to check for private keys
+const statuses = []; // the status line after each reveal
 let result = null; // set in OPA_E2E_LOAD_ERROR mode
 const urls = []; // every URL the page requested (a native form submission would show up here)
 const browser = await chromium.launchPersistentContext(profile, {
@@ -44,8 +45,11 @@ try {
     await page.fill("#key-secret", process.env.OPA_KEY_SECRET);
     await page.press("#key-secret", "Enter"); // Enter signs in (and must never submit a form)
     await page.waitForSelector("#uams option", { state: "attached" });
-    for (const kind of ["P-256", "RSA-2048"]) {
+    // P-256 with a key kept in IndexedDB, RSA-2048 with a fresh key, then P-256 again: the kept
+    // key is reused (the status says so, and the caller sees the same kid twice).
+    for (const [kind, keep] of [["P-256", true], ["RSA-2048", false], ["P-256", true]]) {
       await page.selectOption("#kind", kind);
+      await page.setChecked("#keep-key", keep);
       await page.click("#clear");
       await page.click("#reveal");
       await page.waitForFunction(() => document.getElementById("password").textContent !== "" ||
@@ -53,10 +57,11 @@ try {
       const status = await page.textContent("#status");
       if (await page.getAttribute("#status", "class") === "error") errors.push(`${kind}: ${status}`);
       passwords.push(await page.textContent("#password"));
+      statuses.push(status);
     }
   }
 } finally {
   await browser.close();
   rmSync(profile, { recursive: true, force: true });
 }
-process.stdout.write(JSON.stringify(result ?? { passwords, errors, bodies, urls }) + "\n");
+process.stdout.write(JSON.stringify(result ?? { passwords, errors, bodies, urls, statuses }) + "\n");
