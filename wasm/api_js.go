@@ -139,27 +139,30 @@ func (o options) bool(name string) (bool, error) {
 	return false, invalidArg(name + " must be a boolean")
 }
 
+// keyOptions reads generateKey's and generateGoKey's options, with their defaults: alg
+// "ECDH-ES", crv "P-256", modulusLength 2048, extractable false.
+func keyOptions(args []js.Value) (alg, crv string, bits int, extractable bool, err error) {
+	o, err := optionsArg(args)
+	if err == nil {
+		alg, err = o.str("alg", jwelite.AlgECDHES)
+	}
+	if err == nil {
+		crv, err = o.str("crv", "P-256")
+	}
+	if err == nil {
+		bits, err = o.int("modulusLength", 2048)
+	}
+	if err == nil {
+		extractable, err = o.bool("extractable")
+	}
+	return alg, crv, bits, extractable, err
+}
+
 // generateKey({alg, crv, modulusLength, extractable}) → {privateKey, publicJwk}. alg is "ECDH-ES"
 // (default; crv "P-256" (default) or "P-384") or "RSA-OAEP-256" (modulusLength 2048 (default) or
 // 3072); the private key is extractable only with extractable: true.
 func (a *api) generateKey(args []js.Value) (any, error) {
-	o, err := optionsArg(args)
-	if err != nil {
-		return nil, err
-	}
-	alg, err := o.str("alg", jwelite.AlgECDHES)
-	if err != nil {
-		return nil, err
-	}
-	crv, err := o.str("crv", "P-256")
-	if err != nil {
-		return nil, err
-	}
-	bits, err := o.int("modulusLength", 2048)
-	if err != nil {
-		return nil, err
-	}
-	extractable, err := o.bool("extractable")
+	alg, crv, bits, extractable, err := keyOptions(args)
 	if err != nil {
 		return nil, err
 	}

@@ -38,19 +38,7 @@ func (a *api) goKeyMethods() map[string]method {
 
 // generateGoKey({alg, crv, extractable}) → {id, publicJwk}: an ECDH-ES key held in Go memory.
 func (a *api) generateGoKey(args []js.Value) (any, error) {
-	o, err := optionsArg(args)
-	if err != nil {
-		return nil, err
-	}
-	alg, err := o.str("alg", jwelite.AlgECDHES)
-	if err != nil {
-		return nil, err
-	}
-	crv, err := o.str("crv", "P-256")
-	if err != nil {
-		return nil, err
-	}
-	extractable, err := o.bool("extractable")
+	alg, crv, _, extractable, err := keyOptions(args)
 	if err != nil {
 		return nil, err
 	}
