@@ -237,7 +237,7 @@ func TestForceSyncEvaluates(t *testing.T) {
 	must(t, err)
 	resolver.Set("acme", "corp.example.com", d)
 
-	conn, err := e.CreateADConnection(ctx, sys, opa.ADConnectionInput{Name: "corp", Domain: "corp.example.com"})
+	conn, err := e.CreateADConnection(ctx, sys, opa.ADConnectionInput{GatewayID: testGateway, Name: "corp", Domain: "corp.example.com"})
 	must(t, err)
 	must(t, e.ConfigureAccountRuleSettings(ctx, sys, conn.ID, opa.RuleSettings{AllowPartialMatches: true,
 		PartialMatchingCriteria: []opa.PartialMatchCriterion{{Operator: "STARTS WITH", MatchValue: "adm"}}}))

@@ -148,7 +148,9 @@ func (e *Engine) teamConnection(tx storage.ReadTx, p Principal, id string) (*sto
 // Before anything is stored the service account is checked against the team's directory of the
 // domain (Directory.Authenticate, through the engine's DirectoryResolver, which serves a team only
 // its own directories): a directory that refuses the username and password makes the create fail
-// with ErrInvalid, a message naming the username and never the password. When no directory
+// with ErrInvalid, a message naming the username and never the password. gateway_id is required,
+// as the ASA API requires it, except of a SystemPrincipal (fixtures and embedders setting up a
+// fake may leave it out). When no directory
 // answers (no agent of the team serves the domain, the domain controllers are down) the connection
 // is created unchecked, and every directory operation through it fails until one does
 // (docs/wire.md#connections). Errors: ErrInvalid for bad input or refused credentials,
@@ -160,6 +162,9 @@ func (e *Engine) CreateADConnection(ctx context.Context, p Principal, in ADConne
 	}
 	if err := in.validate(); err != nil {
 		return ADConnection{}, err
+	}
+	if in.GatewayID == "" && !p.IsSystem() {
+		return ADConnection{}, invalidf("a gateway_id is required")
 	}
 	now := e.now()
 	c := storage.Connection{
@@ -329,13 +334,30 @@ func (e *Engine) listConnections(ctx context.Context, p Principal) ([]*storage.C
 // ADConnections lists the team's AD connections in the ASA view, paged. Needs resource_admin or
 // security_admin. ErrInvalid for a bad page request.
 func (e *Engine) ADConnections(ctx context.Context, p Principal, page PageRequest) (Page[ADConnection], error) {
+	return e.ADConnectionsWhere(ctx, p, ADConnectionFilter{}, page)
+}
+
+// ADConnectionFilter narrows ADConnectionsWhere; an empty field does not filter.
+type ADConnectionFilter struct {
+	GatewayID string // connections through this gateway
+	// CertificateID: connections using this passwordless certificate. The engine keeps no
+	// certificates on connections, so a non-empty CertificateID matches none.
+	CertificateID string
+}
+
+// ADConnectionsWhere is ADConnections for the connections that pass f, filtered before paging:
+// every page is full but the last, and the last carries no next page.
+func (e *Engine) ADConnectionsWhere(ctx context.Context, p Principal, f ADConnectionFilter, page PageRequest) (Page[ADConnection], error) {
 	cs, err := e.listConnections(ctx, p)
 	if err != nil {
 		return Page[ADConnection]{}, err
 	}
-	out := make([]ADConnection, len(cs))
-	for i, c := range cs {
-		out[i] = adView(c)
+	out := make([]ADConnection, 0, len(cs))
+	for _, c := range cs {
+		if f.CertificateID != "" || f.GatewayID != "" && c.GatewayID != f.GatewayID {
+			continue
+		}
+		out = append(out, adView(c))
 	}
 	return paginate(out, func(c ADConnection) string { return c.ID }, page)
 }

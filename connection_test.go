@@ -140,9 +140,9 @@ func TestADConnectionLifecycle(t *testing.T) {
 		t.Fatalf("sync status %q", st)
 	}
 
-	_, err = s.e.CreateADConnection(ctx, s.admin, opa.ADConnectionInput{Name: "dup", Domain: "CORP.example.com"})
+	_, err = s.e.CreateADConnection(ctx, s.admin, opa.ADConnectionInput{GatewayID: testGateway, Name: "dup", Domain: "CORP.example.com"})
 	wantErr(t, "second connection for the domain", err, opa.ErrConflict)
-	_, err = s.e.CreateADConnection(ctx, s.other, opa.ADConnectionInput{Name: "theirs", Domain: "corp.example.com"})
+	_, err = s.e.CreateADConnection(ctx, s.other, opa.ADConnectionInput{GatewayID: testGateway, Name: "theirs", Domain: "corp.example.com"})
 	must(t, err) // another team may use the same domain
 	for _, in := range []opa.ADConnectionInput{
 		{Name: "", Domain: "a.com"},
@@ -150,11 +150,12 @@ func TestADConnectionLifecycle(t *testing.T) {
 		{Name: "x", Domain: "b.com", GatewayID: "nope"},
 		{Name: "x", Domain: "c.com", DomainControllers: []string{"bad host!"}},
 		{Name: "x", Domain: "d.com", Status: "broken"},
+		{Name: "x", Domain: "f.com"}, // no gateway_id
 	} {
 		_, err := s.e.CreateADConnection(ctx, s.admin, in)
 		wantErr(t, "bad input "+in.Domain, err, opa.ErrInvalid)
 	}
-	_, err = s.e.CreateADConnection(ctx, s.security, opa.ADConnectionInput{Name: "x", Domain: "e.com"})
+	_, err = s.e.CreateADConnection(ctx, s.security, opa.ADConnectionInput{GatewayID: testGateway, Name: "x", Domain: "e.com"})
 	wantErr(t, "security admin creates", err, opa.ErrForbidden)
 	_, err = s.e.ADConnection(ctx, s.enduser, c.ID)
 	wantErr(t, "end user reads", err, opa.ErrForbidden)
@@ -187,13 +188,13 @@ func TestADConnectionLifecycle(t *testing.T) {
 		t.Fatalf("list: %+v", opage)
 	}
 
-	fix, err := s.e.CreateADConnection(ctx, s.sys, opa.ADConnectionInput{Name: "fixture", Domain: "lab.example.com", AppInstanceID: "0oa1fixture", Status: opa.ConnectionDisconnected})
+	fix, err := s.e.CreateADConnection(ctx, s.sys, opa.ADConnectionInput{GatewayID: testGateway, Name: "fixture", Domain: "lab.example.com", AppInstanceID: "0oa1fixture", Status: opa.ConnectionDisconnected})
 	must(t, err)
 	fo, _ := s.e.OPAConnection(ctx, s.sys, fix.ID)
 	if fo.AppInstanceID != "0oa1fixture" || fo.Status != opa.ConnectionDisconnected {
 		t.Fatalf("fixture connection %+v", fo)
 	}
-	_, err = s.e.CreateADConnection(ctx, s.sys, opa.ADConnectionInput{Name: "dup app", Domain: "lab2.example.com", AppInstanceID: "0oa1fixture"})
+	_, err = s.e.CreateADConnection(ctx, s.sys, opa.ADConnectionInput{GatewayID: testGateway, Name: "dup app", Domain: "lab2.example.com", AppInstanceID: "0oa1fixture"})
 	wantErr(t, "duplicate app instance", err, opa.ErrConflict)
 
 	must(t, s.e.DeleteADConnection(ctx, s.admin, c.ID))

@@ -22,7 +22,7 @@ func TestServiceAccountCheckedOnCreateAndUpdate(t *testing.T) {
 	ctx := context.Background()
 	s := newSyncEnv(t)
 	const secret = "p@$$w0rD-secret"
-	in := opa.ADConnectionInput{Name: "corp", Domain: "corp.example.com", ServiceAccountUsername: "svc_opa", ServiceAccountPassword: "wrong-" + secret}
+	in := opa.ADConnectionInput{GatewayID: testGateway, Name: "corp", Domain: "corp.example.com", ServiceAccountUsername: "svc_opa", ServiceAccountPassword: "wrong-" + secret}
 
 	_, err := s.e.CreateADConnection(ctx, s.admin, in)
 	wantErr(t, "wrong password", err, opa.ErrInvalid)
@@ -34,7 +34,7 @@ func TestServiceAccountCheckedOnCreateAndUpdate(t *testing.T) {
 		t.Fatalf("a refused create stored a connection: %+v, %v", page.Items, err)
 	}
 	in.ServiceAccountUsername = "SVC_OPA" // AD compares account names without case
-	_, err = s.e.CreateADConnection(ctx, s.admin, opa.ADConnectionInput{Name: "corp", Domain: "corp.example.com", ServiceAccountUsername: "svc_opa"})
+	_, err = s.e.CreateADConnection(ctx, s.admin, opa.ADConnectionInput{GatewayID: testGateway, Name: "corp", Domain: "corp.example.com", ServiceAccountUsername: "svc_opa"})
 	wantErr(t, "no password", err, opa.ErrInvalid)
 
 	in.ServiceAccountPassword = secret
@@ -65,7 +65,7 @@ func TestServiceAccountCheckedOnCreateAndUpdate(t *testing.T) {
 	must(t, s.e.ForceSync(ctx, s.admin, c.ID))
 
 	// No directory answers: stored unchecked, and every directory operation is unavailable.
-	lab, err := s.e.CreateADConnection(ctx, s.admin, opa.ADConnectionInput{Name: "lab", Domain: "lab.example.com",
+	lab, err := s.e.CreateADConnection(ctx, s.admin, opa.ADConnectionInput{GatewayID: testGateway, Name: "lab", Domain: "lab.example.com",
 		ServiceAccountUsername: "anyone", ServiceAccountPassword: "anything"})
 	must(t, err)
 	wantErr(t, "sync of a domain nobody serves", s.e.ForceSync(ctx, s.admin, lab.ID), opa.ErrUnavailable)
@@ -103,7 +103,7 @@ func TestDirectoriesAreResolvedPerTeam(t *testing.T) {
 		}
 		must(t, err)
 		sys := opa.SystemPrincipal(tm)
-		c, err := e.CreateADConnection(ctx, sys, opa.ADConnectionInput{Name: "corp-" + password, Domain: "corp.example.com",
+		c, err := e.CreateADConnection(ctx, sys, opa.ADConnectionInput{GatewayID: testGateway, Name: "corp-" + password, Domain: "corp.example.com",
 			ServiceAccountUsername: "svc", ServiceAccountPassword: password})
 		if err != nil {
 			return nil, err

@@ -41,7 +41,7 @@ func ExampleEngine_CreateServerSyncJob() {
 	web, _ := e.CreateProject(ctx, admin, rg.ID, "web")
 	linux, _ := e.CreateProject(ctx, admin, rg.ID, "linux")
 	conn, err := e.CreateADConnection(ctx, admin, opa.ADConnectionInput{
-		Name: "corp", Domain: "corp.example.com", ServiceAccountUsername: "svc_opa", ServiceAccountPassword: "s3cret!",
+		Name: "corp", GatewayID: "5a3af768-063f-4a12-a056-8ef24e555555", Domain: "corp.example.com", ServiceAccountUsername: "svc_opa", ServiceAccountPassword: "s3cret!",
 	})
 	if err != nil {
 		fmt.Println(err)
@@ -77,7 +77,7 @@ func ExampleEngine_CreateServerSyncJob() {
 func ExampleEngine_ForceSync() {
 	ctx := context.Background()
 	e, admin, _, root := exampleDomain()
-	conn, _ := e.CreateADConnection(ctx, admin, opa.ADConnectionInput{Name: "corp", Domain: "corp.example.com",
+	conn, _ := e.CreateADConnection(ctx, admin, opa.ADConnectionInput{GatewayID: "5a3af768-063f-4a12-a056-8ef24e555555", Name: "corp", Domain: "corp.example.com",
 		ServiceAccountUsername: "svc_opa", ServiceAccountPassword: "s3cret!"})
 	job, _ := e.CreateUserSyncJob(ctx, admin, conn.ID, opa.UserSyncJobInput{Name: "users", BaseDN: "OU=Users," + root, IsActive: true})
 	_ = e.Tick(ctx)
@@ -99,7 +99,7 @@ func ExampleEngine_ForceSync() {
 func ExampleEngine_ModifyDirectoryGroup() {
 	ctx := context.Background()
 	e, admin, dir, root := exampleDomain()
-	conn, _ := e.CreateADConnection(ctx, admin, opa.ADConnectionInput{Name: "corp", Domain: "corp.example.com", AppInstanceID: "0oa1corp",
+	conn, _ := e.CreateADConnection(ctx, admin, opa.ADConnectionInput{GatewayID: "5a3af768-063f-4a12-a056-8ef24e555555", Name: "corp", Domain: "corp.example.com", AppInstanceID: "0oa1corp",
 		ServiceAccountUsername: "svc_opa", ServiceAccountPassword: "s3cret!"})
 	group, _ := dir.Entry("CN=Ops,OU=Groups," + root)
 	err := e.ModifyDirectoryGroup(ctx, admin, "0oa1corp", opa.AgentAction{

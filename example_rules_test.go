@@ -35,7 +35,7 @@ func rulesExampleSetup() (e *opa.Engine, sys opa.Principal, rgID, projectID, con
 	_, _ = d.AddUser(admins, memdir.User{SAMAccountName: "adm.jane.doe", UserPrincipalName: "adm.jane.doe@corp.example.com"})
 	_, _ = d.AddUser(service, memdir.User{SAMAccountName: "svc_backup", UserPrincipalName: "svc_backup@corp.example.com"})
 	resolver.Set("acme", "corp.example.com", d)
-	conn, err := e.CreateADConnection(ctx, sys, opa.ADConnectionInput{Name: "corp", Domain: "corp.example.com"})
+	conn, err := e.CreateADConnection(ctx, sys, opa.ADConnectionInput{GatewayID: "5a3af768-063f-4a12-a056-8ef24e555555", Name: "corp", Domain: "corp.example.com"})
 	if err != nil {
 		log.Fatal(err)
 	}

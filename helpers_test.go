@@ -51,3 +51,7 @@ func testKey(t testing.TB, kind string) *revealjwe.PrivateKey {
 	testKeys.m[kind] = k
 	return k
 }
+
+// testGateway is a gateway id for connections created by non-system principals, which must give
+// one.
+const testGateway = "5a3af768-063f-4a12-a056-8ef24e555555"

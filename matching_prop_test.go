@@ -199,7 +199,7 @@ func TestMatchingAgainstReference(t *testing.T) {
 		p1, _ := e.CreateProject(ctx, sys, rg.ID, "p1")
 		p2, _ := e.CreateProject(ctx, sys, rg.ID, "p2")
 		projects := []opa.Project{p1, p2}
-		conn, err := e.CreateADConnection(ctx, sys, opa.ADConnectionInput{Name: "corp", Domain: "corp.example.com"})
+		conn, err := e.CreateADConnection(ctx, sys, opa.ADConnectionInput{GatewayID: testGateway, Name: "corp", Domain: "corp.example.com"})
 		if err != nil {
 			t.Fatal(err)
 		}

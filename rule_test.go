@@ -62,7 +62,7 @@ func newRulesEnv(t testing.TB) *rulesEnv {
 	must(t, err)
 	r.other, err = e.PrincipalForUser(ctx, "globex", "ra")
 	must(t, err)
-	r.conn, err = e.CreateADConnection(ctx, r.ra, opa.ADConnectionInput{Name: "corp", Domain: "corp.example.com"})
+	r.conn, err = e.CreateADConnection(ctx, r.ra, opa.ADConnectionInput{GatewayID: testGateway, Name: "corp", Domain: "corp.example.com"})
 	must(t, err)
 	return r
 }

@@ -60,7 +60,7 @@ func newBenchEngine(b *testing.B, d *memdir.Dir, root string) benchEngine {
 	rg, _ := e.CreateResourceGroup(ctx, sys, "rg", "")
 	win, _ := e.CreateProject(ctx, sys, rg.ID, "win")
 	lin, _ := e.CreateProject(ctx, sys, rg.ID, "linux")
-	c, err := e.CreateADConnection(ctx, sys, opa.ADConnectionInput{Name: "bench", Domain: "bench.example.com"})
+	c, err := e.CreateADConnection(ctx, sys, opa.ADConnectionInput{GatewayID: testGateway, Name: "bench", Domain: "bench.example.com"})
 	must(b, err)
 	sj, err := e.CreateServerSyncJob(ctx, sys, c.ID, opa.ServerSyncJobInput{Name: "s", Frequency: 1,
 		AdditionalAttributeMapping: []opa.AttributeMapping{{Label: "location", Value: "location"}},

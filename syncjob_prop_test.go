@@ -125,7 +125,7 @@ func TestServerSyncAssignmentProperty(t *testing.T) {
 				BaseDN: ous[r.ou], LDAPQueryFilter: propFilters[r.filter].ldap, ProjectID: projects[r.project].ID, Priority: r.priority,
 			})
 		}
-		conn, err := e.CreateADConnection(ctx, sys, opa.ADConnectionInput{Name: "prop", Domain: "prop.example.com"})
+		conn, err := e.CreateADConnection(ctx, sys, opa.ADConnectionInput{GatewayID: testGateway, Name: "prop", Domain: "prop.example.com"})
 		check(err)
 		job, err := e.CreateServerSyncJob(ctx, sys, conn.ID, in)
 		check(err)

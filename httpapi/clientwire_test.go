@@ -7,8 +7,10 @@ package httpapi_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -582,5 +584,102 @@ func TestClientWireUDAccessMethodsAndRotate(t *testing.T) {
 	}
 	if revealed() != before {
 		t.Fatal("a refused rotation changed the password")
+	}
+}
+
+// handWrittenList is the provider's hand-written list loop (oktapam/client, e.g.
+// ListADConnections): GET the path with its query parameters, append the page's list, stop when
+// the response has no Link header at all, otherwise follow the rel="next" URL (or the bare base
+// URL when there is none, the loop's bug) re-applying the same query parameters.
+func (e *env) handWrittenList(role, path string, params map[string]string) (items []map[string]any, pages []int) {
+	e.t.Helper()
+	u := e.srv.TeamURL(path)
+	for n := 0; ; n++ {
+		if n > 50 {
+			e.t.Fatalf("more than 50 pages of %s", path)
+		}
+		pu, err := url.Parse(u)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		q := pu.Query()
+		for k, v := range params {
+			q.Add(k, v) // resty adds them to what the link's URL already has
+		}
+		pu.RawQuery = q.Encode()
+		r := e.do(role, "GET", pu.String(), nil)
+		if r.status != 200 {
+			e.t.Fatalf("GET %s: %d %s (after %d pages)", pu, r.status, r.body, n)
+		}
+		var body struct {
+			List []map[string]any `json:"list"`
+		}
+		r.json(e.t, &body)
+		items = append(items, body.List...)
+		pages = append(pages, len(body.List))
+		link := r.header.Get("Link")
+		if link == "" {
+			return items, pages
+		}
+		u = e.srv.URL // what the loop requests when the Link has no rel="next"
+		if next := links(link)["next"]; next != "" {
+			u = next
+		}
+	}
+}
+
+// TestClientWireListLoops (issue 17 A3, A4, A10): the provider's list loop over the ASA
+// connections filtered by gateway_id gets every matching connection once, on full pages but the
+// last, and ends on a response without Link; certificate_id filters too (no connection has a
+// certificate); a create without gateway_id is refused. The user sync jobs and the OPA connections
+// walk the same way.
+func TestClientWireListLoops(t *testing.T) {
+	e := newEnv(t)
+	gwA, gwB := "5a3af768-063f-4a12-a056-8ef24e555555", "6b4b0879-174a-4b23-b167-9f035f666666"
+	wantA := 1 // the demo connection is on gateway A
+	for i := 0; i < 125; i++ {
+		body := newConnBody(fmt.Sprintf("loop%03d.example.com", i))
+		if i%6 == 5 {
+			body["gateway_id"] = gwB
+		} else {
+			wantA++
+		}
+		e.must(201, "all", "POST", "/integrations/ad_connections", body)
+	}
+	items, pages := e.handWrittenList("all", "/integrations/ad_connections", map[string]string{"gateway_id": gwA})
+	seen := map[string]bool{}
+	for _, c := range items {
+		if c["gateway_id"] != gwA || seen[c["id"].(string)] {
+			t.Fatalf("connection %v: wrong gateway or seen twice", c)
+		}
+		seen[c["id"].(string)] = true
+	}
+	if len(items) != wantA || len(pages) != 2 || pages[0] != 100 {
+		t.Fatalf("%d connections on pages %v, want %d on a full page and the rest", len(items), pages, wantA)
+	}
+	if items, _ := e.handWrittenList("all", "/integrations/ad_connections", map[string]string{"certificate_id": "7c5c198a-285b-4c34-8278-a01460777777"}); len(items) != 0 {
+		t.Fatalf("certificate_id matched %d connections", len(items))
+	}
+	if items, pages := e.handWrittenList("all", "/integrations/ad_connections", nil); len(items) != 126 || len(pages) != 2 {
+		t.Fatalf("all connections: %d on pages %v", len(items), pages)
+	}
+	if items, _ := e.handWrittenList("all", "/connections/active_directory", nil); len(items) != 126 {
+		t.Fatalf("OPA connections: %d", len(items))
+	}
+	for i := 0; i < 3; i++ {
+		e.must(201, "all", "POST", "/integrations/ad_connections/"+e.connID()+"/user_sync_task_settings", map[string]any{
+			"name": fmt.Sprintf("loop job %d", i), "base_dn": "OU=Users,DC=corp,DC=example,DC=com", "frequency": 24, "is_active": false})
+	}
+	if items, pages := e.handWrittenList("all", "/integrations/ad_connections/"+e.connID()+"/user_sync_task_settings", map[string]string{"status": "INACTIVE"}); len(items) != 3 || len(pages) != 1 {
+		t.Fatalf("user sync jobs: %d on pages %v", len(items), pages)
+	}
+
+	noGateway := newConnBody("nogw.example.com")
+	delete(noGateway, "gateway_id")
+	r := e.do("all", "POST", "/integrations/ad_connections", noGateway)
+	var apiErr sdkAPIError
+	r.json(t, &apiErr)
+	if r.status != 400 || !strings.Contains(apiErr.Message, "gateway_id") {
+		t.Fatalf("create without gateway_id: %d %s", r.status, r.body)
 	}
 }

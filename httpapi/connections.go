@@ -101,20 +101,13 @@ func listADConnections(w http.ResponseWriter, r *http.Request, e *opa.Engine, p 
 	if err != nil {
 		return err
 	}
-	// certificate_id, include_certificate_details / include_cert_details and gateway_id are
-	// accepted and ignored: the fake has no passwordless certificates.
-	page, err := e.ADConnections(r.Context(), p, pr)
+	// gateway_id and certificate_id filter before paging (the engine keeps no certificates, so
+	// certificate_id matches nothing); include_certificate_details / include_cert_details are
+	// accepted and change nothing (docs/wire.md#connections).
+	q := r.URL.Query()
+	page, err := e.ADConnectionsWhere(r.Context(), p, opa.ADConnectionFilter{GatewayID: q.Get("gateway_id"), CertificateID: q.Get("certificate_id")}, pr)
 	if err != nil {
 		return err
-	}
-	if gw := r.URL.Query().Get("gateway_id"); gw != "" {
-		kept := page.Items[:0:0]
-		for _, c := range page.Items {
-			if c.GatewayID == gw {
-				kept = append(kept, c)
-			}
-		}
-		page.Items = kept
 	}
 	writePage(w, r, page)
 	return nil

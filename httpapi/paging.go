@@ -36,8 +36,17 @@ func pageRequest(r *http.Request) (opa.PageRequest, error) {
 
 // writePage writes a page as {"list":[…]} with RFC 8288 Link headers for the next and previous
 // pages. The links are absolute and keep the caller's query (filters, count, descending), changing
-// only offset and prev.
+// only offset and prev. The header is sent only when there is a further page in the direction the
+// request walks (a next page; a previous one for prev=true): the provider's list loops stop only
+// when it is absent (docs/wire.md#paging).
 func writePage[T any](w http.ResponseWriter, r *http.Request, p opa.Page[T]) {
+	further := p.Next
+	if prev, _ := queryBool(r, "prev"); prev {
+		further = p.Prev
+	}
+	if further == "" {
+		p.Next, p.Prev = "", ""
+	}
 	var links []string
 	if p.Next != "" {
 		links = append(links, "<"+pageURL(r, p.Next, false)+`>; rel="next"`)

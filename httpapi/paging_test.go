@@ -62,6 +62,10 @@ func walk(t *testing.T, e *env, role, first, rel string) []string {
 		}
 		ids = append(ids, page...)
 		next := links(r.header.Get("Link"))[rel]
+		if next == "" && r.header.Get("Link") != "" {
+			// The provider's loops follow any Link there is (issue 17 A3).
+			t.Fatalf("the last page %s carries a Link without rel=%q: %q", u, rel, r.header.Get("Link"))
+		}
 		if next != "" {
 			pu, err := url.Parse(next)
 			if err != nil || !pu.IsAbs() {
@@ -219,7 +223,7 @@ func TestPaging(t *testing.T) {
 			if n, _ := strconv.Atoi(size); len(all) > n && nx == "" {
 				t.Fatal("no next link on the first page")
 			}
-			if nx != "" {
+			if nx != "" && len(all) > 2*mustAtoi(t, size) {
 				r2 := e.must(200, l.role, "GET", nx, nil)
 				pv := links(r2.header.Get("Link"))["prev"]
 				if pv == "" || !strings.Contains(pv, "prev=true") {
@@ -242,4 +246,13 @@ func serverJobBody(e *env, name string) map[string]any {
 		"rule_assignments": []map[string]any{{"base_dn": "OU=Servers,DC=corp,DC=example,DC=com",
 			"ldap_query_filter": "(objectClass=computer)", "project_id": e.projectID(), "priority": 1}},
 	}
+}
+
+func mustAtoi(t *testing.T, s string) int {
+	t.Helper()
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
