@@ -683,3 +683,34 @@ func TestClientWireListLoops(t *testing.T) {
 		t.Fatalf("create without gateway_id: %d %s", r.status, r.body)
 	}
 }
+
+// TestClientWireForceSyncUnreachable (issue 17 A10): StartActiveDirectoryAccountForceSync on a
+// connection whose directory has no agent answers 204 (the operation's documented statuses are
+// 204/401/404/409), and GetActiveDirectoryAccountSyncStatus, a bare JSON string, then reads
+// SYNC_FAILED; once the agent is back a force sync completes.
+func TestClientWireForceSyncUnreachable(t *testing.T) {
+	e := newEnv(t)
+	ra := "/resource_assignment/active_directory/" + e.connID()
+	status := func() string {
+		t.Helper()
+		var s string
+		e.must(200, "all", "GET", ra+"/sync_status", nil).json(t, &s)
+		return s
+	}
+	dir := e.srv.Directory("corp.example.com")
+	for _, fail := range []func(bool){dir.SetNoAgent, dir.SetAgentTimeout} {
+		fail(true)
+		r := e.do("all", "PUT", ra+"/force_sync", nil)
+		if r.status != 204 || len(r.body) != 0 {
+			t.Fatalf("force sync, directory unreachable: %d %s", r.status, r.body)
+		}
+		if s := status(); s != "SYNC_FAILED" {
+			t.Fatalf("sync status %q, want SYNC_FAILED", s)
+		}
+		fail(false)
+	}
+	e.must(204, "all", "PUT", ra+"/force_sync", nil)
+	if s := status(); s != "SYNC_COMPLETED" {
+		t.Fatalf("sync status %q after a good run", s)
+	}
+}

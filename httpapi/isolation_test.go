@@ -253,9 +253,15 @@ func TestTeamIsolationOfDirectories(t *testing.T) {
 				"name": "grab", "rule_type": "SHARED", "organizational_units": []string{"OU=ServiceAccounts,DC=corp,DC=example,DC=com"},
 				"resource_group": map[string]string{"id": rg}, "project": map[string]string{"id": project}}).status
 		}, 201},
-		{"force sync", func() any {
-			return status(e.do("A", "PUT", a+"/resource_assignment/active_directory/"+intruder+"/force_sync", nil))
-		}, 503},
+		{"force sync: recorded as failed (no directory answers)", func() any {
+			ra := a + "/resource_assignment/active_directory/" + intruder
+			var s string
+			_ = json.Unmarshal(e.do("A", "GET", ra+"/sync_status", nil).body, &s)
+			before := s
+			st := status(e.do("A", "PUT", ra+"/force_sync", nil))
+			_ = json.Unmarshal(e.do("A", "GET", ra+"/sync_status", nil).body, &s)
+			return []any{before, st, s}
+		}, []any{"NOT_SYNCED", 204, "SYNC_FAILED"}},
 		{"user sync job test run", func() any {
 			var state string
 			userJob, state = testJob("user_sync_task_settings", seedSamples["001 user job request"])

@@ -241,9 +241,14 @@ func testUserSyncJob(w http.ResponseWriter, r *http.Request, e *opa.Engine, p op
 
 // Force sync and sync status (docs/wire.md#accounts).
 
+// forceSync answers 204 also when the directory could not be reached (no agent, or it timed
+// out): the engine has recorded the run as failed (SYNC_FAILED, a result), and the documented
+// statuses of the operation are 204, 401, 404 and 409 only (docs/wire.md#accounts).
 func forceSync(w http.ResponseWriter, r *http.Request, e *opa.Engine, p opa.Principal) error {
 	if err := e.ForceSync(r.Context(), p, connID(r)); err != nil {
-		return err
+		if c := opa.ErrorClass(err); c != opa.ErrUnavailable && c != opa.ErrTimeout {
+			return err
+		}
 	}
 	noContent(w)
 	return nil
