@@ -3,6 +3,8 @@ package httpapi
 import (
 	"net/http"
 
+	"github.com/cockroachdb/errors"
+
 	"github.com/opakit/opa"
 )
 
@@ -12,14 +14,16 @@ import (
 func accountID(r *http.Request) string { return r.PathValue("ad_account_id") }
 
 // discoveredAccounts is GET …/resource_assignment/active_directory/{id}/accounts, paged, with
-// contains_account_name_or_assigned_opa_user. include_user_access_methods is accepted; the fake
-// lists no user access methods on the admin view.
+// contains_account_name_or_assigned_opa_user. With include_user_access_methods=true each account
+// carries user_access_methods (ActiveDirectoryAccountWithUAMs): the caller's own access methods
+// for it, [] when it has none (docs/wire.md#accounts).
 func discoveredAccounts(w http.ResponseWriter, r *http.Request, e *opa.Engine, p opa.Principal) error {
 	pr, err := pageRequest(r)
 	if err != nil {
 		return err
 	}
-	if _, err := queryBool(r, "include_user_access_methods"); err != nil {
+	withUAMs, err := queryBool(r, "include_user_access_methods")
+	if err != nil {
 		return err
 	}
 	page, err := e.DiscoveredADAccounts(r.Context(), p, connID(r), opa.DiscoveredQuery{
@@ -29,8 +33,30 @@ func discoveredAccounts(w http.ResponseWriter, r *http.Request, e *opa.Engine, p
 	if err != nil {
 		return err
 	}
-	writePage(w, r, page)
+	if !withUAMs {
+		writePage(w, r, page)
+		return nil
+	}
+	out := opa.Page[accountWithUAMs]{Next: page.Next, Prev: page.Prev, Items: make([]accountWithUAMs, 0, len(page.Items))}
+	for _, a := range page.Items {
+		uams, err := e.ADAccountUAMs(r.Context(), p, connID(r), a.ID, "")
+		if errors.Is(err, opa.ErrNotFound) {
+			uams, err = []opa.UserAccessMethod{}, nil
+		}
+		if err != nil {
+			return err
+		}
+		out.Items = append(out.Items, accountWithUAMs{ADAccount: a, UserAccessMethods: uams})
+	}
+	writePage(w, r, out)
 	return nil
+}
+
+// accountWithUAMs is an admin account view with the caller's access methods
+// (ActiveDirectoryAccountWithUAMs).
+type accountWithUAMs struct {
+	opa.ADAccount
+	UserAccessMethods []opa.UserAccessMethod `json:"user_access_methods"`
 }
 
 func getAccount(w http.ResponseWriter, r *http.Request, e *opa.Engine, p opa.Principal) error {

@@ -714,3 +714,43 @@ func TestClientWireForceSyncUnreachable(t *testing.T) {
 		t.Fatalf("sync status %q after a good run", s)
 	}
 }
+
+// TestClientWireIncludeUserAccessMethods (issue 17 A10): ListActiveDirectoryAccounts with
+// include_user_access_methods=true decodes into ActiveDirectoryAccountWithUAMs with a
+// user_access_methods list on every account (the caller's own methods; the demo admins have none),
+// and without it the key is absent.
+func TestClientWireIncludeUserAccessMethods(t *testing.T) {
+	e := newEnv(t)
+	ra := "/resource_assignment/active_directory/" + e.connID() + "/accounts"
+	var with struct {
+		List []struct {
+			ID                *string           `json:"id,omitempty"`
+			AccountName       *string           `json:"account_name,omitempty"`
+			UserAccessMethods []json.RawMessage `json:"user_access_methods,omitempty"`
+		} `json:"list"`
+	}
+	r := e.must(200, "all", "GET", ra+"?include_user_access_methods=true", nil)
+	r.json(t, &with)
+	var raw struct {
+		List []map[string]any `json:"list"`
+	}
+	r.json(t, &raw)
+	if len(with.List) == 0 {
+		t.Fatal("no accounts")
+	}
+	for i, a := range raw.List {
+		if _, ok := a["user_access_methods"].([]any); !ok || with.List[i].ID == nil {
+			t.Fatalf("account %v has no user_access_methods list", a)
+		}
+	}
+	var plain struct {
+		List []map[string]any `json:"list"`
+	}
+	e.must(200, "all", "GET", ra, nil).json(t, &plain)
+	for _, a := range plain.List {
+		if _, ok := a["user_access_methods"]; ok {
+			t.Fatalf("user_access_methods without include_user_access_methods: %v", a)
+		}
+	}
+	e.must(400, "all", "GET", ra+"?include_user_access_methods=maybe", nil)
+}
