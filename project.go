@@ -112,6 +112,9 @@ func (e *Engine) teamProject(tx storage.ReadTx, p Principal, resourceGroupID, pr
 	if err := p.sameTeam(pr.TeamID, "project", projectID); err != nil {
 		return nil, err
 	}
+	if !pr.DeletedAt.IsZero() {
+		return nil, notFoundf("project %q does not exist", projectID)
+	}
 	if resourceGroupID != "" && pr.ResourceGroupID != resourceGroupID {
 		return nil, notFoundf("project %q does not exist in resource group %q", projectID, resourceGroupID)
 	}

@@ -174,7 +174,7 @@ func (e *Engine) teamServerJob(tx storage.ReadTx, p Principal, connID, jobID str
 func (e *Engine) checkRuleProjects(tx storage.ReadTx, p Principal, rules []RuleAssignment) error {
 	for _, r := range rules {
 		pr, err := storage.Projects.Get(tx, r.ProjectID)
-		if err != nil || pr.TeamID != p.TeamID {
+		if err != nil || pr.TeamID != p.TeamID || !pr.DeletedAt.IsZero() {
 			return invalidf("project %q of a rule assignment does not exist", r.ProjectID)
 		}
 		if err := p.requireIn(RoleResourceAdmin, pr.ResourceGroupID); err != nil {

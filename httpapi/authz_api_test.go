@@ -14,6 +14,7 @@ func apiMatrixIDs(ids map[string]string, lt *fixture.LoadedTeam) {
 	ids["user_name"] = "resource-bot"
 	ids["user_id"] = lt.UserIDs["jane.doe"]
 	ids["key_id"] = roleKeys["resource"][0]
+	ids["project_name"] = "asa-servers"
 }
 
 // expectAPI is the authorization policy of the team-level API routes (groups.go, users.go,
@@ -28,6 +29,8 @@ func expectAPI(r route, role string) (o outcome, ok bool) {
 	first, _, _ := strings.Cut(rest, "/")
 	switch first {
 	case "groups", "users", "users_by_id", "service_users":
+	case "projects":
+		return expectASAProject(r, role), true
 	default:
 		return 0, false
 	}
@@ -41,5 +44,18 @@ func expectAPI(r route, role string) (o outcome, ok bool) {
 		return allowed, true
 	default:
 		return denied, true
+	}
+}
+
+// expectASAProject: ASA projects and their groups are read by team-wide resource and security
+// admins and changed by resource admins (asaproject.go, projectgroup.go).
+func expectASAProject(r route, role string) outcome {
+	switch {
+	case role == "all" || role == "resource":
+		return allowed
+	case role == "security" && r.method == "GET":
+		return allowed
+	default:
+		return denied
 	}
 }

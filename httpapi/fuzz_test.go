@@ -33,6 +33,7 @@ func newHostile(tb testing.TB) *hostile {
 	h.ids["group_name"] = "engineers"
 	h.ids["user_name"] = "resource-bot"
 	h.ids["group"] = lt.GroupIDs["engineers"]
+	h.ids["project_name"] = "asa-servers"
 	ctx := context.Background()
 	_ = srv.Engine().Store().View(ctx, func(tx storage.ReadTx) error {
 		if as, err := storage.Accounts.All(tx); err == nil && len(as) > 0 {
@@ -204,6 +205,15 @@ var bodyRoutes = []bodyRoute{
 		`{"name":"resource-bot","status":"ACTIVE"}`, `{"status":"DELETED"}`}},
 	{"PolicyCreate", "all", "POST", "/v1/teams/{team}/security_policy", policySeeds},
 	{"PolicyUpdate", "all", "PUT", "/v1/teams/{team}/security_policy/{policy}", policySeeds},
+	{"ASAProjectCreate", "all", "POST", "/v1/teams/{team}/projects", []string{
+		`{"name":"fuzz-proj","next_unix_gid":63020,"next_unix_uid":60120,"create_server_users":true,"forward_traffic":true,"gateway_selector":"env=test","ssh_certificate_type":"CERT_TYPE_ED25519_01"}`,
+		`{"name":"p","user_on_demand_period":-1}`}},
+	{"ASAProjectUpdate", "all", "PUT", "/v1/teams/{team}/projects/{project_name}", []string{
+		`{"next_unix_uid":61200,"rdp_session_recording":true,"gateway_selector":""}`, `{"ssh_certificate_type":"x"}`}},
+	{"ProjectGroupAssign", "all", "POST", "/v1/teams/{team}/projects/{project_name}/groups", []string{
+		`{"id":null,"_":"asa-servers","group":"engineers","create_server_group":false,"server_access":true,"server_admin":true,"servers_selector":""}`}},
+	{"ProjectGroupUpdate", "all", "PUT", "/v1/teams/{team}/projects/{project_name}/groups/{group_name}", []string{
+		`{"id":null,"_":"asa-servers","group":"engineers","create_server_group":true,"server_access":true,"server_admin":false,"servers_selector":"env=prod"}`}},
 	{"GroupModify", "00demo-okta-api-token-change-me", "POST", "/api/v1/directories/{app_instance}/groups/modify", []string{
 		`{"id":"a1","actionType":"ADD_MEMBERS","data":{"groupId":"x","members":["CN=x"]}}`, `{"actionType":"REMOVE_MEMBERS"}`}},
 }
@@ -298,6 +308,10 @@ func FuzzServiceUserUpdate(f *testing.F)  { fuzzRoute(f, "ServiceUserUpdate") }
 func FuzzUserUpdate(f *testing.F)         { fuzzRoute(f, "UserUpdate") }
 func FuzzPolicyCreate(f *testing.F)       { fuzzRoute(f, "PolicyCreate") }
 func FuzzPolicyUpdate(f *testing.F)       { fuzzRoute(f, "PolicyUpdate") }
+func FuzzASAProjectCreate(f *testing.F)   { fuzzRoute(f, "ASAProjectCreate") }
+func FuzzASAProjectUpdate(f *testing.F)   { fuzzRoute(f, "ASAProjectUpdate") }
+func FuzzProjectGroupAssign(f *testing.F) { fuzzRoute(f, "ProjectGroupAssign") }
+func FuzzProjectGroupUpdate(f *testing.F) { fuzzRoute(f, "ProjectGroupUpdate") }
 
 // FuzzPathID puts arbitrary bytes in every id position of a GET and a DELETE route: never a 5xx,
 // never a panic, and a 4xx changes nothing.
@@ -316,6 +330,8 @@ func FuzzPathID(f *testing.F) {
 		"/v1/teams/demo/service_users/%s/keys/%s",
 		"/v1/teams/demo/users/%s",
 		"/v1/teams/demo/security_policy/%s",
+		"/v1/teams/demo/projects/%s",
+		"/v1/teams/demo/projects/%s/groups/%s",
 	}
 	f.Fuzz(func(t *testing.T, id string) {
 		for _, tmpl := range templates {

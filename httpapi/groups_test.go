@@ -84,6 +84,29 @@ func wantNames(names ...string) func(t *testing.T, r response) {
 	}
 }
 
+// wantNameSet is wantNames in any order.
+func wantNameSet(names ...string) func(t *testing.T, r response) {
+	return func(t *testing.T, r response) {
+		var l struct {
+			List []struct {
+				Name string `json:"name"`
+			} `json:"list"`
+		}
+		r.json(t, &l)
+		got := map[string]bool{}
+		for _, it := range l.List {
+			got[it.Name] = true
+		}
+		want := map[string]bool{}
+		for _, n := range names {
+			want[n] = true
+		}
+		if diff := cmp.Diff(want, got); diff != "" || len(l.List) != len(names) {
+			t.Errorf("names (-want +got):\n%s%s", diff, r.body)
+		}
+	}
+}
+
 func TestGroupsRoutes(t *testing.T) {
 	e := newEnv(t)
 	steps := []step{

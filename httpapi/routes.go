@@ -52,6 +52,19 @@ func (h *Handler) routes() {
 	m.Handle("POST "+svc+"/keys", h.v1(createServiceKey))
 	m.Handle("DELETE "+svc+"/keys/{key_id}", h.v1(deleteServiceKey))
 
+	// ASA projects and their groups, addressed by name (docs/wire.md#asa-projects).
+	const asa = team + "/projects/{project_name}"
+	m.Handle("GET "+team+"/projects", h.v1(listASAProjects))
+	m.Handle("POST "+team+"/projects", h.v1(createASAProject))
+	m.Handle("GET "+asa, h.v1(getASAProject))
+	m.Handle("PUT "+asa, h.v1(updateASAProject))
+	m.Handle("DELETE "+asa, h.v1(deleteASAProject))
+	m.Handle("GET "+asa+"/groups", h.v1(listProjectGroups))
+	m.Handle("POST "+asa+"/groups", h.v1(assignProjectGroup))
+	m.Handle("GET "+asa+"/groups/{group_name}", h.v1(getProjectGroup))
+	m.Handle("PUT "+asa+"/groups/{group_name}", h.v1(updateProjectGroup))
+	m.Handle("DELETE "+asa+"/groups/{group_name}", h.v1(removeProjectGroup))
+
 	// OPA Active Directory connections (docs/wire.md#connections).
 	m.Handle("GET "+team+"/connections/active_directory", h.v1(listOPAConnections))
 	m.Handle("GET "+team+"/connections/active_directory/{ad_connection_id}", h.v1(getOPAConnection))

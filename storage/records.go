@@ -127,6 +127,39 @@ type Project struct {
 	UDCheckout      CheckoutSettings `json:"ud_checkout"`
 	UDPassword      PasswordPolicy   `json:"ud_password"`
 	CreatedAt       time.Time        `json:"created_at"`
+	// DeletedAt is when the project was deleted (a soft delete); zero for a live project.
+	DeletedAt time.Time `json:"deleted_at,omitzero"`
+	// ASAName is set, to Name, exactly for a team-level ASA project (no ResourceGroupID), which
+	// is addressed by name.
+	ASAName string `json:"asa_name,omitempty"`
+	// The server-access settings of both kinds of project.
+	GatewaySelector         string `json:"gateway_selector,omitempty"`
+	SSHCertificateType      string `json:"ssh_certificate_type,omitempty"`
+	ServerAccountManagement bool   `json:"server_account_management,omitempty"`
+	// The settings of an ASA project only.
+	NextUnixUID            int  `json:"next_unix_uid,omitempty"`
+	NextUnixGID            int  `json:"next_unix_gid,omitempty"`
+	CreateServerUsers      bool `json:"create_server_users,omitempty"`
+	ForwardTraffic         bool `json:"forward_traffic,omitempty"`
+	RDPSessionRecording    bool `json:"rdp_session_recording,omitempty"`
+	SSHSessionRecording    bool `json:"ssh_session_recording,omitempty"`
+	RequirePreauthForCreds bool `json:"require_preauth_for_creds,omitempty"`
+	UserOnDemandPeriod     int  `json:"user_on_demand_period,omitempty"`
+}
+
+// ProjectGroup assigns a group to an ASA project. RemovedAt is set once the assignment is removed
+// (a soft delete); assigning the group again revives the record.
+type ProjectGroup struct {
+	ID                string    `json:"id"`
+	TeamID            string    `json:"team_id"`
+	ProjectID         string    `json:"project_id"`
+	GroupID           string    `json:"group_id"`
+	CreateServerGroup bool      `json:"create_server_group,omitempty"`
+	ServerAccess      bool      `json:"server_access,omitempty"`
+	ServerAdmin       bool      `json:"server_admin,omitempty"`
+	ServersSelector   string    `json:"servers_selector,omitempty"`
+	CreatedAt         time.Time `json:"created_at"`
+	RemovedAt         time.Time `json:"removed_at,omitzero"`
 }
 
 // PartialCriterion is one partial-matching entry: Operator "STARTS WITH" or "ENDS WITH".

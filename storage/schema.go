@@ -390,7 +390,8 @@ const (
 var Projects = define[Project]("projects",
 	idx(ProjectsByTeam, "TeamID"),
 	idx(ProjectsByResourceGroup, "ResourceGroupID"),
-	unique(ProjectsByName, true, "ResourceGroupID", "Name"))
+	unique(ProjectsByName, true, "ResourceGroupID", "Name"),
+	unique(ProjectsByASAName, true, "TeamID", "ASAName"))
 
 // Indexes of Projects.
 const (
@@ -401,6 +402,22 @@ const (
 	// ProjectsByName finds a project by resource group and name, case-insensitively; unique
 	// (CreateProject's conflict).
 	ProjectsByName IndexName[Project] = "name"
+	// ProjectsByASAName finds a team's ASA project by name, case-insensitively (Engine.ASAProject);
+	// unique (CreateASAProject's conflict). Resource-group projects have no ASAName.
+	ProjectsByASAName IndexName[Project] = "asa_name"
+)
+
+// ProjectGroups holds the assignments of groups to ASA projects.
+var ProjectGroups = define[ProjectGroup]("project_groups",
+	idx(ProjectGroupsByProject, "ProjectID"),
+	unique(ProjectGroupsByProjectGroup, false, "ProjectID", "GroupID"))
+
+// Indexes of ProjectGroups.
+const (
+	// ProjectGroupsByProject lists a project's group assignments (Engine.ProjectGroups).
+	ProjectGroupsByProject IndexName[ProjectGroup] = "project"
+	// ProjectGroupsByProjectGroup finds the assignment of one group to one project; unique.
+	ProjectGroupsByProjectGroup IndexName[ProjectGroup] = "project_group"
 )
 
 // Connections holds every team's AD connections.
