@@ -203,6 +203,12 @@ var bodyRoutes = []bodyRoute{
 		`{"name":"resource-bot","status":"ACTIVE"}`, `{"id":null,"name":"resource-bot","team_name":null,"status":"DISABLED","user_type":null}`}},
 	{"UserUpdate", "all", "PUT", "/v1/teams/{team}/users/{user_name}", []string{
 		`{"name":"resource-bot","status":"ACTIVE"}`, `{"status":"DELETED"}`}},
+	{"ServerCheckoutSettings", "all", "PUT", "/v1/teams/{team}/resource_groups/{rg}/projects/{project}/server_checkout_settings", []string{
+		`{"checkout_required":true,"checkout_duration_in_seconds":3600,"include_list":["vaulted_account_1"],"exclude_list":[]}`,
+		`{"checkout_required":false,"checkout_duration_in_seconds":900,"include_list":["a"],"exclude_list":["b"]}`}},
+	{"ServerPasswordSettings", "all", "PUT", "/v1/teams/{team}/resource_groups/{rg}/projects/{project}/server_password_settings", []string{
+		`{"enable_periodic_rotation":true,"periodic_rotation_duration_in_seconds":3600,"min_length_in_bytes":12,"max_length_in_bytes":16,"character_options":{"upper_case":true,"lower_case":true,"digits":true,"punctuation":true},"managed_privileged_accounts_config":["root","pamadmin"]}`,
+		`{"enable_periodic_rotation":false,"min_length_in_bytes":8,"max_length_in_bytes":64,"managed_privileged_accounts_config":[],"character_options":{"upper_case":true}}`}},
 	{"PolicyCreate", "all", "POST", "/v1/teams/{team}/security_policy", policySeeds},
 	{"PolicyUpdate", "all", "PUT", "/v1/teams/{team}/security_policy/{policy}", policySeeds},
 	{"ASAProjectCreate", "all", "POST", "/v1/teams/{team}/projects", []string{

@@ -130,6 +130,10 @@ func (h *Handler) routes() {
 	m.Handle("PUT "+prj+"/okta_universal_directory_checkout_settings", h.v1(putCheckoutSettings(opa.SettingsUD)))
 	m.Handle("GET "+prj+"/okta_universal_directory_password_settings", h.v1(getPasswordSettings(opa.SettingsUD)))
 	m.Handle("PUT "+prj+"/okta_universal_directory_password_settings", h.v1(putPasswordSettings(opa.SettingsUD)))
+	m.Handle("GET "+prj+"/server_checkout_settings", h.v1(getServerCheckoutSettings))
+	m.Handle("PUT "+prj+"/server_checkout_settings", h.v1(putServerCheckoutSettings))
+	m.Handle("GET "+prj+"/server_password_settings", h.v1(getServerPasswordSettings))
+	m.Handle("PUT "+prj+"/server_password_settings", h.v1(putServerPasswordSettings))
 
 	// Okta Universal Directory accounts (docs/wire.md#ud-accounts).
 	const ud = team + "/okta_universal_directory_accounts"

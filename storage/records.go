@@ -114,6 +114,8 @@ type PasswordPolicy struct {
 	MinLength                       int          `json:"min_length_in_bytes"`
 	MaxLength                       int          `json:"max_length_in_bytes"`
 	ModifiedAt                      time.Time    `json:"modified_at,omitempty"`
+	// ManagedAccounts are the server account names a server password policy manages.
+	ManagedAccounts []string `json:"managed_accounts,omitempty"`
 }
 
 // Project belongs to a resource group and holds the checkout and password settings of its accounts.
@@ -126,7 +128,11 @@ type Project struct {
 	ADPassword      PasswordPolicy   `json:"ad_password"`
 	UDCheckout      CheckoutSettings `json:"ud_checkout"`
 	UDPassword      PasswordPolicy   `json:"ud_password"`
-	CreatedAt       time.Time        `json:"created_at"`
+	// The server settings: lists of server account names (AccountRef.AccountName); zero until
+	// first set (the defaults apply).
+	ServerCheckout CheckoutSettings `json:"server_checkout,omitzero"`
+	ServerPassword PasswordPolicy   `json:"server_password,omitzero"`
+	CreatedAt      time.Time        `json:"created_at"`
 	// DeletedAt is when the project was deleted (a soft delete); zero for a live project.
 	DeletedAt time.Time `json:"deleted_at,omitzero"`
 	// ASAName is set, to Name, exactly for a team-level ASA project (no ResourceGroupID), which
