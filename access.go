@@ -187,33 +187,48 @@ type DomainFilter struct {
 	Contains string
 }
 
-// ADDomains returns the AD connections in which p can access at least one account through a
-// security policy. Any authenticated user.
-func (e *Engine) ADDomains(ctx context.Context, p Principal, f DomainFilter) ([]ActiveDirectoryDomain, error) {
-	out := []ActiveDirectoryDomain{}
+// ADDomains returns a page of the AD connections in which p can access at least one account
+// through a security policy, by id. Any authenticated user. ErrInvalid for bad paging.
+//
+// Cost: a seek of the team's connections and one page; for each connection the scan reaches,
+// its accounts are read in id order until the first one p's policies grant anything on (all of
+// them for a connection p can access nothing in).
+func (e *Engine) ADDomains(ctx context.Context, p Principal, f DomainFilter, page PageRequest) (Page[ActiveDirectoryDomain], error) {
+	if err := page.validate(); err != nil {
+		return Page[ActiveDirectoryDomain]{}, err
+	}
+	var out Page[ActiveDirectoryDomain]
 	err := e.withPolicies(ctx, p, func(tx storage.ReadTx, set *policySet) error {
-		conns, err := storage.Connections.List(tx, storage.ConnectionsByTeam, p.TeamID)
-		if err != nil {
-			return err
-		}
-		for _, c := range conns {
+		var failed error
+		keep := func(c *storage.Connection) bool {
 			if f.Domain != "" && !strings.EqualFold(f.Domain, c.Domain) {
-				continue
+				return false
 			}
 			if f.Contains != "" && !strings.Contains(strings.ToLower(c.Domain), strings.ToLower(f.Contains)) {
-				continue
+				return false
 			}
-			accts, err := storage.Accounts.List(tx, storage.AccountsByConnection, c.ID)
+			ok, err := accessibleIn(tx, set, c.ID)
 			if err != nil {
-				return err
+				failed = err
 			}
-			if slices.ContainsFunc(accts, func(a *storage.Account) bool { return len(set.forAccount(a)) > 0 }) {
-				out = append(out, domainOf(c))
-			}
+			return ok
 		}
-		return nil
+		var err error
+		out, err = rangePage(tx, teamConnections(p.TeamID, keep), page, connectionID, domainOf)
+		if err == nil {
+			err = failed
+		}
+		return err
 	})
 	return out, err
+}
+
+// accessibleIn reports whether set grants anything on an account of the connection: a scan of
+// its accounts in id order up to the first such account.
+func accessibleIn(tx storage.ReadTx, set *policySet, connID string) (bool, error) {
+	as, err := storage.Accounts.BorrowRange(tx, storage.AccountsByConnection, storage.Range{Args: []string{connID}, Limit: 1},
+		func(a *storage.Account) bool { return len(set.forAccount(a)) > 0 })
+	return len(as) > 0, err
 }
 
 func domainOf(c *storage.Connection) ActiveDirectoryDomain {
@@ -223,16 +238,23 @@ func domainOf(c *storage.Connection) ActiveDirectoryDomain {
 // ADDomain returns one AD connection p can access. ErrNotFound if it does not exist or p can
 // access none of its accounts.
 func (e *Engine) ADDomain(ctx context.Context, p Principal, connectionID string) (ActiveDirectoryDomain, error) {
-	ds, err := e.ADDomains(ctx, p, DomainFilter{})
-	if err != nil {
-		return ActiveDirectoryDomain{}, err
-	}
-	for _, d := range ds {
-		if d.ID == connectionID {
-			return d, nil
+	var out ActiveDirectoryDomain
+	err := e.withPolicies(ctx, p, func(tx storage.ReadTx, set *policySet) error {
+		c, err := storage.Connections.Get(tx, connectionID)
+		if err != nil || c.TeamID != p.TeamID {
+			return notFoundf("AD connection %q does not exist", connectionID)
 		}
-	}
-	return ActiveDirectoryDomain{}, notFoundf("AD connection %q does not exist", connectionID)
+		ok, err := accessibleIn(tx, set, c.ID)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return notFoundf("AD connection %q does not exist", connectionID)
+		}
+		out = domainOf(c)
+		return nil
+	})
+	return out, err
 }
 
 // accessView is what the end-user views need of one account.
@@ -341,33 +363,50 @@ func endUserADAccount(a *storage.Account, userID string, now time.Time) EndUserA
 	}
 }
 
-// ADAccountsEndUser returns the managed accounts of a connection that p's policies grant access
-// to, with their availability for p. accountName, when set, keeps accounts whose name contains it
-// (case-insensitive). ErrNotFound when the connection is not one of p's domains.
-func (e *Engine) ADAccountsEndUser(ctx context.Context, p Principal, connectionID, accountName string) ([]ADAccountEndUserItem, error) {
-	out := []ADAccountEndUserItem{}
+// ADAccountsEndUser returns a page of the managed accounts of a connection that p's policies
+// grant access to, by id, with their availability for p. accountName, when set, keeps accounts
+// whose name contains it (case-insensitive). ErrNotFound when the connection is not one of p's
+// domains, ErrInvalid for bad paging.
+//
+// Cost: a seek of the connection's accounts and one page, O(page + log N); the policies' grant and
+// accountName are tested from the cursor until the page is full. An empty page without
+// accountName also looks for the connection's first accessible account (to tell a domain of p's
+// from another), reading the accounts p can access nothing of before it.
+func (e *Engine) ADAccountsEndUser(ctx context.Context, p Principal, connectionID, accountName string, page PageRequest) (Page[ADAccountEndUserItem], error) {
+	if err := page.validate(); err != nil {
+		return Page[ADAccountEndUserItem]{}, err
+	}
+	name := strings.ToLower(accountName)
+	var out Page[ADAccountEndUserItem]
 	err := e.withPolicies(ctx, p, func(tx storage.ReadTx, set *policySet) error {
 		c, err := storage.Connections.Get(tx, connectionID)
 		if err != nil || c.TeamID != p.TeamID {
 			return notFoundf("AD connection %q does not exist", connectionID)
 		}
-		accts, err := storage.Accounts.List(tx, storage.AccountsByConnection, connectionID)
+		viewable := func(a *storage.Account) bool {
+			_, err := e.viewOf(tx, set, resource{ad: a})
+			return err == nil
+		}
+		src := pageSource[storage.Account]{table: storage.Accounts, index: storage.AccountsByConnection, args: []string{connectionID},
+			in: func(a *storage.Account) bool { return a.ConnectionID == connectionID },
+			keep: func(a *storage.Account) bool {
+				return viewable(a) && (name == "" || strings.Contains(strings.ToLower(resource{ad: a}.name()+" "+a.SAMAccountName), name))
+			}}
+		out, err = rangePage(tx, src, page, accountID, func(a *storage.Account) ADAccountEndUserItem {
+			v, _ := e.viewOf(tx, set, resource{ad: a}) // keep accepted it
+			return ADAccountEndUserItem{Account: endUserADAccount(a, p.UserID, v.now), CheckoutDetails: v.checkoutDetails(p.UserID)}
+		})
 		if err != nil {
 			return err
 		}
-		for _, a := range accts {
-			v, err := e.viewOf(tx, set, resource{ad: a})
+		if len(out.Items) == 0 && name == "" {
+			first, err := storage.Accounts.BorrowRange(tx, storage.AccountsByConnection, storage.Range{Args: []string{connectionID}, Limit: 1}, viewable)
 			if err != nil {
-				continue
+				return err
 			}
-			item := ADAccountEndUserItem{Account: endUserADAccount(a, p.UserID, v.now), CheckoutDetails: v.checkoutDetails(p.UserID)}
-			if accountName != "" && !strings.Contains(strings.ToLower(item.Account.Username+" "+a.SAMAccountName), strings.ToLower(accountName)) {
-				continue
+			if len(first) == 0 {
+				return notFoundf("AD connection %q does not exist", connectionID)
 			}
-			out = append(out, item)
-		}
-		if len(out) == 0 && accountName == "" {
-			return notFoundf("AD connection %q does not exist", connectionID)
 		}
 		return nil
 	})

@@ -196,7 +196,8 @@ func TestEndUserSeesOnlyWhatPoliciesGrant(t *testing.T) {
 	_ = f.account("adm-bob", opa.AccountTypeIndividual, f.bob.UserID)
 
 	// Nothing granted: no domains, accounts are not found (never forbidden).
-	ds, err := f.e.ADDomains(f.ctx, f.alice, opa.DomainFilter{})
+	dsPage, err := f.e.ADDomains(f.ctx, f.alice, opa.DomainFilter{}, opa.PageRequest{})
+	ds := dsPage.Items
 	must(t, err)
 	if len(ds) != 0 {
 		t.Fatalf("domains without a policy: %v", ds)
@@ -210,12 +211,14 @@ func TestEndUserSeesOnlyWhatPoliciesGrant(t *testing.T) {
 	f.policy(opa.PolicyRule{Name: "own", Privileges: []string{opa.PrivilegeRevealPassword, opa.PrivilegeRotatePassword},
 		Resources: opa.PolicyResources{ADOwnIndividual: true}}, f.alice)
 
-	ds, err = f.e.ADDomains(f.ctx, f.alice, opa.DomainFilter{})
+	dsPage, err = f.e.ADDomains(f.ctx, f.alice, opa.DomainFilter{}, opa.PageRequest{})
+	ds = dsPage.Items
 	must(t, err)
 	if len(ds) != 1 || ds[0].ID != f.conn.ID || ds[0].Domain != accessDomain {
 		t.Fatalf("domains: %+v", ds)
 	}
-	items, err := f.e.ADAccountsEndUser(f.ctx, f.alice, f.conn.ID, "")
+	itemsPage, err := f.e.ADAccountsEndUser(f.ctx, f.alice, f.conn.ID, "", opa.PageRequest{})
+	items := itemsPage.Items
 	must(t, err)
 	got := map[string]string{}
 	for _, it := range items {
@@ -233,7 +236,7 @@ func TestEndUserSeesOnlyWhatPoliciesGrant(t *testing.T) {
 		t.Fatalf("rotate UAMs: %+v", ms)
 	}
 	// Bob sees nothing; his individual account is not Alice's.
-	if _, err := f.e.ADAccountsEndUser(f.ctx, f.bob, f.conn.ID, ""); !errors.Is(err, opa.ErrNotFound) {
+	if _, err := f.e.ADAccountsEndUser(f.ctx, f.bob, f.conn.ID, "", opa.PageRequest{}); !errors.Is(err, opa.ErrNotFound) {
 		t.Fatalf("bob: got %v", err)
 	}
 

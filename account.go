@@ -116,6 +116,10 @@ func containsFold(s, sub string) bool { return strings.Contains(strings.ToLower(
 // (accounts gone from the directory are left out), paged by id. Needs resource_admin or
 // security_admin. Errors: ErrNotFound for an unknown connection, ErrInvalid for bad paging,
 // ErrForbidden. Safe for concurrent use.
+//
+// Cost: a seek of the connection's accounts in id order and one page, O(page + log N); the
+// filters (managed only, the name filter, which may look up the matched user) are tested on the
+// accounts the scan reaches from the cursor, until the page is full.
 func (e *Engine) DiscoveredADAccounts(ctx context.Context, p Principal, connID string, q DiscoveredQuery) (Page[ADAccount], error) {
 	if err := p.requireConnRead(); err != nil {
 		return Page[ADAccount]{}, err
@@ -124,35 +128,33 @@ func (e *Engine) DiscoveredADAccounts(ctx context.Context, p Principal, connID s
 		return Page[ADAccount]{}, err
 	}
 	sub := strings.ToLower(q.ContainsAccountNameOrAssignedOPAUser)
-	var out []ADAccount
+	var out Page[ADAccount]
 	err := e.store.View(ctx, func(tx storage.ReadTx) error {
 		if _, err := e.teamConnection(tx, p, connID); err != nil {
 			return err
 		}
-		as, err := storage.Accounts.List(tx, storage.AccountsByConnection, connID)
-		if err != nil {
-			return err
-		}
 		n := newNamer(tx)
-		for _, a := range as {
-			if a.Missing || (q.ManagedOnly && a.AccountType == "") {
-				continue
-			}
-			if sub != "" && !containsFold(a.UPN, sub) && !containsFold(a.SAMAccountName, sub) {
-				u := n.get(NamedUser, a.MatchedUserID)
-				if u == nil || !containsFold(u.Name, sub) {
-					continue
+		src := pageSource[storage.Account]{table: storage.Accounts, index: storage.AccountsByConnection, args: []string{connID},
+			in: func(a *storage.Account) bool { return a.ConnectionID == connID }, borrow: true,
+			keep: func(a *storage.Account) bool {
+				if a.Missing || (q.ManagedOnly && a.AccountType == "") {
+					return false
 				}
-			}
-			out = append(out, n.account(a))
-		}
-		return nil
+				if sub != "" && !containsFold(a.UPN, sub) && !containsFold(a.SAMAccountName, sub) {
+					u := n.get(NamedUser, a.MatchedUserID)
+					return u != nil && containsFold(u.Name, sub)
+				}
+				return true
+			}}
+		var err error
+		out, err = rangePage(tx, src, q.Page, accountID, n.account)
+		return err
 	})
-	if err != nil {
-		return Page[ADAccount]{}, err
-	}
-	return paginate(out, func(a ADAccount) string { return a.ID }, q.Page)
+	return out, err
 }
+
+// accountID is an account record's id, its lists' cursor.
+func accountID(a *storage.Account) string { return a.ID }
 
 // GetADAccount returns an account of a connection with its rotation and checkout details. Needs
 // resource_admin or security_admin, team-wide or delegated for the account's resource group.
@@ -199,62 +201,59 @@ func (q AccountsQuery) keep(a *storage.Account) bool {
 	return q.Contains == "" || containsFold(a.UPN, q.Contains) || containsFold(a.SAMAccountName, q.Contains)
 }
 
-// list returns the views of the team's accounts under index = key that q keeps.
-func (q AccountsQuery) list(tx storage.ReadTx, teamID string, index storage.IndexName[storage.Account], key string) ([]ADAccount, error) {
-	as, err := storage.Accounts.List(tx, index, key)
-	if err != nil {
-		return nil, err
-	}
-	var out []ADAccount
-	n := newNamer(tx)
-	for _, a := range as {
-		if a.TeamID == teamID && q.keep(a) {
-			out = append(out, n.account(a))
-		}
-	}
-	return out, nil
+// page returns the page of the team's accounts under index = key (in tells a record under it)
+// that q keeps (see rangePage for the cost: a seek and one page, q's filters tested from the
+// cursor until the page is full).
+func (q AccountsQuery) page(tx storage.ReadTx, teamID string, index storage.IndexName[storage.Account], key string, in func(*storage.Account) bool, req PageRequest) (Page[ADAccount], error) {
+	src := pageSource[storage.Account]{table: storage.Accounts, index: index, args: []string{key}, in: in, borrow: true,
+		keep: func(a *storage.Account) bool { return a.TeamID == teamID && q.keep(a) }}
+	return rangePage(tx, src, req, accountID, newNamer(tx).account)
 }
 
-func sortAccounts(as []ADAccount) []ADAccount {
-	if as == nil {
-		return []ADAccount{}
-	}
-	slices.SortFunc(as, func(a, b ADAccount) int { return strings.Compare(a.ID, b.ID) })
-	return as
-}
-
-// AllADAccounts lists the AD accounts of every connection of the team (those gone from the
-// directory left out), by id. Needs security_admin. Errors: ErrInvalid for a bad account type,
-// ErrForbidden. Safe for concurrent use.
-func (e *Engine) AllADAccounts(ctx context.Context, p Principal, q AccountsQuery) ([]ADAccount, error) {
+// AllADAccounts returns a page of the AD accounts of every connection of the team (those gone
+// from the directory left out), by id. Needs security_admin. Errors: ErrInvalid for a bad account
+// type or bad paging, ErrForbidden. Safe for concurrent use.
+//
+// Cost: a seek of the team's accounts (or, filtered on one connection, that connection's) and one
+// page, O(page + log N); the other filters are tested from the cursor until the page is full.
+func (e *Engine) AllADAccounts(ctx context.Context, p Principal, q AccountsQuery, page PageRequest) (Page[ADAccount], error) {
 	if err := p.require(RoleSecurityAdmin); err != nil {
-		return nil, err
+		return Page[ADAccount]{}, err
 	}
 	q, err := q.validate()
 	if err != nil {
-		return nil, err
+		return Page[ADAccount]{}, err
 	}
-	var out []ADAccount
+	var out Page[ADAccount]
 	err = e.store.View(ctx, func(tx storage.ReadTx) error {
+		index, key, in := storage.AccountsByTeam, p.TeamID, func(a *storage.Account) bool { return a.TeamID == p.TeamID }
+		if len(q.ADConnectionIDs) == 1 { // that connection's accounts are an index of their own
+			conn := q.ADConnectionIDs[0]
+			index, key, in = storage.AccountsByConnection, conn, func(a *storage.Account) bool { return a.ConnectionID == conn }
+		}
 		var err error
-		out, err = q.list(tx, p.TeamID, storage.AccountsByTeam, p.TeamID)
+		out, err = q.page(tx, p.TeamID, index, key, in, page)
 		return err
 	})
-	return sortAccounts(out), err
+	return out, err
 }
 
-// ResourceGroupADAccounts lists the AD accounts managed into a resource group, by id. Needs
-// security_admin, or delegated_security_admin of the resource group. Errors: ErrNotFound for an
-// unknown resource group, ErrInvalid for a bad account type, ErrForbidden. Safe for concurrent use.
-func (e *Engine) ResourceGroupADAccounts(ctx context.Context, p Principal, resourceGroupID string, q AccountsQuery) ([]ADAccount, error) {
+// ResourceGroupADAccounts returns a page of the AD accounts managed into a resource group, by id.
+// Needs security_admin, or delegated_security_admin of the resource group. Errors: ErrNotFound for
+// an unknown resource group, ErrInvalid for a bad account type or bad paging, ErrForbidden. Safe
+// for concurrent use.
+//
+// Cost: a seek of the resource group's accounts and one page, O(page + log N); the filters are
+// tested from the cursor until the page is full.
+func (e *Engine) ResourceGroupADAccounts(ctx context.Context, p Principal, resourceGroupID string, q AccountsQuery, page PageRequest) (Page[ADAccount], error) {
 	if err := p.check(); err != nil {
-		return nil, err
+		return Page[ADAccount]{}, err
 	}
 	q, err := q.validate()
 	if err != nil {
-		return nil, err
+		return Page[ADAccount]{}, err
 	}
-	var out []ADAccount
+	var out Page[ADAccount]
 	err = e.store.View(ctx, func(tx storage.ReadTx) error {
 		if _, err := e.teamResourceGroup(tx, p, resourceGroupID); err != nil {
 			return err
@@ -263,42 +262,46 @@ func (e *Engine) ResourceGroupADAccounts(ctx context.Context, p Principal, resou
 			return err
 		}
 		var err error
-		out, err = q.list(tx, p.TeamID, storage.AccountsByResourceGroup, resourceGroupID)
+		out, err = q.page(tx, p.TeamID, storage.AccountsByResourceGroup, resourceGroupID,
+			func(a *storage.Account) bool { return a.ResourceGroupID == resourceGroupID }, page)
 		return err
 	})
-	return sortAccounts(out), err
+	return out, err
 }
 
-// ProjectADAccounts lists the AD accounts managed into a project of a resource group, by id, with
-// the project settings that apply to each. contains keeps accounts whose UPN contains it
-// (case-insensitive). Needs resource_admin or security_admin, team-wide or delegated for the
-// resource group. Errors: ErrNotFound for an unknown resource group or project, ErrForbidden. Safe
-// for concurrent use.
-func (e *Engine) ProjectADAccounts(ctx context.Context, p Principal, resourceGroupID, projectID, contains string) ([]ADAccountWithSettings, error) {
+// ProjectADAccounts returns a page of the AD accounts managed into a project of a resource group,
+// by id, with the project settings that apply to each. contains keeps accounts whose UPN contains
+// it (case-insensitive). Needs resource_admin or security_admin, team-wide or delegated for the
+// resource group. Errors: ErrNotFound for an unknown resource group or project, ErrInvalid for bad
+// paging, ErrForbidden. Safe for concurrent use.
+//
+// Cost: a seek of the project's accounts and one page, O(page + log N); contains is tested from
+// the cursor until the page is full.
+func (e *Engine) ProjectADAccounts(ctx context.Context, p Principal, resourceGroupID, projectID, contains string, page PageRequest) (Page[ADAccountWithSettings], error) {
 	if err := p.requireRGAdmin(resourceGroupID); err != nil {
-		return nil, err
+		return Page[ADAccountWithSettings]{}, err
+	}
+	if err := page.validate(); err != nil {
+		return Page[ADAccountWithSettings]{}, err
 	}
 	sub := strings.ToLower(contains)
-	out := []ADAccountWithSettings{}
+	var out Page[ADAccountWithSettings]
 	err := e.store.View(ctx, func(tx storage.ReadTx) error {
 		pr, err := e.teamProject(tx, p, resourceGroupID, projectID)
 		if err != nil {
 			return err
 		}
-		as, err := storage.Accounts.List(tx, storage.AccountsByProject, projectID)
-		if err != nil {
-			return err
-		}
 		n := newNamer(tx)
-		for _, a := range as {
-			if a.Missing || (sub != "" && !containsFold(a.UPN, sub)) {
-				continue
-			}
-			out = append(out, ADAccountWithSettings{ADAccount: n.account(a), AccountSettingsEnabled: resourceSettingsEnabled(resource{ad: a}, pr)})
-		}
-		return nil
+		src := pageSource[storage.Account]{table: storage.Accounts, index: storage.AccountsByProject, args: []string{projectID}, borrow: true,
+			in: func(a *storage.Account) bool { return a.ProjectID == projectID },
+			keep: func(a *storage.Account) bool {
+				return a.TeamID == p.TeamID && !a.Missing && (sub == "" || containsFold(a.UPN, sub))
+			}}
+		out, err = rangePage(tx, src, page, accountID, func(a *storage.Account) ADAccountWithSettings {
+			return ADAccountWithSettings{ADAccount: n.account(a), AccountSettingsEnabled: resourceSettingsEnabled(resource{ad: a}, pr)}
+		})
+		return err
 	})
-	slices.SortFunc(out, func(a, b ADAccountWithSettings) int { return strings.Compare(a.ID, b.ID) })
 	return out, err
 }
 

@@ -115,7 +115,8 @@ func TestAccountViews(t *testing.T) {
 	// Team-wide and resource-group lists.
 	all := func(p opa.Principal, q opa.AccountsQuery) []string {
 		t.Helper()
-		as, err := r.e.AllADAccounts(ctx, p, q)
+		asPage, err := r.e.AllADAccounts(ctx, p, q, opa.PageRequest{})
+		as := asPage.Items
 		must(t, err)
 		out := []string{}
 		for _, a := range as {
@@ -135,9 +136,10 @@ func TestAccountViews(t *testing.T) {
 	if got := all(r.sa, opa.AccountsQuery{ADConnectionIDs: []string{"other"}}); len(got) != 0 {
 		t.Errorf("other connection: %v", got)
 	}
-	_, err = r.e.AllADAccounts(ctx, r.sa, opa.AccountsQuery{AccountType: "BOTH"})
+	_, err = r.e.AllADAccounts(ctx, r.sa, opa.AccountsQuery{AccountType: "BOTH"}, opa.PageRequest{})
 	wantErr(t, "bad type", err, opa.ErrInvalid)
-	rg1, err := r.e.ResourceGroupADAccounts(ctx, r.dsa1, r.rg1.ID, opa.AccountsQuery{})
+	rg1Page, err := r.e.ResourceGroupADAccounts(ctx, r.dsa1, r.rg1.ID, opa.AccountsQuery{}, opa.PageRequest{})
+	rg1 := rg1Page.Items
 	must(t, err)
 	if len(rg1) != 1 || rg1[0].ID != admin {
 		t.Fatalf("rg1 accounts %+v", rg1)
@@ -154,12 +156,13 @@ func TestAccountViews(t *testing.T) {
 		pr.ADPassword.ExcludeList = []storage.AccountRef{{AccountName: "JANE.DOE"}}
 		return storage.Projects.Update(tx, pr)
 	}))
-	pl, err := r.e.ProjectADAccounts(ctx, r.dra1, r.rg1.ID, r.p1a.ID, "adm.")
+	plPage, err := r.e.ProjectADAccounts(ctx, r.dra1, r.rg1.ID, r.p1a.ID, "adm.", opa.PageRequest{})
+	pl := plPage.Items
 	must(t, err)
 	if len(pl) != 1 || !cmp.Equal(pl[0].AccountSettingsEnabled, []string{"CHECKOUT"}) {
 		t.Fatalf("project accounts %+v", pl)
 	}
-	if pl, _ := r.e.ProjectADAccounts(ctx, r.dra1, r.rg1.ID, r.p1a.ID, "nobody"); len(pl) != 0 {
+	if pl, _ := r.e.ProjectADAccounts(ctx, r.dra1, r.rg1.ID, r.p1a.ID, "nobody", opa.PageRequest{}); len(pl.Items) != 0 {
 		t.Fatalf("filtered project accounts %+v", pl)
 	}
 	pd, err := r.e.ProjectADAccount(ctx, r.dsa1, r.rg1.ID, r.p1a.ID, admin)
@@ -169,7 +172,7 @@ func TestAccountViews(t *testing.T) {
 	}
 	_, err = r.e.ProjectADAccount(ctx, r.dsa1, r.rg1.ID, r.p1a.ID, svc)
 	wantErr(t, "account of another project", err, opa.ErrNotFound)
-	_, err = r.e.ProjectADAccounts(ctx, r.dsa1, r.rg1.ID, r.p2.ID, "")
+	_, err = r.e.ProjectADAccounts(ctx, r.dsa1, r.rg1.ID, r.p2.ID, "", opa.PageRequest{})
 	wantErr(t, "project of another rg", err, opa.ErrNotFound)
 
 	// Roles.
@@ -183,13 +186,13 @@ func TestAccountViews(t *testing.T) {
 	forbidden("delegated discovered", err)
 	_, err = r.e.DiscoveredADAccounts(ctx, r.other, r.conn.ID, opa.DiscoveredQuery{})
 	wantErr(t, "other team discovered", err, opa.ErrNotFound)
-	_, err = r.e.AllADAccounts(ctx, r.ra, opa.AccountsQuery{})
+	_, err = r.e.AllADAccounts(ctx, r.ra, opa.AccountsQuery{}, opa.PageRequest{})
 	forbidden("resource admin team-wide", err)
-	_, err = r.e.AllADAccounts(ctx, r.dsa1, opa.AccountsQuery{})
+	_, err = r.e.AllADAccounts(ctx, r.dsa1, opa.AccountsQuery{}, opa.PageRequest{})
 	forbidden("delegated team-wide", err)
-	_, err = r.e.ResourceGroupADAccounts(ctx, r.dsa1, r.rg2.ID, opa.AccountsQuery{})
+	_, err = r.e.ResourceGroupADAccounts(ctx, r.dsa1, r.rg2.ID, opa.AccountsQuery{}, opa.PageRequest{})
 	forbidden("delegated other rg", err)
-	_, err = r.e.ResourceGroupADAccounts(ctx, r.sa, "nope", opa.AccountsQuery{})
+	_, err = r.e.ResourceGroupADAccounts(ctx, r.sa, "nope", opa.AccountsQuery{}, opa.PageRequest{})
 	wantErr(t, "unknown rg", err, opa.ErrNotFound)
 	_, err = r.e.GetADAccount(ctx, r.eu, r.conn.ID, admin)
 	forbidden("end user get", err)
@@ -200,7 +203,7 @@ func TestAccountViews(t *testing.T) {
 	}
 	_, err = r.e.GetADAccount(ctx, r.ra, r.conn.ID, "nope")
 	wantErr(t, "unknown account", err, opa.ErrNotFound)
-	_, err = r.e.ProjectADAccounts(ctx, r.dra2, r.rg1.ID, r.p1a.ID, "")
+	_, err = r.e.ProjectADAccounts(ctx, r.dra2, r.rg1.ID, r.p1a.ID, "", opa.PageRequest{})
 	forbidden("delegated project list of another rg", err)
 }
 

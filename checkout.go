@@ -314,78 +314,79 @@ type CheckedOutFilter struct {
 
 // CheckedOutResources returns p's checkouts (active ones, and ended ones with IncludeCheckedIn),
 // paged by checkout id. Any authenticated user. ErrInvalid for bad paging.
+//
+// Cost: a seek of p's checkouts and one page, O(page + log N); the filters are tested from the
+// cursor until the page is full.
 func (e *Engine) CheckedOutResources(ctx context.Context, p Principal, f CheckedOutFilter, page PageRequest) (Page[CheckedOutResource], error) {
 	if err := p.check(); err != nil {
 		return Page[CheckedOutResource]{}, err
 	}
-	var items []CheckedOutResource
-	err := e.store.View(ctx, func(tx storage.ReadTx) error {
-		cos, err := storage.Checkouts.List(tx, storage.CheckoutsByUser, p.UserID)
-		if err != nil {
-			return err
-		}
-		items = checkoutItems(tx, cos, p.TeamID, f, false, e.now())
-		return nil
-	})
-	if err != nil {
-		return Page[CheckedOutResource]{}, err
-	}
-	return paginate(items, func(c CheckedOutResource) string { return c.CheckoutID }, page)
+	return e.checkoutPage(ctx, storage.CheckoutsByUser, p.UserID, func(co *storage.Checkout) bool { return co.UserID == p.UserID }, p.TeamID, f, false, page)
 }
 
 // ProjectCheckedOutResources returns the checkouts of a project's resources for admins, with the
 // user who holds each (checkout_by_username) and the resource's status. Needs security_admin or
-// delegated_security_admin of the resource group. ErrNotFound for an unknown project.
+// delegated_security_admin of the resource group. ErrNotFound for an unknown project, ErrInvalid
+// for bad paging.
+//
+// Cost: a seek of the project's checkouts and one page, O(page + log N); the filters are tested
+// from the cursor until the page is full.
 func (e *Engine) ProjectCheckedOutResources(ctx context.Context, p Principal, resourceGroupID, projectID string, f CheckedOutFilter, page PageRequest) (Page[CheckedOutResource], error) {
 	if err := e.requireProjectSecurity(ctx, p, resourceGroupID, projectID); err != nil {
 		return Page[CheckedOutResource]{}, err
 	}
-	var items []CheckedOutResource
-	err := e.store.View(ctx, func(tx storage.ReadTx) error {
-		cos, err := storage.Checkouts.List(tx, storage.CheckoutsByProject, projectID)
-		if err != nil {
-			return err
-		}
-		items = checkoutItems(tx, cos, p.TeamID, f, true, e.now())
-		return nil
-	})
-	if err != nil {
-		return Page[CheckedOutResource]{}, err
-	}
-	return paginate(items, func(c CheckedOutResource) string { return c.CheckoutID }, page)
+	return e.checkoutPage(ctx, storage.CheckoutsByProject, projectID, func(co *storage.Checkout) bool { return co.ProjectID == projectID }, p.TeamID, f, true, page)
 }
 
-// checkoutItems lists cos as they stand at now: an expired checkout is shown checked in at its
-// expiry by the system (system_checkout_expired), settled or not.
-func checkoutItems(tx storage.ReadTx, cos []*storage.Checkout, teamID string, f CheckedOutFilter, admin bool, now time.Time) []CheckedOutResource {
-	items := []CheckedOutResource{}
-	for _, co := range cos {
-		if co.TeamID != teamID || (f.ResourceType != "" && co.ResourceType != f.ResourceType) {
-			continue
-		}
-		co := settledView(co, now)
-		if co.ActiveResourceID == "" && !f.IncludeCheckedIn {
-			continue
-		}
-		if f.Contains != "" && !strings.Contains(strings.ToLower(co.ResourceName), strings.ToLower(f.Contains)) {
-			continue
-		}
-		it := CheckedOutResource{
-			ResourceID: co.ResourceID, ResourceType: co.ResourceType, ResourceName: co.ResourceName,
-			CheckoutAt: co.CheckoutAt, CheckoutExpiryAt: co.ExpiresAt, CheckinBy: co.CheckinBy,
-			CheckinType: co.CheckinType, CheckinStartAt: optTime(co.CheckinAt), CheckoutID: co.ID,
-		}
-		if admin {
-			if u, err := storage.Users.Get(tx, co.UserID); err == nil {
-				it.CheckoutByUsername = u.Username
-			}
-			if r, err := loadResource(tx, teamID, co.ResourceType, co.ResourceID); err == nil {
-				it.ResourceStatus = lowerAvailability(availabilityFor(r, "", now))
-			}
-		}
-		items = append(items, it)
+// checkoutPage returns the page of the checkouts under index = key (in tells a record under it)
+// of the team that f keeps; admin adds the holder's username and the resource's status.
+func (e *Engine) checkoutPage(ctx context.Context, index storage.IndexName[storage.Checkout], key string, in func(*storage.Checkout) bool,
+	teamID string, f CheckedOutFilter, admin bool, page PageRequest) (Page[CheckedOutResource], error) {
+	var out Page[CheckedOutResource]
+	now := e.now()
+	err := e.store.View(ctx, func(tx storage.ReadTx) error {
+		src := pageSource[storage.Checkout]{table: storage.Checkouts, index: index, args: []string{key}, in: in, borrow: true,
+			keep: func(co *storage.Checkout) bool { return checkoutKept(co, teamID, f, now) }}
+		var err error
+		out, err = rangePage(tx, src, page, func(co *storage.Checkout) string { return co.ID },
+			func(co *storage.Checkout) CheckedOutResource { return checkoutItem(tx, co, teamID, admin, now) })
+		return err
+	})
+	return out, err
+}
+
+// checkoutKept reports whether the checked-out lists of team show co under f, as it stands at
+// now (an expired checkout is checked in at its expiry, settled or not).
+func checkoutKept(co *storage.Checkout, teamID string, f CheckedOutFilter, now time.Time) bool {
+	if co.TeamID != teamID || (f.ResourceType != "" && co.ResourceType != f.ResourceType) {
+		return false
 	}
-	return items
+	co = settledView(co, now)
+	if co.ActiveResourceID == "" && !f.IncludeCheckedIn {
+		return false
+	}
+	return f.Contains == "" || strings.Contains(strings.ToLower(co.ResourceName), strings.ToLower(f.Contains))
+}
+
+// checkoutItem is co's item of the checked-out lists as it stands at now: an expired checkout is
+// shown checked in at its expiry by the system (system_checkout_expired), settled or not. admin
+// adds the holder's username and the resource's status.
+func checkoutItem(tx storage.ReadTx, co *storage.Checkout, teamID string, admin bool, now time.Time) CheckedOutResource {
+	co = settledView(co, now)
+	it := CheckedOutResource{
+		ResourceID: co.ResourceID, ResourceType: co.ResourceType, ResourceName: co.ResourceName,
+		CheckoutAt: co.CheckoutAt, CheckoutExpiryAt: co.ExpiresAt, CheckinBy: co.CheckinBy,
+		CheckinType: co.CheckinType, CheckinStartAt: optTime(co.CheckinAt), CheckoutID: co.ID,
+	}
+	if admin {
+		if u, err := storage.Users.Borrow(tx, co.UserID); err == nil {
+			it.CheckoutByUsername = u.Username
+		}
+		if r, err := loadResource(tx, teamID, co.ResourceType, co.ResourceID); err == nil {
+			it.ResourceStatus = lowerAvailability(availabilityFor(r, "", now))
+		}
+	}
+	return it
 }
 
 // optTime returns nil for the zero time, so optional timestamps are omitted from JSON.

@@ -318,21 +318,10 @@ func (e *Engine) readConnection(ctx context.Context, p Principal, id string) (*s
 	return c, err
 }
 
-func (e *Engine) listConnections(ctx context.Context, p Principal) ([]*storage.Connection, error) {
-	if err := p.requireConnRead(); err != nil {
-		return nil, err
-	}
-	var cs []*storage.Connection
-	err := e.store.View(ctx, func(tx storage.ReadTx) error {
-		var err error
-		cs, err = storage.Connections.List(tx, storage.ConnectionsByTeam, p.TeamID)
-		return err
-	})
-	return cs, err
-}
-
 // ADConnections lists the team's AD connections in the ASA view, paged. Needs resource_admin or
 // security_admin. ErrInvalid for a bad page request.
+//
+// Cost: a seek of the team's connections and one page, O(page + log N).
 func (e *Engine) ADConnections(ctx context.Context, p Principal, page PageRequest) (Page[ADConnection], error) {
 	return e.ADConnectionsWhere(ctx, p, ADConnectionFilter{}, page)
 }
@@ -347,34 +336,48 @@ type ADConnectionFilter struct {
 
 // ADConnectionsWhere is ADConnections for the connections that pass f, filtered before paging:
 // every page is full but the last, and the last carries no next page.
+//
+// Cost: a seek of the team's connections and one page; f is tested from the cursor until the
+// page is full.
 func (e *Engine) ADConnectionsWhere(ctx context.Context, p Principal, f ADConnectionFilter, page PageRequest) (Page[ADConnection], error) {
-	cs, err := e.listConnections(ctx, p)
-	if err != nil {
-		return Page[ADConnection]{}, err
-	}
-	out := make([]ADConnection, 0, len(cs))
-	for _, c := range cs {
-		if f.CertificateID != "" || f.GatewayID != "" && c.GatewayID != f.GatewayID {
-			continue
+	var keep func(*storage.Connection) bool
+	if f != (ADConnectionFilter{}) {
+		keep = func(c *storage.Connection) bool {
+			return f.CertificateID == "" && (f.GatewayID == "" || c.GatewayID == f.GatewayID)
 		}
-		out = append(out, adView(c))
 	}
-	return paginate(out, func(c ADConnection) string { return c.ID }, page)
+	return connectionPage(ctx, e, p, keep, page, adView)
 }
 
 // OPAConnections lists the team's AD connections in the OPA view, paged. Needs resource_admin or
 // security_admin. ErrInvalid for a bad page request.
+//
+// Cost: a seek of the team's connections and one page, O(page + log N).
 func (e *Engine) OPAConnections(ctx context.Context, p Principal, page PageRequest) (Page[OPAConnection], error) {
-	cs, err := e.listConnections(ctx, p)
-	if err != nil {
-		return Page[OPAConnection]{}, err
-	}
-	out := make([]OPAConnection, len(cs))
-	for i, c := range cs {
-		out[i] = opaView(c)
-	}
-	return paginate(out, func(c OPAConnection) string { return c.ID }, page)
+	return connectionPage(ctx, e, p, nil, page, opaView)
 }
+
+func connectionPage[T any](ctx context.Context, e *Engine, p Principal, keep func(*storage.Connection) bool, page PageRequest, view func(*storage.Connection) T) (Page[T], error) {
+	if err := p.requireConnRead(); err != nil {
+		return Page[T]{}, err
+	}
+	var out Page[T]
+	err := e.store.View(ctx, func(tx storage.ReadTx) error {
+		var err error
+		out, err = rangePage(tx, teamConnections(p.TeamID, keep), page, connectionID, view)
+		return err
+	})
+	return out, err
+}
+
+// teamConnections is the page source of the team's connections that keep accepts (nil: all).
+func teamConnections(teamID string, keep func(*storage.Connection) bool) pageSource[storage.Connection] {
+	return pageSource[storage.Connection]{table: storage.Connections, index: storage.ConnectionsByTeam, args: []string{teamID},
+		in: func(c *storage.Connection) bool { return c.TeamID == teamID }, keep: keep}
+}
+
+// connectionID is a connection record's id, its lists' cursor.
+func connectionID(c *storage.Connection) string { return c.ID }
 
 // UpdateConnectionStatus sets a connection connected or disconnected (the only statuses the API
 // accepts). While disconnected, account rules cannot be created for it. Needs resource_admin.

@@ -338,26 +338,28 @@ func (e *Engine) ServerSyncJob(ctx context.Context, p Principal, connID, jobID s
 }
 
 // ServerSyncJobs lists the server sync jobs of a connection, paged. Needs as ServerSyncJob.
+//
+// Cost: a seek of the connection's jobs and one page, O(page + log N).
 func (e *Engine) ServerSyncJobs(ctx context.Context, p Principal, connID string, page PageRequest) (Page[ServerSyncJob], error) {
 	if err := p.requireResourceRead(); err != nil {
 		return Page[ServerSyncJob]{}, err
 	}
-	var out []ServerSyncJob
+	if err := page.validate(); err != nil {
+		return Page[ServerSyncJob]{}, err
+	}
+	var out Page[ServerSyncJob]
 	err := e.store.View(ctx, func(tx storage.ReadTx) error {
 		c, err := e.teamConnection(tx, p, connID)
 		if err != nil {
 			return err
 		}
-		js, err := storage.ServerSyncJobs.List(tx, storage.ServerSyncJobsByConnection, c.ID)
-		for _, j := range js {
-			out = append(out, e.serverJobView(tx, j))
-		}
+		src := pageSource[storage.ServerSyncJob]{table: storage.ServerSyncJobs, index: storage.ServerSyncJobsByConnection, args: []string{c.ID},
+			in: func(j *storage.ServerSyncJob) bool { return j.ConnectionID == c.ID }}
+		out, err = rangePage(tx, src, page, func(j *storage.ServerSyncJob) string { return j.ID },
+			func(j *storage.ServerSyncJob) ServerSyncJob { return e.serverJobView(tx, j) })
 		return err
 	})
-	if err != nil {
-		return Page[ServerSyncJob]{}, err
-	}
-	return paginate(out, func(j ServerSyncJob) string { return j.ID }, page)
+	return out, err
 }
 
 // DeleteServerSyncJob deletes a server sync job and its results (the servers it discovered stay).
@@ -442,7 +444,7 @@ func (e *Engine) ServerSyncResults(ctx context.Context, p Principal, connID, job
 	if err := p.requireResourceRead(); err != nil {
 		return Page[ServerSyncResult]{}, err
 	}
-	return jobResults(ctx, e, e.jobLookup(p, jobKindServer, connID, jobID), serverResultView, func(r ServerSyncResult) string { return r.ID }, page)
+	return jobResults(ctx, e, e.jobLookup(p, jobKindServer, connID, jobID), serverResultView, page)
 }
 
 // ServerSyncResult returns one result of a server sync job. Needs as ServerSyncJob. ErrNotFound

@@ -106,24 +106,26 @@ func deleteResults(tx storage.WriteTx, jobID string) error {
 	return nil
 }
 
-// jobResults lists the results of the job that lookup finds (checking team and connection).
-func jobResults[T any](ctx context.Context, e *Engine, lookup func(storage.ReadTx) (string, error), view func(*storage.SyncResult) T, id func(T) string, page PageRequest) (Page[T], error) {
-	var out []T
+// jobResults returns a page of the results of the job that lookup finds (checking team and
+// connection), by id.
+//
+// Cost: a seek of the job's results and one page, O(page + log N).
+func jobResults[T any](ctx context.Context, e *Engine, lookup func(storage.ReadTx) (string, error), view func(*storage.SyncResult) T, page PageRequest) (Page[T], error) {
+	if err := page.validate(); err != nil {
+		return Page[T]{}, err
+	}
+	var out Page[T]
 	err := e.store.View(ctx, func(tx storage.ReadTx) error {
 		jobID, err := lookup(tx)
 		if err != nil {
 			return err
 		}
-		rs, err := storage.SyncResults.List(tx, storage.SyncResultsByJob, jobID)
-		for _, r := range rs {
-			out = append(out, view(r))
-		}
+		src := pageSource[storage.SyncResult]{table: storage.SyncResults, index: storage.SyncResultsByJob, args: []string{jobID},
+			in: func(r *storage.SyncResult) bool { return r.JobID == jobID }}
+		out, err = rangePage(tx, src, page, func(r *storage.SyncResult) string { return r.ID }, view)
 		return err
 	})
-	if err != nil {
-		return Page[T]{}, err
-	}
-	return paginate(out, id, page)
+	return out, err
 }
 
 // jobResult returns one result of the job that lookup finds.

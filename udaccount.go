@@ -155,65 +155,80 @@ func udContains(a *storage.UDAccount, contains string) bool {
 	return c == "" || strings.Contains(strings.ToLower(a.Name), c) || strings.Contains(strings.ToLower(a.Username), c)
 }
 
-// AllUDAccounts returns the team's UD accounts whose name or username contains contains
-// (case-insensitive), ordered by id. Needs security_admin.
-func (e *Engine) AllUDAccounts(ctx context.Context, p Principal, contains string) ([]OktaUniversalDirectoryAccount, error) {
+// AllUDAccounts returns a page of the team's UD accounts whose name or username contains
+// contains (case-insensitive), ordered by id. Needs security_admin. ErrInvalid for bad paging.
+//
+// Cost: a seek of the team's UD accounts and one page, O(page + log N); contains is tested from
+// the cursor until the page is full.
+func (e *Engine) AllUDAccounts(ctx context.Context, p Principal, contains string, page PageRequest) (Page[OktaUniversalDirectoryAccount], error) {
 	if err := p.require(RoleSecurityAdmin); err != nil {
-		return nil, err
+		return Page[OktaUniversalDirectoryAccount]{}, err
 	}
-	return e.listUD(ctx, storage.UDAccountsByTeam, p.TeamID, p.TeamID, contains)
+	return e.listUD(ctx, func(storage.ReadTx) error { return nil }, storage.UDAccountsByTeam, p.TeamID,
+		func(a *storage.UDAccount) bool { return a.TeamID == p.TeamID }, p.TeamID, contains, page)
 }
 
-// ResourceGroupUDAccounts returns the UD accounts of a resource group, filtered like AllUDAccounts.
-// Needs security_admin or delegated_security_admin of the group. ErrNotFound for an unknown group.
-func (e *Engine) ResourceGroupUDAccounts(ctx context.Context, p Principal, resourceGroupID, contains string) ([]OktaUniversalDirectoryAccount, error) {
+// ResourceGroupUDAccounts returns a page of the UD accounts of a resource group, filtered like
+// AllUDAccounts. Needs security_admin or delegated_security_admin of the group. ErrNotFound for an
+// unknown group, ErrInvalid for bad paging.
+//
+// Cost: a seek of the resource group's UD accounts and one page, O(page + log N); contains is
+// tested from the cursor until the page is full.
+func (e *Engine) ResourceGroupUDAccounts(ctx context.Context, p Principal, resourceGroupID, contains string, page PageRequest) (Page[OktaUniversalDirectoryAccount], error) {
 	if err := p.check(); err != nil {
-		return nil, err
+		return Page[OktaUniversalDirectoryAccount]{}, err
 	}
-	err := e.store.View(ctx, func(tx storage.ReadTx) error {
+	check := func(tx storage.ReadTx) error {
 		if _, err := e.teamResourceGroup(tx, p, resourceGroupID); err != nil {
 			return err
 		}
 		return p.requireIn(RoleSecurityAdmin, resourceGroupID)
-	})
-	if err != nil {
-		return nil, err
 	}
-	return e.listUD(ctx, storage.UDAccountsByResourceGroup, resourceGroupID, p.TeamID, contains)
+	return e.listUD(ctx, check, storage.UDAccountsByResourceGroup, resourceGroupID,
+		func(a *storage.UDAccount) bool { return a.ResourceGroupID == resourceGroupID }, p.TeamID, contains, page)
 }
 
-func (e *Engine) listUD(ctx context.Context, index storage.IndexName[storage.UDAccount], arg, teamID, contains string) ([]OktaUniversalDirectoryAccount, error) {
-	out := []OktaUniversalDirectoryAccount{}
+// listUD returns the page of the team's UD accounts under index = arg (in tells a record under
+// it) that contain contains, after check passes in the same transaction.
+func (e *Engine) listUD(ctx context.Context, check func(storage.ReadTx) error, index storage.IndexName[storage.UDAccount], arg string,
+	in func(*storage.UDAccount) bool, teamID, contains string, page PageRequest) (Page[OktaUniversalDirectoryAccount], error) {
+	var out Page[OktaUniversalDirectoryAccount]
 	err := e.store.View(ctx, func(tx storage.ReadTx) error {
-		as, err := storage.UDAccounts.List(tx, index, arg)
-		for _, a := range as {
-			if a.TeamID == teamID && udContains(a, contains) {
-				out = append(out, udAdminView(a))
-			}
+		if err := check(tx); err != nil {
+			return err
 		}
+		src := pageSource[storage.UDAccount]{table: storage.UDAccounts, index: index, args: []string{arg}, in: in,
+			keep: func(a *storage.UDAccount) bool { return a.TeamID == teamID && udContains(a, contains) }}
+		var err error
+		out, err = rangePage(tx, src, page, udAccountID, udAdminView)
 		return err
 	})
 	return out, err
 }
 
-// ProjectUDAccounts returns the UD accounts of a project with the settings that apply to each.
-// Needs resource_admin or security_admin (or delegated, for the group). ErrNotFound for an unknown
-// project.
-func (e *Engine) ProjectUDAccounts(ctx context.Context, p Principal, resourceGroupID, projectID, contains string) ([]OktaUniversalDirectoryAccountWithSettings, error) {
-	out := []OktaUniversalDirectoryAccountWithSettings{}
+// udAccountID is a UD account record's id, its lists' cursor.
+func udAccountID(a *storage.UDAccount) string { return a.ID }
+
+// ProjectUDAccounts returns a page of the UD accounts of a project with the settings that apply
+// to each. Needs resource_admin or security_admin (or delegated, for the group). ErrNotFound for
+// an unknown project, ErrInvalid for bad paging.
+//
+// Cost: a seek of the project's UD accounts and one page, O(page + log N); contains is tested
+// from the cursor until the page is full.
+func (e *Engine) ProjectUDAccounts(ctx context.Context, p Principal, resourceGroupID, projectID, contains string, page PageRequest) (Page[OktaUniversalDirectoryAccountWithSettings], error) {
+	var out Page[OktaUniversalDirectoryAccountWithSettings]
 	err := e.store.View(ctx, func(tx storage.ReadTx) error {
 		pr, err := e.requireProjectAdmin(tx, p, resourceGroupID, projectID)
 		if err != nil {
 			return err
 		}
-		as, err := storage.UDAccounts.List(tx, storage.UDAccountsByProject, pr.ID)
-		for _, a := range as {
-			if !udContains(a, contains) {
-				continue
-			}
-			out = append(out, OktaUniversalDirectoryAccountWithSettings{OktaUniversalDirectoryAccount: udAdminView(a),
-				AccountSettingsEnabled: resourceSettingsEnabled(resource{ud: a}, pr), LastPasswordChangeSystemTimestamp: optTime(a.Credential.LastSuccessSystemAt)})
-		}
+		src := pageSource[storage.UDAccount]{table: storage.UDAccounts, index: storage.UDAccountsByProject, args: []string{pr.ID},
+			in:   func(a *storage.UDAccount) bool { return a.ProjectID == pr.ID },
+			keep: func(a *storage.UDAccount) bool { return udContains(a, contains) }}
+		out, err = rangePage(tx, src, page, udAccountID, func(a *storage.UDAccount) OktaUniversalDirectoryAccountWithSettings {
+			return OktaUniversalDirectoryAccountWithSettings{OktaUniversalDirectoryAccount: udAdminView(a),
+				AccountSettingsEnabled: resourceSettingsEnabled(resource{ud: a}, pr), LastPasswordChangeSystemTimestamp: optTime(a.Credential.LastSuccessSystemAt)}
+		})
 		return err
 	})
 	return out, err
@@ -292,27 +307,32 @@ func (v accessView) serviceAccountEndUser(userID string) ServiceAccountEndUser {
 // UDAccountsEndUser returns the UD accounts p's policies grant access to, whose name or username
 // contains contains, paged by account id (count, offset, prev, descending). ErrInvalid for bad
 // paging. Any authenticated user.
+//
+// Cost: a seek of the team's UD accounts and one page, O(page + log N); the policies' grant and
+// contains are tested from the cursor until the page is full.
 func (e *Engine) UDAccountsEndUser(ctx context.Context, p Principal, contains string, page PageRequest) (Page[ServiceAccountEndUser], error) {
-	var items []ServiceAccountEndUser
-	err := e.withPolicies(ctx, p, func(tx storage.ReadTx, set *policySet) error {
-		as, err := storage.UDAccounts.List(tx, storage.UDAccountsByTeam, p.TeamID)
-		if err != nil {
-			return err
-		}
-		for _, a := range as {
-			if !udContains(a, contains) {
-				continue
-			}
-			if v, err := e.viewOf(tx, set, resource{ud: a}); err == nil {
-				items = append(items, v.serviceAccountEndUser(p.UserID))
-			}
-		}
-		return nil
-	})
-	if err != nil {
+	if err := page.validate(); err != nil {
 		return Page[ServiceAccountEndUser]{}, err
 	}
-	return paginate(items, func(s ServiceAccountEndUser) string { return s.Account.ID }, page)
+	var out Page[ServiceAccountEndUser]
+	err := e.withPolicies(ctx, p, func(tx storage.ReadTx, set *policySet) error {
+		src := pageSource[storage.UDAccount]{table: storage.UDAccounts, index: storage.UDAccountsByTeam, args: []string{p.TeamID},
+			in: func(a *storage.UDAccount) bool { return a.TeamID == p.TeamID },
+			keep: func(a *storage.UDAccount) bool {
+				if !udContains(a, contains) {
+					return false
+				}
+				_, err := e.viewOf(tx, set, resource{ud: a})
+				return err == nil
+			}}
+		var err error
+		out, err = rangePage(tx, src, page, udAccountID, func(a *storage.UDAccount) ServiceAccountEndUser {
+			v, _ := e.viewOf(tx, set, resource{ud: a}) // keep accepted it
+			return v.serviceAccountEndUser(p.UserID)
+		})
+		return err
+	})
+	return out, err
 }
 
 // UDAccountEndUser returns one UD account p's policies grant access to; ErrNotFound otherwise.

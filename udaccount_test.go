@@ -25,15 +25,17 @@ func TestUDAccountsLifecycle(t *testing.T) {
 		must(t, err)
 		ids = append(ids, a.ID)
 	}
-	all, err := f.e.AllUDAccounts(f.ctx, f.secAdmin, "BETA")
+	allPage, err := f.e.AllUDAccounts(f.ctx, f.secAdmin, "BETA", opa.PageRequest{})
+	all := allPage.Items
 	must(t, err)
 	if len(all) != 1 || all[0].Username != "beta@okta.example" {
 		t.Fatalf("contains beta: %+v", all)
 	}
-	if _, err := f.e.AllUDAccounts(f.ctx, f.alice, ""); !errors.Is(err, opa.ErrForbidden) {
+	if _, err := f.e.AllUDAccounts(f.ctx, f.alice, "", opa.PageRequest{}); !errors.Is(err, opa.ErrForbidden) {
 		t.Fatalf("end user on the team list: got %v", err)
 	}
-	rgl, err := f.e.ResourceGroupUDAccounts(f.ctx, f.secAdmin, f.rg.ID, "")
+	rglPage, err := f.e.ResourceGroupUDAccounts(f.ctx, f.secAdmin, f.rg.ID, "", opa.PageRequest{})
+	rgl := rglPage.Items
 	must(t, err)
 	if len(rgl) != 3 {
 		t.Fatalf("resource group list: %d", len(rgl))
@@ -133,7 +135,8 @@ func TestUDAccountsLifecycle(t *testing.T) {
 	}
 	// Without password_jwe the engine generates one.
 	must(t, f.e.RotateUDAccountPassword(f.ctx, f.alice, ids[1], opa.RotateRequest{UserAccessMethod: rotate}))
-	pl, err := f.e.ProjectUDAccounts(f.ctx, f.secAdmin, f.rg.ID, f.proj.ID, "")
+	plPage, err := f.e.ProjectUDAccounts(f.ctx, f.secAdmin, f.rg.ID, f.proj.ID, "", opa.PageRequest{})
+	pl := plPage.Items
 	must(t, err)
 	if len(pl) != 3 {
 		t.Fatalf("project list: %d", len(pl))

@@ -184,25 +184,25 @@ func (e *Engine) UserSyncJobs(ctx context.Context, p Principal, connID, status s
 	if status != "" && status != JobStatusActive && status != JobStatusInactive {
 		return Page[UserSyncJob]{}, invalidf("status must be ACTIVE or INACTIVE")
 	}
-	var out []UserSyncJob
+	if err := page.validate(); err != nil {
+		return Page[UserSyncJob]{}, err
+	}
+	var out Page[UserSyncJob]
 	err := e.store.View(ctx, func(tx storage.ReadTx) error {
 		c, err := e.teamConnection(tx, p, connID)
 		if err != nil {
 			return err
 		}
-		js, err := storage.UserSyncJobs.List(tx, storage.UserSyncJobsByConnection, c.ID)
-		for _, j := range js {
-			if (status == JobStatusActive && !j.IsActive) || (status == JobStatusInactive && j.IsActive) {
-				continue
-			}
-			out = append(out, e.userJobView(tx, j))
-		}
+		src := pageSource[storage.UserSyncJob]{table: storage.UserSyncJobs, index: storage.UserSyncJobsByConnection, args: []string{c.ID},
+			in: func(j *storage.UserSyncJob) bool { return j.ConnectionID == c.ID },
+			keep: func(j *storage.UserSyncJob) bool {
+				return status == "" || j.IsActive == (status == JobStatusActive)
+			}}
+		out, err = rangePage(tx, src, page, func(j *storage.UserSyncJob) string { return j.ID },
+			func(j *storage.UserSyncJob) UserSyncJob { return e.userJobView(tx, j) })
 		return err
 	})
-	if err != nil {
-		return Page[UserSyncJob]{}, err
-	}
-	return paginate(out, func(j UserSyncJob) string { return j.ID }, page)
+	return out, err
 }
 
 // UserSyncJob returns a user sync job with its latest result. Needs resource_admin or
@@ -345,7 +345,7 @@ func (e *Engine) UserSyncResults(ctx context.Context, p Principal, connID, jobID
 	if err := p.requireConnRead(); err != nil {
 		return Page[UserSyncResult]{}, err
 	}
-	return jobResults(ctx, e, e.jobLookup(p, jobKindUser, connID, jobID), userResultView, func(r UserSyncResult) string { return r.ID }, page)
+	return jobResults(ctx, e, e.jobLookup(p, jobKindUser, connID, jobID), userResultView, page)
 }
 
 // UserSyncResult returns one result of a user sync job. Needs resource_admin or security_admin.

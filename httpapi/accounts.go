@@ -233,11 +233,11 @@ func allAccounts(w http.ResponseWriter, r *http.Request, e *opa.Engine, p opa.Pr
 	if err != nil {
 		return err
 	}
-	as, err := e.AllADAccounts(r.Context(), p, accountsQuery(r))
+	as, err := e.AllADAccounts(r.Context(), p, accountsQuery(r), pr)
 	if err != nil {
 		return err
 	}
-	writePage(w, r, paginate(as, func(a opa.ADAccount) string { return a.ID }, pr))
+	writePage(w, r, as)
 	return nil
 }
 
@@ -246,11 +246,11 @@ func resourceGroupAccounts(w http.ResponseWriter, r *http.Request, e *opa.Engine
 	if err != nil {
 		return err
 	}
-	as, err := e.ResourceGroupADAccounts(r.Context(), p, r.PathValue("resource_group_id"), accountsQuery(r))
+	as, err := e.ResourceGroupADAccounts(r.Context(), p, r.PathValue("resource_group_id"), accountsQuery(r), pr)
 	if err != nil {
 		return err
 	}
-	writePage(w, r, paginate(as, func(a opa.ADAccount) string { return a.ID }, pr))
+	writePage(w, r, as)
 	return nil
 }
 
@@ -259,11 +259,11 @@ func projectAccounts(w http.ResponseWriter, r *http.Request, e *opa.Engine, p op
 	if err != nil {
 		return err
 	}
-	as, err := e.ProjectADAccounts(r.Context(), p, r.PathValue("resource_group_id"), r.PathValue("project_id"), r.URL.Query().Get("contains"))
+	as, err := e.ProjectADAccounts(r.Context(), p, r.PathValue("resource_group_id"), r.PathValue("project_id"), r.URL.Query().Get("contains"), pr)
 	if err != nil {
 		return err
 	}
-	writePage(w, r, paginate(as, func(a opa.ADAccountWithSettings) string { return a.ID }, pr))
+	writePage(w, r, as)
 	return nil
 }
 

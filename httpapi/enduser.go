@@ -18,11 +18,11 @@ func listDomains(w http.ResponseWriter, r *http.Request, e *opa.Engine, p opa.Pr
 		return err
 	}
 	q := r.URL.Query()
-	ds, err := e.ADDomains(r.Context(), p, opa.DomainFilter{Domain: q.Get("domain"), Contains: q.Get("contains")})
+	ds, err := e.ADDomains(r.Context(), p, opa.DomainFilter{Domain: q.Get("domain"), Contains: q.Get("contains")}, pr)
 	if err != nil {
 		return err
 	}
-	writePage(w, r, paginate(ds, func(d opa.ActiveDirectoryDomain) string { return d.ID }, pr))
+	writePage(w, r, ds)
 	return nil
 }
 
@@ -40,11 +40,11 @@ func listEndUserAccounts(w http.ResponseWriter, r *http.Request, e *opa.Engine, 
 	if err != nil {
 		return err
 	}
-	as, err := e.ADAccountsEndUser(r.Context(), p, connID(r), r.URL.Query().Get("account_name"))
+	as, err := e.ADAccountsEndUser(r.Context(), p, connID(r), r.URL.Query().Get("account_name"), pr)
 	if err != nil {
 		return err
 	}
-	writePage(w, r, paginate(as, func(a opa.ADAccountEndUserItem) string { return a.Account.ID }, pr))
+	writePage(w, r, as)
 	return nil
 }
 

@@ -103,8 +103,10 @@ func scheme(r *http.Request) string {
 }
 
 // paginate pages a whole list with the engine's own paging rules (opa.Paginate), for engine
-// operations that return a full slice. req was validated by pageRequest, so an error cannot occur;
-// should one, the page is empty rather than wrong.
+// operations that return a full slice (a user's service keys: a handful). The engine's paged lists
+// return one page themselves, read from an index (O(page)); a list that may grow large belongs
+// there. req was validated by pageRequest, so an error cannot occur; should one, the page is
+// empty rather than wrong.
 func paginate[T any](items []T, id func(T) string, req opa.PageRequest) opa.Page[T] {
 	p, err := opa.Paginate(items, id, req)
 	if err != nil {

@@ -16,11 +16,11 @@ func allUDAccounts(w http.ResponseWriter, r *http.Request, e *opa.Engine, p opa.
 	if err != nil {
 		return err
 	}
-	as, err := e.AllUDAccounts(r.Context(), p, r.URL.Query().Get("contains"))
+	as, err := e.AllUDAccounts(r.Context(), p, r.URL.Query().Get("contains"), pr)
 	if err != nil {
 		return err
 	}
-	writePage(w, r, paginate(as, func(a opa.OktaUniversalDirectoryAccount) string { return a.ID }, pr))
+	writePage(w, r, as)
 	return nil
 }
 
@@ -29,11 +29,11 @@ func resourceGroupUDAccounts(w http.ResponseWriter, r *http.Request, e *opa.Engi
 	if err != nil {
 		return err
 	}
-	as, err := e.ResourceGroupUDAccounts(r.Context(), p, r.PathValue("resource_group_id"), r.URL.Query().Get("contains"))
+	as, err := e.ResourceGroupUDAccounts(r.Context(), p, r.PathValue("resource_group_id"), r.URL.Query().Get("contains"), pr)
 	if err != nil {
 		return err
 	}
-	writePage(w, r, paginate(as, func(a opa.OktaUniversalDirectoryAccount) string { return a.ID }, pr))
+	writePage(w, r, as)
 	return nil
 }
 
@@ -42,11 +42,11 @@ func projectUDAccounts(w http.ResponseWriter, r *http.Request, e *opa.Engine, p 
 	if err != nil {
 		return err
 	}
-	as, err := e.ProjectUDAccounts(r.Context(), p, r.PathValue("resource_group_id"), r.PathValue("project_id"), r.URL.Query().Get("contains"))
+	as, err := e.ProjectUDAccounts(r.Context(), p, r.PathValue("resource_group_id"), r.PathValue("project_id"), r.URL.Query().Get("contains"), pr)
 	if err != nil {
 		return err
 	}
-	writePage(w, r, paginate(as, func(a opa.OktaUniversalDirectoryAccountWithSettings) string { return a.ID }, pr))
+	writePage(w, r, as)
 	return nil
 }
 
