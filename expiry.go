@@ -106,14 +106,15 @@ func (e *Engine) settleExpired(ctx context.Context, teamID, kind, id string) err
 	return nil
 }
 
-// settleIfExpired settles the resource's checkout if it has expired; a no-op otherwise. Writes
-// that do not run the decision in a transaction of their own (rotations) call it before they
-// change the account.
+// settleIfExpired settles the resource if it is unsettled: its checkout has expired, or it was
+// checked in and the rotation that asked for has not run yet; a no-op otherwise. Writes that do
+// not run the decision in a transaction of their own (rotations) call it before they change the
+// account, so an admin's rotation never stands in for the check-in's own (each is recorded).
 func (e *Engine) settleIfExpired(ctx context.Context, kind, id string) error {
 	var teamID string
 	err := e.store.View(ctx, func(tx storage.ReadTx) error {
 		r, err := loadResource(tx, "", kind, id)
-		if err == nil && expiredAt(r.lease(), e.now()) {
+		if err == nil && (expiredAt(r.lease(), e.now()) || unsettled(r)) {
 			teamID = r.teamID()
 		}
 		return err

@@ -1,6 +1,7 @@
 package opa_test
 
 import (
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -27,6 +28,22 @@ func (f *accessFixture) rotations(resourceID, reason string) int {
 		return err
 	}))
 	return n
+}
+
+// auditTrail describes the resource's audit events, oldest first, for a failure message.
+func (f *accessFixture) auditTrail(resourceID string) string {
+	f.t.Helper()
+	var b strings.Builder
+	must(f.t, f.e.Store().View(f.ctx, func(tx storage.ReadTx) error {
+		evs, err := storage.AuditEvents.All(tx)
+		for _, ev := range evs {
+			if ev.ResourceID == resourceID {
+				fmt.Fprintf(&b, "\n  %s %s %s %q", ev.ActorID, ev.Action, ev.Outcome, ev.Detail)
+			}
+		}
+		return err
+	}))
+	return b.String()
 }
 
 // checkouts returns the checkout records of the resource, oldest first.
@@ -278,7 +295,7 @@ func TestExpiryRaceExactlyOnce(t *testing.T) {
 			t.Fatalf("round %d: %v", round, badErrs)
 		}
 		if n := f.rotations(a.ID, "CHECKOUT_EXPIRED"); n != 1 {
-			t.Fatalf("round %d: %d expiry rotations", round, n)
+			t.Fatalf("round %d: %d expiry rotations; audit: %s", round, n, f.auditTrail(a.ID))
 		}
 		cos := f.checkouts(a.ID)
 		active, expired := 0, 0
