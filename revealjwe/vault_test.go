@@ -1,9 +1,9 @@
 package revealjwe
 
 import (
-	"errors"
 	"testing"
 
+	"github.com/cockroachdb/errors"
 	jose "github.com/go-jose/go-jose/v4"
 )
 

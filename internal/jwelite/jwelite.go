@@ -27,6 +27,8 @@ package jwelite
 
 import (
 	"encoding/base64"
+	// The standard library's errors, not cockroachdb/errors as elsewhere: this package is linked
+	// into the size-bounded WebAssembly helper, and it only needs sentinel errors.
 	"errors"
 	"strings"
 )
