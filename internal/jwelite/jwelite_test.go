@@ -11,13 +11,12 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
-	"errors"
 	"strings"
 	"testing"
 
+	"github.com/cockroachdb/errors"
 	jose "github.com/go-jose/go-jose/v4"
 	josecipher "github.com/go-jose/go-jose/v4/cipher"
-
 	"github.com/opakit/opa/internal/jwelite"
 	"github.com/opakit/opa/revealjwe"
 )

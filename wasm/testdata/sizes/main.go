@@ -14,12 +14,13 @@ package main
 import (
 	"bytes"
 	"compress/gzip"
-	"errors"
 	"flag"
 	"fmt"
 	"os"
 	"sort"
 	"strings"
+
+	"github.com/cockroachdb/errors"
 )
 
 func main() {
