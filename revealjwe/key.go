@@ -163,7 +163,13 @@ func ParsePublicKey(raw []byte) (*PublicKey, error) {
 		if bits := k.N.BitLen(); bits < MinRSABits {
 			return nil, invalidKeyf("RSA modulus of %d bits, at least %d required", bits, MinRSABits)
 		}
-		if k.E < 3 || k.E%2 == 0 {
+		// crypto/rsa refuses to encrypt to an even modulus or an exponent outside [3, 2^31-1];
+		// refusing them here keeps "accepted" meaning "Encrypt works" (FuzzParsePublicKey found
+		// an even modulus that parsed and then failed at reveal time with a 500).
+		if k.N.Bit(0) == 0 {
+			return nil, invalidKeyf("RSA modulus is even")
+		}
+		if k.E < 3 || k.E%2 == 0 || k.E > 1<<31-1 {
 			return nil, invalidKeyf("bad RSA public exponent")
 		}
 		pk.alg = jose.RSA_OAEP_256

@@ -105,6 +105,13 @@ func TestParsePublicKeyRejects(t *testing.T) {
 	y[len(y)-1] ^= 1
 	offCurveY := base64.RawURLEncoding.EncodeToString(y)
 	b64 := func(n int) string { return base64.RawURLEncoding.EncodeToString(make([]byte, n)) }
+	// The 2048-bit modulus with its low bit cleared: it parses, but crypto/rsa will not encrypt to it.
+	n, err := base64.RawURLEncoding.DecodeString(jwkMembers(t, rsaPub)["n"].(string))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n[len(n)-1] &^= 1
+	evenModulus := base64.RawURLEncoding.EncodeToString(n)
 
 	tests := []struct {
 		name string
@@ -123,6 +130,8 @@ func TestParsePublicKeyRejects(t *testing.T) {
 		{"OKP X25519", []byte(`{"kty":"OKP","crv":"X25519","x":"` + b64(32) + `"}`)},
 		{"RSA 1024 bits", mustJSON(t, jose.JSONWebKey{Key: &rsa1024.PublicKey})},
 		{"RSA even exponent", with(rsaPub, "e", "AQAA")},
+		{"RSA exponent over 2^31-1", with(rsaPub, "e", "AQAAAAE")},
+		{"RSA even modulus", with(rsaPub, "n", evenModulus)},
 		{"RSA missing n", with(rsaPub, "n", nil)},
 		{"RSA with alg ECDH-ES", with(rsaPub, "alg", "ECDH-ES")},
 		{"RSA with alg RSA-OAEP (SHA-1)", with(rsaPub, "alg", "RSA-OAEP")},
