@@ -15,6 +15,7 @@ func apiMatrixIDs(ids map[string]string, lt *fixture.LoadedTeam) {
 	ids["user_id"] = lt.UserIDs["jane.doe"]
 	ids["key_id"] = roleKeys["resource"][0]
 	ids["project_name"] = "asa-servers"
+	ids["gateway_id"] = lt.Gateways["gateway1"]
 }
 
 // expectAPI is the authorization policy of the team-level API routes (groups.go, users.go,
@@ -31,6 +32,8 @@ func expectAPI(r route, role string) (o outcome, ok bool) {
 	case "groups", "users", "users_by_id", "service_users":
 	case "projects":
 		return expectASAProject(r, role), true
+	case "gateways", "gateway_setup_tokens":
+		return expectGateway(r, first, role), true
 	default:
 		return 0, false
 	}
@@ -58,4 +61,19 @@ func expectASAProject(r route, role string) outcome {
 	default:
 		return denied
 	}
+}
+
+// expectGateway: gateways are read by resource and security admins (team-wide) and by delegated
+// resource admins of any resource group; changing them and everything about setup tokens needs a
+// resource admin role, team-wide or delegated (gateway.go, gatewaysetuptoken.go).
+func expectGateway(r route, first, role string) outcome {
+	switch role {
+	case "all", "resource", "delegated", "other_delegate":
+		return allowed
+	case "security":
+		if first == "gateways" && r.method == "GET" {
+			return allowed
+		}
+	}
+	return denied
 }

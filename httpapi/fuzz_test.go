@@ -338,6 +338,7 @@ func FuzzPathID(f *testing.F) {
 		"/v1/teams/demo/security_policy/%s",
 		"/v1/teams/demo/projects/%s",
 		"/v1/teams/demo/projects/%s/groups/%s",
+		"/v1/teams/demo/gateways/%s",
 	}
 	f.Fuzz(func(t *testing.T, id string) {
 		for _, tmpl := range templates {

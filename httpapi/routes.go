@@ -65,6 +65,11 @@ func (h *Handler) routes() {
 	m.Handle("PUT "+asa+"/groups/{group_name}", h.v1(updateProjectGroup))
 	m.Handle("DELETE "+asa+"/groups/{group_name}", h.v1(removeProjectGroup))
 
+	// Gateways and gateway setup tokens (docs/wire.md#gateways).
+	const gw = team + "/gateways/{gateway_id}"
+	m.Handle("GET "+team+"/gateways", h.v1(listGateways))
+	m.Handle("GET "+gw, h.v1(getGateway))
+
 	// OPA Active Directory connections (docs/wire.md#connections).
 	m.Handle("GET "+team+"/connections/active_directory", h.v1(listOPAConnections))
 	m.Handle("GET "+team+"/connections/active_directory/{ad_connection_id}", h.v1(getOPAConnection))

@@ -528,3 +528,33 @@ type VaultKey struct {
 	KeyID      string    `json:"key_id"`
 	CreatedAt  time.Time `json:"created_at"`
 }
+
+// Gateway is a gateway agent of a team: the ASA/OPA gateway that reaches a team's directories and
+// servers. Gateways come from fixtures or register with a setup token (GatewaySetupToken).
+type Gateway struct {
+	ID                string            `json:"id"`
+	TeamID            string            `json:"team_id"`
+	Name              string            `json:"name"`
+	AccessAddress     string            `json:"access_address,omitempty"`
+	DefaultAddress    string            `json:"default_address,omitempty"`
+	Description       string            `json:"description,omitempty"`
+	CloudProvider     string            `json:"cloud_provider,omitempty"` // aws, gce, azure or empty
+	RefuseConnections bool              `json:"refuse_connections,omitempty"`
+	Labels            map[string]string `json:"labels,omitempty"`
+	// SetupTokenID is the setup token the gateway registered with; empty for a fixture's gateway.
+	SetupTokenID string    `json:"setup_token_id,omitempty"`
+	CreatedAt    time.Time `json:"created_at"`
+}
+
+// GatewaySetupToken is a token a gateway agent presents to register with a team. The token value
+// is sealed (only the engine opens it); Labels are given to the gateways that register with it.
+type GatewaySetupToken struct {
+	ID               string            `json:"id"`
+	TeamID           string            `json:"team_id"`
+	Name             string            `json:"name,omitempty"`
+	Description      string            `json:"description,omitempty"`
+	RegistrationType string            `json:"registration_type"`
+	Labels           map[string]string `json:"labels,omitempty"`
+	Token            Sealed            `json:"token"`
+	CreatedAt        time.Time         `json:"created_at"`
+}

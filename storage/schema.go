@@ -611,3 +611,28 @@ var Leases = define[Lease]("leases")
 
 // VaultKeys holds the store's vault key (VaultKey), one record.
 var VaultKeys = define[VaultKey]("vault_keys")
+
+// Gateways holds every team's gateway agents.
+var Gateways = define[Gateway]("gateways",
+	idx(GatewaysByTeam, "TeamID"),
+	unique(GatewaysByName, true, "TeamID", "Name"))
+
+// Indexes of Gateways.
+const (
+	// GatewaysByTeam lists a team's gateways (Engine.ListGateways, one range read per page).
+	GatewaysByTeam IndexName[Gateway] = "team"
+	// GatewaysByName finds a team's gateway by name, case-insensitively; unique (CreateGateway's
+	// and RegisterGateway's conflict).
+	GatewaysByName IndexName[Gateway] = "name"
+)
+
+// GatewaySetupTokens holds every team's gateway setup tokens.
+var GatewaySetupTokens = define[GatewaySetupToken]("gateway_setup_tokens",
+	idx(GatewaySetupTokensByTeam, "TeamID"))
+
+// Indexes of GatewaySetupTokens.
+const (
+	// GatewaySetupTokensByTeam lists a team's setup tokens (Engine.ListGatewaySetupTokens, one
+	// range read per page).
+	GatewaySetupTokensByTeam IndexName[GatewaySetupToken] = "team"
+)
