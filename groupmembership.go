@@ -64,9 +64,11 @@ func (a *AgentAction) validate() error {
 // ModifyDirectoryGroup adds users to or removes them from a group in the directory of the AD
 // connection whose Okta app instance id is appInstanceID. Needs resource_admin.
 //
-// Identifiers, decided here: the group id and each value may be an objectGUID (the id Okta's AD
-// integration imports objects by, e.g. "2f1c…-…"), an objectSid ("S-1-5-21-…") or a distinguished
-// name; each is resolved by a search under the connection's domain. Groups must be of objectClass
+// Identifiers, decided here: the group id and each value may be an Okta id (the group's "00g…",
+// a user's "00u…", or a nested group's "00g…"; see DirectoryOktaID and AssignDirectoryOktaID), an
+// objectGUID (the id Okta's AD integration imports objects by, e.g. "2f1c…-…"), an objectSid
+// ("S-1-5-21-…") or a distinguished name; each is resolved by a search under the connection's
+// domain. Groups must be of objectClass
 // group, groupOfNames or groupOfUniqueNames. The directory receives member DNs.
 //
 // Errors: ErrInvalid for a missing id, action (ADD or REMOVE), attribute or values; ErrNotFound
@@ -111,13 +113,30 @@ func (e *Engine) modifyGroup(ctx context.Context, conn *storage.Connection, acti
 		return err
 	}
 	base := domainDN(conn.Domain)
-	group, err := resolveObject(ctx, dir, base, action.ID, "(|(objectClass=group)(objectClass=groupOfNames)(objectClass=groupOfUniqueNames))")
+	ids, err := e.newOktaIDs(ctx, dir, conn)
+	if err != nil {
+		return err
+	}
+	var group string
+	switch oktaIDPrefix(action.ID) {
+	case OktaGroupIDPrefix:
+		group, err = ids.dn(ctx, action.ID, OktaGroupIDPrefix)
+	case OktaUserIDPrefix:
+		err = notFoundf("%s is the Okta id of a user, not of a group", action.ID)
+	default:
+		group, err = resolveObject(ctx, dir, base, action.ID, ldapGroupClass)
+	}
 	if err != nil {
 		return wrapNotFound(err, "Resource not found: %s (Group)", action.ID)
 	}
 	members := make([]string, 0, len(action.Parameters.Values))
 	for _, v := range action.Parameters.Values {
-		dn, err := resolveObject(ctx, dir, base, v, "")
+		var dn string
+		if prefix := oktaIDPrefix(v); prefix != "" {
+			dn, err = ids.dn(ctx, v, prefix)
+		} else {
+			dn, err = resolveObject(ctx, dir, base, v, "")
+		}
 		if err != nil {
 			return wrapNotFound(err, "Resource not found: %s (User)", v)
 		}

@@ -18,6 +18,7 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/opakit/opa"
 	"github.com/opakit/opa/revealjwe"
 )
 
@@ -753,4 +754,92 @@ func TestClientWireIncludeUserAccessMethods(t *testing.T) {
 		}
 	}
 	e.must(400, "all", "GET", ra+"?include_user_access_methods=maybe", nil)
+}
+
+// oktaAgentAction is okta-sdk-golang's AgentAction (api_directories_integration.go models): what
+// its UpdateGroupMembership sends as the body of groups/modify.
+type oktaAgentAction struct {
+	Id         *string `json:"id,omitempty"`
+	Parameters *struct {
+		Action    *string  `json:"action,omitempty"`
+		Attribute *string  `json:"attribute,omitempty"`
+		Values    []string `json:"values,omitempty"`
+	} `json:"parameters,omitempty"`
+}
+
+// TestClientWireGroupsModifyOktaIDs (issue 17 A9): groups/modify names the group and the users
+// by their Okta ids, as the reference's sample does (00g1xucgTZFrziXg10g4, which the demo
+// fixture assigns to Helpdesk); a derived id (the engine's DirectoryOktaID) works the same, a
+// user's 00u id is not a group, and an unknown id is Okta's 404.
+func TestClientWireGroupsModifyOktaIDs(t *testing.T) {
+	e := newEnv(t)
+	const app = "0oa1corpexample0ad01"
+	tok := "SSWS 00demo-okta-api-token-change-me"
+	send := func(group string, values ...string) (int, oktaSDKError) {
+		t.Helper()
+		a := oktaAgentAction{Id: &group}
+		a.Parameters = &struct {
+			Action    *string  `json:"action,omitempty"`
+			Attribute *string  `json:"attribute,omitempty"`
+			Values    []string `json:"values,omitempty"`
+		}{Action: ptr("ADD"), Attribute: ptr("member"), Values: values}
+		raw, err := json.Marshal(a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := e.doHeader("POST", "/api/v1/directories/"+app+"/groups/modify", string(raw), map[string]string{"Authorization": tok})
+		var oe oktaSDKError
+		if r.status != 200 {
+			r.json(t, &oe)
+		} else if len(r.body) != 0 {
+			t.Fatalf("200 with a body %q", r.body)
+		}
+		return r.status, oe
+	}
+	dir := e.srv.Directory("corp.example.com")
+	members := func() []string {
+		en, err := dir.Entry("CN=Helpdesk,OU=Groups,DC=corp,DC=example,DC=com")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return en.GetAll("member")
+	}
+	has := func(dn string) bool {
+		for _, m := range members() {
+			if strings.EqualFold(m, dn) {
+				return true
+			}
+		}
+		return false
+	}
+	john := "CN=adm.john.smith,OU=Admins,DC=corp,DC=example,DC=com"
+	if st, oe := send("00g1xucgTZFrziXg10g4", "00u1admjohnsmith0001"); st != 200 || !has(john) {
+		t.Fatalf("fixture-assigned ids: %d %+v, members %v", st, oe, members())
+	}
+	loaded := e.srv.Loaded().Team("demo")
+	sys := opa.SystemPrincipal(opa.Team{ID: loaded.ID, Name: loaded.Name})
+	jane := "CN=Jane Doe,OU=Users,DC=corp,DC=example,DC=com"
+	janeID, err := e.srv.Engine().DirectoryOktaID(t.Context(), sys, loaded.Connections["corp.example.com"], jane)
+	if err != nil || !strings.HasPrefix(janeID, "00u") {
+		t.Fatalf("derived id %q: %v", janeID, err)
+	}
+	if st, oe := send("00g1xucgTZFrziXg10g4", janeID); st != 200 || !has(jane) {
+		t.Fatalf("derived user id: %d %+v, members %v", st, oe, members())
+	}
+	before := members()
+	for _, tc := range []struct {
+		name, group, value, summary string
+	}{
+		{"user id as group", "00u1admjohnsmith0001", janeID, "Not found: Resource not found: 00u1admjohnsmith0001 (Group)"},
+		{"unknown group", "00gUnknownGroup00001", janeID, "Not found: Resource not found: 00gUnknownGroup00001 (Group)"},
+		{"unknown user", "00g1xucgTZFrziXg10g4", "00uUnknownUser000001", "Not found: Resource not found: 00uUnknownUser000001 (User)"},
+	} {
+		st, oe := send(tc.group, tc.value)
+		if st != 404 || oe.ErrorCode != "E0000007" || oe.ErrorSummary != tc.summary {
+			t.Errorf("%s: %d %+v", tc.name, st, oe)
+		}
+	}
+	if got := members(); !cmp.Equal(got, before) {
+		t.Fatalf("refused requests changed the members: %v, was %v", got, before)
+	}
 }

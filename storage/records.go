@@ -204,8 +204,11 @@ type Connection struct {
 	SyncStartedAt          time.Time    `json:"sync_started_at,omitempty"`
 	LastSyncAt             time.Time    `json:"last_sync_at,omitempty"`
 	RuleSettings           RuleSettings `json:"rule_settings"`
-	CreatedAt              time.Time    `json:"created_at"`
-	UpdatedAt              time.Time    `json:"updated_at"`
+	// OktaIDs are the Okta ids assigned to objects of the connection's directory: Okta id (00g…,
+	// 00u…) → the object's objectGUID in lower case. Objects without one have a derived id.
+	OktaIDs   map[string]string `json:"okta_ids,omitempty"`
+	CreatedAt time.Time         `json:"created_at"`
+	UpdatedAt time.Time         `json:"updated_at"`
 }
 
 // AttributeMapping maps a directory attribute to a server label.
