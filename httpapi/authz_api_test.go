@@ -1,8 +1,11 @@
 package httpapi_test
 
 import (
+	"context"
 	"strings"
+	"testing"
 
+	"github.com/opakit/opa"
 	"github.com/opakit/opa/fixture"
 )
 
@@ -16,6 +19,21 @@ func apiMatrixIDs(ids map[string]string, lt *fixture.LoadedTeam) {
 	ids["key_id"] = roleKeys["resource"][0]
 	ids["project_name"] = "asa-servers"
 	ids["gateway_id"] = lt.Gateways["gateway1"]
+}
+
+// apiMatrixState adds what the fixture cannot hold to the demo team (a gateway setup token,
+// whose value is random) and its id to ids.
+func apiMatrixState(t *testing.T, e *opa.Engine, ids map[string]string) {
+	t.Helper()
+	team, err := e.Team(context.Background(), "demo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := e.CreateGatewaySetupToken(context.Background(), opa.SystemPrincipal(team), opa.GatewaySetupTokenInput{Description: "matrix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids["gateway_setup_token_id"] = tok.ID
 }
 
 // expectAPI is the authorization policy of the team-level API routes (groups.go, users.go,

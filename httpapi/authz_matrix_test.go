@@ -284,6 +284,7 @@ func TestAuthzMatrix(t *testing.T) {
 			}
 			return nil
 		})
+		apiMatrixState(t, e, ids)
 	}
 	login()
 	reset := func() {

@@ -220,6 +220,10 @@ var bodyRoutes = []bodyRoute{
 		`{"id":null,"_":"asa-servers","group":"engineers","create_server_group":false,"server_access":true,"server_admin":true,"servers_selector":""}`}},
 	{"ProjectGroupUpdate", "all", "PUT", "/v1/teams/{team}/projects/{project_name}/groups/{group_name}", []string{
 		`{"id":null,"_":"asa-servers","group":"engineers","create_server_group":true,"server_access":true,"server_admin":false,"servers_selector":"env=prod"}`}},
+	{"SetupTokenCreate", "all", "POST", "/v1/teams/{team}/gateway_setup_tokens", []string{
+		`{"description":"Acceptance Test Setup Token: x","registration_type":"gateway-agent","details":{"labels":{"key-a":"value-a"}}}`,
+		`{"id":"","name":"sdk","description":null,"details":{"Type":"gateway-agent","labels":{}},"registration_type":"gateway-agent"}`,
+		`{"description":"d","details":{"labels":{"a=b":"c"}}}`, `{"details":{"infrastructure_orchestrator":{"id":"x"}}}`}},
 	{"GroupModify", "00demo-okta-api-token-change-me", "POST", "/api/v1/directories/{app_instance}/groups/modify", []string{
 		`{"id":"a1","actionType":"ADD_MEMBERS","data":{"groupId":"x","members":["CN=x"]}}`, `{"actionType":"REMOVE_MEMBERS"}`}},
 }
@@ -318,6 +322,7 @@ func FuzzASAProjectCreate(f *testing.F)   { fuzzRoute(f, "ASAProjectCreate") }
 func FuzzASAProjectUpdate(f *testing.F)   { fuzzRoute(f, "ASAProjectUpdate") }
 func FuzzProjectGroupAssign(f *testing.F) { fuzzRoute(f, "ProjectGroupAssign") }
 func FuzzProjectGroupUpdate(f *testing.F) { fuzzRoute(f, "ProjectGroupUpdate") }
+func FuzzSetupTokenCreate(f *testing.F)   { fuzzRoute(f, "SetupTokenCreate") }
 
 // FuzzPathID puts arbitrary bytes in every id position of a GET and a DELETE route: never a 5xx,
 // never a panic, and a 4xx changes nothing.
@@ -339,6 +344,8 @@ func FuzzPathID(f *testing.F) {
 		"/v1/teams/demo/projects/%s",
 		"/v1/teams/demo/projects/%s/groups/%s",
 		"/v1/teams/demo/gateways/%s",
+		"/v1/teams/demo/gateway_setup_tokens/%s",
+		"/v1/teams/demo/gateway_setup_tokens/%s/token",
 	}
 	f.Fuzz(func(t *testing.T, id string) {
 		for _, tmpl := range templates {

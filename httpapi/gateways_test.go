@@ -173,3 +173,175 @@ func TestClientWireGateways(t *testing.T) {
 		t.Fatalf("SDK walk of contains=core: %d gateways, want 33", walked)
 	}
 }
+
+// tfSetupToken is the provider's GatewaySetupToken (oktapam/client/gateway_setup_token.go).
+type tfSetupToken struct {
+	ID               *string `json:"id,omitempty"`
+	Description      *string `json:"description"`
+	RegistrationType *string `json:"registration_type"`
+	CreatedAt        *string `json:"created_at,omitempty"`
+	Details          *struct {
+		Labels map[string]string `json:"labels,omitempty"`
+	} `json:"details,omitempty"`
+	Token *string `json:"token,omitempty"`
+}
+
+// tfSetupTokenBody is what the provider's CreateGatewaySetupToken sends.
+func tfSetupTokenBody(description string, labels map[string]string) string {
+	b, _ := json.Marshal(map[string]any{"description": description, "registration_type": "gateway-agent",
+		"details": map[string]any{"labels": labels}})
+	return string(b)
+}
+
+func wantSetupToken(description string, labels map[string]string, withValue bool) func(t *testing.T, r response) {
+	return func(t *testing.T, r response) {
+		var tok tfSetupToken
+		r.json(t, &tok)
+		if tok.ID == nil || *tok.ID == "" || tok.CreatedAt == nil || tok.Description == nil || *tok.Description != description ||
+			tok.RegistrationType == nil || *tok.RegistrationType != "gateway-agent" || tok.Details == nil {
+			t.Fatalf("setup token %s", r.body)
+		}
+		if diff := cmp.Diff(labels, tok.Details.Labels); diff != "" {
+			t.Errorf("labels (-want +got):\n%s", diff)
+		}
+		if withValue != (tok.Token != nil && *tok.Token != "") {
+			t.Errorf("token in %s, want a value: %v", r.body, withValue)
+		}
+		// The SDK picks the GatewayAgent variant of details by its "Type" key.
+		var sdk struct {
+			Details map[string]any `json:"details"`
+		}
+		r.json(t, &sdk)
+		if sdk.Details["Type"] != "gateway-agent" {
+			t.Errorf("details.Type %v, want gateway-agent", sdk.Details["Type"])
+		}
+	}
+}
+
+// TestGatewaySetupTokenRoutes: create (201, with the value), get (without), the token route (with),
+// list (without, paged), delete (204); each documented error.
+func TestGatewaySetupTokenRoutes(t *testing.T) {
+	e := newEnv(t)
+	labels := map[string]string{"key-a": "value-a", "key-b": "value-b"}
+	r := e.must(201, "resource", "POST", "/gateway_setup_tokens", tfSetupTokenBody("Acceptance Test Setup Token: x1", labels))
+	wantSetupToken("Acceptance Test Setup Token: x1", labels, true)(t, r)
+	var created tfSetupToken
+	r.json(t, &created)
+	id := *created.ID
+	steps := []step{
+		{"get", "all", "GET", "/gateway_setup_tokens/" + id, nil, 200, wantSetupToken("Acceptance Test Setup Token: x1", labels, false)},
+		{"get as delegated resource admin", "delegated", "GET", "/gateway_setup_tokens/" + id, nil, 200, nil},
+		{"token", "all", "GET", "/gateway_setup_tokens/" + id + "/token", nil, 200, func(t *testing.T, r response) {
+			wantSetupToken("Acceptance Test Setup Token: x1", labels, true)(t, r)
+			var v tfSetupToken
+			r.json(t, &v)
+			if *v.Token != *created.Token {
+				t.Errorf("token route %q, create answered %q", *v.Token, *created.Token)
+			}
+		}},
+		{"list", "all", "GET", "/gateway_setup_tokens", nil, 200, func(t *testing.T, r response) {
+			var l struct {
+				List []tfSetupToken `json:"list"`
+			}
+			r.json(t, &l)
+			if len(l.List) != 1 || *l.List[0].ID != id || l.List[0].Token != nil {
+				t.Errorf("list %s: want the token without its value", r.body)
+			}
+		}},
+		{"list bad count", "all", "GET", "/gateway_setup_tokens?count=-1", nil, 400, nil},
+		{"create SDK body", "all", "POST", "/gateway_setup_tokens",
+			`{"id":"","name":"sdk-token","description":null,"details":{"labels":{"env":"x"}},"registration_type":"gateway-agent"}`, 201,
+			func(t *testing.T, r response) {
+				wantSetupToken("", map[string]string{"env": "x"}, true)(t, r)
+				if !strings.Contains(string(r.body), `"name":"sdk-token"`) {
+					t.Errorf("name missing: %s", r.body)
+				}
+			}},
+		{"create with details.Type", "all", "POST", "/gateway_setup_tokens", `{"description":"t","registration_type":"gateway-agent","details":{"Type":"gateway-agent","labels":{}}}`, 201, nil},
+		{"create bad registration type", "all", "POST", "/gateway_setup_tokens", `{"description":"d","registration_type":"server","details":{"labels":{}}}`, 400, nil},
+		{"create bad details.Type", "all", "POST", "/gateway_setup_tokens", `{"description":"d","details":{"Type":"orchestrator"}}`, 400, nil},
+		{"create with an orchestrator", "all", "POST", "/gateway_setup_tokens", `{"description":"d","details":{"infrastructure_orchestrator":{"id":"x"}}}`, 400, nil},
+		{"create bad label", "all", "POST", "/gateway_setup_tokens", `{"description":"d","details":{"labels":{"a=b":"c"}}}`, 400, nil},
+		{"create labels not strings", "all", "POST", "/gateway_setup_tokens", `{"description":"d","details":{"labels":{"a":1}}}`, 400, nil},
+		{"create no body", "all", "POST", "/gateway_setup_tokens", nil, 400, nil},
+		{"create malformed", "all", "POST", "/gateway_setup_tokens", `{"description":`, 400, nil},
+		{"create as security admin", "security", "POST", "/gateway_setup_tokens", tfSetupTokenBody("s", nil), 401, wantMissingRole},
+		{"get as security admin", "security", "GET", "/gateway_setup_tokens/" + id, nil, 401, wantMissingRole},
+		{"token as end user", "end_user", "GET", "/gateway_setup_tokens/" + id + "/token", nil, 401, wantMissingRole},
+		{"get unknown", "all", "GET", "/gateway_setup_tokens/00000000-0000-4000-8000-000000000000", nil, 404, nil},
+		{"token unknown", "all", "GET", "/gateway_setup_tokens/00000000-0000-4000-8000-000000000000/token", nil, 404, nil},
+		{"delete unknown", "all", "DELETE", "/gateway_setup_tokens/00000000-0000-4000-8000-000000000000", nil, 404, nil},
+		{"delete as security admin", "security", "DELETE", "/gateway_setup_tokens/" + id, nil, 401, wantMissingRole},
+		{"delete", "resource", "DELETE", "/gateway_setup_tokens/" + id, nil, 204, nil},
+		{"get after delete", "all", "GET", "/gateway_setup_tokens/" + id, nil, 404, nil},
+		{"token after delete", "all", "GET", "/gateway_setup_tokens/" + id + "/token", nil, 404, nil},
+		{"delete twice", "all", "DELETE", "/gateway_setup_tokens/" + id, nil, 404, nil},
+	}
+	runSteps(t, e, steps)
+}
+
+// TestClientWireGatewaySetupTokens (issue 17 B): the provider's TestAccGatewaySetupToken and its
+// data source tests, request by request as its client sends them: create two tokens, read each
+// back (GET, then the token route, as GetGatewaySetupToken does), list with the client-side
+// description filter and fetch every value, then destroy and check that none is left. The
+// resource and the data source must read the same attributes (checkResourcesEqual).
+func TestClientWireGatewaySetupTokens(t *testing.T) {
+	e := newEnv(t)
+	labels := map[string]string{}
+	for i := range 10 {
+		labels[fmt.Sprintf("key-%c%d", 'a'+i, i)] = fmt.Sprintf("value-%d", i)
+	}
+	// read is the provider's GetGatewaySetupToken: the token, then its value.
+	read := func(id string) tfSetupToken {
+		var tok tfSetupToken
+		e.must(200, "all", "GET", "/gateway_setup_tokens/"+id, nil).json(t, &tok)
+		var v struct {
+			Token *string `json:"token,omitempty"`
+		}
+		e.must(200, "all", "GET", "/gateway_setup_tokens/"+id+"/token", nil).json(t, &v)
+		tok.Token = v.Token
+		return tok
+	}
+	var ids []string
+	for _, d := range []string{"Acceptance Test Setup Token Set ab12: 1", "Acceptance Test Setup Token Set ab12: 2"} {
+		var c tfSetupToken
+		e.must(201, "all", "POST", "/gateway_setup_tokens", tfSetupTokenBody(d, labels)).json(t, &c)
+		got := read(*c.ID)
+		if *got.Token == "" || *got.Description != d || cmp.Diff(labels, got.Details.Labels) != "" {
+			t.Fatalf("read back %+v", got)
+		}
+		ids = append(ids, *c.ID)
+	}
+	// An unrelated token the filter leaves out.
+	e.must(201, "all", "POST", "/gateway_setup_tokens", tfSetupTokenBody("someone else's", nil))
+
+	// ListGatewaySetupTokens: walk the pages, filter by description, then fetch each value.
+	items, _ := e.handWrittenList("all", "/gateway_setup_tokens", nil)
+	var matched []map[string]any
+	for _, it := range items {
+		if strings.Contains(it["description"].(string), "ab12") {
+			matched = append(matched, it)
+		}
+	}
+	if len(matched) != 2 {
+		t.Fatalf("description filter: %d tokens, want 2", len(matched))
+	}
+	// checkResourcesEqual: the data source reads what the resource read.
+	byList := read(matched[0]["id"].(string))
+	direct := read(matched[0]["id"].(string))
+	if diff := cmp.Diff(direct, byList); diff != "" {
+		t.Fatalf("resource and data source differ (-resource +data source):\n%s", diff)
+	}
+	for _, id := range ids {
+		e.must(204, "all", "DELETE", "/gateway_setup_tokens/"+id, nil)
+		if r := e.do("all", "GET", "/gateway_setup_tokens/"+id, nil); r.status != 404 {
+			t.Fatalf("read after destroy: %d, want 404 (the provider drops the resource)", r.status)
+		}
+	}
+	items, _ = e.handWrittenList("all", "/gateway_setup_tokens", nil)
+	for _, it := range items {
+		if strings.Contains(it["description"].(string), "ab12") {
+			t.Fatalf("CheckDestroy: token %v still listed", it)
+		}
+	}
+}

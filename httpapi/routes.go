@@ -69,6 +69,12 @@ func (h *Handler) routes() {
 	const gw = team + "/gateways/{gateway_id}"
 	m.Handle("GET "+team+"/gateways", h.v1(listGateways))
 	m.Handle("GET "+gw, h.v1(getGateway))
+	const gst = team + "/gateway_setup_tokens"
+	m.Handle("GET "+gst, h.v1(listSetupTokens))
+	m.Handle("POST "+gst, h.v1(createSetupToken))
+	m.Handle("GET "+gst+"/{gateway_setup_token_id}", h.v1(getSetupToken))
+	m.Handle("GET "+gst+"/{gateway_setup_token_id}/token", h.v1(getSetupTokenValue))
+	m.Handle("DELETE "+gst+"/{gateway_setup_token_id}", h.v1(deleteSetupToken))
 
 	// OPA Active Directory connections (docs/wire.md#connections).
 	m.Handle("GET "+team+"/connections/active_directory", h.v1(listOPAConnections))

@@ -220,6 +220,32 @@ func TestNoSecretLeaks(t *testing.T) {
 	call(200, admin, "GET", "/v1/teams/demo/all_active_directory_accounts", nil)
 	call(200, admin, "GET", "/v1/teams/demo/integrations/ad_connections", nil)
 
+	// A gateway setup token: its value is in the create and …/token answers by necessity (both
+	// dropped from the scanned bodies), and nowhere else: not in the GET or the list, the log,
+	// the audit trail or the data files.
+	var st struct {
+		ID    string `json:"id"`
+		Token string `json:"token"`
+	}
+	_ = json.Unmarshal(call(201, admin, "POST", "/v1/teams/demo/gateway_setup_tokens",
+		map[string]any{"description": "hygiene", "registration_type": "gateway-agent", "details": map[string]any{"labels": map[string]string{"env": "test"}}}), &st)
+	bodies = bodies[:len(bodies)-1]
+	call(200, admin, "GET", "/v1/teams/demo/gateway_setup_tokens/"+st.ID+"/token", nil)
+	bodies = bodies[:len(bodies)-1]
+	if st.Token == "" {
+		t.Fatal("no setup token value")
+	}
+	secrets["gateway setup token"] = st.Token
+	if raw, err := base64.StdEncoding.DecodeString(st.Token); err == nil {
+		var claims struct {
+			Secret string `json:"secret"`
+		}
+		_ = json.Unmarshal(raw, &claims)
+		secrets["gateway setup token secret"] = claims.Secret
+	}
+	call(200, admin, "GET", "/v1/teams/demo/gateway_setup_tokens/"+st.ID, nil)
+	call(200, admin, "GET", "/v1/teams/demo/gateway_setup_tokens", nil)
+
 	// The audit trail.
 	p, err := e.Authenticate(ctx, "demo", admin)
 	if err != nil {
