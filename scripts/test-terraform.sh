@@ -13,8 +13,10 @@
 #   3. builds opaserver and starts it on a free loopback port with testdata/terraform/fixture.json
 #      (a team and the admin service key the provider signs in with);
 #   4. `terraform apply`, then `terraform plan -detailed-exitcode`, which must find nothing to change
-#      (every resource reads back as it was written), then `terraform destroy`, then checks over the
-#      API that what the configuration created is gone (service users soft deleted);
+#      (every resource reads back as it was written); the same for revisions 2 and 3 of the
+#      configuration (-var revision=N: settings changed in place, the update routes); then
+#      `terraform destroy`, then checks over the API that what the configuration created is gone
+#      (service users soft deleted);
 #   5. when the apply fails: each resource of main.tf applied on its own (`-target`), so the summary
 #      says which resources apply and which do not, with the server's answer; the requests opaserver
 #      answered with a 4xx or 5xx (its /_fake/requests log); then the state is destroyed. Exit 1.
@@ -122,22 +124,35 @@ token() {
 		python3 -c 'import json,sys; print(json.load(sys.stdin)["bearer_token"])'
 }
 
-# 4. apply, plan (no changes), destroy
+# A plan right after an apply must find nothing to change: the server read every resource back
+# as it was written.
+nochange() {
+	log "terraform plan, revision $1: every resource reads back unchanged"
+	local rc=0
+	tfc plan -detailed-exitcode -var revision="$1" >"$work/plan-$1.log" 2>&1 || rc=$?
+	if [ "$rc" != 0 ]; then
+		cat "$work/plan-$1.log" >&2
+		die "terraform plan after applying revision $1 exited $rc (2: the server reads back something other than what was applied)"
+	fi
+}
+
+# 4. apply, plan (no changes), update twice, destroy
 resources=$(grep -o '^resource "[a-z0-9_]*" "[a-z0-9_]*"' main.tf | tr -d '"' | awk '{print $2 "." $3}')
 log "terraform apply ($(echo "$resources" | wc -l) resources against $base, team $team)"
 if tfc apply -auto-approve >"$work/apply.log" 2>&1; then
 	grep -E '^Apply complete' "$work/apply.log"
-	log "terraform plan: the server must read every resource back unchanged"
-	set +e
-	tfc plan -detailed-exitcode >"$work/plan.log" 2>&1
-	plan_rc=$?
-	set -e
-	if [ "$plan_rc" != 0 ]; then
-		cat "$work/plan.log" >&2
-		die "terraform plan after apply exited $plan_rc (2: the server reads back something other than what was applied)"
-	fi
+	nochange 1
+	for rev in 2 3; do
+		log "terraform apply, revision $rev (updates in place)"
+		tfc apply -auto-approve -var revision=$rev >"$work/apply-$rev.log" 2>&1 ||
+			{ sed -n '/^Error/,$p' "$work/apply-$rev.log" >&2; refused_requests; die "revision $rev does not apply"; }
+		grep -E '^Apply complete' "$work/apply-$rev.log"
+		grep -q "Resources: 0 added, [1-9][0-9]* changed, 0 destroyed" "$work/apply-$rev.log" ||
+			die "revision $rev should change resources in place and replace none"
+		nochange "$rev"
+	done
 	log "terraform destroy"
-	tfc destroy -auto-approve >"$work/destroy.log" 2>&1 || { cat "$work/destroy.log" >&2; die "terraform destroy failed"; }
+	tfc destroy -auto-approve -var revision=3 >"$work/destroy.log" 2>&1 || { cat "$work/destroy.log" >&2; die "terraform destroy failed"; }
 	grep -E '^Destroy complete' "$work/destroy.log"
 	[ -z "$("$tf" state list)" ] || die "state not empty after destroy"
 
@@ -171,13 +186,34 @@ for r in $resources; do
 done
 log "resources of testdata/terraform/main.tf applied one at a time"
 printf '%s' "$summary"
+state="$("$tf" state list | sed 's/^/-target=/')"
+if [ -n "$state" ]; then
+	log "revisions 2 and 3 of what applied (updates in place), each followed by a plan"
+	for rev in 2 3; do
+		# shellcheck disable=SC2086 # one -target= per word
+		if ! tfc apply -auto-approve -var revision=$rev $state >"$work/apply-$rev.log" 2>&1; then
+			failed=$((failed + 1))
+			echo "  FAIL  revision $rev: $(grep -m1 -A1 '^Error' "$work/apply-$rev.log" | tr '\n' ' ' | sed 's/  */ /g')"
+			continue
+		fi
+		rc=0
+		# shellcheck disable=SC2086
+		tfc plan -detailed-exitcode -var revision=$rev $state >"$work/plan-$rev.log" 2>&1 || rc=$?
+		if [ "$rc" = 0 ]; then
+			echo "  ok    revision $rev: $(grep -m1 '^Apply complete' "$work/apply-$rev.log"), then no changes"
+		else
+			failed=$((failed + 1))
+			echo "  FAIL  revision $rev: the plan after it exits $rc: $(grep -E '^  # ' "$work/plan-$rev.log" | tr '\n' ' ')"
+		fi
+	done
+fi
 log "requests opaserver refused (4xx/5xx)"
 refused_requests
 log "destroy what applied"
 state="$("$tf" state list | sed 's/^/-target=/')"
 if [ -n "$state" ]; then
 	# shellcheck disable=SC2086 # one -target= per word
-	tfc destroy -auto-approve -refresh=false $state >"$work/destroy.log" 2>&1 || { cat "$work/destroy.log" >&2; echo "destroy failed too" >&2; }
+	tfc destroy -auto-approve -refresh=false -var revision=3 $state >"$work/destroy.log" 2>&1 || { cat "$work/destroy.log" >&2; echo "destroy failed too" >&2; }
 	grep -E '^Destroy complete' "$work/destroy.log" || true
 fi
 echo "terraform: $passed passed, $failed failed"

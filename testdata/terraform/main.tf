@@ -23,6 +23,19 @@ variable "prefix" {
   default     = "tf"
 }
 
+# scripts/test-terraform.sh applies revision 1, then 2, which changes a setting of every resource
+# that can change in place (the update routes), then 3, which deactivates the server sync job (the
+# provider sends a deactivation alone, without the schedule, so it gets a step of its own).
+variable "revision" {
+  description = "revision of the setup: 1, 2 or 3"
+  type        = number
+  default     = 1
+}
+
+locals {
+  updated = var.revision >= 2
+}
+
 # The gateway the AD connection and the server sync go through: the first one the team has.
 data "oktapam_gateways" "all" {}
 
@@ -39,7 +52,7 @@ resource "oktapam_group" "operators" {
 # A resource group and its project, with Okta Universal Directory checkout settings.
 resource "oktapam_resource_group" "infra" {
   name                            = "${var.prefix}-infra"
-  description                     = "Infrastructure managed by Terraform"
+  description                     = local.updated ? "Infrastructure managed by Terraform, revised" : "Infrastructure managed by Terraform"
   delegated_resource_admin_groups = [oktapam_group.rg_admins.id]
 }
 
@@ -54,7 +67,7 @@ resource "oktapam_okta_universal_directory_checkout_settings" "accounts" {
   resource_group               = oktapam_resource_group.infra.id
   project                      = oktapam_resource_group_project.accounts.id
   checkout_required            = true
-  checkout_duration_in_seconds = 900
+  checkout_duration_in_seconds = local.updated ? 3600 : 900
 }
 
 # The ASA project the server sync job enrolls the domain's computers into.
@@ -64,8 +77,8 @@ resource "oktapam_project" "servers" {
   next_unix_gid        = 64000
   create_server_users  = true
   ssh_certificate_type = "CERT_TYPE_ED25519_01"
-  forward_traffic      = true
-  gateway_selector     = "env=prod"
+  forward_traffic      = !local.updated
+  gateway_selector     = local.updated ? "env=staging" : "env=prod"
 }
 
 # The AD connection, with a server sync job and a user sync job.
@@ -76,14 +89,15 @@ resource "oktapam_ad_connection" "corp" {
   service_account_username = "svc-opa@corp.example.com"
   service_account_password = "Svc-Opa-Passw0rd!"
   use_passwordless         = false
-  domain_controllers       = ["dc1.corp.example.com", "dc2.corp.example.com"]
+  domain_controllers       = local.updated ? ["dc1.corp.example.com", "dc2.corp.example.com", "dc3.corp.example.com"] : ["dc1.corp.example.com", "dc2.corp.example.com"]
 }
 
 resource "oktapam_ad_task_settings" "servers" {
   connection_id            = oktapam_ad_connection.corp.id
   name                     = "${var.prefix}-server-sync"
-  is_active                = true
-  frequency                = 12
+  is_active                = var.revision < 3
+  frequency                = local.updated ? 24 : 12
+  start_hour_utc           = local.updated ? 6 : null
   host_name_attribute      = "dNSHostName"
   access_address_attribute = "dNSHostName"
   os_attribute             = "operatingSystem"
@@ -98,8 +112,9 @@ resource "oktapam_ad_task_settings" "servers" {
 resource "oktapam_ad_user_sync_task_settings" "users" {
   connection_id     = oktapam_ad_connection.corp.id
   name              = "${var.prefix}-user-sync"
-  is_active         = true
-  frequency         = 12
+  is_active         = !local.updated
+  frequency         = local.updated ? 24 : 12
+  start_hour_utc    = local.updated ? 3 : null
   base_dn           = "OU=Users,DC=corp,DC=example,DC=com"
   ldap_query_filter = "(objectClass=user)"
 }
@@ -108,6 +123,7 @@ resource "oktapam_ad_user_sync_task_settings" "users" {
 resource "oktapam_user" "deployer" {
   name      = "${var.prefix}-deployer"
   user_type = "service"
+  status    = local.updated ? "DISABLED" : "ACTIVE"
 }
 
 # The security policy: operators check out the shared accounts on the synced Windows servers.
@@ -118,7 +134,7 @@ resource "oktapam_security_policy_v2" "checkout" {
   type        = "default"
   name        = "${var.prefix}-ad-checkout"
   description = "Operators check out shared accounts on the domain's servers"
-  active      = true
+  active      = !local.updated
   principals = {
     user_groups = [oktapam_group.operators.id]
   }
