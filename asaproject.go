@@ -196,57 +196,63 @@ type ASAProjectFilter struct {
 }
 
 // ListASAProjects returns one page of the live ASA projects of p's team that f selects, in id
-// order. It reads the team's projects, so it costs O(projects of the team). Needs
-// resource_admin or security_admin. ErrInvalid for a bad page request.
+// order. Cost: a seek in the team's projects by id plus one page (rangePage): O(log N + k), k the
+// page plus the projects passed over between the cursor and the page's end (the team's
+// resource-group projects, deleted ASA projects and those f refuses); with Self, the list first
+// reads the live assignments of the principal's groups (ProjectGroupsByGroup). Needs
+// resource_admin or security_admin. ErrInvalid for a bad page request. Safe for concurrent use.
 func (e *Engine) ListASAProjects(ctx context.Context, p Principal, f ASAProjectFilter, page PageRequest) (Page[ASAProject], error) {
 	if err := p.requireASAProjectRead(); err != nil {
 		return Page[ASAProject]{}, err
 	}
-	if err := page.validate(); err != nil {
-		return Page[ASAProject]{}, err
-	}
-	var out []ASAProject
+	var out Page[ASAProject]
 	err := e.store.View(ctx, func(tx storage.ReadTx) error {
-		prs, err := storage.Projects.BorrowList(tx, storage.ProjectsByTeam, p.TeamID)
-		if err != nil {
-			return err
-		}
-		for _, pr := range prs {
-			if pr.ASAName == "" || !pr.DeletedAt.IsZero() ||
-				f.Contains != "" && !strings.Contains(strings.ToLower(pr.Name), strings.ToLower(f.Contains)) {
-				continue
+		var member func(*storage.Project) bool
+		if f.Self {
+			in, err := principalProjects(tx, p)
+			if err != nil {
+				return err
 			}
-			if f.Self {
-				member, err := e.principalInProject(tx, p, pr.ID)
-				if err != nil {
-					return err
-				}
-				if !member {
-					continue
-				}
-			}
-			out = append(out, asaProjectOf(pr))
+			member = func(pr *storage.Project) bool { return in[pr.ID] }
 		}
-		return nil
+		var err error
+		out, err = rangePage(tx, teamASAProjects(p.TeamID, f, member), page, func(pr *storage.Project) string { return pr.ID }, asaProjectOf)
+		return err
 	})
-	if err != nil {
-		return Page[ASAProject]{}, err
-	}
-	return paginate(out, func(a ASAProject) string { return a.ID }, page)
+	return out, err
 }
 
-// principalInProject reports whether one of p's groups is assigned to the project.
-func (e *Engine) principalInProject(tx storage.ReadTx, p Principal, projectID string) (bool, error) {
-	pgs, err := storage.ProjectGroups.BorrowList(tx, storage.ProjectGroupsByProject, projectID)
-	if err != nil {
-		return false, err
-	}
-	for _, pg := range pgs {
-		if pg.RemovedAt.IsZero() && slices.Contains(p.GroupIDs, pg.GroupID) {
-			return true, nil
+// teamASAProjects is the list of the live ASA projects of a team that f selects, read from
+// ProjectsByTeam (which also holds the team's resource-group projects, left out by the filter).
+// member reports whether the principal is in a project (f.Self).
+func teamASAProjects(teamID string, f ASAProjectFilter, member func(*storage.Project) bool) pageSource[storage.Project] {
+	sub := strings.ToLower(f.Contains)
+	return pageSource[storage.Project]{table: storage.Projects, index: storage.ProjectsByTeam, args: []string{teamID},
+		in: func(pr *storage.Project) bool { return pr.TeamID == teamID }, borrow: true,
+		keep: func(pr *storage.Project) bool {
+			if pr.ASAName == "" || !pr.DeletedAt.IsZero() || sub != "" && !strings.Contains(strings.ToLower(pr.Name), sub) {
+				return false
+			}
+			return !f.Self || member(pr)
+		}}
+}
+
+// principalProjects returns the ids of the projects one of p's groups is assigned to (live
+// assignments only): O(assignments of p's groups).
+func principalProjects(tx storage.ReadTx, p Principal) (map[string]bool, error) {
+	in := map[string]bool{}
+	for _, g := range p.GroupIDs {
+		pgs, err := storage.ProjectGroups.BorrowList(tx, storage.ProjectGroupsByGroup, g)
+		if err != nil {
+			return nil, err
+		}
+		for _, pg := range pgs {
+			if pg.RemovedAt.IsZero() {
+				in[pg.ProjectID] = true
+			}
 		}
 	}
-	return false, nil
+	return in, nil
 }
 
 // UpdateASAProject changes the settings in that are not nil (a merge: the others stay); in.Name

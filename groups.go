@@ -74,29 +74,27 @@ func (e *Engine) GroupByName(ctx context.Context, p Principal, name string) (Gro
 }
 
 // ListGroups returns one page of the groups of p's team that f selects, in id order (PageRequest).
-// It reads every group of the team, so it costs O(groups of the team). Needs an admin role (see
-// GroupByName). ErrInvalid for a bad page request.
+// Cost: a seek in the team's groups by id plus one page (rangePage): O(log N + k), k the page plus
+// the groups f refuses between the cursor and the page's end (deleted ones included, unless f
+// lists them). Needs an admin role (see GroupByName). ErrInvalid for a bad page request. Safe for
+// concurrent use.
 func (e *Engine) ListGroups(ctx context.Context, p Principal, f GroupFilter, page PageRequest) (Page[Group], error) {
 	if err := p.requireDirectoryRead(); err != nil {
 		return Page[Group]{}, err
 	}
-	if err := page.validate(); err != nil {
-		return Page[Group]{}, err
-	}
-	var out []Group
+	var out Page[Group]
 	err := e.store.View(ctx, func(tx storage.ReadTx) error {
-		gs, err := storage.Groups.BorrowList(tx, storage.GroupsByTeam, p.TeamID)
-		for _, g := range gs {
-			if f.keep(g) {
-				out = append(out, groupOf(g))
-			}
-		}
+		var err error
+		out, err = rangePage(tx, teamGroups(p.TeamID, f), page, func(g *storage.Group) string { return g.ID }, groupOf)
 		return err
 	})
-	if err != nil {
-		return Page[Group]{}, err
-	}
-	return paginate(out, func(g Group) string { return g.ID }, page)
+	return out, err
+}
+
+// teamGroups is the list of the groups of a team that f selects, read from GroupsByTeam.
+func teamGroups(teamID string, f GroupFilter) pageSource[storage.Group] {
+	return pageSource[storage.Group]{table: storage.Groups, index: storage.GroupsByTeam, args: []string{teamID},
+		in: func(g *storage.Group) bool { return g.TeamID == teamID }, keep: f.keep, borrow: true}
 }
 
 // SetGroupRoles replaces the team-wide roles of a live group (the delegated grants, which resource
@@ -174,7 +172,10 @@ func (e *Engine) DeleteGroup(ctx context.Context, p Principal, name string) erro
 }
 
 // GroupMembers returns one page of the users of a group of p's team that f selects, in id order.
-// It costs O(members). Needs an admin role (see GroupByName). ErrNotFound for an unknown group.
+// Cost: the group's lookup by name, then a seek in the group's members by id plus one page
+// (rangePage): O(log N + k), k the page plus the members f refuses between the cursor and the
+// page's end. Needs an admin role (see GroupByName). ErrNotFound for an unknown group, ErrInvalid
+// for a bad page request. Safe for concurrent use.
 func (e *Engine) GroupMembers(ctx context.Context, p Principal, name string, f UserFilter, page PageRequest) (Page[User], error) {
 	if err := p.requireDirectoryRead(); err != nil {
 		return Page[User]{}, err
@@ -182,24 +183,16 @@ func (e *Engine) GroupMembers(ctx context.Context, p Principal, name string, f U
 	if err := page.validate(); err != nil {
 		return Page[User]{}, err
 	}
-	var out []User
+	var out Page[User]
 	err := e.store.View(ctx, func(tx storage.ReadTx) error {
 		g, err := e.teamGroupByName(tx, p, name)
 		if err != nil {
 			return err
 		}
-		us, err := storage.Users.BorrowList(tx, storage.UsersByGroup, g.ID)
-		for _, u := range us {
-			if f.keep(u) {
-				out = append(out, userOf(u))
-			}
-		}
+		out, err = rangePage(tx, groupUsers(g.ID, f), page, userID, userOf)
 		return err
 	})
-	if err != nil {
-		return Page[User]{}, err
-	}
-	return paginate(out, func(u User) string { return u.ID }, page)
+	return out, err
 }
 
 // AddGroupMember adds a user (by username) to a live group (by name); adding a member twice is

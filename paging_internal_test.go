@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cockroachdb/errors"
 	"github.com/google/go-cmp/cmp"
@@ -190,4 +191,272 @@ func TestRangePageMatchesPaginate(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestEngineListsMatchPaginate walks random pages of the engine's directory and project lists
+// (ListUsers, GroupMembers, ListGroups, ListASAProjects, ListProjectGroups, SecurityPolicies), each
+// a range read (rangePage) with its filters, over random records of two teams, and compares every
+// page with the reference: every record of the list read and filtered, then paginate (the sort
+// everything these lists did before they read one range).
+func TestEngineListsMatchPaginate(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		ctx := context.Background()
+		st := memstore.New()
+		e, err := New(st)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids := rapid.SliceOfNDistinct(rapid.StringMatching(`[a-f0-9]{1,3}`), 1, -1, ident).Draw(t, "ids")
+		team := func(i int) string { return fmt.Sprint("t", i%3/2) } // two thirds in t0
+		groupIDs := []string{"g0", "g1", "g2", "g3"}
+		mark := func(t *rapid.T, label string) time.Time {
+			if rapid.Bool().Draw(t, label) {
+				return time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+			}
+			return time.Time{}
+		}
+		var (
+			users    []*storage.User
+			groups   []*storage.Group
+			projects []*storage.Project
+			assigns  []*storage.ProjectGroup
+			policies []*storage.Policy
+		)
+		for _, g := range groupIDs {
+			groups = append(groups, &storage.Group{ID: g, TeamID: "t0", Name: "group-" + g})
+		}
+		for i, id := range ids {
+			tag := rapid.StringMatching(`[xyz]{0,2}`).Draw(t, "tag")
+			switch rapid.IntRange(0, 4).Draw(t, "kind") {
+			case 0:
+				users = append(users, &storage.User{ID: id, TeamID: team(i), Username: tag + "u" + id,
+					Status:      rapid.SampledFrom([]string{UserActive, UserDisabled, UserDeleted}).Draw(t, "status"),
+					ServiceUser: rapid.Bool().Draw(t, "service"),
+					GroupIDs:    rapid.SliceOfDistinct(rapid.SampledFrom(groupIDs), ident).Draw(t, "groups")})
+			case 1:
+				groups = append(groups, &storage.Group{ID: id, TeamID: team(i), Name: tag + "g" + id, DeletedAt: mark(t, "deleted")})
+			case 2:
+				pr := &storage.Project{ID: id, TeamID: team(i), Name: tag + "p" + id, DeletedAt: mark(t, "deleted")}
+				if rapid.Bool().Draw(t, "asa") {
+					pr.ASAName = pr.Name
+				} else {
+					pr.ResourceGroupID = "rg-" + team(i)
+				}
+				projects = append(projects, pr)
+			case 3:
+				policies = append(policies, &storage.Policy{ID: id, TeamID: team(i), Name: tag + "n" + id,
+					Description: rapid.StringMatching(`[xyz]{0,2}`).Draw(t, "description")})
+			default:
+				assigns = append(assigns, &storage.ProjectGroup{ID: id, TeamID: "t0",
+					ProjectID: rapid.SampledFrom([]string{"P0", "P1"}).Draw(t, "project"), GroupID: rapid.SampledFrom(groupIDs).Draw(t, "group"),
+					CreateServerGroup: rapid.Bool().Draw(t, "csg"), ServersSelector: rapid.SampledFrom([]string{"", "env=x"}).Draw(t, "selector"),
+					RemovedAt: mark(t, "removed")})
+			}
+		}
+		// The two projects the assignments name: ASA projects of t0 (their ids sort before the
+		// drawn ones, which are lowercase).
+		projects = append(projects, &storage.Project{ID: "P0", TeamID: "t0", Name: "zz-p0", ASAName: "zz-p0"},
+			&storage.Project{ID: "P1", TeamID: "t0", Name: "zz-p1", ASAName: "zz-p1"})
+		assigns = slices.DeleteFunc(assigns, func(a *storage.ProjectGroup) bool { // one per project and group
+			return slices.ContainsFunc(assigns, func(b *storage.ProjectGroup) bool {
+				return b.ID < a.ID && b.ProjectID == a.ProjectID && b.GroupID == a.GroupID
+			})
+		})
+		err = st.Update(ctx, func(tx storage.WriteTx) error {
+			for _, u := range users {
+				if err := storage.Users.Insert(tx, u); err != nil {
+					return err
+				}
+			}
+			for _, g := range groups {
+				if err := storage.Groups.Insert(tx, g); err != nil {
+					return err
+				}
+			}
+			for _, pr := range projects {
+				if err := storage.Projects.Insert(tx, pr); err != nil {
+					return err
+				}
+			}
+			for _, pg := range assigns {
+				if err := storage.ProjectGroups.Insert(tx, pg); err != nil {
+					return err
+				}
+			}
+			for _, pol := range policies {
+				if err := storage.Policies.Insert(tx, pol); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := Principal{TeamID: "t0", UserID: "caller", Username: "caller",
+			GroupIDs: rapid.SliceOfDistinct(rapid.SampledFrom(groupIDs), ident).Draw(t, "caller groups"),
+			Roles:    []RoleGrant{{Role: RolePAMAdmin}, {Role: RoleResourceAdmin}, {Role: RoleSecurityAdmin}}}
+		sub := func(t *rapid.T) string { return rapid.SampledFrom([]string{"", "x", "yz"}).Draw(t, "contains") }
+		userFilter := func(t *rapid.T) UserFilter {
+			f := UserFilter{Contains: sub(t), Humans: rapid.Bool().Draw(t, "humans"), Services: rapid.Bool().Draw(t, "services")}
+			if rapid.Bool().Draw(t, "starts") {
+				f.StartsWith = rapid.SampledFrom([]string{"x", "u"}).Draw(t, "starts with")
+			}
+			if rapid.Bool().Draw(t, "statuses") {
+				f.Statuses = []string{UserActive}
+			}
+			if rapid.Bool().Draw(t, "by ids") {
+				f.IDs = rapid.SliceOfN(rapid.SampledFrom(ids), 1, 4).Draw(t, "filter ids")
+			}
+			return f
+		}
+		// Each list: the engine's page and the reference page for one request.
+		type list struct {
+			name      string
+			got, want func(PageRequest) (Page[string], error)
+		}
+		ref := func(keep func(id string) bool) func(PageRequest) (Page[string], error) {
+			return func(req PageRequest) (Page[string], error) {
+				var all []string
+				for _, id := range append(slices.Concat(ids, groupIDs), "P0", "P1") {
+					if keep(id) {
+						all = append(all, id)
+					}
+				}
+				return paginate(all, ident, req)
+			}
+		}
+		find := func(id string) (u *storage.User, g *storage.Group, pr *storage.Project, pg *storage.ProjectGroup, pol *storage.Policy) {
+			for _, x := range users {
+				if x.ID == id {
+					u = x
+				}
+			}
+			for _, x := range groups {
+				if x.ID == id {
+					g = x
+				}
+			}
+			for _, x := range projects {
+				if x.ID == id {
+					pr = x
+				}
+			}
+			for _, x := range assigns {
+				if x.ID == id {
+					pg = x
+				}
+			}
+			for _, x := range policies {
+				if x.ID == id {
+					pol = x
+				}
+			}
+			return
+		}
+		var l list
+		switch rapid.IntRange(0, 5).Draw(t, "list") {
+		case 0:
+			f := userFilter(t)
+			l = list{"ListUsers", func(req PageRequest) (Page[string], error) {
+				pg, err := e.ListUsers(ctx, p, f, req)
+				return idsOf(pg, func(u User) string { return u.ID }), err
+			}, ref(func(id string) bool { u, _, _, _, _ := find(id); return u != nil && u.TeamID == "t0" && f.keep(u) })}
+		case 1:
+			f, g := userFilter(t), rapid.SampledFrom(groupIDs).Draw(t, "group")
+			l = list{"GroupMembers", func(req PageRequest) (Page[string], error) {
+				pg, err := e.GroupMembers(ctx, p, "group-"+g, f, req)
+				return idsOf(pg, func(u User) string { return u.ID }), err
+			}, ref(func(id string) bool {
+				u, _, _, _, _ := find(id)
+				return u != nil && slices.Contains(u.GroupIDs, g) && f.keep(u)
+			})}
+		case 2:
+			f := GroupFilter{Contains: sub(t), IncludeDeleted: rapid.Bool().Draw(t, "include deleted"), OnlyDeleted: rapid.Bool().Draw(t, "only deleted")}
+			if rapid.Bool().Draw(t, "ignore") {
+				f.Ignore = []string{"group-g0", "group-g2"}
+			}
+			l = list{"ListGroups", func(req PageRequest) (Page[string], error) {
+				pg, err := e.ListGroups(ctx, p, f, req)
+				return idsOf(pg, func(g Group) string { return g.ID }), err
+			}, ref(func(id string) bool {
+				_, g, _, _, _ := find(id)
+				return g != nil && g.TeamID == "t0" && f.keep(g)
+			})}
+		case 3:
+			f := ASAProjectFilter{Contains: sub(t), Self: rapid.Bool().Draw(t, "self")}
+			l = list{"ListASAProjects", func(req PageRequest) (Page[string], error) {
+				pg, err := e.ListASAProjects(ctx, p, f, req)
+				return idsOf(pg, func(a ASAProject) string { return a.ID }), err
+			}, ref(func(id string) bool {
+				_, _, pr, _, _ := find(id)
+				if pr == nil || pr.TeamID != "t0" || pr.ASAName == "" || !pr.DeletedAt.IsZero() ||
+					!strings.Contains(strings.ToLower(pr.Name), f.Contains) {
+					return false
+				}
+				return !f.Self || slices.ContainsFunc(assigns, func(a *storage.ProjectGroup) bool {
+					return a.ProjectID == pr.ID && a.RemovedAt.IsZero() && slices.Contains(p.GroupIDs, a.GroupID)
+				})
+			})}
+		case 4:
+			f := ProjectGroupFilter{IncludeRemoved: rapid.Bool().Draw(t, "removed"), CreateServerGroup: rapid.Bool().Draw(t, "csg"),
+				HasSelectors: rapid.Bool().Draw(t, "selectors"), HasNoSelectors: rapid.Bool().Draw(t, "no selectors")}
+			proj := rapid.SampledFrom([]string{"P0", "P1"}).Draw(t, "project")
+			l = list{"ListProjectGroups", func(req PageRequest) (Page[string], error) {
+				pg, err := e.ListProjectGroups(ctx, p, "zz-"+strings.ToLower(proj), f, req)
+				return idsOf(pg, func(a ProjectGroup) string { return a.ID }), err
+			}, ref(func(id string) bool {
+				_, _, _, a, _ := find(id)
+				return a != nil && a.ProjectID == proj && (f.IncludeRemoved || a.RemovedAt.IsZero()) &&
+					(!f.CreateServerGroup || a.CreateServerGroup) && (!f.HasSelectors || a.ServersSelector != "") &&
+					(!f.HasNoSelectors || a.ServersSelector == "")
+			})}
+		default:
+			contains := sub(t)
+			l = list{"SecurityPolicies", func(req PageRequest) (Page[string], error) {
+				pg, err := e.SecurityPolicies(ctx, p, contains, req)
+				return idsOf(pg, func(sp SecurityPolicy) string { return sp.ID }), err
+			}, ref(func(id string) bool {
+				_, _, _, _, pol := find(id)
+				return pol != nil && pol.TeamID == "t0" &&
+					(strings.Contains(pol.Name, contains) || strings.Contains(pol.Description, contains))
+			})}
+		}
+		req := PageRequest{Count: rapid.IntRange(0, 4).Draw(t, "count"), Descending: rapid.Bool().Draw(t, "desc"), Prev: rapid.Bool().Draw(t, "prev")}
+		switch rapid.IntRange(0, 2).Draw(t, "cursor") {
+		case 1:
+			req.Offset = rapid.StringMatching(`[a-f0-9]{1,3}`).Draw(t, "offset")
+		case 2:
+			req.Offset = rapid.SampledFrom(ids).Draw(t, "offset")
+		}
+		for hop := 0; hop < 6; hop++ {
+			want, err := l.want(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := l.got(req)
+			if err != nil {
+				t.Fatalf("%s %+v: %v", l.name, req, err)
+			}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Fatalf("%s hop %d, %+v (-reference +engine):\n%s", l.name, hop, req, diff)
+			}
+			if got.Next != "" && (got.Prev == "" || rapid.Bool().Draw(t, "forward")) {
+				req.Offset, req.Prev = got.Next, false
+			} else if got.Prev != "" {
+				req.Offset, req.Prev = got.Prev, true
+			} else {
+				break
+			}
+		}
+	})
+}
+
+// idsOf is the page of the ids of p's items.
+func idsOf[T any](p Page[T], id func(T) string) Page[string] {
+	out := Page[string]{Items: make([]string, len(p.Items)), Next: p.Next, Prev: p.Prev}
+	for i, it := range p.Items {
+		out.Items[i] = id(it)
+	}
+	return out
 }

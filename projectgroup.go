@@ -109,8 +109,11 @@ type ProjectGroupFilter struct {
 }
 
 // ListProjectGroups returns one page of the group assignments of an ASA project (by name) that
-// f selects, in id order. It costs O(assignments of the project). Needs resource_admin or
-// security_admin. ErrNotFound for an unknown project.
+// f selects, in id order. Cost: the project's lookup by name, then a seek in the project's
+// assignments by id plus one page (rangePage): O(log N + k), k the page plus the assignments f
+// refuses between the cursor and the page's end; each assignment of the page also reads its
+// group (for its name). Needs resource_admin or security_admin. ErrNotFound for an unknown
+// project, ErrInvalid for a bad page request. Safe for concurrent use.
 func (e *Engine) ListProjectGroups(ctx context.Context, p Principal, projectName string, f ProjectGroupFilter, page PageRequest) (Page[ProjectGroup], error) {
 	if err := p.requireASAProjectRead(); err != nil {
 		return Page[ProjectGroup]{}, err
@@ -118,34 +121,39 @@ func (e *Engine) ListProjectGroups(ctx context.Context, p Principal, projectName
 	if err := page.validate(); err != nil {
 		return Page[ProjectGroup]{}, err
 	}
-	var out []ProjectGroup
+	var out Page[ProjectGroup]
 	err := e.store.View(ctx, func(tx storage.ReadTx) error {
 		pr, err := e.teamASAProject(tx, p, projectName, false)
 		if err != nil {
 			return err
 		}
-		pgs, err := storage.ProjectGroups.BorrowList(tx, storage.ProjectGroupsByProject, pr.ID)
-		if err != nil {
-			return err
-		}
-		for _, pg := range pgs {
-			switch {
-			case !f.IncludeRemoved && !pg.RemovedAt.IsZero(), f.CreateServerGroup && !pg.CreateServerGroup,
-				f.HasSelectors && pg.ServersSelector == "", f.HasNoSelectors && pg.ServersSelector != "":
-				continue
-			}
-			name := ""
-			if g, err := storage.Groups.Borrow(tx, pg.GroupID); err == nil {
-				name = g.Name
-			}
-			out = append(out, projectGroupOf(pg, pr.Name, name))
-		}
-		return nil
+		out, err = rangePage(tx, projectGroups(pr.ID, f), page, func(pg *storage.ProjectGroup) string { return pg.ID },
+			func(pg *storage.ProjectGroup) ProjectGroup {
+				name := ""
+				if g, err := storage.Groups.Borrow(tx, pg.GroupID); err == nil {
+					name = g.Name
+				}
+				return projectGroupOf(pg, pr.Name, name)
+			})
+		return err
 	})
-	if err != nil {
-		return Page[ProjectGroup]{}, err
+	return out, err
+}
+
+// projectGroups is the list of the group assignments of a project that f selects, read from
+// ProjectGroupsByProject.
+func projectGroups(projectID string, f ProjectGroupFilter) pageSource[storage.ProjectGroup] {
+	return pageSource[storage.ProjectGroup]{table: storage.ProjectGroups, index: storage.ProjectGroupsByProject, args: []string{projectID},
+		in: func(pg *storage.ProjectGroup) bool { return pg.ProjectID == projectID }, keep: f.keep, borrow: true}
+}
+
+func (f ProjectGroupFilter) keep(pg *storage.ProjectGroup) bool {
+	switch {
+	case !f.IncludeRemoved && !pg.RemovedAt.IsZero(), f.CreateServerGroup && !pg.CreateServerGroup,
+		f.HasSelectors && pg.ServersSelector == "", f.HasNoSelectors && pg.ServersSelector != "":
+		return false
 	}
-	return paginate(out, func(pg ProjectGroup) string { return pg.ID }, page)
+	return true
 }
 
 // UpdateProjectGroup replaces the settings of a live assignment (in.GroupName is ignored: the

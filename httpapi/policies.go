@@ -17,11 +17,11 @@ func listSecurityPolicies(w http.ResponseWriter, r *http.Request, e *opa.Engine,
 	if err != nil {
 		return err
 	}
-	ps, err := e.SecurityPolicies(r.Context(), p, r.URL.Query().Get("contains"))
+	ps, err := e.SecurityPolicies(r.Context(), p, r.URL.Query().Get("contains"), pr)
 	if err != nil {
 		return err
 	}
-	writePage(w, r, paginate(ps, func(sp opa.SecurityPolicy) string { return sp.ID }, pr))
+	writePage(w, r, ps)
 	return nil
 }
 

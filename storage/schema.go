@@ -410,7 +410,8 @@ const (
 // ProjectGroups holds the assignments of groups to ASA projects.
 var ProjectGroups = define[ProjectGroup]("project_groups",
 	idx(ProjectGroupsByProject, "ProjectID"),
-	unique(ProjectGroupsByProjectGroup, false, "ProjectID", "GroupID"))
+	unique(ProjectGroupsByProjectGroup, false, "ProjectID", "GroupID"),
+	idx(ProjectGroupsByGroup, "GroupID"))
 
 // Indexes of ProjectGroups.
 const (
@@ -418,6 +419,9 @@ const (
 	ProjectGroupsByProject IndexName[ProjectGroup] = "project"
 	// ProjectGroupsByProjectGroup finds the assignment of one group to one project; unique.
 	ProjectGroupsByProjectGroup IndexName[ProjectGroup] = "project_group"
+	// ProjectGroupsByGroup lists a group's project assignments (the ASA projects a principal's
+	// groups are assigned to: ListASAProjects with Self).
+	ProjectGroupsByGroup IndexName[ProjectGroup] = "group"
 )
 
 // Connections holds every team's AD connections.
