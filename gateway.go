@@ -57,6 +57,33 @@ type GatewayInput struct {
 	// Labels are the gateway's labels (checkLabels' rules); RegisterGateway adds the setup
 	// token's labels, which win over these.
 	Labels map[string]string
+	// Status is the gateway's status report (GatewayStatus); zero: nothing reported yet.
+	Status GatewayStatusReport
+}
+
+// GatewayStatusReport is what a gateway reports about itself (the SDK's GatewayStatusReport).
+// The fake has no live agents: it reports what the gateway was described with.
+type GatewayStatusReport struct {
+	// GatewayID is the gateway's id (set by Engine.GatewayStatus).
+	GatewayID string
+	// Status is a status word of at most 64 characters; empty: none reported (null on the wire).
+	Status string
+	// ActiveConnections is the number of clients connected through the gateway.
+	ActiveConnections int
+	// TotalStorageBytes and UsedStorageBytes are the storage for session recordings.
+	TotalStorageBytes, UsedStorageBytes int64
+}
+
+func (r GatewayStatusReport) check() error {
+	switch {
+	case len(r.Status) > 64 || hasControl(r.Status):
+		return invalidf("status must be at most 64 characters without control characters")
+	case r.ActiveConnections < 0 || r.ActiveConnections > 1<<31-1:
+		return invalidf("active_connections must be between 0 and %d", 1<<31-1)
+	case r.TotalStorageBytes < 0 || r.UsedStorageBytes < 0 || r.UsedStorageBytes > r.TotalStorageBytes:
+		return invalidf("used_storage_bytes must be between 0 and total_storage_bytes")
+	}
+	return nil
 }
 
 // CloudProviders returns the accepted cloud_provider values (the SDK's CloudProviderType). Each
@@ -120,13 +147,18 @@ func (in GatewayInput) record(id, teamID string, now time.Time) (*storage.Gatewa
 	if err := checkLabels("labels", in.Labels); err != nil {
 		return nil, err
 	}
+	if err := in.Status.check(); err != nil {
+		return nil, err
+	}
 	var labels map[string]string
 	if len(in.Labels) > 0 {
 		labels = maps.Clone(in.Labels)
 	}
 	return &storage.Gateway{ID: id, TeamID: teamID, Name: in.Name, AccessAddress: in.AccessAddress,
 		DefaultAddress: in.DefaultAddress, Description: in.Description, CloudProvider: in.CloudProvider,
-		RefuseConnections: in.RefuseConnections, Labels: labels, CreatedAt: now}, nil
+		RefuseConnections: in.RefuseConnections, Labels: labels, Status: in.Status.Status,
+		ActiveConnections: in.Status.ActiveConnections, TotalStorageBytes: in.Status.TotalStorageBytes,
+		UsedStorageBytes: in.Status.UsedStorageBytes, CreatedAt: now}, nil
 }
 
 // requireGatewayRead allows reading gateways: resource and security admins (team-wide) and
@@ -244,4 +276,73 @@ func (e *Engine) ListGateways(ctx context.Context, p Principal, f GatewayFilter,
 		return err
 	})
 	return out, err
+}
+
+// GatewayStatus returns the status report of a gateway of p's team: what it was last described
+// with (AddGateway, RegisterGateway). Needs what Gateway needs. ErrNotFound for an unknown id or
+// another team's gateway. Safe for concurrent use.
+func (e *Engine) GatewayStatus(ctx context.Context, p Principal, id string) (GatewayStatusReport, error) {
+	if err := p.requireGatewayRead(); err != nil {
+		return GatewayStatusReport{}, err
+	}
+	var out GatewayStatusReport
+	err := e.store.View(ctx, func(tx storage.ReadTx) error {
+		g, err := e.teamGateway(tx, p, id)
+		if err == nil {
+			out = GatewayStatusReport{GatewayID: g.ID, Status: g.Status, ActiveConnections: g.ActiveConnections,
+				TotalStorageBytes: g.TotalStorageBytes, UsedStorageBytes: g.UsedStorageBytes}
+		}
+		return err
+	})
+	return out, err
+}
+
+// SetGatewayLabels replaces the labels of a gateway of p's team (the SDK's UpdateGatewayInstance;
+// Okta's "Edit labels"). Needs resource_admin, team-wide or delegated. Errors: ErrNotFound for an
+// unknown id or another team's gateway, ErrInvalid for bad labels. Safe for concurrent use.
+func (e *Engine) SetGatewayLabels(ctx context.Context, p Principal, id string, labels map[string]string) error {
+	if err := p.requireGatewayAdmin(); err != nil {
+		return err
+	}
+	if err := checkLabels("labels", labels); err != nil {
+		return err
+	}
+	return e.store.Update(ctx, func(tx storage.WriteTx) error {
+		g, err := e.teamGateway(tx, p, id)
+		if err != nil {
+			return err
+		}
+		g.Labels = nil
+		if len(labels) > 0 {
+			g.Labels = maps.Clone(labels)
+		}
+		return storage.Gateways.Update(tx, g)
+	})
+}
+
+// DeleteGateway removes a gateway of p's team (the SDK's DeleteGatewayInstance; the agent would
+// have to register again). Needs resource_admin, team-wide or delegated. Errors: ErrNotFound for
+// an unknown id or another team's gateway; ErrConflict while an AD connection of the team names
+// it as its gateway_id (the connection would reach its domain through nothing). It reads the
+// team's connections: O(connections of the team). Safe for concurrent use.
+func (e *Engine) DeleteGateway(ctx context.Context, p Principal, id string) error {
+	if err := p.requireGatewayAdmin(); err != nil {
+		return err
+	}
+	return e.store.Update(ctx, func(tx storage.WriteTx) error {
+		g, err := e.teamGateway(tx, p, id)
+		if err != nil {
+			return err
+		}
+		conns, err := storage.Connections.BorrowList(tx, storage.ConnectionsByTeam, p.TeamID)
+		if err != nil {
+			return err
+		}
+		for _, c := range conns {
+			if strings.EqualFold(c.GatewayID, g.ID) {
+				return conflictf("gateway %q is the gateway of AD connection %q", g.Name, c.Domain)
+			}
+		}
+		return storage.Gateways.Delete(tx, g.ID)
+	})
 }

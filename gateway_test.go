@@ -200,3 +200,57 @@ func TestGatewayListPages(t *testing.T) {
 	_, err := e.ListGateways(ctx, env.sys, opa.GatewayFilter{}, opa.PageRequest{Count: opa.MaxPageCount + 1})
 	wantErr(t, "count too large", err, opa.ErrInvalid)
 }
+
+// TestGatewayLabelsStatusDelete: labels are replaced (an empty map clears them), the status report
+// is what the gateway was added with, and a gateway an AD connection uses cannot be deleted.
+func TestGatewayLabelsStatusDelete(t *testing.T) {
+	ctx := context.Background()
+	env := newGatewayEnv(t)
+	e := env.e
+	report := opa.GatewayStatusReport{Status: "ACTIVE", ActiveConnections: 3, TotalStorageBytes: 1000, UsedStorageBytes: 10}
+	g, err := e.AddGateway(ctx, env.sys, opa.GatewayInput{Name: "gw", Labels: map[string]string{"a": "1"}, Status: report})
+	must(t, err)
+	got, err := e.GatewayStatus(ctx, env.users["security"], g.ID)
+	must(t, err)
+	report.GatewayID = g.ID
+	if diff := cmp.Diff(report, got); diff != "" {
+		t.Fatalf("GatewayStatus (-want +got):\n%s", diff)
+	}
+	for _, bad := range []opa.GatewayStatusReport{{UsedStorageBytes: 1}, {ActiveConnections: -1}, {Status: strings.Repeat("s", 65)}} {
+		_, err := e.AddGateway(ctx, env.sys, opa.GatewayInput{Name: "bad", Status: bad})
+		wantErr(t, fmt.Sprintf("status %+v", bad), err, opa.ErrInvalid)
+	}
+
+	must(t, e.SetGatewayLabels(ctx, env.users["delegated"], g.ID, map[string]string{"env": "prod"}))
+	read, err := e.Gateway(ctx, env.sys, g.ID)
+	must(t, err)
+	if diff := cmp.Diff(map[string]string{"env": "prod"}, read.Labels); diff != "" {
+		t.Fatalf("labels after set (-want +got):\n%s", diff)
+	}
+	wantErr(t, "bad labels", e.SetGatewayLabels(ctx, env.sys, g.ID, map[string]string{"a,b": "c"}), opa.ErrInvalid)
+	wantErr(t, "labels as security admin", e.SetGatewayLabels(ctx, env.users["security"], g.ID, nil), opa.ErrForbidden)
+	wantErr(t, "labels of an unknown gateway", e.SetGatewayLabels(ctx, env.sys, "00000000-0000-4000-8000-000000000000", nil), opa.ErrNotFound)
+	must(t, e.SetGatewayLabels(ctx, env.sys, g.ID, map[string]string{}))
+	read, err = e.Gateway(ctx, env.sys, g.ID)
+	must(t, err)
+	if len(read.Labels) != 0 {
+		t.Fatalf("labels after clearing: %v", read.Labels)
+	}
+
+	_, err = e.CreateADConnection(ctx, env.sys, opa.ADConnectionInput{Name: "corp", Domain: "corp.example.com", GatewayID: strings.ToUpper(g.ID)})
+	must(t, err)
+	wantErr(t, "delete a gateway in use", e.DeleteGateway(ctx, env.users["resource"], g.ID), opa.ErrConflict)
+	spare, err := e.AddGateway(ctx, env.sys, opa.GatewayInput{Name: "spare"})
+	must(t, err)
+	wantErr(t, "delete as security admin", e.DeleteGateway(ctx, env.users["security"], spare.ID), opa.ErrForbidden)
+	other, err := e.CreateTeam(ctx, "other")
+	must(t, err)
+	wantErr(t, "delete from another team", e.DeleteGateway(ctx, opa.SystemPrincipal(other), spare.ID), opa.ErrNotFound)
+	must(t, e.DeleteGateway(ctx, env.users["delegated"], spare.ID))
+	_, err = e.Gateway(ctx, env.sys, spare.ID)
+	wantErr(t, "get after delete", err, opa.ErrNotFound)
+	wantErr(t, "delete twice", e.DeleteGateway(ctx, env.sys, spare.ID), opa.ErrNotFound)
+	// The name is free again.
+	_, err = e.AddGateway(ctx, env.sys, opa.GatewayInput{Name: "spare"})
+	must(t, err)
+}

@@ -34,6 +34,7 @@ func newHostile(tb testing.TB) *hostile {
 	h.ids["user_name"] = "resource-bot"
 	h.ids["group"] = lt.GroupIDs["engineers"]
 	h.ids["project_name"] = "asa-servers"
+	h.ids["gateway"] = lt.Gateways["gateway1"]
 	ctx := context.Background()
 	_ = srv.Engine().Store().View(ctx, func(tx storage.ReadTx) error {
 		if as, err := storage.Accounts.All(tx); err == nil && len(as) > 0 {
@@ -220,6 +221,9 @@ var bodyRoutes = []bodyRoute{
 		`{"id":null,"_":"asa-servers","group":"engineers","create_server_group":false,"server_access":true,"server_admin":true,"servers_selector":""}`}},
 	{"ProjectGroupUpdate", "all", "PUT", "/v1/teams/{team}/projects/{project_name}/groups/{group_name}", []string{
 		`{"id":null,"_":"asa-servers","group":"engineers","create_server_group":true,"server_access":true,"server_admin":false,"servers_selector":"env=prod"}`}},
+	{"GatewayUpdate", "all", "PUT", "/v1/teams/{team}/gateways/{gateway}", []string{
+		`{"labels":{"env":"prod","site":"corp"}}`, `{"labels":null,"infrastructure_orchestrator":null}`, `{"labels":{"a=b":"c"}}`,
+		`{"infrastructure_orchestrator":{"id":"x","name":"o"}}`}},
 	{"SetupTokenCreate", "all", "POST", "/v1/teams/{team}/gateway_setup_tokens", []string{
 		`{"description":"Acceptance Test Setup Token: x","registration_type":"gateway-agent","details":{"labels":{"key-a":"value-a"}}}`,
 		`{"id":"","name":"sdk","description":null,"details":{"Type":"gateway-agent","labels":{}},"registration_type":"gateway-agent"}`,
@@ -323,6 +327,7 @@ func FuzzASAProjectUpdate(f *testing.F)   { fuzzRoute(f, "ASAProjectUpdate") }
 func FuzzProjectGroupAssign(f *testing.F) { fuzzRoute(f, "ProjectGroupAssign") }
 func FuzzProjectGroupUpdate(f *testing.F) { fuzzRoute(f, "ProjectGroupUpdate") }
 func FuzzSetupTokenCreate(f *testing.F)   { fuzzRoute(f, "SetupTokenCreate") }
+func FuzzGatewayUpdate(f *testing.F)      { fuzzRoute(f, "GatewayUpdate") }
 
 // FuzzPathID puts arbitrary bytes in every id position of a GET and a DELETE route: never a 5xx,
 // never a panic, and a 4xx changes nothing.
@@ -344,6 +349,7 @@ func FuzzPathID(f *testing.F) {
 		"/v1/teams/demo/projects/%s",
 		"/v1/teams/demo/projects/%s/groups/%s",
 		"/v1/teams/demo/gateways/%s",
+		"/v1/teams/demo/gateways/%s/status",
 		"/v1/teams/demo/gateway_setup_tokens/%s",
 		"/v1/teams/demo/gateway_setup_tokens/%s/token",
 	}

@@ -345,3 +345,54 @@ func TestClientWireGatewaySetupTokens(t *testing.T) {
 		}
 	}
 }
+
+// TestGatewayInstanceRoutes: the SDK-only PUT and DELETE …/gateways/{id} and …/status, with the
+// SDK's bodies (GatewayAgent, GatewayStatusReport); each documented error.
+func TestGatewayInstanceRoutes(t *testing.T) {
+	doc := demoWith(t, func(doc map[string]any) {
+		team := doc["teams"].([]any)[0].(map[string]any)
+		team["gateways"] = append(team["gateways"].([]any), map[string]any{"id": "6b4b0879-174a-4b23-b167-9f035f666666", "name": "spare"})
+	})
+	srv := opatest.NewServer(t, opatest.WithFixtureJSON(doc))
+	e := &env{t: t, srv: srv, tokens: map[string]string{}}
+	e.login()
+	const spare = "/gateways/6b4b0879-174a-4b23-b167-9f035f666666"
+	relabeled := demoGateway
+	relabeled.Labels = map[string]string{"env": "prod"}
+	steps := []step{
+		{"status", "security", "GET", "/gateways/" + demoGatewayID + "/status", nil, 200, func(t *testing.T, r response) {
+			var got map[string]any
+			r.json(t, &got)
+			want := map[string]any{"active_connections": 2.0, "gateway_id": demoGatewayID, "status": "ACTIVE",
+				"total_storage_bytes": 10737418240.0, "used_storage_bytes": 1073741824.0}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("status report (-want +got):\n%s", diff)
+			}
+		}},
+		{"status never reported", "all", "GET", spare + "/status", nil, 200, func(t *testing.T, r response) {
+			if !strings.Contains(string(r.body), `"status":null`) || !strings.Contains(string(r.body), `"active_connections":0`) {
+				t.Errorf("status report of a silent gateway: %s", r.body)
+			}
+		}},
+		{"status unknown", "all", "GET", "/gateways/00000000-0000-4000-8000-000000000000/status", nil, 404, nil},
+		{"status as end user", "end_user", "GET", "/gateways/" + demoGatewayID + "/status", nil, 401, wantMissingRole},
+		{"update labels", "delegated", "PUT", "/gateways/" + demoGatewayID, `{"labels":{"env":"prod"}}`, 204, nil},
+		{"read back", "all", "GET", "/gateways/" + demoGatewayID, nil, 200, wantGateway(relabeled)},
+		{"update without labels changes nothing", "all", "PUT", "/gateways/" + demoGatewayID, `{"infrastructure_orchestrator":null}`, 204, nil},
+		{"read back unchanged", "all", "GET", "/gateways/" + demoGatewayID, nil, 200, wantGateway(relabeled)},
+		{"update bad label", "all", "PUT", "/gateways/" + demoGatewayID, `{"labels":{"a=b":"c"}}`, 400, nil},
+		{"update orchestrator", "all", "PUT", "/gateways/" + demoGatewayID, `{"infrastructure_orchestrator":{"id":"x"}}`, 400, nil},
+		{"update labels not an object", "all", "PUT", "/gateways/" + demoGatewayID, `{"labels":["a"]}`, 400, nil},
+		{"update no body", "all", "PUT", "/gateways/" + demoGatewayID, nil, 400, nil},
+		{"update unknown", "all", "PUT", "/gateways/00000000-0000-4000-8000-000000000000", `{"labels":{}}`, 404, nil},
+		{"update as security admin", "security", "PUT", "/gateways/" + demoGatewayID, `{"labels":{}}`, 401, wantMissingRole},
+		{"read back after refusals", "all", "GET", "/gateways/" + demoGatewayID, nil, 200, wantGateway(relabeled)},
+		{"delete in use", "all", "DELETE", "/gateways/" + demoGatewayID, nil, 409, nil},
+		{"delete as security admin", "security", "DELETE", spare, nil, 401, wantMissingRole},
+		{"delete", "resource", "DELETE", spare, nil, 204, nil},
+		{"get after delete", "all", "GET", spare, nil, 404, nil},
+		{"delete twice", "all", "DELETE", spare, nil, 404, nil},
+		{"list after delete", "all", "GET", "/gateways", nil, 200, wantGateways(relabeled)},
+	}
+	runSteps(t, e, steps)
+}

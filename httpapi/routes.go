@@ -69,6 +69,9 @@ func (h *Handler) routes() {
 	const gw = team + "/gateways/{gateway_id}"
 	m.Handle("GET "+team+"/gateways", h.v1(listGateways))
 	m.Handle("GET "+gw, h.v1(getGateway))
+	m.Handle("PUT "+gw, h.v1(updateGateway))
+	m.Handle("DELETE "+gw, h.v1(deleteGateway))
+	m.Handle("GET "+gw+"/status", h.v1(gatewayStatus))
 	const gst = team + "/gateway_setup_tokens"
 	m.Handle("GET "+gst, h.v1(listSetupTokens))
 	m.Handle("POST "+gst, h.v1(createSetupToken))

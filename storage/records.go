@@ -545,8 +545,14 @@ type Gateway struct {
 	RefuseConnections bool              `json:"refuse_connections,omitempty"`
 	Labels            map[string]string `json:"labels,omitempty"`
 	// SetupTokenID is the setup token the gateway registered with; empty for a fixture's gateway.
-	SetupTokenID string    `json:"setup_token_id,omitempty"`
-	CreatedAt    time.Time `json:"created_at"`
+	SetupTokenID string `json:"setup_token_id,omitempty"`
+	// Status is what the gateway last reported (its status report): a status word, the clients
+	// connected and its storage, as a fixture describes them.
+	Status            string    `json:"status,omitempty"`
+	ActiveConnections int       `json:"active_connections,omitempty"`
+	TotalStorageBytes int64     `json:"total_storage_bytes,omitempty"`
+	UsedStorageBytes  int64     `json:"used_storage_bytes,omitempty"`
+	CreatedAt         time.Time `json:"created_at"`
 }
 
 // GatewaySetupToken is a token a gateway agent presents to register with a team. The token value
