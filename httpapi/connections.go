@@ -109,8 +109,23 @@ func listADConnections(w http.ResponseWriter, r *http.Request, e *opa.Engine, p 
 	if err != nil {
 		return err
 	}
-	writePage(w, r, page)
+	writePage(w, r, mapPage(page, func(c opa.ADConnection) adConnectionListed {
+		return adConnectionListed{ID: c.ID, Name: c.Name, GatewayID: c.GatewayID, Domain: c.Domain, DomainControllers: c.DomainControllers}
+	}))
 	return nil
+}
+
+// adConnectionListed is a list item (ListADConnectionResponse): only the id, name, gateway, domain
+// and domain controllers. Okta's Terraform provider copies every field of its connection struct
+// that a list item carries into its oktapam_ad_connections data source, whose schema has no
+// service account, so a list item that names the service account fails that data source
+// (docs/wire.md#connections).
+type adConnectionListed struct {
+	ID                string   `json:"id"`
+	Name              string   `json:"name"`
+	GatewayID         string   `json:"gateway_id"`
+	Domain            string   `json:"domain"`
+	DomainControllers []string `json:"domain_controllers"`
 }
 
 // adConnectionCreated is the create response (ADConnection): no gateway_name, no password.
