@@ -137,8 +137,10 @@ nochange() {
 }
 
 # 4. apply, plan (no changes), update twice, destroy
-resources=$(grep -o '^resource "[a-z0-9_]*" "[a-z0-9_]*"' main.tf | tr -d '"' | awk '{print $2 "." $3}')
-log "terraform apply ($(echo "$resources" | wc -l) resources against $base, team $team)"
+# Every resource and data source of the configuration, as -target addresses.
+resources=$(cat ./*.tf | grep -o '^\(resource\|data\) "[a-z0-9_]*" "[a-z0-9_]*"' | tr -d '"' |
+	awk '$1 == "data" {print "data." $2 "." $3; next} {print $2 "." $3}')
+log "terraform apply ($(echo "$resources" | wc -l) resources and data sources against $base, team $team)"
 if tfc apply -auto-approve >"$work/apply.log" 2>&1; then
 	grep -E '^Apply complete' "$work/apply.log"
 	nochange 1
@@ -184,7 +186,7 @@ for r in $resources; do
 		summary+="  FAIL  $r: $why"$'\n'
 	fi
 done
-log "resources of testdata/terraform/main.tf applied one at a time"
+log "resources and data sources of testdata/terraform applied one at a time"
 printf '%s' "$summary"
 state="$("$tf" state list | sed 's/^/-target=/')"
 if [ -n "$state" ]; then
