@@ -187,8 +187,8 @@ func (e *Engine) UpdateResourceGroup(ctx context.Context, p Principal, id string
 }
 
 // DeleteResourceGroup deletes a resource group: its live projects are soft-deleted with it (and
-// with them their checkout and password settings), the delegated grants for it are removed from
-// every group, and the resource group itself is removed (it has no soft-deleted state: a read
+// with them their checkout and password settings), the delegated grants for it (resource and
+// security admin) are removed from every group and user of the team, and the resource group itself is removed (it has no soft-deleted state: a read
 // answers ErrNotFound, and its name can be used again). Needs resource_admin (team-wide).
 // Errors: ErrNotFound for an unknown resource group; ErrConflict while one of its projects is in
 // use (see DeleteProject) or a security policy is scoped to it. Nothing changes on error. Safe for
@@ -222,7 +222,7 @@ func (e *Engine) DeleteResourceGroup(ctx context.Context, p Principal, id string
 				return err
 			}
 		}
-		if err := setDelegatedAdmins(tx, p.TeamID, rg.ID, nil); err != nil {
+		if err := dropResourceGroupGrants(tx, p.TeamID, rg.ID); err != nil {
 			return err
 		}
 		return storage.ResourceGroups.Delete(tx, rg.ID)
@@ -294,6 +294,37 @@ func setDelegatedAdmins(tx storage.WriteTx, teamID, rgID string, ids []string) e
 		}
 		if err := storage.Groups.Update(tx, g); err != nil {
 			return err
+		}
+	}
+	return nil
+}
+
+// dropResourceGroupGrants removes every role grant scoped to the resource group from the team's
+// groups and users. It costs O(groups and users of the team).
+func dropResourceGroupGrants(tx storage.WriteTx, teamID, rgID string) error {
+	scoped := func(r storage.RoleGrant) bool { return r.ResourceGroupID == rgID }
+	gs, err := storage.Groups.List(tx, storage.GroupsByTeam, teamID)
+	if err != nil {
+		return err
+	}
+	for _, g := range gs {
+		if slices.ContainsFunc(g.Roles, scoped) {
+			g.Roles = slices.DeleteFunc(g.Roles, scoped)
+			if err := storage.Groups.Update(tx, g); err != nil {
+				return err
+			}
+		}
+	}
+	us, err := storage.Users.List(tx, storage.UsersByTeam, teamID)
+	if err != nil {
+		return err
+	}
+	for _, u := range us {
+		if slices.ContainsFunc(u.Roles, scoped) {
+			u.Roles = slices.DeleteFunc(u.Roles, scoped)
+			if err := storage.Users.Update(tx, u); err != nil {
+				return err
+			}
 		}
 	}
 	return nil

@@ -259,11 +259,24 @@ func TestResourceGroupDelete(t *testing.T) {
 	// The delegated grants go with the resource group.
 	red, err := e.CreateResourceGroupWith(ctx, env.resource, opa.ResourceGroupInput{Name: "red", DelegatedAdminGroupIDs: []string{env.db.ID}})
 	must(t, err)
-	must(t, e.DeleteResourceGroup(ctx, env.resource, red.ID))
-	g, err := e.GroupByName(ctx, env.resource, "db")
+	secGrant := opa.RoleGrant{Role: opa.RoleDelegatedSecurityAdmin, ResourceGroupID: red.ID}
+	_, err = e.CreateGroup(ctx, env.sys, opa.GroupInput{Name: "red-security", Roles: []opa.RoleGrant{secGrant}})
 	must(t, err)
-	if len(g.Roles) != 0 {
-		t.Errorf("db keeps the grants of a deleted resource group: %+v", g.Roles)
+	direct, err := e.CreateUser(ctx, env.sys, opa.UserInput{Username: "red-direct", ServiceUser: true, Roles: []opa.RoleGrant{secGrant}})
+	must(t, err)
+	if !env.principal("red-direct").HasRoleIn(opa.RoleSecurityAdmin, red.ID) {
+		t.Fatal("the direct grant does not work")
+	}
+	must(t, e.DeleteResourceGroup(ctx, env.resource, red.ID))
+	for _, name := range []string{"db", "red-security"} {
+		g, err := e.GroupByName(ctx, env.resource, name)
+		must(t, err)
+		if len(g.Roles) != 0 {
+			t.Errorf("%s keeps the grants of a deleted resource group: %+v", name, g.Roles)
+		}
+	}
+	if p := env.principal(direct.Username); len(p.Roles) != 0 {
+		t.Errorf("a user keeps a direct grant of a deleted resource group: %+v", p.Roles)
 	}
 	sameNames(t, "db member's list", []string{}, listOrEmpty(e, ctx, env.principal("db-1")))
 }
