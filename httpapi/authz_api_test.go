@@ -46,6 +46,9 @@ func expectAPI(r route, role string) (o outcome, ok bool) {
 		return 0, false
 	}
 	first, _, _ := strings.Cut(rest, "/")
+	if o, ok := expectResourceGroup(r, role); ok {
+		return o, true
+	}
 	switch first {
 	case "groups", "users", "users_by_id", "service_users":
 	case "projects":

@@ -228,6 +228,18 @@ var bodyRoutes = []bodyRoute{
 		`{"description":"Acceptance Test Setup Token: x","registration_type":"gateway-agent","details":{"labels":{"key-a":"value-a"}}}`,
 		`{"id":"","name":"sdk","description":null,"details":{"Type":"gateway-agent","labels":{}},"registration_type":"gateway-agent"}`,
 		`{"description":"d","details":{"labels":{"a=b":"c"}}}`, `{"details":{"infrastructure_orchestrator":{"id":"x"}}}`}},
+	{"ResourceGroupCreate", "all", "POST", "/v1/teams/{team}/resource_groups", []string{
+		`{"name":"fuzz-rg","description":null,"delegated_resource_admin_groups":[]}`,
+		`{"name":"fuzz-rg2","description":"d","delegated_resource_admin_groups":[{"id":"{group}","type":"user_group"}]}`,
+		`{"name":"x","delegated_resource_admin_groups":[{"id":null}]}`}},
+	{"ResourceGroupUpdate", "all", "PUT", "/v1/teams/{team}/resource_groups/{rg}", []string{
+		`{"name":"infra","description":"Infrastructure accounts","delegated_resource_admin_groups":[]}`,
+		`{"name":"infra","description":null,"delegated_resource_admin_groups":[{"id":"{group}","type":"user_group"},{"id":"{group}","type":"user_group"}]}`}},
+	{"RGProjectCreate", "all", "POST", "/v1/teams/{team}/resource_groups/{rg}/projects", []string{
+		`{"name":"fuzz-p","resource_group_id":"{rg}","ssh_certificate_type":"CERT_TYPE_ED25519_01"}`,
+		`{"name":"fuzz-q","gateway_selector":"env=test","server_account_management":true,"ssh_certificate_type":"CERT_TYPE_RSA_01"}`}},
+	{"RGProjectUpdate", "all", "PUT", "/v1/teams/{team}/resource_groups/{rg}/projects/{project}", []string{
+		`{"gateway_selector":"env=prod","server_account_management":true}`, `{"gateway_selector":""}`, `{"name":"renamed"}`}},
 	{"GroupModify", "00demo-okta-api-token-change-me", "POST", "/api/v1/directories/{app_instance}/groups/modify", []string{
 		`{"id":"a1","actionType":"ADD_MEMBERS","data":{"groupId":"x","members":["CN=x"]}}`, `{"actionType":"REMOVE_MEMBERS"}`}},
 }

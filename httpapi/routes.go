@@ -113,6 +113,18 @@ func (h *Handler) routes() {
 	m.Handle("GET "+team+"/all_active_directory_accounts", h.v1(allAccounts))
 	const rg = team + "/resource_groups/{resource_group_id}"
 	const prj = rg + "/projects/{project_id}"
+
+	// Resource groups and their projects (docs/wire.md#resource-groups, #resource-group-projects).
+	m.Handle("GET "+team+"/resource_groups", h.v1(listResourceGroups))
+	m.Handle("POST "+team+"/resource_groups", h.v1(createResourceGroup))
+	m.Handle("GET "+rg, h.v1(getResourceGroup))
+	m.Handle("PUT "+rg, h.v1(updateResourceGroup))
+	m.Handle("DELETE "+rg, h.v1(deleteResourceGroup))
+	m.Handle("GET "+rg+"/projects", h.v1(listRGProjects))
+	m.Handle("POST "+rg+"/projects", h.v1(createRGProject))
+	m.Handle("GET "+prj, h.v1(getRGProject))
+	m.Handle("PUT "+prj, h.v1(updateRGProject))
+	m.Handle("DELETE "+prj, h.v1(deleteRGProject))
 	m.Handle("GET "+rg+"/all_active_directory_accounts", h.v1(resourceGroupAccounts))
 	m.Handle("GET "+prj+"/active_directory_accounts", h.v1(projectAccounts))
 	m.Handle("GET "+prj+"/active_directory_accounts/{ad_account_id}", h.v1(projectAccount))
