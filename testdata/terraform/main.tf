@@ -81,6 +81,15 @@ resource "oktapam_project" "servers" {
   gateway_selector     = local.updated ? "env=staging" : "env=prod"
 }
 
+# The operators reach the synced servers through the ASA project (admins from revision 2 on).
+resource "oktapam_project_group" "operators" {
+  project_name        = oktapam_project.servers.name
+  group_name          = oktapam_group.operators.name
+  server_access       = true
+  server_admin        = local.updated
+  create_server_group = false
+}
+
 # The AD connection, with a server sync job and a user sync job.
 resource "oktapam_ad_connection" "corp" {
   name                     = "${var.prefix}-corp"
@@ -124,6 +133,12 @@ resource "oktapam_user" "deployer" {
   name      = "${var.prefix}-deployer"
   user_type = "service"
   status    = local.updated ? "DISABLED" : "ACTIVE"
+}
+
+# The pipeline's service user is one of the operators.
+resource "oktapam_user_group_attachment" "deployer_operators" {
+  group    = oktapam_group.operators.name
+  username = oktapam_user.deployer.name
 }
 
 # The security policy: operators check out the shared accounts on the synced Windows servers.
