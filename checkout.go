@@ -22,6 +22,9 @@ const (
 	CheckinSelf          = "self"
 	CheckinAdmin         = "admin"
 	CheckinSystemExpired = "system_checkout_expired"
+	// CheckinSystemLostAccess: the system checked the resource in because its holder no longer
+	// has access to it (lostaccess.go).
+	CheckinSystemLostAccess = "system_user_lost_access"
 )
 
 // Lease and checkout statuses (ResourceLeaseStatus).
@@ -169,7 +172,7 @@ func (e *Engine) CheckInResource(ctx context.Context, p Principal, req CheckinRe
 	if err := p.check(); err != nil {
 		return err
 	}
-	return e.endCheckout(ctx, p, req, CheckinSelf, func(co *storage.Checkout) error {
+	return e.endCheckout(ctx, p, req, CheckinSelf, func(_ storage.ReadTx, co *storage.Checkout) error {
 		if co.UserID != p.UserID || co.TeamID != p.TeamID {
 			return notFoundf("you have not checked out resource %q", req.ResourceID)
 		}
@@ -185,7 +188,7 @@ func (e *Engine) AdminCheckInResource(ctx context.Context, p Principal, resource
 	if err := e.requireProjectSecurity(ctx, p, resourceGroupID, projectID); err != nil {
 		return err
 	}
-	return e.endCheckout(ctx, p, req, CheckinAdmin, func(co *storage.Checkout) error {
+	return e.endCheckout(ctx, p, req, CheckinAdmin, func(_ storage.ReadTx, co *storage.Checkout) error {
 		if co.ProjectID != projectID || co.TeamID != p.TeamID {
 			return notFoundf("resource %q of the project is not checked out", req.ResourceID)
 		}
@@ -193,10 +196,11 @@ func (e *Engine) AdminCheckInResource(ctx context.Context, p Principal, resource
 	})
 }
 
-// endCheckout ends the active checkout of req's resource, then rotates the password. A checkout
-// that has expired is settled as expired instead (checkin_type system_checkout_expired, by the
-// system), and then a check-in of another type answers ErrNotFound: it came after the end.
-func (e *Engine) endCheckout(ctx context.Context, p Principal, req CheckinRequest, typ string, allow func(*storage.Checkout) error) error {
+// endCheckout ends the active checkout of req's resource, then rotates the password. allow, run
+// in the check-in's transaction, refuses a checkout the caller may not end. A checkout that has
+// expired is settled as expired instead (checkin_type system_checkout_expired, by the system), and
+// then a check-in of another type answers ErrNotFound: it came after the end.
+func (e *Engine) endCheckout(ctx context.Context, p Principal, req CheckinRequest, typ string, allow func(storage.ReadTx, *storage.Checkout) error) error {
 	if req.ResourceID == "" {
 		return invalidf("resource_id is required")
 	}
@@ -214,7 +218,7 @@ func (e *Engine) endCheckout(ctx context.Context, p Principal, req CheckinReques
 		if req.ResourceType != "" && req.ResourceType != co.ResourceType {
 			return notFoundf("resource %q of type %s is not checked out", req.ResourceID, req.ResourceType)
 		}
-		if err := allow(co); err != nil {
+		if err := allow(tx, co); err != nil {
 			return err
 		}
 		if typ != CheckinSystemExpired && !co.ExpiresAt.After(e.now()) {
@@ -227,10 +231,7 @@ func (e *Engine) endCheckout(ctx context.Context, p Principal, req CheckinReques
 	if err != nil {
 		return err
 	}
-	reason := rotationReasonCheckin
-	if how == CheckinSystemExpired {
-		reason = rotationReasonCheckoutExpired
-	}
+	reason := checkinRotationReason(how)
 	if err := e.rotate(ctx, actor, r.kind(), r.id(), reason, ""); err != nil {
 		e.log.Warn("rotation after check-in failed", "resource_id", r.id(), "error_class", ErrorClass(err))
 		// The checkout's record says so too (ResourceLeaseStatus checkin_failed).
@@ -277,10 +278,7 @@ func (e *Engine) finishCheckout(tx storage.WriteTx, p Principal, co *storage.Che
 	}
 	c := r.cred()
 	c.RotationPending = true
-	c.RotationPendingReason = rotationReasonCheckin
-	if typ == CheckinSystemExpired {
-		c.RotationPendingReason = rotationReasonCheckoutExpired
-	}
+	c.RotationPendingReason = checkinRotationReason(typ)
 	c.RotationPendingSinceTime = co.CheckinAt
 	if err := r.save(tx, now); err != nil {
 		return resource{}, err

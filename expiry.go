@@ -39,7 +39,7 @@ var errUnsettled = errors.New("a checkout has ended and is not yet settled")
 // account stays unavailable until a rotation succeeds (usable).
 func unsettled(r resource) bool {
 	c := r.cred()
-	return c.RotationPending && (c.RotationPendingReason == rotationReasonCheckin || c.RotationPendingReason == rotationReasonCheckoutExpired) &&
+	return c.RotationPending && isCheckinRotation(c.RotationPendingReason) &&
 		r.statusDetail() != StatusRotationFailed
 }
 
@@ -78,7 +78,7 @@ func systemPrincipal(teamID string) Principal {
 func (e *Engine) settleExpired(ctx context.Context, teamID, kind, id string) error {
 	now := e.now()
 	err := e.endCheckout(ctx, systemPrincipal(teamID), CheckinRequest{ResourceID: id, ResourceType: kind}, CheckinSystemExpired,
-		func(co *storage.Checkout) error {
+		func(_ storage.ReadTx, co *storage.Checkout) error {
 			if co.ExpiresAt.After(now) {
 				return notFoundf("the checkout of resource %q has not expired", id)
 			}

@@ -234,11 +234,13 @@ func (e *Engine) Tick(ctx context.Context) error {
 //
 //  1. expireCheckouts (expiry.go) settles the checkouts whose time is up that no write settled yet:
 //     checks them in (system_checkout_expired) and rotates their passwords.
-//  2. rotateDue (rotation.go) rotates the passwords periodic rotation selects and retries the
-//     pending post-check-in rotations, so it sees the rotations step 1 left pending.
-//  3. runDueSyncJobs (scheduler.go) runs the active sync jobs that are due.
+//  2. checkInLostAll (lostaccess.go) checks in the checkouts whose holders lost access
+//     (system_user_lost_access) and rotates their passwords.
+//  3. rotateDue (rotation.go) rotates the passwords periodic rotation selects and retries the
+//     pending post-check-in rotations, so it sees the rotations steps 1 and 2 left pending.
+//  4. runDueSyncJobs (scheduler.go) runs the active sync jobs that are due.
 func (e *Engine) tickSteps() []func(context.Context) error {
-	return []func(context.Context) error{e.expireCheckouts, e.rotateDue, e.runDueSyncJobs}
+	return []func(context.Context) error{e.expireCheckouts, e.checkInLostAll, e.rotateDue, e.runDueSyncJobs}
 }
 
 // Run calls Tick every interval until ctx is done. Errors are logged, not returned.

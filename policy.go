@@ -178,7 +178,9 @@ func (e *Engine) CreatePolicy(ctx context.Context, p Principal, in PolicyInput) 
 
 // UpdatePolicy replaces the policy's name, description, state, principals and rules. Rules that
 // keep their id keep it; new rules get one. Needs security_admin. Errors: ErrNotFound for an unknown
-// policy, ErrInvalid as for CreatePolicy. The change applies to the next request of every user.
+// policy, ErrInvalid as for CreatePolicy. The change applies to the next request of every user;
+// a checkout whose holder it leaves without access is checked in by the system
+// (system_user_lost_access) and its password rotated before it returns (lostaccess.go).
 func (e *Engine) UpdatePolicy(ctx context.Context, p Principal, policyID string, in PolicyInput) (Policy, error) {
 	if err := p.require(RoleSecurityAdmin); err != nil {
 		return Policy{}, err
@@ -199,16 +201,20 @@ func (e *Engine) UpdatePolicy(ctx context.Context, p Principal, policyID string,
 		out = policyOf(pol)
 		return e.audit(tx, p, AuditPolicyChange, "security_policy", pol.ID, "updated", pol.Name)
 	})
+	if err == nil {
+		e.afterAccessChange(ctx, p.TeamID)
+	}
 	return out, err
 }
 
 // DeletePolicy deletes a security policy. Needs security_admin. ErrNotFound for an unknown policy.
-// Active checkouts made through it run until check-in or expiry.
+// A checkout whose holder has no access left without it is checked in by the system
+// (system_user_lost_access) and its password rotated (lostaccess.go).
 func (e *Engine) DeletePolicy(ctx context.Context, p Principal, policyID string) error {
 	if err := p.require(RoleSecurityAdmin); err != nil {
 		return err
 	}
-	return e.store.Update(ctx, func(tx storage.WriteTx) error {
+	err := e.store.Update(ctx, func(tx storage.WriteTx) error {
 		pol, err := e.teamPolicy(tx, p, policyID)
 		if err != nil {
 			return err
@@ -218,6 +224,10 @@ func (e *Engine) DeletePolicy(ctx context.Context, p Principal, policyID string)
 		}
 		return e.audit(tx, p, AuditPolicyChange, "security_policy", pol.ID, "deleted", pol.Name)
 	})
+	if err == nil {
+		e.afterAccessChange(ctx, p.TeamID)
+	}
+	return err
 }
 
 // Policy returns one security policy. Needs security_admin. ErrNotFound for an unknown policy.

@@ -28,7 +28,25 @@ const (
 	rotationReasonInitial         = "INITIAL_REVEAL"
 	rotationReasonCheckoutExpired = "CHECKOUT_EXPIRED"
 	rotationReasonAdmin           = "ADMIN"
+	rotationReasonLostAccess      = "USER_LOST_ACCESS"
 )
+
+// checkinRotationReason returns the reason of the rotation a check-in of the type asks for.
+func checkinRotationReason(checkinType string) string {
+	switch checkinType {
+	case CheckinSystemExpired:
+		return rotationReasonCheckoutExpired
+	case CheckinSystemLostAccess:
+		return rotationReasonLostAccess
+	}
+	return rotationReasonCheckin
+}
+
+// isCheckinRotation reports whether a rotation reason is that of a check-in (each check-in's
+// rotation runs exactly once, see expiry.go).
+func isCheckinRotation(reason string) bool {
+	return reason == rotationReasonCheckin || reason == rotationReasonCheckoutExpired || reason == rotationReasonLostAccess
+}
 
 var errAlreadyRotated = errors.New("already rotated")
 
@@ -121,7 +139,7 @@ func (e *Engine) claimRotation(tx storage.WriteTx, kind, id, reason, token strin
 		return errAlreadyRotated // a concurrent reveal set the first password
 	case reason == rotationReasonInitialManagement && (len(c.Password) > 0 || c.RotationPendingReason != reason):
 		return errAlreadyRotated // a reveal or another rotation set it first, or it was cancelled
-	case (reason == rotationReasonCheckin || reason == rotationReasonCheckoutExpired) && !c.RotationPending:
+	case isCheckinRotation(reason) && !c.RotationPending:
 		return errAlreadyRotated // another engine (or the retry of Tick) did the check-in's rotation
 	case reason == rotationReasonPeriodic && r.statusDetail() != StatusRotating &&
 		(c.RotationPending || !periodicSelected(r, pol) || periodicDue(r, pol).After(now)):

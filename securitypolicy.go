@@ -171,6 +171,7 @@ func (e *Engine) CreateSecurityPolicy(ctx context.Context, p Principal, in Secur
 // UpdateSecurityPolicy replaces a policy with its API form (a full replacement, as UpdatePolicy).
 // Rules keep their ids when the input names them, or else when a rule of the same name existed.
 // Needs security_admin. ErrNotFound for an unknown policy, ErrInvalid as for CreateSecurityPolicy.
+// Checkouts whose holders lose access are checked in as for UpdatePolicy.
 func (e *Engine) UpdateSecurityPolicy(ctx context.Context, p Principal, policyID string, in SecurityPolicy) (SecurityPolicy, error) {
 	if err := p.require(RoleSecurityAdmin); err != nil {
 		return SecurityPolicy{}, err
@@ -195,6 +196,9 @@ func (e *Engine) UpdateSecurityPolicy(ctx context.Context, p Principal, policyID
 		out = securityPolicyOf(tx, pol)
 		return e.audit(tx, p, AuditPolicyChange, "security_policy", pol.ID, "updated", pol.Name)
 	})
+	if err == nil {
+		e.afterAccessChange(ctx, p.TeamID)
+	}
 	return out, err
 }
 

@@ -419,3 +419,58 @@ var policySeeds = []string{
 	  "resource_selector":{"selectors":[{"selector_type":"active_directory","selector":{"individual_accounts":{"by_condition":{"account_name_format":"x","value":"y"}}}}]},
 	  "privileges":[{"privilege_type":"reveal_password","privilege_value":null}],"conditions":[{"condition_type":"gateway","condition_value":null}]}]}`,
 }
+
+// TestSecurityPolicyChangeChecksInLostAccess (issue 17 A10): the end user holds a checkout of
+// svc-sql through the demo policy; the security admin deactivates that policy the way the
+// provider updates one (PUT of the whole policy as read back, "active": false), answered 204;
+// the end user's checkout is then listed checked in by the system with checkin_type
+// system_user_lost_access.
+func TestSecurityPolicyChangeChecksInLostAccess(t *testing.T) {
+	e := newEnv(t)
+	acct := e.endUserAccountID("svc-sql")
+	eu := "/active_directory/" + e.connID() + "/accounts/" + acct
+	key, err := revealjwe.GenerateKey(revealjwe.KindP256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, _ := key.PublicJWK()
+	var uams struct {
+		List []map[string]any `json:"list"`
+	}
+	e.must(200, "end_user", "GET", eu+"/user_access_methods?privilege_type=reveal_password", nil).json(t, &uams)
+	var m map[string]any
+	for _, c := range uams.List {
+		if c["checkout_requirements"].(map[string]any)["required"] == true {
+			m = c
+		}
+	}
+	if m == nil {
+		t.Fatalf("no access method requiring checkout: %v", uams.List)
+	}
+	e.must(200, "end_user", "POST", eu+"/reveal_credentials", map[string]any{"public_key": json.RawMessage(pub), "user_access_method": m})
+
+	var listed struct {
+		List []map[string]any `json:"list"`
+	}
+	e.must(200, "security", "GET", "/security_policy?contains=engineers", nil).json(t, &listed)
+	if len(listed.List) != 1 {
+		t.Fatalf("the demo policy: %v", listed.List)
+	}
+	pol := listed.List[0]
+	pol["active"] = false
+	if r := e.do("security", "PUT", "/security_policy/"+pol["id"].(string), pol); r.status != 204 {
+		t.Fatalf("PUT: %d %s", r.status, r.body)
+	}
+	var co struct {
+		List []map[string]any `json:"list"`
+	}
+	e.must(200, "end_user", "GET", "/checked_out_resources", nil).json(t, &co)
+	if len(co.List) != 0 {
+		t.Fatalf("still checked out after losing access: %v", co.List)
+	}
+	e.must(200, "end_user", "GET", "/checked_out_resources?include_pending_checkin=true", nil).json(t, &co)
+	if len(co.List) != 1 || co.List[0]["resource_id"] != acct || co.List[0]["checkin_type"] != "system_user_lost_access" ||
+		co.List[0]["checkin_by"] != "system" || co.List[0]["checkin_start_at"] == nil {
+		t.Fatalf("checked-in list: %v", co.List)
+	}
+}
