@@ -79,7 +79,7 @@ func TestASAProjectsRoutes(t *testing.T) {
 		{"update rename", "all", "PUT", "/projects/ad-proj", map[string]any{"name": "other"}, 400, nil},
 		{"update unknown", "all", "PUT", "/projects/nope", map[string]any{"forward_traffic": true}, 404, nil},
 		{"update as security admin", "security", "PUT", "/projects/ad-proj", map[string]any{}, 401, nil},
-		{"list", "all", "GET", "/projects", nil, 200, wantNameSet("ad-proj", "bare")},
+		{"list", "all", "GET", "/projects", nil, 200, wantNameSet("ad-proj", "bare", "asa-servers")}, // asa-servers: the demo fixture's
 		{"list contains", "all", "GET", "/projects?contains=AD-", nil, 200, wantNames("ad-proj")},
 		{"list self", "all", "GET", "/projects?self=true", nil, 200, wantNames()},
 		{"list bad self", "all", "GET", "/projects?self=1x", nil, 400, nil},
@@ -93,7 +93,7 @@ func TestASAProjectsRoutes(t *testing.T) {
 				t.Errorf("no deleted_at: %s", r.body)
 			}
 		}},
-		{"list hides deleted", "all", "GET", "/projects", nil, 200, wantNames("ad-proj")},
+		{"list hides deleted", "all", "GET", "/projects", nil, 200, wantNameSet("ad-proj", "asa-servers")},
 		{"delete again", "all", "DELETE", "/projects/bare", nil, 404, nil},
 		{"update deleted", "all", "PUT", "/projects/bare", map[string]any{"forward_traffic": true}, 404, nil},
 		{"name reused", "all", "POST", "/projects", map[string]any{"name": "bare"}, 201, wantProject(minimal)},
