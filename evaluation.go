@@ -253,7 +253,14 @@ type evaluator struct {
 	users    *userIndex // nil when matching is off
 	buf      []byte     // scratch for the account DN key
 	offs     []int      // scratch for its ancestors' offsets
+	// byParent caches, per plain parent text of a DN (directory.SplitPlainRDN), the rule OUs among
+	// its ancestors, sorted by rule then OU: the accounts of one OU share it, so most accounts cost
+	// one map lookup instead of a normalization and one lookup per ancestor.
+	byParent map[string][]ouEntry
 }
+
+// maxParentCache bounds evaluator.byParent; DNs under parents beyond it take the uncached path.
+const maxParentCache = 1 << 16
 
 type ouEntry struct{ rule, ou int }
 
@@ -267,7 +274,7 @@ func newEvaluator(rules []*storage.Rule, settings storage.RuleSettings, users []
 		}
 		return rs[i].ID < rs[j].ID
 	})
-	ev := &evaluator{rules: rs, byOU: map[string][]ouEntry{}, settings: settings, filters: make([][][]ruleFilter, len(rs))}
+	ev := &evaluator{rules: rs, byOU: map[string][]ouEntry{}, byParent: map[string][]ouEntry{}, settings: settings, filters: make([][][]ruleFilter, len(rs))}
 	for ri, r := range rs {
 		ev.filters[ri] = make([][]ruleFilter, len(r.OrganizationalUnits))
 		for oi, ou := range r.OrganizationalUnits {
@@ -296,20 +303,43 @@ func (ev *evaluator) managingRule(a *storage.Account) int {
 	if len(ev.byOU) == 0 {
 		return -1
 	}
-	key, offs, ok := directory.AppendNormalizedDN(ev.buf[:0], ev.offs[:0], a.DistinguishedName)
-	if !ok {
-		return -1
-	}
-	ev.buf, ev.offs = key, offs // reused by the next account: no allocation per account
-	best := -1
-	for _, off := range offs { // strict ancestors: the suffixes after each RDN separator
-		for _, en := range ev.byOU[string(key[off:])] {
-			if (best < 0 || en.rule < best) && filtersPass(ev.filters[en.rule][en.ou], a) {
-				best = en.rule
-			}
+	// Only plain parent texts are cached (checked once, when cached), so a hit needs only the
+	// first RDN read (directory.SplitPlainRDN).
+	parent, split := directory.SplitPlainRDN(a.DistinguishedName)
+	cands, hit := ev.byParent[parent]
+	if !split || !hit {
+		cands = ev.ancestorOUs(a.DistinguishedName)
+		if split && len(ev.byParent) < maxParentCache && directory.IsPlainDN(parent) {
+			ev.byParent[parent] = cands
 		}
 	}
-	return best
+	for _, en := range cands {
+		if filtersPass(ev.filters[en.rule][en.ou], a) {
+			return en.rule
+		}
+	}
+	return -1
+}
+
+// ancestorOUs returns the rule OUs that are strict ancestors of dn (compared case-insensitively,
+// RDN by RDN), sorted by rule then OU; none for a malformed DN.
+func (ev *evaluator) ancestorOUs(dn string) []ouEntry {
+	key, offs, ok := directory.AppendNormalizedDN(ev.buf[:0], ev.offs[:0], dn)
+	if !ok {
+		return nil
+	}
+	ev.buf, ev.offs = key, offs // reused by the next account
+	var out []ouEntry
+	for _, off := range offs { // strict ancestors: the suffixes after each RDN separator
+		out = append(out, ev.byOU[string(key[off:])]...)
+	}
+	slices.SortFunc(out, func(x, y ouEntry) int {
+		if x.rule != y.rule {
+			return x.rule - y.rule
+		}
+		return x.ou - y.ou
+	})
+	return out
 }
 
 // filtersPass reports whether every filter passes (an empty list passes). account_name is compared

@@ -105,9 +105,10 @@ type userIndex struct {
 	// onlyKey: exactly one exact criterion is enabled, so a user found under the account's key
 	// passes it without a second comparison.
 	onlyKey bool
-	names   []string // scratch for match
-	pos     []int32  // scratch for match
-	out     []string // scratch for match
+	partial []partialRule // the settings' partial criteria, lowercased; nil when partial matching is off
+	names   []string      // scratch for match
+	pos     []int32       // scratch for match
+	out     []string      // scratch for match
 }
 
 // matchableUser reports whether accounts may be matched to u: users that are not service users
@@ -121,12 +122,16 @@ func fullNameKey(first, last string) string {
 	return strings.ToLower(first) + "\x00" + strings.ToLower(last)
 }
 
+// partialRule is a partial criterion with its value lowercased once per evaluation.
+type partialRule struct{ op, value string }
+
 func newUserIndex(users []*storage.User, s storage.RuleSettings) *userIndex {
 	ix := &userIndex{}
-	for _, u := range users {
-		if matchableUser(u) {
-			ix.users = append(ix.users, u)
-			ix.ids = append(ix.ids, u.ID)
+	if s.AllowPartialMatches {
+		for _, pc := range s.Partial {
+			if v := strings.ToLower(pc.MatchValue); v != "" {
+				ix.partial = append(ix.partial, partialRule{pc.Operator, v})
+			}
 		}
 	}
 	enabled := 0
@@ -136,26 +141,55 @@ func newUserIndex(users []*storage.User, s storage.RuleSettings) *userIndex {
 		}
 	}
 	ix.onlyKey = enabled == 1
-	table := func(key func(*storage.User) string) *nameTable {
-		keys := make([]string, len(ix.users))
-		for i, u := range ix.users {
-			keys[i] = key(u)
-		}
-		return newNameTable(keys)
-	}
+	// The table of the first enabled exact criterion, and the username table for partial
+	// matching; their keys are computed in the same pass over the users as the ids, so each user
+	// record is read once.
 	username := func(u *storage.User) string { return strings.ToLower(u.Username) }
+	var exact func(*storage.User) string
 	switch {
 	case s.Username:
-		ix.byUsername = table(username)
+		exact = username
 	case s.Email:
-		ix.byEmail = table(func(u *storage.User) string { return strings.ToLower(u.Email) })
+		exact = func(u *storage.User) string { return strings.ToLower(u.Email) }
 	case s.FirstAndLastName:
-		ix.byName = table(func(u *storage.User) string { return fullNameKey(u.FirstName, u.LastName) })
+		exact = func(u *storage.User) string { return fullNameKey(u.FirstName, u.LastName) }
 	case s.DisplayName:
-		ix.byDisplay = table(func(u *storage.User) string { return strings.ToLower(u.DisplayName) })
+		exact = func(u *storage.User) string { return strings.ToLower(u.DisplayName) }
 	}
-	if s.AllowPartialMatches && len(s.Partial) > 0 && ix.byUsername == nil {
-		ix.byUsername = table(username)
+	partial := s.AllowPartialMatches && len(s.Partial) > 0 && !s.Username
+	ix.users, ix.ids = make([]*storage.User, 0, len(users)), make([]string, 0, len(users))
+	var exactKeys, partialKeys []string
+	if exact != nil {
+		exactKeys = make([]string, 0, len(users))
+	}
+	if partial {
+		partialKeys = make([]string, 0, len(users))
+	}
+	for _, u := range users {
+		if !matchableUser(u) {
+			continue
+		}
+		ix.users = append(ix.users, u)
+		ix.ids = append(ix.ids, u.ID)
+		if exact != nil {
+			exactKeys = append(exactKeys, exact(u))
+		}
+		if partial {
+			partialKeys = append(partialKeys, username(u))
+		}
+	}
+	switch {
+	case s.Username:
+		ix.byUsername = newNameTable(exactKeys)
+	case s.Email:
+		ix.byEmail = newNameTable(exactKeys)
+	case s.FirstAndLastName:
+		ix.byName = newNameTable(exactKeys)
+	case s.DisplayName:
+		ix.byDisplay = newNameTable(exactKeys)
+	}
+	if partial {
+		ix.byUsername = newNameTable(partialKeys)
 	}
 	return ix
 }
@@ -200,14 +234,12 @@ func (ix *userIndex) match(a *storage.Account, s storage.RuleSettings) []string 
 	case s.DisplayName:
 		ix.addExact(ix.byDisplay, strings.ToLower(a.DisplayName), s, a, names)
 	}
-	if s.AllowPartialMatches {
-		for _, pc := range s.Partial {
-			for _, n := range names {
-				if rest, ok := stripPartial(pc.Operator, pc.MatchValue, n); ok {
-					ix.pos = ix.byUsername.lookup(rest, ix.pos[:0])
-					for _, p := range ix.pos {
-						ix.add(ix.ids[p])
-					}
+	for _, pc := range ix.partial {
+		for _, n := range names {
+			if rest, ok := stripLowerPartial(pc.op, pc.value, n); ok {
+				ix.pos = ix.byUsername.lookup(rest, ix.pos[:0])
+				for _, p := range ix.pos {
+					ix.add(ix.ids[p])
 				}
 			}
 		}
@@ -291,7 +323,11 @@ func (t *nameTable) lookup(key string, out []int32) []int32 {
 // WITH) of the lowercased name, then one separator ('.', '-' or '_') next to it if there is one. It
 // reports false when the name does not start or end with value or nothing would remain.
 func stripPartial(op, value, name string) (string, bool) {
-	v := strings.ToLower(value)
+	return stripLowerPartial(op, strings.ToLower(value), name)
+}
+
+// stripLowerPartial is stripPartial with value already lowercased.
+func stripLowerPartial(op, v, name string) (string, bool) {
 	if v == "" {
 		return "", false
 	}

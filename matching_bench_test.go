@@ -3,6 +3,7 @@ package opa
 import (
 	"context"
 	"fmt"
+	"math"
 	"os"
 	"runtime"
 	"strings"
@@ -278,6 +279,68 @@ func BenchmarkEvaluateConnection(b *testing.B) {
 				changed = eval(b).Changed
 			}
 			b.ReportMetric(float64(changed), "changed")
+		})
+	}
+}
+
+// hashJoin is the bare baseline of a re-evaluation (issue 15 item 5): a map from lowercased
+// username to user, built from the matchable users, and one lookup per account by its lowercased
+// sAMAccountName. It knows nothing of rules, partial matching, UPNs or ambiguity.
+func hashJoin(users []*storage.User, accts []storage.Account, out []string) {
+	m := make(map[string]*storage.User, len(users))
+	for _, u := range users {
+		if matchableUser(u) {
+			m[strings.ToLower(u.Username)] = u
+		}
+	}
+	for i := range accts {
+		if u := m[strings.ToLower(accts[i].SAMAccountName)]; u != nil {
+			out[i] = u.ID
+		} else {
+			out[i] = ""
+		}
+	}
+}
+
+// BenchmarkEvaluateVsHashJoin is the target of issue 15 item 5: every iteration runs a full
+// re-evaluation (indexedEvaluate: rules and matching with partial matching on) and the bare hash
+// join over the same n users and n accounts back to back, each after a GC, so the shared
+// machine's drift hits both alike; it reports both mean times, ratio = evaluation / hash join
+// (totals) and min-ratio (fastest evaluation / fastest hash join). Run (BENCHMARKS.md):
+//
+//	go test -run '^$' -bench EvaluateVsHashJoin -benchtime 10x -count 5 .
+func BenchmarkEvaluateVsHashJoin(b *testing.B) {
+	now := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	for _, n := range []int{10_000, 100_000} {
+		users, accts, rules, s := benchData(n)
+		b.Run(fmt.Sprintf("%dk", n/1000), func(b *testing.B) {
+			work := make([]storage.Account, n)
+			out := make([]string, n)
+			var evalT, joinT time.Duration
+			evalMin, joinMin := time.Duration(math.MaxInt64), time.Duration(math.MaxInt64)
+			for b.Loop() {
+				b.StopTimer()
+				copy(work, accts)
+				runtime.GC()
+				b.StartTimer()
+				t0 := time.Now()
+				indexedEvaluate(users, work, rules, s, now)
+				d := time.Since(t0)
+				evalT, evalMin = evalT+d, min(evalMin, d)
+				b.StopTimer()
+				runtime.GC()
+				b.StartTimer()
+				t0 = time.Now()
+				hashJoin(users, accts, out)
+				d = time.Since(t0)
+				joinT, joinMin = joinT+d, min(joinMin, d)
+			}
+			per := float64(b.N)
+			b.ReportMetric(float64(evalT.Nanoseconds())/per/1e6, "eval-ms")
+			b.ReportMetric(float64(joinT.Nanoseconds())/per/1e6, "join-ms")
+			b.ReportMetric(float64(evalT)/float64(joinT), "ratio")
+			// The fastest of each: the least disturbed run of each on the shared machine.
+			b.ReportMetric(float64(evalMin)/float64(joinMin), "min-ratio")
 		})
 	}
 }

@@ -48,6 +48,41 @@ func AppendNormalizedDN(dst []byte, ancestors []int, dn string) (key []byte, off
 	return appendParsedDN(dst, ancestors, dn)
 }
 
+// SplitPlainRDN returns the text after the first RDN separator of dn when that first RDN is
+// plain (printable ASCII without escapes, quotes, '+', ';', '#', '<' or '>'; see
+// AppendNormalizedDN) and well formed (a non-empty type, '=', a value); only the first RDN is
+// read. Two DNs it accepts with the same parent text that is itself plain (IsPlainDN) have the same
+// strict ancestors under AppendNormalizedDN, and either both are well formed or neither is, so a
+// caller may cache per plain parent text whatever it derives from a DN's ancestors. ok is false
+// for a DN of one RDN or whose first RDN is not plain or malformed. It does not allocate. Safe for
+// concurrent use.
+func SplitPlainRDN(dn string) (parent string, ok bool) {
+	for i := 0; i < len(dn); i++ {
+		switch c := dn[i]; {
+		case c == ',':
+			typ, _, found := strings.Cut(dn[:i], "=")
+			if !found || strings.Trim(typ, " ") == "" {
+				return "", false
+			}
+			return dn[i+1:], true
+		case !plainByte(c):
+			return "", false
+		}
+	}
+	return "", false
+}
+
+// IsPlainDN reports whether every byte of dn may appear in a plain DN (see SplitPlainRDN); it says
+// nothing of whether dn is well formed. Safe for concurrent use.
+func IsPlainDN(dn string) bool {
+	for i := 0; i < len(dn); i++ {
+		if !plainByte(dn[i]) {
+			return false
+		}
+	}
+	return true
+}
+
 // appendParsedDN is AppendNormalizedDN for any DN: it parses dn with go-ldap.
 func appendParsedDN(dst []byte, ancestors []int, dn string) (key []byte, offsets []int, ok bool) {
 	d, err := ldap.ParseDN(dn)
@@ -76,11 +111,8 @@ func appendPlainDN(dst []byte, ancestors []int, dn string) ([]byte, []int, bool)
 	if dn == "" {
 		return dst, ancestors, false
 	}
-	for i := 0; i < len(dn); i++ {
-		switch c := dn[i]; {
-		case c < ' ' || c > '~', c == '\\', c == '"', c == '+', c == ';', c == '#', c == '<', c == '>':
-			return dst, ancestors, false
-		}
+	if !IsPlainDN(dn) {
+		return dst, ancestors, false
 	}
 	key, offsets := dst, ancestors
 	start := len(key)
@@ -111,6 +143,17 @@ func appendPlainDN(dst []byte, ancestors []int, dn string) ([]byte, []int, bool)
 	}
 	return key, offsets, true
 }
+
+// plainByte reports whether c may appear in a plain DN, one the fast path normalizes without the
+// parser: printable ASCII other than the escape, the quote, '+', ';', '#', '<' and '>'.
+func plainByte(c byte) bool { return plainBytes[c] }
+
+var plainBytes = func() (t [256]bool) {
+	for c := ' '; c <= '~'; c++ {
+		t[c] = !strings.ContainsRune(`\"+;#<>`, c)
+	}
+	return t
+}()
 
 // fold case-folds s so that fold(a) == fold(b) exactly when strings.EqualFold(a, b): ASCII letters
 // to lower case, any other rune to the lower case of the smallest rune of its simple folding orbit

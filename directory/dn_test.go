@@ -204,3 +204,51 @@ func TestNormalizeDNProperty(t *testing.T) {
 		}
 	})
 }
+
+// TestSplitPlainRDN checks the promise a cache keyed by the parent text relies on: two DNs
+// SplitPlainRDN accepts with the same plain parent text are both well formed or both malformed
+// under AppendNormalizedDN, with the same ancestor keys; and it refuses what it must leave to the
+// parser.
+func TestSplitPlainRDN(t *testing.T) {
+	for _, dn := range []string{"CN=a", "", ",DC=x", "=a,DC=x", " =a,DC=x", "CN,DC=x", `CN=a\,b,DC=x`,
+		"CN=a+SN=b,DC=x", "CN=Jörg,DC=x", "CN=a;DC=x", `CN="q",DC=x`, "CN=#1,DC=x", "CN=a\n,DC=x"} {
+		if p, ok := SplitPlainRDN(dn); ok {
+			t.Errorf("SplitPlainRDN(%q) = %q, true; want not ok", dn, p)
+		}
+	}
+	if p, ok := SplitPlainRDN("CN=Jane Doe , OU=Admins,DC=corp"); !ok || p != " OU=Admins,DC=corp" {
+		t.Errorf("SplitPlainRDN = %q, %v", p, ok)
+	}
+	if p, ok := SplitPlainRDN(`CN=a,OU=b\,c,DC=x`); !ok || p != `OU=b\,c,DC=x` || IsPlainDN(p) {
+		t.Errorf("SplitPlainRDN = %q, %v; IsPlainDN = %v", p, ok, IsPlainDN(p))
+	}
+	ancestors := func(dn string) (string, bool) {
+		key, offs, ok := AppendNormalizedDN(nil, nil, dn)
+		if !ok || len(offs) == 0 {
+			return "", ok
+		}
+		return string(key[offs[0]:]), true
+	}
+	firsts := []string{"CN=a", "cn = B ", "OU=x=y", "CN=", "DC=WEB1$", "uid=Jane Doe"}
+	parts := []string{"OU=Team1", "ou = team1 ", "DC=corp", "dc=Corp", "OU=", "=bad", "bad", " ", "OU=a=b"}
+	rapid.Check(t, func(t *rapid.T) {
+		parent := strings.Join(rapid.SliceOfN(rapid.SampledFrom(parts), 1, 4).Draw(t, "parent"), rapid.SampledFrom([]string{",", ", "}).Draw(t, "sep"))
+		a := rapid.SampledFrom(firsts).Draw(t, "a") + "," + parent
+		b := rapid.SampledFrom(firsts).Draw(t, "b") + "," + parent
+		pa, okA := SplitPlainRDN(a)
+		pb, okB := SplitPlainRDN(b)
+		if !okA || !okB || pa != parent || pb != parent || !IsPlainDN(parent) {
+			t.Fatalf("SplitPlainRDN(%q) = %q %v, SplitPlainRDN(%q) = %q %v; want %q", a, pa, okA, b, pb, okB, parent)
+		}
+		ka, okA := ancestors(a)
+		kb, okB := ancestors(b)
+		if okA != okB || ka != kb {
+			t.Fatalf("%q: ancestors %q (ok %v); %q: ancestors %q (ok %v)", a, ka, okA, b, kb, okB)
+		}
+		if okA {
+			if want, err := NormalizeDN(parent); err != nil || want != ka {
+				t.Fatalf("%q: ancestor key %q, NormalizeDN(parent) = %q, %v", a, ka, want, err)
+			}
+		}
+	})
+}
