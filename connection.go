@@ -194,6 +194,7 @@ func (e *Engine) CreateADConnection(ctx context.Context, p Principal, in ADConne
 		if err := connectionFree(tx, &c); err != nil {
 			return err
 		}
+		c.GatewayName = gatewayNameOf(tx, c.TeamID, c.GatewayID, in.GatewayName)
 		if err := wrapConflict(storage.Connections.Insert(tx, &c), "the team already has an AD connection for domain %q", c.Domain); err != nil {
 			return err
 		}
@@ -257,7 +258,8 @@ func (e *Engine) UpdateADConnection(ctx context.Context, p Principal, id string,
 		if !sameDirectorySettings(c, cur) || !bytes.Equal(c.ServiceAccountPassword, cur.ServiceAccountPassword) {
 			return conflictf("AD connection %q changed meanwhile; read it again and retry", id)
 		}
-		c.Name, c.Domain, c.GatewayID, c.GatewayName = in.Name, in.Domain, in.GatewayID, in.GatewayName
+		c.Name, c.Domain, c.GatewayID = in.Name, in.Domain, in.GatewayID
+		c.GatewayName = gatewayNameOf(tx, c.TeamID, in.GatewayID, in.GatewayName)
 		c.DomainControllers = next.DomainControllers
 		c.ServiceAccountUsername = in.ServiceAccountUsername
 		c.ServiceAccountPassword = next.ServiceAccountPassword

@@ -346,3 +346,17 @@ func (e *Engine) DeleteGateway(ctx context.Context, p Principal, id string) erro
 		return storage.Gateways.Delete(tx, g.ID)
 	})
 }
+
+// gatewayNameOf is the gateway_name of a connection on the gateway gatewayID: the name of the
+// team's gateway with that id, or, when the team has none, given (what the request or fixture
+// said). The ASA API derives it: its create request has no gateway_name and its GET has one.
+func gatewayNameOf(tx storage.ReadTx, teamID, gatewayID, given string) string {
+	if gatewayID == "" {
+		return given
+	}
+	g, err := storage.Gateways.Get(tx, strings.ToLower(gatewayID))
+	if err != nil || g.TeamID != teamID {
+		return given
+	}
+	return g.Name
+}

@@ -396,3 +396,48 @@ func TestGatewayInstanceRoutes(t *testing.T) {
 	}
 	runSteps(t, e, steps)
 }
+
+// TestConnectionGatewayName: an ASA connection's gateway_name is its gateway's name, as the seed's
+// GET shows for a create request that sent none; a gateway_id the team has no gateway of keeps
+// the gateway_name sent.
+func TestConnectionGatewayName(t *testing.T) {
+	e := newEnv(t)
+	name := func(id string) string {
+		var c struct {
+			GatewayName string `json:"gateway_name"`
+		}
+		e.must(200, "all", "GET", "/integrations/ad_connections/"+id, nil).json(t, &c)
+		return c.GatewayName
+	}
+	create := func(domain, gatewayID, gatewayName string) string {
+		body := newConnBody(domain)
+		body["gateway_id"] = gatewayID
+		delete(body, "gateway_name")
+		if gatewayName != "" {
+			body["gateway_name"] = gatewayName
+		}
+		var c struct {
+			ID string `json:"id"`
+		}
+		e.must(201, "all", "POST", "/integrations/ad_connections", body).json(t, &c) // the seed's create answer has no gateway_name
+		return c.ID
+	}
+	if got := name(create("gwname1.example.com", demoGatewayID, "")); got != "gateway1" {
+		t.Errorf("no gateway_name sent: %q, want gateway1", got)
+	}
+	if got := name(create("gwname2.example.com", strings.ToUpper(demoGatewayID), "stale")); got != "gateway1" {
+		t.Errorf("a stale gateway_name sent: %q, want the gateway's gateway1", got)
+	}
+	unknown := create("gwname3.example.com", "6b4b0879-174a-4b23-b167-9f035f666666", "elsewhere")
+	if got := name(unknown); got != "elsewhere" {
+		t.Errorf("unknown gateway: %q, want the name sent", got)
+	}
+	// An update onto the demo gateway takes its name.
+	body := newConnBody("gwname3.example.com")
+	body["gateway_id"] = demoGatewayID
+	body["gateway_name"] = ""
+	e.must(204, "all", "PUT", "/integrations/ad_connections/"+unknown, body)
+	if got := name(unknown); got != "gateway1" {
+		t.Errorf("after moving to the demo gateway: %q, want gateway1", got)
+	}
+}
