@@ -407,6 +407,9 @@ func (e *Engine) checkPolicyRule(tx storage.ReadTx, p Principal, r storage.Polic
 			if err != nil {
 				return "", err
 			}
+			if !pr.DeletedAt.IsZero() {
+				return "", notFoundf("project %q is deleted", id) // a deleted project selects nothing
+			}
 			return pr.TeamID, nil
 		}),
 		exists("resource group", res.ADResourceGroupIDs, func(id string) (string, error) {

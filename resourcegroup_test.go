@@ -441,3 +441,28 @@ func TestResourceGroupProjects(t *testing.T) {
 		}
 	}
 }
+
+// TestPolicyRefusesDeletedProject: a security policy cannot select a deleted project (it would
+// select nothing, and the project's name may already belong to a new one).
+func TestPolicyRefusesDeletedProject(t *testing.T) {
+	env := newRGEnv(t)
+	ctx, e := env.ctx, env.e
+	rg, err := e.CreateResourceGroup(ctx, env.resource, "blue", "")
+	must(t, err)
+	live, err := e.CreateProject(ctx, env.resource, rg.ID, "live")
+	must(t, err)
+	gone, err := e.CreateProject(ctx, env.resource, rg.ID, "gone")
+	must(t, err)
+	must(t, e.DeleteProject(ctx, env.resource, rg.ID, gone.ID))
+	policy := func(name string, res opa.PolicyResources) opa.PolicyInput {
+		return opa.PolicyInput{Name: name, PrincipalUserIDs: []string{env.endUser.UserID}, Rules: []opa.PolicyRule{{
+			Name: "r", Privileges: []string{opa.PrivilegeRevealPassword}, Resources: res}}}
+	}
+	_, err = e.CreatePolicy(ctx, env.security, policy("ad", opa.PolicyResources{ADProjectIDs: []string{live.ID, gone.ID}}))
+	wantErr(t, "AD selector of a deleted project", err, opa.ErrInvalid)
+	_, err = e.CreatePolicy(ctx, env.security, policy("ud", opa.PolicyResources{UDProjectIDs: []string{gone.ID}}))
+	wantErr(t, "UD selector of a deleted project", err, opa.ErrInvalid)
+	if _, err := e.CreatePolicy(ctx, env.security, policy("ok", opa.PolicyResources{ADProjectIDs: []string{live.ID}})); err != nil {
+		t.Fatalf("a live project: %v", err)
+	}
+}
