@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"io"
 	"sync"
+	"time"
 
 	"github.com/cockroachdb/errors"
 
@@ -265,6 +266,7 @@ func (s *Store) flush() {
 		}
 		s.buf = buf
 	}
+	start := time.Now()
 	n, err := s.seg.WriteAt(buf, s.segSize)
 	if err == nil && n != len(buf) {
 		err = io.ErrShortWrite
@@ -282,6 +284,7 @@ func (s *Store) flush() {
 	if err == nil {
 		err = s.seg.Sync()
 	}
+	s.syncNanos.Add(int64(time.Since(start)))
 	if err != nil {
 		answer(s.fail(err))
 		return

@@ -97,6 +97,9 @@ type Stats struct {
 	Snapshots  uint64 // snapshots written
 	Recoveries uint64 // recoveries from disk after a failed log write
 	LogBytes   int64  // size of the current log segment
+	// SyncTime is the wall time spent in the log writes and fdatasyncs of commits: the disk's
+	// share of a commit (the rest is CPU and waiting for the next group).
+	SyncTime time.Duration
 	// SnapshotErr is the error of the last automatic snapshot, or nil if it succeeded.
 	SnapshotErr error
 }
@@ -152,7 +155,7 @@ type Store struct {
 	lastSnapSeq uint64 // under snapMu
 
 	commits, syncs, conflicts, snapshots, recoveries atomic.Uint64
-	logBytes                                         atomic.Int64
+	logBytes, syncNanos                              atomic.Int64
 	snapErr                                          atomic.Pointer[error]
 }
 
@@ -275,6 +278,7 @@ func (s *Store) Stats() Stats {
 		Snapshots:  s.snapshots.Load(),
 		Recoveries: s.recoveries.Load(),
 		LogBytes:   s.logBytes.Load(),
+		SyncTime:   time.Duration(s.syncNanos.Load()),
 	}
 	if p := s.snapErr.Load(); p != nil {
 		st.SnapshotErr = *p

@@ -228,7 +228,7 @@ func TestGroupCommitConcurrentWriters(t *testing.T) {
 	}
 	wg.Wait()
 	st := s.Stats()
-	if st.Commits != writers*each || st.Syncs == 0 || st.Syncs > st.Commits {
+	if st.Commits != writers*each || st.Syncs == 0 || st.Syncs > st.Commits || st.SyncTime <= 0 {
 		t.Errorf("stats = %+v", st)
 	}
 	t.Logf("%d commits in %d fsyncs", st.Commits, st.Syncs)
