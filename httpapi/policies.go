@@ -10,6 +10,20 @@ import (
 // Create answers 200 with the stored policy (the v1 client accepts only 200), update and delete
 // 204; deletes are hard (404 afterwards).
 
+// wirePolicy is a policy as the routes answer it: its rules carry no id. The SDK's
+// SecurityPolicyRule has none, and the provider's v1 resource copies a rule id into a rule schema
+// without one, so its every read failed ("Invalid address to set: rule.0.id"). The engine keeps
+// the ids (user access methods name them in rule_ids).
+func wirePolicy(sp opa.SecurityPolicy) opa.SecurityPolicy {
+	rules := make([]opa.SecurityPolicyRule, len(sp.Rules))
+	for i, r := range sp.Rules {
+		r.ID = ""
+		rules[i] = r
+	}
+	sp.Rules = rules
+	return sp
+}
+
 func policyID(r *http.Request) string { return r.PathValue("security_policy_id") }
 
 func listSecurityPolicies(w http.ResponseWriter, r *http.Request, e *opa.Engine, p opa.Principal) error {
@@ -21,7 +35,7 @@ func listSecurityPolicies(w http.ResponseWriter, r *http.Request, e *opa.Engine,
 	if err != nil {
 		return err
 	}
-	writePage(w, r, ps)
+	writePage(w, r, mapPage(ps, wirePolicy))
 	return nil
 }
 
@@ -34,7 +48,7 @@ func createSecurityPolicy(w http.ResponseWriter, r *http.Request, e *opa.Engine,
 	if err != nil {
 		return err
 	}
-	encode(w, http.StatusOK, sp)
+	encode(w, http.StatusOK, wirePolicy(sp))
 	return nil
 }
 
@@ -43,7 +57,7 @@ func getSecurityPolicy(w http.ResponseWriter, r *http.Request, e *opa.Engine, p 
 	if err != nil {
 		return err
 	}
-	encode(w, http.StatusOK, sp)
+	encode(w, http.StatusOK, wirePolicy(sp))
 	return nil
 }
 

@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/opakit/opa"
 	"github.com/opakit/opa/revealjwe"
 )
 
@@ -50,11 +51,12 @@ func v1PolicyBody(group string) string {
 }
 
 // v1PolicyWant is the GET answer to v1PolicyBody: every polymorphic object carries "_type", the
-// rules carry the policy id, admin_level_permissions (false) is omitted, names are resolved.
-func v1PolicyWant(id, group, rule1, rule2 string) string {
+// rules carry the policy id and no rule id, admin_level_permissions (false) is omitted, names are
+// resolved.
+func v1PolicyWant(id, group string) string {
 	return `{"id":"` + id + `","name":"pol","description":"d","active":true,
  "principals":{"user_groups":[{"id":"` + group + `","name":"engineers","type":"user_group","missing":false}]},
- "rules":[{"id":"` + rule1 + `","security_policy_id":"` + id + `","name":"first rule","resource_type":"server_based_resource",
+ "rules":[{"security_policy_id":"` + id + `","name":"first rule","resource_type":"server_based_resource",
    "resource_selector":{"_type":"server_based_resource","selectors":[
      {"selector_type":"individual_server","selector":{"_type":"individual_server","server":{"id":"` + testServerID + `","type":"server","missing":false}}},
      {"selector_type":"server_label","selector":{"_type":"server_label","server_selector":{"labels":{"system.os_type":"linux"}},
@@ -65,7 +67,7 @@ func v1PolicyWant(id, group, rule1, rule2 string) string {
         "sudo_display_name":"foo-uam","sudo_command_bundles":[{"id":"` + testBundleID + `","type":"sudo_command_bundle","missing":false}]}}],
    "conditions":[{"condition_type":"access_request","condition_value":{"_type":"access_request","request_type_id":"abcd","request_type_name":"foo","expires_after_seconds":1200}},
      {"condition_type":"gateway","condition_value":{"_type":"gateway","traffic_forwarding":true,"session_recording":false}}]},
-  {"id":"` + rule2 + `","security_policy_id":"` + id + `","name":"second rule","resource_type":"secret_based_resource",
+  {"security_policy_id":"` + id + `","name":"second rule","resource_type":"secret_based_resource",
    "resource_selector":{"_type":"secret_based_resource","selectors":[{"selector_type":"secret_folder","selector":{"_type":"secret_folder","secret_folder":{"id":"` + testFolderID + `","type":"secret_folder","missing":false}}}]},
    "privileges":[{"privilege_type":"secret","privilege_value":{"_type":"secret","list":true,"folder_create":false,"folder_update":false,"folder_delete":false,
      "secret_create":true,"secret_update":false,"secret_reveal":false,"secret_delete":false}}]}]}`
@@ -78,19 +80,32 @@ func TestSecurityPolicyV1(t *testing.T) {
 	e := newEnv(t)
 	group := e.srv.Loaded().Team("demo").GroupIDs["engineers"]
 	var created struct {
-		ID    string `json:"id"`
-		Rules []struct {
-			ID string `json:"id"`
-		} `json:"rules"`
+		ID    string           `json:"id"`
+		Rules []map[string]any `json:"rules"`
 	}
 	e.must(200, "security", "POST", "/security_policy", v1PolicyBody(group)).json(t, &created)
 	if created.ID == "" || len(created.Rules) != 2 {
 		t.Fatalf("create answered %+v", created)
 	}
+	for _, r := range created.Rules {
+		if _, ok := r["id"]; ok {
+			t.Fatalf("create answered a rule id: %v", r)
+		}
+	}
 	got := e.must(200, "security", "GET", "/security_policy/"+created.ID, nil)
-	want := v1PolicyWant(created.ID, group, created.Rules[0].ID, created.Rules[1].ID)
+	want := v1PolicyWant(created.ID, group)
 	if d := cmp.Diff(jsonOf(t, []byte(want)), jsonOf(t, got.body)); d != "" {
 		t.Fatalf("GET (-want +got):\n%s", d)
+	}
+	// The engine keeps rule ids (user access methods name them), only the wire omits them.
+	team, err := e.srv.Engine().Team(t.Context(), "demo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sys := opa.SystemPrincipal(team)
+	stored, err := e.srv.Engine().SecurityPolicy(t.Context(), sys, created.ID)
+	if err != nil || len(stored.Rules) != 2 || stored.Rules[0].ID == "" {
+		t.Fatalf("stored policy %+v, %v", stored, err)
 	}
 
 	// A full replacement: one rule, no conditions; the rule keeps its id (same name).
@@ -107,8 +122,11 @@ func TestSecurityPolicyV1(t *testing.T) {
 	var after map[string]any
 	e.must(200, "security", "GET", "/security_policy/"+created.ID, nil).json(t, &after)
 	rules := after["rules"].([]any)
-	if after["active"] != false || len(rules) != 1 || rules[0].(map[string]any)["id"] != created.Rules[0].ID {
+	if after["active"] != false || len(rules) != 1 {
 		t.Fatalf("after PUT: %v", after)
+	}
+	if kept, err := e.srv.Engine().SecurityPolicy(t.Context(), sys, created.ID); err != nil || len(kept.Rules) != 1 || kept.Rules[0].ID != stored.Rules[0].ID {
+		t.Fatalf("after PUT the rule id is not kept: %+v, %v", kept, err)
 	}
 
 	var listed struct {
