@@ -186,3 +186,47 @@ resource "oktapam_security_policy_v2" "checkout" {
     }
   ]
 }
+
+# The same grant written with the provider's older policy resource (its hand-written client, no
+# _type tags on the wire), with the conditions that resource knows: an access request, and from
+# revision 2 on session recording through the gateway.
+resource "oktapam_security_policy" "checkout_v1" {
+  name        = "${var.prefix}-ad-checkout-v1"
+  description = local.updated ? "Checkout through the gateway, recorded" : "Checkout after an access request"
+  active      = true
+  principals {
+    groups = [oktapam_group.operators.id]
+  }
+  rule {
+    name = "windows server accounts"
+    resources {
+      servers {
+        label_selectors {
+          server_labels = {
+            "system.os_type" = "windows"
+          }
+          accounts = ["Administrator"]
+        }
+      }
+    }
+    privileges {
+      password_checkout_rdp {
+        enabled = true
+      }
+    }
+    conditions {
+      access_request {
+        request_type_id       = "ad-checkout"
+        request_type_name     = "AD server checkout"
+        expires_after_seconds = 3600
+      }
+      dynamic "gateway" {
+        for_each = local.updated ? [1] : []
+        content {
+          traffic_forwarding = true
+          session_recording  = true
+        }
+      }
+    }
+  }
+}
