@@ -146,12 +146,13 @@ func teamWideGrants(roles []Role) ([]storage.RoleGrant, error) {
 // DeleteGroup soft-deletes a group: it keeps its record with DeletedAt set (GroupByName still
 // finds it, ListGroups shows it only with IncludeDeleted or OnlyDeleted), loses its members and
 // grants nothing. Its name can be used again: CreateGroup then replaces the deleted record. Needs
-// pam_admin. ErrNotFound for an unknown or already deleted group.
+// pam_admin. ErrNotFound for an unknown or already deleted group. Checkouts whose holders lose
+// access with it are checked in by the system (system_user_lost_access, lostaccess.go).
 func (e *Engine) DeleteGroup(ctx context.Context, p Principal, name string) error {
 	if err := p.require(RolePAMAdmin); err != nil {
 		return err
 	}
-	return e.store.Update(ctx, func(tx storage.WriteTx) error {
+	return e.afterAccessChanged(ctx, p.TeamID, e.store.Update(ctx, func(tx storage.WriteTx) error {
 		g, err := e.liveGroup(tx, p, name)
 		if err != nil {
 			return err
@@ -168,7 +169,7 @@ func (e *Engine) DeleteGroup(ctx context.Context, p Principal, name string) erro
 		}
 		g.DeletedAt, g.Roles = e.now(), nil
 		return storage.Groups.Update(tx, g)
-	})
+	}))
 }
 
 // GroupMembers returns one page of the users of a group of p's team that f selects, in id order.
@@ -203,7 +204,8 @@ func (e *Engine) AddGroupMember(ctx context.Context, p Principal, groupName, use
 }
 
 // RemoveGroupMember removes a user (by username) from a live group (by name). Needs pam_admin.
-// ErrNotFound for an unknown group, an unknown user or a user who is not a member.
+// ErrNotFound for an unknown group, an unknown user or a user who is not a member. Checkouts the
+// user loses access to are checked in by the system (system_user_lost_access, lostaccess.go).
 func (e *Engine) RemoveGroupMember(ctx context.Context, p Principal, groupName, username string) error {
 	return e.changeMembership(ctx, p, groupName, username, false)
 }
@@ -212,7 +214,7 @@ func (e *Engine) changeMembership(ctx context.Context, p Principal, groupName, u
 	if err := p.require(RolePAMAdmin); err != nil {
 		return err
 	}
-	return e.store.Update(ctx, func(tx storage.WriteTx) error {
+	err := e.store.Update(ctx, func(tx storage.WriteTx) error {
 		g, err := e.liveGroup(tx, p, groupName)
 		if err != nil {
 			return err
@@ -239,6 +241,10 @@ func (e *Engine) changeMembership(ctx context.Context, p Principal, groupName, u
 		}
 		return storage.Users.Update(tx, u)
 	})
+	if add {
+		return err
+	}
+	return e.afterAccessChanged(ctx, p.TeamID, err)
 }
 
 // teamGroupByName finds a group of p's team by name, deleted or not.

@@ -173,12 +173,13 @@ func (e *Engine) CreateGroup(ctx context.Context, p Principal, in GroupInput) (G
 }
 
 // SetUserGroups replaces the groups of a user. Needs pam_admin. ErrNotFound for an unknown user,
-// ErrInvalid for an unknown group.
+// ErrInvalid for an unknown group. Checkouts the user loses access to are checked in by the
+// system (system_user_lost_access, lostaccess.go).
 func (e *Engine) SetUserGroups(ctx context.Context, p Principal, userID string, groupIDs []string) error {
 	if err := p.require(RolePAMAdmin); err != nil {
 		return err
 	}
-	return e.store.Update(ctx, func(tx storage.WriteTx) error {
+	return e.afterAccessChanged(ctx, p.TeamID, e.store.Update(ctx, func(tx storage.WriteTx) error {
 		u, err := e.teamUser(tx, p, userID)
 		if err != nil {
 			return err
@@ -191,10 +192,11 @@ func (e *Engine) SetUserGroups(ctx context.Context, p Principal, userID string, 
 		}
 		u.GroupIDs = slices.Clone(groupIDs)
 		return storage.Users.Update(tx, u)
-	})
+	}))
 }
 
-// SetUserStatus sets a user ACTIVE or DISABLED. A disabled user's tokens stop working. Needs
+// SetUserStatus sets a user ACTIVE or DISABLED. A disabled user's tokens stop working, and the
+// user's checkouts are checked in by the system (system_user_lost_access, lostaccess.go). Needs
 // pam_admin.
 func (e *Engine) SetUserStatus(ctx context.Context, p Principal, userID, status string) error {
 	if err := p.require(RolePAMAdmin); err != nil {
@@ -203,14 +205,14 @@ func (e *Engine) SetUserStatus(ctx context.Context, p Principal, userID, status 
 	if status != UserActive && status != UserDisabled {
 		return invalidf("status must be %s or %s", UserActive, UserDisabled)
 	}
-	return e.store.Update(ctx, func(tx storage.WriteTx) error {
+	return e.afterAccessChanged(ctx, p.TeamID, e.store.Update(ctx, func(tx storage.WriteTx) error {
 		u, err := e.teamUser(tx, p, userID)
 		if err != nil {
 			return err
 		}
 		u.Status = status
 		return storage.Users.Update(tx, u)
-	})
+	}))
 }
 
 // User returns a user of p's team. Any authenticated principal of the team may read users.

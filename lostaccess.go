@@ -19,9 +19,9 @@ import (
 // requests) are not asked again: they were met when the checkout began. An AD account that left
 // management is not the holder's loss: its checkout runs until check-in or expiry.
 //
-// It is noticed after every policy change (UpdatePolicy, DeletePolicy, UpdateSecurityPolicy), and
-// by Tick for what else takes access away (group membership, a disabled user) and for a change
-// whose sweep did not finish. Exactly once, as for expiry (expiry.go): the check-in commits only
+// It is noticed after every change that can take access away — UpdatePolicy, DeletePolicy,
+// UpdateSecurityPolicy, RemoveGroupMember, DeleteGroup, SetUserGroups, SetUserStatus and
+// SetUserStatusByName — and by Tick for a change whose sweep did not finish. Exactly once, as for expiry (expiry.go): the check-in commits only
 // while the checkout is still the resource's active one and its holder still lacks access (both
 // checked in the check-in's transaction), and its rotation runs only while it is still pending.
 
@@ -140,6 +140,15 @@ func (e *Engine) afterAccessChange(ctx context.Context, teamID string) {
 	if err != nil {
 		e.log.Warn("checking in the checkouts of users who lost access", "team_id", teamID, "error_class", ErrorClass(err))
 	}
+}
+
+// afterAccessChanged runs afterAccessChange when err is nil (the change committed) and returns
+// err.
+func (e *Engine) afterAccessChanged(ctx context.Context, teamID string, err error) error {
+	if err == nil {
+		e.afterAccessChange(ctx, teamID)
+	}
+	return err
 }
 
 // checkInLostAll is Tick's part: every team's checkouts whose holders lost access. A leased

@@ -31,7 +31,7 @@ func (f *accessFixture) lastCheckout(id string) *storage.Checkout {
 // without access checks it in as system_user_lost_access before it returns, and rotates the
 // password once (USER_LOST_ACCESS), so the former holder's copy is worthless; a change that
 // leaves the holder access, or a second policy that still grants it, checks nothing in; a
-// deleted policy and a disabled holder (noticed by Tick) do.
+// deleted policy and a disabled holder do.
 func TestLostAccessChecksIn(t *testing.T) {
 	f, a := checkoutFixture(t)
 	pol, err := f.e.Policies(f.ctx, f.secAdmin)
@@ -97,14 +97,14 @@ func TestLostAccessChecksIn(t *testing.T) {
 		t.Fatalf("%d USER_LOST_ACCESS rotations, want 2%s", n, f.auditTrail(a.ID))
 	}
 
-	// A disabled holder: Tick notices.
+	// A disabled holder: checked in as the status changes.
+	f.clock.Advance(time.Minute) // the checkout records sort by checkout time
 	f.policy(lostAccessRule(a), f.alice)
 	_, err = f.reveal(f.alice, a.ID, key)
 	must(t, err)
 	must(t, f.e.SetUserStatus(f.ctx, f.sys, f.alice.UserID, opa.UserDisabled))
-	must(t, f.e.Tick(f.ctx))
 	if co := f.lastCheckout(a.ID); co.ActiveResourceID != "" || co.CheckinType != opa.CheckinSystemLostAccess || co.UserID != f.alice.UserID {
-		t.Fatalf("after alice was disabled and Tick: %+v", co)
+		t.Fatalf("after alice was disabled: %+v", co)
 	}
 	must(t, f.e.Tick(f.ctx))
 	if n := f.rotations(a.ID, "USER_LOST_ACCESS"); n != 3 {
@@ -150,4 +150,65 @@ func TestLostAccessExactlyOnce(t *testing.T) {
 			t.Fatalf("run %d: account %+v", i, acct)
 		}
 	}
+}
+
+// TestLostAccessThroughGroups: a policy granting a group; the holder's removal from the group,
+// or the group's deletion, checks the holder's checkout in; a change written behind the engine's
+// back (a sweep that never ran) is found by Tick.
+func TestLostAccessThroughGroups(t *testing.T) {
+	f := newAccessFixture(t)
+	a := f.account("svc1", opa.AccountTypeShared, "")
+	pam := f.user("pam", opa.RoleGrant{Role: opa.RolePAMAdmin})
+	grp, err := f.e.CreateGroup(f.ctx, f.sys, opa.GroupInput{Name: "ops"})
+	must(t, err)
+	_, err = f.e.CreatePolicy(f.ctx, f.secAdmin, opa.PolicyInput{Name: "ops", Active: true, PrincipalGroupIDs: []string{grp.ID},
+		Rules: []opa.PolicyRule{lostAccessRule(a)}})
+	must(t, err)
+	key := testKey(t, revealjwe.KindP256)
+	checkout := func() {
+		t.Helper()
+		f.clock.Advance(time.Minute) // the checkout records sort by checkout time
+		must(t, f.e.AddGroupMember(f.ctx, pam, "ops", "alice"))
+		alice, err := f.e.PrincipalForUser(f.ctx, "acme", "alice")
+		must(t, err)
+		_, err = f.reveal(alice, a.ID, key)
+		must(t, err)
+		if co := f.lastCheckout(a.ID); co.ActiveResourceID == "" {
+			t.Fatalf("no checkout: %+v", co)
+		}
+	}
+	lost := func(what string, n int) {
+		t.Helper()
+		if co := f.lastCheckout(a.ID); co.ActiveResourceID != "" || co.CheckinType != opa.CheckinSystemLostAccess {
+			t.Fatalf("%s: %+v", what, co)
+		}
+		if got := f.rotations(a.ID, "USER_LOST_ACCESS"); got != n {
+			t.Fatalf("%s: %d USER_LOST_ACCESS rotations, want %d%s", what, got, n, f.auditTrail(a.ID))
+		}
+	}
+
+	checkout()
+	must(t, f.e.RemoveGroupMember(f.ctx, pam, "ops", "alice"))
+	lost("removed from the group", 1)
+
+	checkout()
+	must(t, f.e.Store().Update(f.ctx, func(tx storage.WriteTx) error {
+		u, err := storage.Users.Get(tx, f.alice.UserID)
+		if err != nil {
+			return err
+		}
+		u.GroupIDs = nil
+		return storage.Users.Update(tx, u)
+	}))
+	if co := f.lastCheckout(a.ID); co.ActiveResourceID == "" {
+		t.Fatal("a store write checked in by itself")
+	}
+	must(t, f.e.Tick(f.ctx))
+	lost("Tick after a change behind the engine's back", 2)
+
+	checkout()
+	must(t, f.e.DeleteGroup(f.ctx, pam, "ops"))
+	lost("the group deleted", 3)
+	must(t, f.e.Tick(f.ctx))
+	lost("Tick again", 3)
 }

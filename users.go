@@ -109,6 +109,8 @@ func userID(u *storage.User) string { return u.ID }
 // working, and setting a deleted user DELETED again changes nothing. service says which kind of
 // user the caller means (the service_users and users paths); the other kind is not found. Needs
 // pam_admin. Errors: ErrInvalid for another status or for reviving a deleted user, ErrNotFound.
+// The checkouts of a user disabled or deleted are checked in by the system
+// (system_user_lost_access, lostaccess.go).
 func (e *Engine) SetUserStatusByName(ctx context.Context, p Principal, username string, service bool, status string) (User, error) {
 	if err := p.require(RolePAMAdmin); err != nil {
 		return User{}, err
@@ -140,7 +142,7 @@ func (e *Engine) SetUserStatusByName(ctx context.Context, p Principal, username 
 		}
 		return storage.Users.Update(tx, u)
 	})
-	if err != nil {
+	if err := e.afterAccessChanged(ctx, p.TeamID, err); err != nil {
 		return User{}, err
 	}
 	return userOf(u), nil
