@@ -1,8 +1,16 @@
 #!/usr/bin/env bash
-# test-terraform.sh applies and destroys testdata/terraform/main.tf with Okta's own Terraform
-# provider (okta/oktapam, unchanged) against opaserver: issue 17's aim, an AD setup as a team writes
-# it (resource group, project, AD connection with server and user sync jobs, UD checkout settings,
-# a service user, a security policy).
+# test-terraform.sh applies and destroys a Terraform configuration with Okta's own provider
+# (okta/oktapam, unchanged) against opaserver:
+#
+#   scripts/test-terraform.sh [DIR]
+#
+# DIR (default testdata/terraform) holds the *.tf files; testdata/terraform is issue 17's aim, an
+# AD setup as a team writes it (resource group, project, AD connection with server and user sync
+# jobs, UD checkout settings, a service user, security policies) plus the data sources that read it
+# back; testdata/terraform/beyond the provider's other resources around it (sudo command bundles,
+# server checkout and password settings, gateway setup tokens, AD certificates, enrollment tokens).
+# Every configuration declares a number variable "revision" (1, 2, 3). The fixture is
+# DIR/fixture.json if present, else testdata/terraform/fixture.json.
 #
 #   1. terraform: $OPA_TERRAFORM if set, else `go install github.com/hashicorp/terraform@v1.5.7`
 #      (the last MPL release) through the Go module proxy into the cache directory, once;
@@ -10,7 +18,7 @@
 #      `go install github.com/okta/terraform-provider-oktapam@v0.7.1` into the cache directory,
 #      once; Terraform runs it through dev_overrides in a CLI configuration of its own
 #      (TF_CLI_CONFIG_FILE), so no registry is asked;
-#   3. builds opaserver and starts it on a free loopback port with testdata/terraform/fixture.json
+#   3. builds opaserver and starts it on a free loopback port with the fixture
 #      (a team and the admin service key the provider signs in with);
 #   4. `terraform apply`, then `terraform plan -detailed-exitcode`, which must find nothing to change
 #      (every resource reads back as it was written); the same for revisions 2 and 3 of the
@@ -27,6 +35,11 @@
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
+
+config="${1:-testdata/terraform}"
+[ -n "$(ls "$config"/*.tf 2>/dev/null)" ] || { echo "test-terraform.sh: no *.tf in $config" >&2; exit 1; }
+fixture=testdata/terraform/fixture.json
+[ -f "$config/fixture.json" ] && fixture="$config/fixture.json"
 
 TF_VERSION=1.5.7
 PROVIDER_VERSION=0.7.1
@@ -75,9 +88,9 @@ provider_installation {
 EOF
 
 # 3. opaserver
-log "build and start opaserver with testdata/terraform/fixture.json"
+log "build and start opaserver with $fixture"
 go build -o "$work/opaserver" ./cmd/opaserver
-"$work/opaserver" -addr 127.0.0.1:0 -fixtures testdata/terraform/fixture.json >"$work/opaserver.log" 2>&1 &
+"$work/opaserver" -addr 127.0.0.1:0 -fixtures "$fixture" >"$work/opaserver.log" 2>&1 &
 server_pid=$!
 base=""
 for _ in $(seq 1 100); do
@@ -98,7 +111,7 @@ export TF_LOG_PROVIDER=DEBUG TF_LOG_PATH="$work/terraform-debug.log"
 export OKTAPAM_API_HOST="$base" OKTAPAM_TEAM="$team" OKTAPAM_KEY="$key_id" OKTAPAM_SECRET="$key_secret"
 export OKTAPAM_TRUSTED_DOMAIN_OVERRIDE=127.0.0.1 # the provider talks only to Okta's domains otherwise
 mkdir -p "$work/config"
-cp testdata/terraform/*.tf "$work/config/"
+cp "$config"/*.tf "$work/config/"
 cd "$work/config"
 tfc() { "$tf" "$@" -no-color -input=false; }
 
@@ -182,11 +195,13 @@ for r in $resources; do
 		summary+="  ok    $r"$'\n'
 	else
 		failed=$((failed + 1))
-		why="$(grep -m1 -A1 '^Error' "$work/apply-$r.log" | tr '\n' ' ' | sed 's/  */ /g')"
+		# The first diagnostic: its summary and detail, without Terraform's "with … on …" lines.
+		why="$(awk '/^Error/ {n++} n == 1 && !/^  (with|on) / && !/^ *[0-9]+: / && NF' "$work/apply-$r.log" |
+			head -8 | tr '\n' ' ' | sed 's/  */ /g')"
 		summary+="  FAIL  $r: $why"$'\n'
 	fi
 done
-log "resources and data sources of testdata/terraform applied one at a time"
+log "resources and data sources of $config applied one at a time"
 printf '%s' "$summary"
 state="$("$tf" state list | sed 's/^/-target=/')"
 if [ -n "$state" ]; then
