@@ -65,7 +65,7 @@ func newRGEnv(t *testing.T) *rgEnv {
 		return out
 	}
 	env.listNames = func(p opa.Principal) []string {
-		page, err := e.ListResourceGroups(ctx, p, opa.PageRequest{})
+		page, err := e.ListResourceGroups(ctx, p, opa.ResourceGroupFilter{}, opa.PageRequest{})
 		must(t, err)
 		out := []string{}
 		for _, rg := range page.Items {
@@ -119,6 +119,19 @@ func TestResourceGroupDelegatedAdmins(t *testing.T) {
 	sameNames(t, "delegated list", []string{"blue"}, env.listNames(ops))
 	sameNames(t, "team-wide list", []string{"blue", "green"}, sortedBy(env.listNames(env.resource), "blue", "green"))
 	sameNames(t, "security admin list", []string{"blue", "green"}, sortedBy(env.listNames(env.security), "blue", "green"))
+	for _, c := range []struct {
+		p        opa.Principal
+		contains string
+		want     []string
+	}{{env.resource, "LU", []string{"blue"}}, {env.resource, "e", []string{"blue", "green"}}, {ops, "GREEN", []string{}}, {ops, "b", []string{"blue"}}} {
+		page, err := e.ListResourceGroups(ctx, c.p, opa.ResourceGroupFilter{Contains: c.contains}, opa.PageRequest{})
+		must(t, err)
+		got := []string{}
+		for _, rg := range page.Items {
+			got = append(got, rg.Name)
+		}
+		sameNames(t, "contains "+c.contains, c.want, sortedBy(got, c.want...))
+	}
 	_, err = e.ResourceGroup(ctx, ops, green.ID)
 	wantErr(t, "delegated read of another group", err, opa.ErrForbidden)
 	if _, err := e.CreateProject(ctx, ops, blue.ID, "p1"); err != nil {
@@ -128,9 +141,9 @@ func TestResourceGroupDelegatedAdmins(t *testing.T) {
 	wantErr(t, "project in another group", err, opa.ErrForbidden)
 	err = e.UpdateResourceGroup(ctx, ops, blue.ID, opa.ResourceGroupInput{Name: "blue"})
 	wantErr(t, "delegated admin updating the group", err, opa.ErrForbidden)
-	_, err = e.ListResourceGroups(ctx, env.principal("db-1"), opa.PageRequest{})
+	_, err = e.ListResourceGroups(ctx, env.principal("db-1"), opa.ResourceGroupFilter{}, opa.PageRequest{})
 	wantErr(t, "list by a group without roles", err, opa.ErrForbidden)
-	_, err = e.ListResourceGroups(ctx, env.endUser, opa.PageRequest{})
+	_, err = e.ListResourceGroups(ctx, env.endUser, opa.ResourceGroupFilter{}, opa.PageRequest{})
 	wantErr(t, "list by an end user", err, opa.ErrForbidden)
 
 	// Update replaces the list: db gains blue, ops loses it (its token-time roles are re-read).
@@ -216,7 +229,7 @@ func TestResourceGroupRefusals(t *testing.T) {
 	wantErr(t, "end user read", err, opa.ErrForbidden)
 	_, err = e.ResourceGroup(ctx, opa.SystemPrincipal(other), green.ID)
 	wantErr(t, "other team's read", err, opa.ErrNotFound)
-	_, err = e.ListResourceGroups(ctx, env.resource, opa.PageRequest{Count: -1})
+	_, err = e.ListResourceGroups(ctx, env.resource, opa.ResourceGroupFilter{}, opa.PageRequest{Count: -1})
 	wantErr(t, "bad page", err, opa.ErrInvalid)
 }
 
@@ -300,7 +313,7 @@ func sortedBy(names []string, want ...string) []string {
 }
 
 func listOrEmpty(e *opa.Engine, ctx context.Context, p opa.Principal) []string {
-	page, err := e.ListResourceGroups(ctx, p, opa.PageRequest{})
+	page, err := e.ListResourceGroups(ctx, p, opa.ResourceGroupFilter{}, opa.PageRequest{})
 	if err != nil {
 		return []string{}
 	}

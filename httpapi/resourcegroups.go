@@ -121,14 +121,14 @@ func deleteResourceGroup(w http.ResponseWriter, r *http.Request, e *opa.Engine, 
 	return nil
 }
 
-// listResourceGroups: GET …/resource_groups, paged; the SDK's order_by, for_policy_only and
-// contains are not served (TF sends none; they are ignored).
+// listResourceGroups: GET …/resource_groups, paged, with the SDK's contains (before paging); its
+// order_by and for_policy_only are not served (TF sends none; they are ignored).
 func listResourceGroups(w http.ResponseWriter, r *http.Request, e *opa.Engine, p opa.Principal) error {
 	pr, err := pageRequest(r)
 	if err != nil {
 		return err
 	}
-	page, err := e.ListResourceGroups(r.Context(), p, pr)
+	page, err := e.ListResourceGroups(r.Context(), p, opa.ResourceGroupFilter{Contains: r.URL.Query().Get("contains")}, pr)
 	if err != nil {
 		return err
 	}

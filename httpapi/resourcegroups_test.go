@@ -107,6 +107,9 @@ func TestResourceGroupsRoutes(t *testing.T) {
 				t.Errorf("list %s, Link %q", r.body, r.header.Get("Link"))
 			}
 		}},
+		{"list contains", "all", "GET", "/resource_groups?contains=TF-", nil, 200, wantNameSet("tf-blue", "tf-green")},
+		{"list contains repeated", "all", "GET", "/resource_groups?contains=green&contains=green", nil, 200, wantNames("tf-green")},
+		{"list contains as delegated admin", "delegated", "GET", "/resource_groups?contains=tf", nil, 200, wantNames()},
 		{"list as end user", "end_user", "GET", "/resource_groups", nil, 401, nil},
 		{"list bad count", "all", "GET", "/resource_groups?count=0", nil, 400, nil},
 		// TF's update body: the whole group.
