@@ -107,6 +107,7 @@ key_secret="$(sed -n 's/^key secret: *//p' "$work/opaserver.log")"
 
 export TF_CLI_CONFIG_FILE="$work/terraformrc" TF_IN_AUTOMATION=1 CHECKPOINT_DISABLE=1 TF_INPUT=0
 "$tf" version >/dev/null || die "$tf does not run"
+"$tf" fmt -check -diff "$config" >&2 || die "$config is not in terraform fmt's canonical form"
 export TF_LOG_PROVIDER=DEBUG TF_LOG_PATH="$work/terraform-debug.log"
 export OKTAPAM_API_HOST="$base" OKTAPAM_TEAM="$team" OKTAPAM_KEY="$key_id" OKTAPAM_SECRET="$key_secret"
 export OKTAPAM_TRUSTED_DOMAIN_OVERRIDE=127.0.0.1 # the provider talks only to Okta's domains otherwise
@@ -179,6 +180,8 @@ if tfc apply -auto-approve >"$work/apply.log" 2>&1; then
 	api security_policy | python3 -c 'import json,sys; l=[p["name"] for p in json.load(sys.stdin)["list"]]; sys.exit("policies left: %s" % l if l else 0)'
 	api connections/active_directory | python3 -c 'import json,sys; l=[c["name"] for c in json.load(sys.stdin)["list"] if c.get("status")!="DELETED" and not c.get("deleted_at")]; sys.exit("AD connections left: %s" % l if l else 0)'
 	api service_users | python3 -c 'import json,sys; l=[u["name"] for u in json.load(sys.stdin)["list"] if u["name"]=="tf-deployer" and u["status"]!="DELETED"]; sys.exit("service user not deleted: %s" % l if l else 0)'
+	log "requests opaserver answered with a 4xx or 5xx, which the provider took in its stride"
+	refused_requests
 	echo "terraform: $(echo "$resources" | wc -l) passed, 0 failed"
 	exit 0
 fi
