@@ -146,10 +146,11 @@ resource "oktapam_user_group_attachment" "deployer_operators" {
 # active_directory_based_resource selector is not implemented), so the checkout is granted on the
 # servers the AD server sync enrolls rather than on AD accounts directly.
 resource "oktapam_security_policy_v2" "checkout" {
-  type        = "default"
-  name        = "${var.prefix}-ad-checkout"
-  description = "Operators check out shared accounts on the domain's servers"
-  active      = !local.updated
+  type           = "default"
+  name           = "${var.prefix}-ad-checkout"
+  description    = "Operators check out shared accounts on the domain's servers"
+  active         = !local.updated
+  resource_group = oktapam_resource_group.infra.id
   principals = {
     user_groups = [oktapam_group.operators.id]
   }
