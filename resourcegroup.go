@@ -78,7 +78,7 @@ func (e *Engine) CreateResourceGroupWith(ctx context.Context, p Principal, in Re
 		if err := wrapConflict(storage.ResourceGroups.Insert(tx, &rg), "a resource group named %q already exists", in.Name); err != nil {
 			return err
 		}
-		if err := setDelegatedAdmins(tx, p.TeamID, rg.ID, in.DelegatedAdminGroupIDs); err != nil {
+		if err := e.setDelegatedAdmins(tx, p, rg.ID, in.DelegatedAdminGroupIDs); err != nil {
 			return err
 		}
 		var err error
@@ -193,7 +193,7 @@ func (e *Engine) UpdateResourceGroup(ctx context.Context, p Principal, id string
 		if err := wrapConflict(storage.ResourceGroups.Update(tx, rg), "a resource group named %q already exists", in.Name); err != nil {
 			return err
 		}
-		return setDelegatedAdmins(tx, p.TeamID, rg.ID, in.DelegatedAdminGroupIDs)
+		return e.setDelegatedAdmins(tx, p, rg.ID, in.DelegatedAdminGroupIDs)
 	})
 }
 
@@ -233,7 +233,7 @@ func (e *Engine) DeleteResourceGroup(ctx context.Context, p Principal, id string
 				return err
 			}
 		}
-		if err := dropResourceGroupGrants(tx, p.TeamID, rg.ID); err != nil {
+		if err := e.dropResourceGroupGrants(tx, p, rg.ID); err != nil {
 			return err
 		}
 		return storage.ResourceGroups.Delete(tx, rg.ID)
@@ -276,18 +276,23 @@ func delegatedAdminGrant(rgID string) storage.RoleGrant {
 	return storage.RoleGrant{Role: string(RoleDelegatedResourceAdmin), ResourceGroupID: rgID}
 }
 
+// AuditDelegation is the audit action of granting or revoking a role scoped to a resource group
+// through the resource group (its delegated admin list, or its delete). The event's resource is
+// the resource group; its detail names the role and the group or user.
+const AuditDelegation = "delegated_admin_change"
+
 // setDelegatedAdmins makes exactly the groups ids (live groups of the team) hold
 // delegated_resource_admin for the resource group: it grants it to those that lack it and
-// removes it from every other group of the team. ErrInvalid for an id that is not a live group of
-// the team. It costs O(groups of the team).
-func setDelegatedAdmins(tx storage.WriteTx, teamID, rgID string, ids []string) error {
+// removes it from every other group of the team, auditing each change. ErrInvalid for an id that
+// is not a live group of the team. It costs O(groups of the team).
+func (e *Engine) setDelegatedAdmins(tx storage.WriteTx, p Principal, rgID string, ids []string) error {
 	for _, id := range ids {
 		g, err := storage.Groups.Get(tx, id)
-		if err != nil || g.TeamID != teamID || !g.DeletedAt.IsZero() {
+		if err != nil || g.TeamID != p.TeamID || !g.DeletedAt.IsZero() {
 			return invalidf("delegated_resource_admin_groups: group %q does not exist", id)
 		}
 	}
-	gs, err := storage.Groups.List(tx, storage.GroupsByTeam, teamID)
+	gs, err := storage.Groups.List(tx, storage.GroupsByTeam, p.TeamID)
 	if err != nil {
 		return err
 	}
@@ -295,15 +300,20 @@ func setDelegatedAdmins(tx storage.WriteTx, teamID, rgID string, ids []string) e
 	for _, g := range gs {
 		want := g.DeletedAt.IsZero() && slices.Contains(ids, g.ID)
 		has := slices.Contains(g.Roles, grant)
+		outcome := "granted"
 		switch {
 		case want && !has:
 			g.Roles = append(g.Roles, grant)
 		case !want && has:
 			g.Roles = slices.DeleteFunc(g.Roles, func(r storage.RoleGrant) bool { return r == grant })
+			outcome = "revoked"
 		default:
 			continue
 		}
 		if err := storage.Groups.Update(tx, g); err != nil {
+			return err
+		}
+		if err := e.audit(tx, p, AuditDelegation, "resource_group", rgID, outcome, grant.Role+" to group "+g.Name); err != nil {
 			return err
 		}
 	}
@@ -311,27 +321,43 @@ func setDelegatedAdmins(tx storage.WriteTx, teamID, rgID string, ids []string) e
 }
 
 // dropResourceGroupGrants removes every role grant scoped to the resource group from the team's
-// groups and users. It costs O(groups and users of the team).
-func dropResourceGroupGrants(tx storage.WriteTx, teamID, rgID string) error {
+// groups and users, auditing each. It costs O(groups and users of the team).
+func (e *Engine) dropResourceGroupGrants(tx storage.WriteTx, p Principal, rgID string) error {
 	scoped := func(r storage.RoleGrant) bool { return r.ResourceGroupID == rgID }
-	gs, err := storage.Groups.List(tx, storage.GroupsByTeam, teamID)
+	revoked := func(roles []storage.RoleGrant, whom string) error {
+		for _, r := range roles {
+			if scoped(r) {
+				if err := e.audit(tx, p, AuditDelegation, "resource_group", rgID, "revoked", r.Role+" to "+whom); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	gs, err := storage.Groups.List(tx, storage.GroupsByTeam, p.TeamID)
 	if err != nil {
 		return err
 	}
 	for _, g := range gs {
 		if slices.ContainsFunc(g.Roles, scoped) {
+			if err := revoked(g.Roles, "group "+g.Name); err != nil {
+				return err
+			}
 			g.Roles = slices.DeleteFunc(g.Roles, scoped)
 			if err := storage.Groups.Update(tx, g); err != nil {
 				return err
 			}
 		}
 	}
-	us, err := storage.Users.List(tx, storage.UsersByTeam, teamID)
+	us, err := storage.Users.List(tx, storage.UsersByTeam, p.TeamID)
 	if err != nil {
 		return err
 	}
 	for _, u := range us {
 		if slices.ContainsFunc(u.Roles, scoped) {
+			if err := revoked(u.Roles, "user "+u.Username); err != nil {
+				return err
+			}
 			u.Roles = slices.DeleteFunc(u.Roles, scoped)
 			if err := storage.Users.Update(tx, u); err != nil {
 				return err

@@ -85,6 +85,25 @@ func newRGEnv(t *testing.T) *rgEnv {
 	return env
 }
 
+// delegationTrail returns the resource group's delegation audit events as "outcome: detail", in
+// any order (events of one transaction share a time).
+func delegationTrail(t *testing.T, env *rgEnv, rgID string) map[string]bool {
+	t.Helper()
+	evs, err := env.e.AuditEvents(env.ctx, env.security, opa.AuditFilter{ResourceID: rgID, Action: opa.AuditDelegation})
+	must(t, err)
+	out := map[string]bool{}
+	for _, ev := range evs {
+		if ev.ResourceType != "resource_group" {
+			t.Errorf("event %+v", ev)
+		}
+		out[ev.Outcome+": "+ev.Detail] = true
+	}
+	if len(out) != len(evs) {
+		t.Errorf("repeated events: %+v", evs)
+	}
+	return out
+}
+
 func sameNames(t *testing.T, what string, want, got []string) {
 	t.Helper()
 	if diff := cmp.Diff(want, got); diff != "" {
@@ -163,6 +182,15 @@ func TestResourceGroupDelegatedAdmins(t *testing.T) {
 	must(t, err)
 	if len(g.Roles) != 0 {
 		t.Errorf("ops keeps grants %+v", g.Roles)
+	}
+
+	if diff := cmp.Diff(map[string]bool{"granted: delegated_resource_admin to group ops": true,
+		"granted: delegated_resource_admin to group db": true, "revoked: delegated_resource_admin to group ops": true},
+		delegationTrail(t, env, blue.ID)); diff != "" {
+		t.Errorf("audit trail (-want +got):\n%s", diff)
+	}
+	if got := delegationTrail(t, env, green.ID); len(got) != 0 {
+		t.Errorf("a resource group without delegation has events %v", got)
 	}
 
 	// A group's team-wide role change keeps its delegated grant.
@@ -290,6 +318,11 @@ func TestResourceGroupDelete(t *testing.T) {
 	}
 	if p := env.principal(direct.Username); len(p.Roles) != 0 {
 		t.Errorf("a user keeps a direct grant of a deleted resource group: %+v", p.Roles)
+	}
+	if diff := cmp.Diff(map[string]bool{"granted: delegated_resource_admin to group db": true,
+		"revoked: delegated_resource_admin to group db": true, "revoked: delegated_security_admin to group red-security": true,
+		"revoked: delegated_security_admin to user red-direct": true}, delegationTrail(t, env, red.ID)); diff != "" {
+		t.Errorf("audit trail of the delete (-want +got):\n%s", diff)
 	}
 	sameNames(t, "db member's list", []string{}, listOrEmpty(e, ctx, env.principal("db-1")))
 }
