@@ -59,6 +59,10 @@ func (n *namer) get(typ, id string) *NamedObject {
 		if r, err := storage.Groups.Get(n.tx, id); err == nil {
 			o.Name, o.Missing = r.Name, false
 		}
+	case namedSudoBundle:
+		if r, err := storage.SudoBundles.Get(n.tx, id); err == nil {
+			o.Name, o.Missing = r.Name, false
+		}
 	}
 	n.cache[key] = o
 	return &o

@@ -347,7 +347,7 @@ func (e *Engine) checkPolicyRule(tx storage.ReadTx, p Principal, r storage.Polic
 	}
 	switch typ := ruleResourceType(r); typ {
 	case RuleResourceServer, RuleResourceSecret:
-		return e.checkServerOrSecretRule(tx, typ, r)
+		return e.checkServerOrSecretRule(tx, p.TeamID, typ, r)
 	case RuleResourceAD, RuleResourceUD:
 		if r.ResourceType != "" && (typ == RuleResourceAD && hasUDSelector(r.Resources) || typ == RuleResourceUD && hasADSelector(r.Resources)) {
 			return invalidf("a %s rule selects only its own kind of account", typ)
@@ -363,7 +363,7 @@ func (e *Engine) checkPolicyRule(tx storage.ReadTx, p Principal, r storage.Polic
 			return invalidf("unknown privilege %q (want reveal_password, password_checkout_rdp, password_checkout_ssh or rotate_password)", pr)
 		}
 	}
-	if err := e.checkPrivilegeOptions(tx, r); err != nil {
+	if err := e.checkPrivilegeOptions(tx, p.TeamID, r); err != nil {
 		return err
 	}
 	if err := checkConditionDetails(r.Conditions, false); err != nil {

@@ -4,6 +4,8 @@ import (
 	"maps"
 	"slices"
 
+	"github.com/cockroachdb/errors"
+
 	"github.com/opakit/opa/storage"
 )
 
@@ -145,7 +147,7 @@ func serverPrivilege(s string) bool {
 }
 
 // checkServerOrSecretRule validates a server or secret rule; errors are wrapped by the caller.
-func (e *Engine) checkServerOrSecretRule(tx storage.ReadTx, typ string, r storage.PolicyRule) error {
+func (e *Engine) checkServerOrSecretRule(tx storage.ReadTx, teamID, typ string, r storage.PolicyRule) error {
 	if hasADSelector(r.Resources) || hasUDSelector(r.Resources) {
 		return invalidf("a %s rule selects no AD or UD accounts", typ)
 	}
@@ -173,7 +175,7 @@ func (e *Engine) checkServerOrSecretRule(tx storage.ReadTx, typ string, r storag
 			return invalidf("privilege %q does not apply to a %s rule", pr, typ)
 		}
 	}
-	if err := e.checkPrivilegeOptions(tx, r); err != nil {
+	if err := e.checkPrivilegeOptions(tx, teamID, r); err != nil {
 		return err
 	}
 	return checkConditionDetails(r.Conditions, typ == RuleResourceServer)
@@ -213,7 +215,7 @@ func checkServerSelector(s storage.PolicyServer) error {
 // checkPrivilegeOptions checks the options of the rule's privileges: known types, each listed
 // once, sudo settings only on principal_account_ssh, existing sudo command bundles, and the
 // secret flags only on the secret privilege.
-func (e *Engine) checkPrivilegeOptions(tx storage.ReadTx, r storage.PolicyRule) error {
+func (e *Engine) checkPrivilegeOptions(tx storage.ReadTx, teamID string, r storage.PolicyRule) error {
 	seen := map[string]bool{}
 	for _, o := range r.PrivilegeOptions {
 		if !knownPrivilege(o.Type) && !serverPrivilege(o.Type) && o.Type != PrivilegeSecret {
@@ -233,7 +235,7 @@ func (e *Engine) checkPrivilegeOptions(tx storage.ReadTx, r storage.PolicyRule) 
 			return invalidf("sudo_display_name is longer than 255 characters")
 		}
 		for _, id := range o.SudoBundleIDs {
-			if err := e.checkSudoBundleRef(tx, r, id); err != nil {
+			if err := checkSudoBundleRef(tx, teamID, id); err != nil {
 				return err
 			}
 		}
@@ -249,10 +251,17 @@ func (e *Engine) checkPrivilegeOptions(tx storage.ReadTx, r storage.PolicyRule) 
 	return nil
 }
 
-// checkSudoBundleRef checks that a sudo command bundle id is a UUID.
-func (e *Engine) checkSudoBundleRef(_ storage.ReadTx, _ storage.PolicyRule, id string) error {
+// checkSudoBundleRef checks that a sudo command bundle id names a bundle of the team.
+func checkSudoBundleRef(tx storage.ReadTx, teamID, id string) error {
 	if !uuidRE.MatchString(id) {
 		return invalidf("sudo command bundle id %q is not a UUID", id)
+	}
+	b, err := storage.SudoBundles.Get(tx, id)
+	if err != nil && !errors.Is(err, storage.ErrNotFound) {
+		return err
+	}
+	if err != nil || b.TeamID != teamID {
+		return invalidf("sudo command bundle %q does not exist", id)
 	}
 	return nil
 }

@@ -343,9 +343,10 @@ func (n *namer) udAccount(id string) *NamedObject {
 	return o
 }
 
-// sudoBundle names a sudo command bundle: {id, name, type: "sudo_command_bundle"}.
+// sudoBundle names a sudo command bundle: {id, name, type: "sudo_command_bundle"}; missing when
+// it no longer exists.
 func (n *namer) sudoBundle(id string) *NamedObject {
-	return &NamedObject{ID: id, Type: namedSudoBundle}
+	return n.get(namedSudoBundle, id)
 }
 
 // adAccount names an AD account by domain and SID (missing when it no longer exists).

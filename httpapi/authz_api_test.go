@@ -53,6 +53,8 @@ func expectAPI(r route, role string) (o outcome, ok bool) {
 	case "groups", "users", "users_by_id", "service_users":
 	case "projects":
 		return expectASAProject(r, role), true
+	case "sudo_command_bundles":
+		return expectSudoBundle(r, role), true
 	case "gateways", "gateway_setup_tokens":
 		return expectGateway(r, first, role), true
 	default:
@@ -97,4 +99,17 @@ func expectGateway(r route, first, role string) outcome {
 		}
 	}
 	return denied
+}
+
+// expectSudoBundle: resource admins manage sudo command bundles; security admins, team-wide or
+// delegated in any resource group, read them to grant them in policies (sudobundle.go).
+func expectSudoBundle(r route, role string) outcome {
+	switch {
+	case role == "all" || role == "resource":
+		return allowed
+	case r.method == "GET" && (role == "security" || role == "delegated" || role == "other_delegate"):
+		return allowed
+	default:
+		return denied
+	}
 }

@@ -35,6 +35,7 @@ func newHostile(tb testing.TB) *hostile {
 	h.ids["group"] = lt.GroupIDs["engineers"]
 	h.ids["project_name"] = "asa-servers"
 	h.ids["gateway"] = lt.Gateways["gateway1"]
+	h.ids["bundle"] = lt.SudoBundles["restart-web"]
 	ctx := context.Background()
 	_ = srv.Engine().Store().View(ctx, func(tx storage.ReadTx) error {
 		if as, err := storage.Accounts.All(tx); err == nil && len(as) > 0 {
@@ -210,6 +211,8 @@ var bodyRoutes = []bodyRoute{
 	{"ServerPasswordSettings", "all", "PUT", "/v1/teams/{team}/resource_groups/{rg}/projects/{project}/server_password_settings", []string{
 		`{"enable_periodic_rotation":true,"periodic_rotation_duration_in_seconds":3600,"min_length_in_bytes":12,"max_length_in_bytes":16,"character_options":{"upper_case":true,"lower_case":true,"digits":true,"punctuation":true},"managed_privileged_accounts_config":["root","pamadmin"]}`,
 		`{"enable_periodic_rotation":false,"min_length_in_bytes":8,"max_length_in_bytes":64,"managed_privileged_accounts_config":[],"character_options":{"upper_case":true}}`}},
+	{"SudoBundleCreate", "all", "POST", "/v1/teams/{team}/sudo_command_bundles", sudoBundleSeeds},
+	{"SudoBundleUpdate", "all", "PUT", "/v1/teams/{team}/sudo_command_bundles/{bundle}", sudoBundleSeeds},
 	{"PolicyCreate", "all", "POST", "/v1/teams/{team}/security_policy", policySeeds},
 	{"PolicyUpdate", "all", "PUT", "/v1/teams/{team}/security_policy/{policy}", policySeeds},
 	{"ASAProjectCreate", "all", "POST", "/v1/teams/{team}/projects", []string{

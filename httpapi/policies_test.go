@@ -13,7 +13,6 @@ import (
 
 const (
 	testServerID = "7d7f2456-e670-4d80-9e13-0d2f7557aaea"
-	testBundleID = "1b2c3d4e-5f60-4718-8a9b-0c1d2e3f4a5b"
 	testFolderID = "2c3d4e5f-6071-4829-9bac-1d2e3f4a5b6c"
 )
 
@@ -29,7 +28,7 @@ func jsonOf(t *testing.T, b []byte) any {
 
 // v1PolicyBody is what the provider's v1 client (oktapam/client/security_policy.go) sends: no
 // "_type" anywhere, null rule ids, null conditions on the second rule.
-func v1PolicyBody(group string) string {
+func v1PolicyBody(group, bundle string) string {
 	return `{"name":"pol","description":"d","active":true,
  "principals":{"user_groups":[{"id":"` + group + `","type":"user_group"}]},
  "rules":[{"id":null,"security_policy_id":null,"name":"first rule","resource_type":"server_based_resource",
@@ -40,7 +39,7 @@ func v1PolicyBody(group string) string {
    "privileges":[
      {"privilege_type":"password_checkout_ssh","privilege_value":{"password_checkout_ssh":true}},
      {"privilege_type":"principal_account_ssh","privilege_value":{"principal_account_ssh":true,"admin_level_permissions":false,
-        "sudo_display_name":"foo-uam","sudo_command_bundles":[{"id":"` + testBundleID + `","type":"sudo_command_bundle"}]}}],
+        "sudo_display_name":"foo-uam","sudo_command_bundles":[{"id":"` + bundle + `","type":"sudo_command_bundle"}]}}],
    "conditions":[{"condition_type":"access_request","condition_value":{"request_type_id":"abcd","request_type_name":"foo","expires_after_seconds":1200}},
      {"condition_type":"gateway","condition_value":{"traffic_forwarding":true,"session_recording":false}}]},
   {"id":null,"security_policy_id":null,"name":"second rule","resource_type":"secret_based_resource",
@@ -53,7 +52,7 @@ func v1PolicyBody(group string) string {
 // v1PolicyWant is the GET answer to v1PolicyBody: every polymorphic object carries "_type", the
 // rules carry the policy id and no rule id, admin_level_permissions (false) is omitted, names are
 // resolved.
-func v1PolicyWant(id, group string) string {
+func v1PolicyWant(id, group, bundle string) string {
 	return `{"id":"` + id + `","name":"pol","description":"d","active":true,
  "principals":{"user_groups":[{"id":"` + group + `","name":"engineers","type":"user_group","missing":false}]},
  "rules":[{"security_policy_id":"` + id + `","name":"first rule","resource_type":"server_based_resource",
@@ -64,7 +63,7 @@ func v1PolicyWant(id, group string) string {
    "privileges":[
      {"privilege_type":"password_checkout_ssh","privilege_value":{"_type":"password_checkout_ssh","password_checkout_ssh":true}},
      {"privilege_type":"principal_account_ssh","privilege_value":{"_type":"principal_account_ssh","principal_account_ssh":true,
-        "sudo_display_name":"foo-uam","sudo_command_bundles":[{"id":"` + testBundleID + `","type":"sudo_command_bundle","missing":false}]}}],
+        "sudo_display_name":"foo-uam","sudo_command_bundles":[{"id":"` + bundle + `","name":"restart-web","type":"sudo_command_bundle","missing":false}]}}],
    "conditions":[{"condition_type":"access_request","condition_value":{"_type":"access_request","request_type_id":"abcd","request_type_name":"foo","expires_after_seconds":1200}},
      {"condition_type":"gateway","condition_value":{"_type":"gateway","traffic_forwarding":true,"session_recording":false}}]},
   {"security_policy_id":"` + id + `","name":"second rule","resource_type":"secret_based_resource",
@@ -79,11 +78,12 @@ func v1PolicyWant(id, group string) string {
 func TestSecurityPolicyV1(t *testing.T) {
 	e := newEnv(t)
 	group := e.srv.Loaded().Team("demo").GroupIDs["engineers"]
+	bundle := e.srv.Loaded().Team("demo").SudoBundles["restart-web"]
 	var created struct {
 		ID    string           `json:"id"`
 		Rules []map[string]any `json:"rules"`
 	}
-	e.must(200, "security", "POST", "/security_policy", v1PolicyBody(group)).json(t, &created)
+	e.must(200, "security", "POST", "/security_policy", v1PolicyBody(group, bundle)).json(t, &created)
 	if created.ID == "" || len(created.Rules) != 2 {
 		t.Fatalf("create answered %+v", created)
 	}
@@ -93,7 +93,7 @@ func TestSecurityPolicyV1(t *testing.T) {
 		}
 	}
 	got := e.must(200, "security", "GET", "/security_policy/"+created.ID, nil)
-	want := v1PolicyWant(created.ID, group)
+	want := v1PolicyWant(created.ID, group, bundle)
 	if d := cmp.Diff(jsonOf(t, []byte(want)), jsonOf(t, got.body)); d != "" {
 		t.Fatalf("GET (-want +got):\n%s", d)
 	}
@@ -109,7 +109,7 @@ func TestSecurityPolicyV1(t *testing.T) {
 	}
 
 	// A full replacement: one rule, no conditions; the rule keeps its id (same name).
-	upd := strings.Replace(v1PolicyBody(group), `"active":true`, `"active":false`, 1)
+	upd := strings.Replace(v1PolicyBody(group, bundle), `"active":true`, `"active":false`, 1)
 	upd, _, ok := strings.Cut(upd, `,
   {"id":null,"security_policy_id":null,"name":"second rule"`)
 	if !ok {
@@ -421,7 +421,7 @@ func TestSecurityPolicyErrors(t *testing.T) {
 // policySeeds are security policy bodies for the fuzz targets: the v1 client's, the SDK's with
 // "_type" tags and AD, UD and secret selectors, and near misses.
 var policySeeds = []string{
-	v1PolicyBody("{group}"),
+	v1PolicyBody("{group}", "{bundle}"),
 	`{"name":"ad","type":"default","active":true,"principals":{"user_groups":[{"id":"{group}"}]},"resource_group":{"id":"{rg}"},"rules":[
 	 {"name":"shared","resource_type":"active_directory_based_resource","resource_selector":{"_type":"active_directory_based_resource","selectors":[
 	  {"selector_type":"active_directory","selector":{"_type":"active_directory","shared_accounts":{"by_domain":["corp.example.com"]},"projects":[{"id":"{shared_project}"}]}}]},

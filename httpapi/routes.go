@@ -211,6 +211,14 @@ func (h *Handler) routes() {
 	m.Handle("PUT "+sp+"/{security_policy_id}", h.v1(updateSecurityPolicy))
 	m.Handle("DELETE "+sp+"/{security_policy_id}", h.v1(deleteSecurityPolicy))
 
+	// Sudo command bundles (docs/wire.md#sudo-command-bundles).
+	const sudo = team + "/sudo_command_bundles"
+	m.Handle("GET "+sudo, h.v1(listSudoBundles))
+	m.Handle("POST "+sudo, h.v1(createSudoBundle))
+	m.Handle("GET "+sudo+"/{sudo_command_bundle_id}", h.v1(getSudoBundle))
+	m.Handle("PUT "+sudo+"/{sudo_command_bundle_id}", h.v1(updateSudoBundle))
+	m.Handle("DELETE "+sudo+"/{sudo_command_bundle_id}", h.v1(deleteSudoBundle))
+
 	// Okta Directories Integration (docs/wire.md#directories-api).
 	m.Handle("POST /api/v1/directories/{appInstanceId}/groups/modify", h.okta(modifyDirectoryGroup))
 

@@ -567,3 +567,32 @@ type GatewaySetupToken struct {
 	Token            Sealed            `json:"token"`
 	CreatedAt        time.Time         `json:"created_at"`
 }
+
+// SudoBundle is a sudo command bundle of a team: the commands a security policy's
+// principal_account_ssh privilege lets its users run with sudo. The pointer fields are unset
+// (nil) when the bundle leaves them to the server's sudo defaults.
+type SudoBundle struct {
+	ID          string        `json:"id"`
+	TeamID      string        `json:"team_id"`
+	Name        string        `json:"name"`
+	Description string        `json:"description,omitempty"`
+	RunAs       *string       `json:"run_as,omitempty"`
+	NoPasswd    *bool         `json:"no_passwd,omitempty"`
+	NoExec      *bool         `json:"no_exec,omitempty"`
+	SetEnv      *bool         `json:"set_env,omitempty"`
+	AddEnv      []string      `json:"add_env,omitempty"`
+	SubEnv      []string      `json:"sub_env,omitempty"`
+	Commands    []SudoCommand `json:"commands,omitempty"`
+	CreatedAt   time.Time     `json:"created_at"`
+	CreatedBy   string        `json:"created_by,omitempty"`
+	UpdatedAt   time.Time     `json:"updated_at"`
+	UpdatedBy   string        `json:"updated_by,omitempty"`
+}
+
+// SudoCommand is one command of a sudo command bundle.
+type SudoCommand struct {
+	Command     string `json:"command"`
+	CommandType string `json:"command_type"`        // raw, executable, directory
+	ArgsType    string `json:"args_type,omitempty"` // executables: any, none, custom
+	Args        string `json:"args,omitempty"`      // custom arguments
+}

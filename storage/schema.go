@@ -554,6 +554,20 @@ const (
 	PoliciesByTeam IndexName[Policy] = "team"
 )
 
+// SudoBundles holds every team's sudo command bundles.
+var SudoBundles = define[SudoBundle]("sudo_bundles",
+	idx(SudoBundlesByTeam, "TeamID"),
+	unique(SudoBundlesByName, true, "TeamID", "Name"))
+
+// Indexes of SudoBundles.
+const (
+	// SudoBundlesByTeam lists a team's bundles in id order (Engine.ListSudoCommandBundles).
+	SudoBundlesByTeam IndexName[SudoBundle] = "team"
+	// SudoBundlesByName finds a team's bundle by name, case-insensitively; unique
+	// (CreateSudoCommandBundle's conflict).
+	SudoBundlesByName IndexName[SudoBundle] = "name"
+)
+
 // UDAccounts holds the Universal Directory accounts of every project.
 var UDAccounts = define[UDAccount]("ud_accounts",
 	idx(UDAccountsByTeam, "TeamID"),
