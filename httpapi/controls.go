@@ -233,6 +233,7 @@ func (h *Handler) controlRoutes() {
 	m.HandleFunc("GET /_fake/requests", h.control(h.listRequests))
 	m.HandleFunc("DELETE /_fake/requests", h.control(h.clearRequests))
 	m.HandleFunc("POST /_fake/tokens", h.control(h.userToken))
+	m.HandleFunc("POST /_fake/gateways", h.control(h.registerGateway))
 	h.conditionRoutes()
 }
 

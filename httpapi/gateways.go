@@ -101,3 +101,35 @@ func gatewayStatus(w http.ResponseWriter, r *http.Request, e *opa.Engine, p opa.
 	encode(w, http.StatusOK, out)
 	return nil
 }
+
+// registerGateway: POST /_fake/gateways {"setup_token", "name", "access_address",
+// "default_address", "description", "cloud_provider", "refuse_connections", "labels"} registers a
+// gateway agent with a setup token's value, as the agent does when it starts (the enrollment
+// protocol is not public, so this control stands in for it), and answers 201 with the gateway
+// (the GET body). A bad value is 401; it is never repeated (docs/wire.md#controls).
+func (h *Handler) registerGateway(w http.ResponseWriter, r *http.Request) error {
+	var in struct {
+		SetupToken        string            `json:"setup_token"`
+		Name              string            `json:"name"`
+		AccessAddress     string            `json:"access_address"`
+		DefaultAddress    string            `json:"default_address"`
+		Description       string            `json:"description"`
+		CloudProvider     string            `json:"cloud_provider"`
+		RefuseConnections bool              `json:"refuse_connections"`
+		Labels            map[string]string `json:"labels"`
+	}
+	if err := requireBody(r, &in); err != nil {
+		return err
+	}
+	if in.SetupToken == "" {
+		return errclass.Mark(errclass.Invalid, "setup_token is required")
+	}
+	g, err := h.Engine().RegisterGateway(r.Context(), in.SetupToken, opa.GatewayInput{Name: in.Name,
+		AccessAddress: in.AccessAddress, DefaultAddress: in.DefaultAddress, Description: in.Description,
+		CloudProvider: in.CloudProvider, RefuseConnections: in.RefuseConnections, Labels: in.Labels})
+	if err != nil {
+		return err
+	}
+	encode(w, http.StatusCreated, g)
+	return nil
+}

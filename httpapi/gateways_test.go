@@ -441,3 +441,46 @@ func TestConnectionGatewayName(t *testing.T) {
 		t.Errorf("after moving to the demo gateway: %q, want gateway1", got)
 	}
 }
+
+// TestControlsRegisterGateway: a gateway agent started with a setup token made over the API
+// (POST /_fake/gateways standing in for its enrollment) joins the team with the token's labels
+// and is listed; a wrong, foreign or deleted token is 401 and registers nothing; the request log
+// does not keep the value.
+func TestControlsRegisterGateway(t *testing.T) {
+	e := newEnv(t)
+	var tok tfSetupToken
+	e.must(201, "resource", "POST", "/gateway_setup_tokens", tfSetupTokenBody("edge agents", map[string]string{"env": "edge"})).json(t, &tok)
+	r := e.must(201, "", "POST", "/_fake/gateways", map[string]any{"setup_token": *tok.Token, "name": "edge-1",
+		"access_address": "edge-1.example.com", "cloud_provider": "gce", "labels": map[string]string{"host": "e1", "env": "dev"}})
+	var g tfGateway
+	r.json(t, &g)
+	want := tfGateway{ID: g.ID, Name: "edge-1", AccessAddress: "edge-1.example.com", CloudProvider: "gce",
+		Labels: map[string]string{"host": "e1", "env": "edge"}}
+	if diff := cmp.Diff(want, g); diff != "" {
+		t.Fatalf("registered gateway (-want +got):\n%s", diff)
+	}
+	e.must(200, "all", "GET", "/gateways?contains=edge", nil)
+	wantGateways(want)(t, e.must(200, "all", "GET", "/gateways?contains=edge", nil))
+
+	steps := []step{
+		{"taken name", "", "POST", "/_fake/gateways", map[string]any{"setup_token": *tok.Token, "name": "EDGE-1"}, 409, nil},
+		{"no name", "", "POST", "/_fake/gateways", map[string]any{"setup_token": *tok.Token}, 400, nil},
+		{"no token", "", "POST", "/_fake/gateways", map[string]any{"name": "edge-2"}, 400, nil},
+		{"garbage token", "", "POST", "/_fake/gateways", map[string]any{"setup_token": "not-a-token", "name": "edge-2"}, 401, nil},
+		{"tampered token", "", "POST", "/_fake/gateways", map[string]any{"setup_token": *tok.Token + "AA", "name": "edge-2"}, 401, nil},
+		{"delete the token", "resource", "DELETE", "/gateway_setup_tokens/" + *tok.ID, nil, 204, nil},
+		{"deleted token", "", "POST", "/_fake/gateways", map[string]any{"setup_token": *tok.Token, "name": "edge-2"}, 401, func(t *testing.T, r response) {
+			if strings.Contains(string(r.body), *tok.Token) {
+				t.Errorf("the answer repeats the token: %s", r.body)
+			}
+		}},
+		{"the gateway stays", "all", "GET", "/gateways/" + g.ID, nil, 200, wantGateway(want)},
+		{"nothing else registered", "all", "GET", "/gateways?contains=edge", nil, 200, wantGateways(want)},
+		{"the log keeps no value", "", "GET", "/_fake/requests", nil, 200, func(t *testing.T, r response) {
+			if strings.Contains(string(r.body), *tok.Token) {
+				t.Errorf("the request log holds the setup token")
+			}
+		}},
+	}
+	runSteps(t, e, steps)
+}
