@@ -2,8 +2,13 @@ package httpapi_test
 
 import (
 	"maps"
+	"os"
 	"slices"
+	"strings"
 	"testing"
+
+	"github.com/opakit/opa/fixture"
+	"github.com/opakit/opa/opatest"
 )
 
 // TestTerraformADConnectionsDataSource: Okta's Terraform provider lists AD connections for its
@@ -54,4 +59,60 @@ func TestTerraformADConnectionsDataSource(t *testing.T) {
 	if _, ok := got["service_account_password"]; ok {
 		t.Fatal("GET returns the service account password")
 	}
+}
+
+// TestTerraformFixture keeps testdata/terraform/fixture.json what scripts/test-terraform.sh (which
+// CI cannot run: the provider is not in a registry it reaches) relies on: the provider signs in
+// with its service key as the admin "terraform" (GET /current_user), finds a gateway for its AD
+// connections (gateways[0].id), and its groups data source pages through exactly the 120
+// "paging-" groups, more than one page, following Link the way the provider does.
+func TestTerraformFixture(t *testing.T) {
+	const path = "../testdata/terraform/fixture.json"
+	doc, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := fixture.Parse(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := opatest.NewServer(t, opatest.WithFixtureFile(path))
+	e := &env{t: t, srv: srv, tokens: map[string]string{}}
+	var key struct{ id, secret string }
+	for _, u := range f.Teams[0].Users {
+		if u.Username == "terraform" && len(u.ServiceKeys) == 1 {
+			key.id, key.secret = u.ServiceKeys[0].KeyID, u.ServiceKeys[0].KeySecret
+		}
+	}
+	tok, err := srv.ExchangeToken(key.id, key.secret)
+	if err != nil {
+		t.Fatalf("the terraform service key does not sign in: %v", err)
+	}
+	e.tokens["tf"] = tok
+
+	var me map[string]any
+	e.must(200, "tf", "GET", "/current_user", nil).json(t, &me)
+	if me["name"] != "terraform" {
+		t.Fatalf("current_user %v", me)
+	}
+	gateways, _ := e.handWrittenList("tf", "/gateways", nil)
+	if len(gateways) == 0 || gateways[0]["id"] == "" {
+		t.Fatalf("gateways %v: the AD connections need gateways[0].id", gateways)
+	}
+	groups, pages := e.handWrittenList("tf", "/groups", map[string]string{"contains": "paging-"})
+	names := map[string]bool{}
+	for _, g := range groups {
+		names[g["name"].(string)] = true
+	}
+	if len(groups) != 120 || len(names) != 120 || len(pages) < 2 {
+		t.Fatalf("%d groups (%d names) on pages %v, want the 120 paging- groups on more than one page", len(groups), len(names), pages)
+	}
+	// The configuration creates these; the fixture must not already have them.
+	for _, path := range []string{"/groups/tf-operators", "/projects/tf-ad-servers", "/service_users/tf-deployer"} {
+		if r := e.must(404, "tf", "GET", path, nil); strings.Contains(string(r.body), "No such route") {
+			t.Fatalf("GET %s: %s", path, r.body)
+		}
+	}
+	e.must(200, "tf", "GET", "/groups/terraform-admins", nil)
+	e.must(200, "tf", "GET", "/service_users/terraform", nil)
 }
