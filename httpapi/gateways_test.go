@@ -484,3 +484,37 @@ func TestControlsRegisterGateway(t *testing.T) {
 	}
 	runSteps(t, e, steps)
 }
+
+// TestGatewayTeamIsolation: another team's administrator, signed in to their own team, reaches
+// neither the demo team's gateways nor its setup tokens by id, and lists none of them.
+func TestGatewayTeamIsolation(t *testing.T) {
+	srv := opatest.NewServer(t, opatest.WithFixtureJSON(matrixFixture(t)))
+	e := &env{t: t, srv: srv, tokens: map[string]string{}}
+	e.login()
+	var st struct {
+		BearerToken string `json:"bearer_token"`
+	}
+	e.must(200, "", "POST", "/v1/teams/other/service_token",
+		map[string]string{"key_id": "8e2f3a4b-5c6d-4e7f-8091-a2b3c4d5e6f7", "key_secret": "other-admin-secret"}).json(t, &st)
+	e.tokens["other"] = st.BearerToken
+	var tok tfSetupToken
+	e.must(201, "all", "POST", "/gateway_setup_tokens", tfSetupTokenBody("demo's", nil)).json(t, &tok)
+	base := "/v1/teams/other"
+	runSteps(t, e, []step{
+		{"gateway by id", "other", "GET", base + "/gateways/" + demoGatewayID, nil, 404, nil},
+		{"gateway status by id", "other", "GET", base + "/gateways/" + demoGatewayID + "/status", nil, 404, nil},
+		{"gateway update by id", "other", "PUT", base + "/gateways/" + demoGatewayID, `{"labels":{}}`, 404, nil},
+		{"gateway delete by id", "other", "DELETE", base + "/gateways/" + demoGatewayID, nil, 404, nil},
+		{"gateway list", "other", "GET", base + "/gateways", nil, 200, wantGateways()},
+		{"token by id", "other", "GET", base + "/gateway_setup_tokens/" + *tok.ID, nil, 404, nil},
+		{"token value by id", "other", "GET", base + "/gateway_setup_tokens/" + *tok.ID + "/token", nil, 404, nil},
+		{"token delete by id", "other", "DELETE", base + "/gateway_setup_tokens/" + *tok.ID, nil, 404, nil},
+		{"token list", "other", "GET", base + "/gateway_setup_tokens", nil, 200, func(t *testing.T, r response) {
+			if strings.Contains(string(r.body), *tok.ID) {
+				t.Errorf("another team lists demo's token: %s", r.body)
+			}
+		}},
+		{"demo's gateway unchanged", "all", "GET", "/gateways/" + demoGatewayID, nil, 200, wantGateway(demoGateway)},
+		{"demo's token still there", "all", "GET", "/gateway_setup_tokens/" + *tok.ID, nil, 200, nil},
+	})
+}

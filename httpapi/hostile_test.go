@@ -107,6 +107,11 @@ func TestHostileIDs(t *testing.T) {
 		{"POST", "/v1/teams/demo/active_directory/{conn}/accounts/%s/reveal_credentials"},
 		{"GET", "/v1/teams/demo/resource_groups/%s/projects/{project}/active_directory_accounts"},
 		{"GET", "/v1/teams/%s/current_user"},
+		{"GET", "/v1/teams/demo/gateways/%s"},
+		{"PUT", "/v1/teams/demo/gateways/%s"},
+		{"DELETE", "/v1/teams/demo/gateways/%s"},
+		{"GET", "/v1/teams/demo/gateway_setup_tokens/%s/token"},
+		{"DELETE", "/v1/teams/demo/gateway_setup_tokens/%s"},
 	}
 	n := 0
 	for _, tp := range templates {
