@@ -75,3 +75,98 @@ data "oktapam_security_policies" "ours" {
     }
   }
 }
+
+data "oktapam_group" "operators" {
+  name       = oktapam_group.operators.name
+  depends_on = [oktapam_group.operators]
+  lifecycle {
+    postcondition {
+      condition     = self.id == oktapam_group.operators.id && toset(self.roles) == toset(["end_user"])
+      error_message = "GET /groups/{name} does not read the operators group back"
+    }
+  }
+}
+
+data "oktapam_project" "servers" {
+  name       = oktapam_project.servers.name
+  depends_on = [oktapam_project.servers]
+  lifecycle {
+    postcondition {
+      condition     = self.id == oktapam_project.servers.id && self.gateway_selector == oktapam_project.servers.gateway_selector && self.next_unix_uid == oktapam_project.servers.next_unix_uid
+      error_message = "GET /projects/{name} does not read the ASA project back"
+    }
+  }
+}
+
+data "oktapam_project_groups" "servers" {
+  project_name = oktapam_project.servers.name
+  depends_on   = [oktapam_project_group.operators]
+  lifecycle {
+    postcondition {
+      condition     = length(self.group_names) == 1 && self.group_names[0] == oktapam_group.operators.name
+      error_message = "GET /projects/{name}/groups does not list the operators"
+    }
+  }
+}
+
+data "oktapam_resource_groups" "ours" {
+  name       = oktapam_resource_group.infra.name
+  depends_on = [oktapam_resource_group.infra]
+  lifecycle {
+    postcondition {
+      condition     = length(self.ids) == 1 && self.ids[0] == oktapam_resource_group.infra.id
+      error_message = "GET /resource_groups does not list the resource group by name"
+    }
+  }
+}
+
+data "oktapam_resource_group" "infra" {
+  id         = oktapam_resource_group.infra.id
+  depends_on = [oktapam_resource_group.infra]
+  lifecycle {
+    postcondition {
+      condition     = self.name == oktapam_resource_group.infra.name && self.description == oktapam_resource_group.infra.description && toset(self.delegated_resource_admin_groups) == toset([oktapam_group.rg_admins.id])
+      error_message = "GET /resource_groups/{id} does not read the resource group back"
+    }
+  }
+}
+
+data "oktapam_resource_group_projects" "infra" {
+  resource_group = oktapam_resource_group.infra.id
+  name           = oktapam_resource_group_project.accounts.name
+  depends_on     = [oktapam_resource_group_project.accounts]
+  lifecycle {
+    postcondition {
+      condition     = length(self.ids) == 1 && self.ids[0] == oktapam_resource_group_project.accounts.id
+      error_message = "GET /resource_groups/{id}/projects does not list the project by name"
+    }
+  }
+}
+
+data "oktapam_resource_group_project" "accounts" {
+  resource_group = oktapam_resource_group.infra.id
+  id             = oktapam_resource_group_project.accounts.id
+  depends_on     = [oktapam_resource_group_project.accounts]
+  lifecycle {
+    postcondition {
+      condition     = self.name == oktapam_resource_group_project.accounts.name && self.ssh_certificate_type == "CERT_TYPE_ED25519_01" && self.account_discovery
+      error_message = "GET /resource_groups/{id}/projects/{id} does not read the project back"
+    }
+  }
+}
+
+data "oktapam_ad_user_sync_task_settings" "users" {
+  connection_id = oktapam_ad_connection.corp.id
+  id            = oktapam_ad_user_sync_task_settings.users.id
+  depends_on    = [oktapam_ad_user_sync_task_settings.users]
+  lifecycle {
+    postcondition {
+      condition     = self.name == oktapam_ad_user_sync_task_settings.users.name && self.base_dn == oktapam_ad_user_sync_task_settings.users.base_dn && self.is_active == oktapam_ad_user_sync_task_settings.users.is_active
+      error_message = "GET /user_sync_task_settings/{id} does not read the user sync job back"
+    }
+  }
+}
+
+# Not read: data "oktapam_security_policy" (one v1 policy by id) fails on every policy in this
+# provider version, whatever the server answers: it sets resource_group, which its schema lacks
+# (docs/wire.md#terraform-provider).
