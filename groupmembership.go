@@ -129,21 +129,90 @@ func (e *Engine) modifyGroup(ctx context.Context, conn *storage.Connection, acti
 	if err != nil {
 		return wrapNotFound(err, "Resource not found: %s (Group)", action.ID)
 	}
-	members := make([]string, 0, len(action.Parameters.Values))
-	for _, v := range action.Parameters.Values {
-		var dn string
-		if prefix := oktaIDPrefix(v); prefix != "" {
-			dn, err = ids.dn(ctx, v, prefix)
-		} else {
-			dn, err = resolveObject(ctx, dir, base, v, "")
-		}
-		if err != nil {
-			return wrapNotFound(err, "Resource not found: %s (User)", v)
-		}
-		members = append(members, dn)
+	members, err := resolveMembers(ctx, dir, base, ids, action.Parameters.Values)
+	if err != nil {
+		return err
 	}
 	err = dir.ModifyMembers(ctx, group, action.Parameters.Attribute, action.Parameters.Action == GroupActionAdd, members)
 	return wrapNotFound(err, "Not found: a group or user of the request no longer exists in the directory")
+}
+
+// memberBatch is how many objectSid and objectGUID values one search looks up (an OR filter).
+const memberBatch = 100
+
+// resolveMembers returns the DNs of the objects values name (see ModifyDirectoryGroup), in order.
+// DNs are one base-object search each and derived Okta ids one search of the domain per kind;
+// objectSids, objectGUIDs and assigned Okta ids are looked up memberBatch at a time with one
+// search, not one each. Each must name exactly one object (an assigned Okta id, one of its kind);
+// the first value in order that does not is ErrNotFound "Resource not found: {value} (User)".
+func resolveMembers(ctx context.Context, dir directory.Directory, base string, ids *oktaIDs, values []string) ([]string, error) {
+	type lookup struct {
+		i           int
+		attr, value string
+		prefix      string // an assigned Okta id's: the object must be of its kind
+	}
+	out := make([]string, len(values))
+	errs := make([]error, len(values))
+	var batch []lookup
+	for i, v := range values {
+		switch prefix := oktaIDPrefix(v); {
+		case prefix != "":
+			if guid, ok := ids.conn.OktaIDs[v]; ok {
+				batch = append(batch, lookup{i, "objectGUID", guid, prefix})
+				continue
+			}
+			out[i], errs[i] = ids.dn(ctx, v, prefix)
+		case looksLikeDN(v):
+			out[i], errs[i] = resolveObject(ctx, dir, base, v, "")
+		case strings.HasPrefix(strings.ToUpper(v), "S-1-"):
+			batch = append(batch, lookup{i, "objectSid", v, ""})
+		default:
+			batch = append(batch, lookup{i, "objectGUID", v, ""})
+		}
+		if errs[i] != nil && !errors.Is(errs[i], ErrNotFound) {
+			return nil, errs[i] // the directory failed: no use asking it more
+		}
+	}
+	key := func(attr, v string) string { return attr + "\x00" + strings.ToLower(v) }
+	for start := 0; start < len(batch); start += memberBatch {
+		chunk := batch[start:min(start+memberBatch, len(batch))]
+		var f strings.Builder
+		f.WriteString("(|")
+		for _, l := range chunk {
+			f.WriteString("(" + l.attr + "=" + ldap.EscapeFilter(l.value) + ")")
+		}
+		f.WriteString(")")
+		es, err := dir.Search(ctx, directory.SearchRequest{BaseDN: base, Scope: directory.ScopeSubtree, Filter: f.String(),
+			Attributes: []string{"objectClass", "objectSid", "objectGUID"}})
+		if err != nil {
+			return nil, wrapNotFound(err, "Resource not found: %s (User)", values[chunk[0].i])
+		}
+		found := map[string][]*directory.Entry{}
+		for _, en := range es {
+			for _, attr := range []string{"objectSid", "objectGUID"} {
+				if v := en.Get(attr); v != "" {
+					found[key(attr, v)] = append(found[key(attr, v)], en)
+				}
+			}
+		}
+		for _, l := range chunk {
+			m := found[key(l.attr, l.value)]
+			switch {
+			case len(m) != 1:
+				errs[l.i] = notFoundf("no single directory object has the id %q", values[l.i])
+			case l.prefix != "" && kindPrefixOf(m[0]) != l.prefix:
+				errs[l.i] = notFoundf("the object with the Okta id %q is not of its kind", values[l.i])
+			default:
+				out[l.i] = m[0].DN
+			}
+		}
+	}
+	for i, err := range errs {
+		if err != nil {
+			return nil, wrapNotFound(err, "Resource not found: %s (User)", values[i])
+		}
+	}
+	return out, nil
 }
 
 // resolveObject returns the DN of the object an id names: a DN, an objectSid or an objectGUID.

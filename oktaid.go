@@ -25,8 +25,8 @@ import (
 //     so it stays the same across restarts, syncs, renames and moves;
 //   - an object has one id: once one is assigned, the derived one no longer names it.
 //
-// Resolving a derived id searches the domain's groups (or users) once per request; an assigned
-// id is one search by objectGUID.
+// Resolving derived ids searches the domain's groups (or users) once per request; assigned ids
+// are looked up by objectGUID with the request's objectSids and objectGUIDs (resolveMembers).
 
 // Okta id prefixes of directory objects.
 const (

@@ -2,8 +2,10 @@ package opa_test
 
 import (
 	"context"
+	"fmt"
 	"regexp"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/opakit/opa"
@@ -157,3 +159,60 @@ func TestModifyDirectoryGroupByOktaID(t *testing.T) {
 }
 
 func errOf[T any](_ T, err error) error { return err }
+
+// TestModifyDirectoryGroupManyValues: 250 users named in every form at once (more than one
+// batch of objectSid and objectGUID lookups) all become members; one unknown value among them is
+// 404 naming it, and nothing changes.
+func TestModifyDirectoryGroupManyValues(t *testing.T) {
+	ctx := context.Background()
+	s := newSyncEnv(t)
+	c := s.conn(t)
+	o, _ := s.e.OPAConnection(ctx, s.admin, c.ID)
+	var values, dns []string
+	for i := range 250 {
+		dn, err := s.dir.AddUser(s.dn["users"], memdir.User{SAMAccountName: fmt.Sprintf("bulk%03d", i)})
+		must(t, err)
+		en, _ := s.dir.Entry(dn)
+		dns = append(dns, dn)
+		switch i % 5 {
+		case 0:
+			values = append(values, en.Get("objectSid"))
+		case 1:
+			values = append(values, strings.ToUpper(en.Get("objectGUID")))
+		case 2:
+			values = append(values, dn)
+		case 3:
+			id, err := s.e.DirectoryOktaID(ctx, s.admin, c.ID, dn)
+			must(t, err)
+			values = append(values, id)
+		case 4:
+			id := fmt.Sprintf("00uBulk%013d", i)
+			must(t, s.e.AssignDirectoryOktaID(ctx, s.admin, c.ID, id, dn))
+			values = append(values, id)
+		}
+	}
+	members := func() []string {
+		e, _ := s.dir.Entry(s.dn["dbas"])
+		return e.GetAll("member")
+	}
+	before := members()
+	bad := slices.Clone(values)
+	bad[137] = "S-1-5-21-1-2-3-999999"
+	err := s.e.ModifyDirectoryGroup(ctx, s.admin, o.AppInstanceID, opa.AgentAction{ID: s.dn["dbas"],
+		Parameters: opa.AgentActionParameters{Action: "ADD", Attribute: "member", Values: bad}})
+	wantErr(t, "one unknown value", err, opa.ErrNotFound)
+	if !strings.Contains(err.Error(), "S-1-5-21-1-2-3-999999 (User)") {
+		t.Fatalf("the error does not name the unknown value: %v", err)
+	}
+	if !slices.Equal(members(), before) {
+		t.Fatalf("a refused change changed the members")
+	}
+	must(t, s.e.ModifyDirectoryGroup(ctx, s.admin, o.AppInstanceID, opa.AgentAction{ID: s.dn["dbas"],
+		Parameters: opa.AgentActionParameters{Action: "ADD", Attribute: "member", Values: values}}))
+	got := members()
+	for _, dn := range dns {
+		if !slices.ContainsFunc(got, func(m string) bool { return strings.EqualFold(m, dn) }) {
+			t.Fatalf("%s is not a member (%d members)", dn, len(got))
+		}
+	}
+}
