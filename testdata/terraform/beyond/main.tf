@@ -179,3 +179,59 @@ resource "oktapam_server_enrollment_token" "legacy" {
   project_name = oktapam_project.legacy.name
   description  = "${var.prefix} legacy enrollment"
 }
+
+data "oktapam_password_settings" "linux" {
+  resource_group = oktapam_resource_group.servers.id
+  project        = oktapam_resource_group_project.linux.id
+  depends_on     = [oktapam_password_settings.linux]
+  lifecycle {
+    postcondition {
+      condition     = self.min_length == oktapam_password_settings.linux.min_length && self.max_length == oktapam_password_settings.linux.max_length && toset(self.managed_privileged_accounts) == toset(oktapam_password_settings.linux.managed_privileged_accounts)
+      error_message = "GET /server_password_settings does not read the settings back"
+    }
+  }
+}
+
+data "oktapam_sudo_command_bundles" "ours" {
+  name       = oktapam_sudo_command_bundle.restart.name
+  depends_on = [oktapam_sudo_command_bundle.restart]
+  lifecycle {
+    postcondition {
+      condition     = length(self.ids) == 1 && self.ids[0] == oktapam_sudo_command_bundle.restart.id
+      error_message = "GET /sudo_command_bundles does not list the bundle by name"
+    }
+  }
+}
+
+data "oktapam_sudo_command_bundle" "restart" {
+  id         = oktapam_sudo_command_bundle.restart.id
+  depends_on = [oktapam_sudo_command_bundle.restart]
+  lifecycle {
+    postcondition {
+      condition     = self.name == oktapam_sudo_command_bundle.restart.name && length(self.structured_commands) == 1
+      error_message = "GET /sudo_command_bundles/{id} does not read the bundle back"
+    }
+  }
+}
+
+data "oktapam_gateway_setup_tokens" "edge" {
+  description_contains = "edge gateway"
+  depends_on           = [oktapam_gateway_setup_token.edge]
+  lifecycle {
+    postcondition {
+      condition     = length(self.ids) == 1 && self.ids[0] == oktapam_gateway_setup_token.edge.id
+      error_message = "GET /gateway_setup_tokens does not list the token by description"
+    }
+  }
+}
+
+data "oktapam_gateway_setup_token" "edge" {
+  id         = oktapam_gateway_setup_token.edge.id
+  depends_on = [oktapam_gateway_setup_token.edge]
+  lifecycle {
+    postcondition {
+      condition     = self.description == oktapam_gateway_setup_token.edge.description && self.labels == oktapam_gateway_setup_token.edge.labels && self.token == oktapam_gateway_setup_token.edge.token
+      error_message = "GET /gateway_setup_tokens/{id} does not read the token back"
+    }
+  }
+}
