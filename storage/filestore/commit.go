@@ -252,7 +252,12 @@ func (s *Store) flush() {
 	if len(bs) == 0 {
 		return
 	}
-	kick(s.qkick) // the sequencer may build the next batch
+	// The sequencer may build the next batch. It needs waking only if something is queued: a
+	// writer that queues after this check kicks it itself, and then finds no batch pending (a lone
+	// writer's commit would otherwise wake it for nothing on every commit).
+	if s.waiting(&s.qmu, func() bool { return len(s.queue) > 0 }) {
+		kick(s.qkick)
+	}
 	answer := func(err error) { answerBatches(bs, err) }
 	if err := s.failure(); err != nil {
 		answer(err) // committed in memory after the failure: never durable
