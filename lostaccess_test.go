@@ -212,3 +212,44 @@ func TestLostAccessThroughGroups(t *testing.T) {
 	must(t, f.e.Tick(f.ctx))
 	lost("Tick again", 3)
 }
+
+// TestLostAccessUDAccount: the same for an Okta Universal Directory account: a deleted policy
+// checks the holder's UD checkout in (system_user_lost_access) and rotates the vaulted password
+// once, so a later reveal hands out another one.
+func TestLostAccessUDAccount(t *testing.T) {
+	f := newAccessFixture(t)
+	ud, err := f.e.CreateUDAccount(f.ctx, f.secAdmin, f.rg.ID, f.proj.ID, opa.UDAccountInput{Name: "alpha", Username: "alpha@okta.example", Password: "Vaulted-alpha"})
+	must(t, err)
+	rule := opa.PolicyRule{Name: "ud", Privileges: []string{opa.PrivilegeRevealPassword},
+		Resources:  opa.PolicyResources{UDAccountIDs: []string{ud.ID}},
+		Conditions: opa.PolicyConditions{CheckoutRequired: true}}
+	pol := f.policy(rule, f.alice)
+	key := testKey(t, revealjwe.KindP256)
+	jwk, _ := key.PublicJWK()
+	reveal := func() string {
+		t.Helper()
+		ms, err := f.e.UDAccountUAMs(f.ctx, f.alice, ud.ID)
+		must(t, err)
+		resp, err := f.e.RevealUDAccountPassword(f.ctx, f.alice, ud.ID, opa.RevealRequest{PublicKey: jwk, UserAccessMethod: ms[0]})
+		must(t, err)
+		pt, err := revealjwe.Decrypt(resp.PasswordJWE, key)
+		must(t, err)
+		return string(pt)
+	}
+	if pw := reveal(); pw != "Vaulted-alpha" {
+		t.Fatalf("first reveal %q", pw)
+	}
+	must(t, f.e.DeletePolicy(f.ctx, f.secAdmin, pol.ID))
+	if co := f.lastCheckout(ud.ID); co.ActiveResourceID != "" || co.CheckinType != opa.CheckinSystemLostAccess ||
+		co.ResourceType != opa.ResourceTypeUDAccount {
+		t.Fatalf("UD checkout after the policy was deleted: %+v", co)
+	}
+	if n := f.rotations(ud.ID, "USER_LOST_ACCESS"); n != 1 {
+		t.Fatalf("%d USER_LOST_ACCESS rotations%s", n, f.auditTrail(ud.ID))
+	}
+	f.clock.Advance(time.Minute)
+	f.policy(rule, f.alice)
+	if pw := reveal(); pw == "Vaulted-alpha" {
+		t.Fatal("after the lost-access rotation the old password is handed out again")
+	}
+}
