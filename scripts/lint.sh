@@ -6,6 +6,8 @@
 # The linter is built from source with `go install` at the pinned version below, once per machine,
 # into OPA_TOOLS_DIR (default ${XDG_CACHE_HOME:-$HOME/.cache}/opa-tools); later runs reuse that
 # binary and golangci-lint's own analysis cache. The first build takes several minutes.
+# --allow-serial-runners: a second lint on the same machine (another checkout, another engineer) waits
+# for golangci-lint's lock instead of failing the run with "parallel golangci-lint is running".
 #
 #   scripts/lint.sh                        both passes over the module
 #   scripts/lint.sh [run arguments...]     one host pass with these arguments (e.g. ./storage/...)
@@ -28,12 +30,12 @@ if [ ! -x "$bin" ]; then
 fi
 
 if [ $# -gt 0 ]; then
-	"$bin" run "$@"
+	"$bin" run --allow-serial-runners "$@"
 	exit
 fi
 echo "== golangci-lint $version"
-"$bin" run ./...
+"$bin" run --allow-serial-runners ./...
 echo "== golangci-lint $version (GOOS=js GOARCH=wasm)"
-GOOS=js GOARCH=wasm "$bin" run ./wasm/... ./revealjwe/... ./internal/jwelite/...
+GOOS=js GOARCH=wasm "$bin" run --allow-serial-runners ./wasm/... ./revealjwe/... ./internal/jwelite/...
 echo "== golangci-lint $version (GOOS=js GOARCH=wasm, -tags gokeys)"
-GOOS=js GOARCH=wasm "$bin" run --build-tags gokeys ./wasm/... ./internal/jwelite/...
+GOOS=js GOARCH=wasm "$bin" run --allow-serial-runners --build-tags gokeys ./wasm/... ./internal/jwelite/...
