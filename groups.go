@@ -152,7 +152,8 @@ func (e *Engine) DeleteGroup(ctx context.Context, p Principal, name string) erro
 	if err := p.require(RolePAMAdmin); err != nil {
 		return err
 	}
-	return e.afterAccessChanged(ctx, p.TeamID, e.store.Update(ctx, func(tx storage.WriteTx) error {
+	var memberIDs []string
+	err := e.store.Update(ctx, func(tx storage.WriteTx) error {
 		g, err := e.liveGroup(tx, p, name)
 		if err != nil {
 			return err
@@ -161,7 +162,9 @@ func (e *Engine) DeleteGroup(ctx context.Context, p Principal, name string) erro
 		if err != nil {
 			return err
 		}
+		memberIDs = memberIDs[:0]
 		for _, u := range members {
+			memberIDs = append(memberIDs, u.ID)
 			u.GroupIDs = slices.DeleteFunc(u.GroupIDs, func(id string) bool { return id == g.ID })
 			if err := storage.Users.Update(tx, u); err != nil {
 				return err
@@ -169,7 +172,8 @@ func (e *Engine) DeleteGroup(ctx context.Context, p Principal, name string) erro
 		}
 		g.DeletedAt, g.Roles = e.now(), nil
 		return storage.Groups.Update(tx, g)
-	}))
+	})
+	return e.afterUsersChanged(ctx, p.TeamID, memberIDs, err)
 }
 
 // GroupMembers returns one page of the users of a group of p's team that f selects, in id order.
@@ -214,6 +218,7 @@ func (e *Engine) changeMembership(ctx context.Context, p Principal, groupName, u
 	if err := p.require(RolePAMAdmin); err != nil {
 		return err
 	}
+	var userID string
 	err := e.store.Update(ctx, func(tx storage.WriteTx) error {
 		g, err := e.liveGroup(tx, p, groupName)
 		if err != nil {
@@ -226,6 +231,7 @@ func (e *Engine) changeMembership(ctx context.Context, p Principal, groupName, u
 		case err != nil:
 			return notFoundf("user %q does not exist", username)
 		}
+		userID = u.ID
 		member := slices.Contains(u.GroupIDs, g.ID)
 		switch {
 		case add && u.Status == UserDeleted:
@@ -244,7 +250,7 @@ func (e *Engine) changeMembership(ctx context.Context, p Principal, groupName, u
 	if add {
 		return err
 	}
-	return e.afterAccessChanged(ctx, p.TeamID, err)
+	return e.afterUsersChanged(ctx, p.TeamID, []string{userID}, err)
 }
 
 // teamGroupByName finds a group of p's team by name, deleted or not.

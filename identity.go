@@ -179,7 +179,7 @@ func (e *Engine) SetUserGroups(ctx context.Context, p Principal, userID string, 
 	if err := p.require(RolePAMAdmin); err != nil {
 		return err
 	}
-	return e.afterAccessChanged(ctx, p.TeamID, e.store.Update(ctx, func(tx storage.WriteTx) error {
+	return e.afterUsersChanged(ctx, p.TeamID, []string{userID}, e.store.Update(ctx, func(tx storage.WriteTx) error {
 		u, err := e.teamUser(tx, p, userID)
 		if err != nil {
 			return err
@@ -205,7 +205,7 @@ func (e *Engine) SetUserStatus(ctx context.Context, p Principal, userID, status 
 	if status != UserActive && status != UserDisabled {
 		return invalidf("status must be %s or %s", UserActive, UserDisabled)
 	}
-	return e.afterAccessChanged(ctx, p.TeamID, e.store.Update(ctx, func(tx storage.WriteTx) error {
+	return e.afterUsersChanged(ctx, p.TeamID, []string{userID}, e.store.Update(ctx, func(tx storage.WriteTx) error {
 		u, err := e.teamUser(tx, p, userID)
 		if err != nil {
 			return err

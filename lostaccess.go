@@ -65,9 +65,10 @@ func (e *Engine) holderLostAccess(tx storage.ReadTx, co *storage.Checkout) (bool
 	return true, nil
 }
 
-// lostAccessCheckouts returns the checkouts in force whose holders lost access: the team's when
-// teamID is set (O(the team's checkouts)), else every team's (O(checkouts)).
-func (e *Engine) lostAccessCheckouts(ctx context.Context, teamID string) ([]*storage.Checkout, error) {
+// lostAccessCheckouts returns the checkouts in force whose holders lost access: those of the
+// users when userIDs is not nil (O(their checkouts)), else the team's when teamID is set (O(the
+// team's checkouts)), else every team's (O(checkouts)).
+func (e *Engine) lostAccessCheckouts(ctx context.Context, teamID string, userIDs []string) ([]*storage.Checkout, error) {
 	now := e.now()
 	var due []*storage.Checkout
 	err := e.store.View(ctx, func(tx storage.ReadTx) error {
@@ -75,16 +76,25 @@ func (e *Engine) lostAccessCheckouts(ctx context.Context, teamID string) ([]*sto
 			cos []*storage.Checkout
 			err error
 		)
-		if teamID != "" {
+		switch {
+		case userIDs != nil:
+			for _, id := range userIDs {
+				mine, err := storage.Checkouts.BorrowList(tx, storage.CheckoutsByUser, id)
+				if err != nil {
+					return err
+				}
+				cos = append(cos, mine...)
+			}
+		case teamID != "":
 			cos, err = storage.Checkouts.BorrowList(tx, storage.CheckoutsByTeam, teamID)
-		} else {
+		default:
 			cos, err = storage.Checkouts.All(tx)
 		}
 		if err != nil {
 			return err
 		}
 		for _, co := range cos {
-			if co.ActiveResourceID == "" || !co.ExpiresAt.After(now) {
+			if co.ActiveResourceID == "" || !co.ExpiresAt.After(now) || teamID != "" && co.TeamID != teamID {
 				continue // ended, or expired: expiry settles it
 			}
 			lost, err := e.holderLostAccess(tx, co)
@@ -129,11 +139,12 @@ func (e *Engine) checkInLostAccess(ctx context.Context, due []*storage.Checkout)
 }
 
 // afterAccessChange checks in the team's checkouts whose holders lost access through a change
-// that has committed. Its failures are logged, not returned: the change stands, and Tick
+// that has committed: those of the users when userIDs is not nil (a change to them alone), else
+// every one of the team's. Its failures are logged, not returned: the change stands, and Tick
 // (checkInLostAll) finishes the work.
-func (e *Engine) afterAccessChange(ctx context.Context, teamID string) {
+func (e *Engine) afterAccessChange(ctx context.Context, teamID string, userIDs []string) {
 	ctx = context.WithoutCancel(ctx)
-	due, err := e.lostAccessCheckouts(ctx, teamID)
+	due, err := e.lostAccessCheckouts(ctx, teamID, userIDs)
 	if err == nil {
 		err = e.checkInLostAccess(ctx, due)
 	}
@@ -142,11 +153,11 @@ func (e *Engine) afterAccessChange(ctx context.Context, teamID string) {
 	}
 }
 
-// afterAccessChanged runs afterAccessChange when err is nil (the change committed) and returns
-// err.
-func (e *Engine) afterAccessChanged(ctx context.Context, teamID string, err error) error {
+// afterUsersChanged runs afterAccessChange for the users when err is nil (the change to them
+// committed) and returns err.
+func (e *Engine) afterUsersChanged(ctx context.Context, teamID string, userIDs []string, err error) error {
 	if err == nil {
-		e.afterAccessChange(ctx, teamID)
+		e.afterAccessChange(ctx, teamID, append([]string{}, userIDs...))
 	}
 	return err
 }
@@ -155,6 +166,6 @@ func (e *Engine) afterAccessChanged(ctx context.Context, teamID string, err erro
 // step (leasedStep), as expiry.
 func (e *Engine) checkInLostAll(ctx context.Context) error {
 	return leasedStep(ctx, e, "lost_access",
-		func(ctx context.Context) ([]*storage.Checkout, error) { return e.lostAccessCheckouts(ctx, "") },
+		func(ctx context.Context) ([]*storage.Checkout, error) { return e.lostAccessCheckouts(ctx, "", nil) },
 		e.checkInLostAccess)
 }

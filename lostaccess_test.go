@@ -211,6 +211,15 @@ func TestLostAccessThroughGroups(t *testing.T) {
 	lost("the group deleted", 3)
 	must(t, f.e.Tick(f.ctx))
 	lost("Tick again", 3)
+
+	// A deleted holder (the users path, by name).
+	f.clock.Advance(time.Minute)
+	f.policy(lostAccessRule(a), f.alice)
+	_, err = f.reveal(f.alice, a.ID, key)
+	must(t, err)
+	_, err = f.e.SetUserStatusByName(f.ctx, pam, "alice", false, opa.UserDeleted)
+	must(t, err)
+	lost("the holder deleted", 4)
 }
 
 // TestLostAccessUDAccount: the same for an Okta Universal Directory account: a deleted policy

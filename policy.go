@@ -202,7 +202,7 @@ func (e *Engine) UpdatePolicy(ctx context.Context, p Principal, policyID string,
 		return e.audit(tx, p, AuditPolicyChange, "security_policy", pol.ID, "updated", pol.Name)
 	})
 	if err == nil {
-		e.afterAccessChange(ctx, p.TeamID)
+		e.afterAccessChange(ctx, p.TeamID, nil)
 	}
 	return out, err
 }
@@ -225,7 +225,7 @@ func (e *Engine) DeletePolicy(ctx context.Context, p Principal, policyID string)
 		return e.audit(tx, p, AuditPolicyChange, "security_policy", pol.ID, "deleted", pol.Name)
 	})
 	if err == nil {
-		e.afterAccessChange(ctx, p.TeamID)
+		e.afterAccessChange(ctx, p.TeamID, nil)
 	}
 	return err
 }

@@ -197,7 +197,7 @@ func (e *Engine) UpdateSecurityPolicy(ctx context.Context, p Principal, policyID
 		return e.audit(tx, p, AuditPolicyChange, "security_policy", pol.ID, "updated", pol.Name)
 	})
 	if err == nil {
-		e.afterAccessChange(ctx, p.TeamID)
+		e.afterAccessChange(ctx, p.TeamID, nil)
 	}
 	return out, err
 }

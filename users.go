@@ -104,6 +104,14 @@ func (f UserFilter) keeper() func(*storage.User) bool {
 // userID is a user record's id, its lists' cursor.
 func userID(u *storage.User) string { return u.ID }
 
+// userIDOf returns the id of u in a slice, none for nil.
+func userIDOf(u *storage.User) []string {
+	if u == nil {
+		return []string{}
+	}
+	return []string{u.ID}
+}
+
 // SetUserStatusByName sets the status of a user (by username): UserActive, UserDisabled or
 // UserDeleted. Deleting is final: the user stays readable with DeletedAt set, its tokens stop
 // working, and setting a deleted user DELETED again changes nothing. service says which kind of
@@ -142,7 +150,7 @@ func (e *Engine) SetUserStatusByName(ctx context.Context, p Principal, username 
 		}
 		return storage.Users.Update(tx, u)
 	})
-	if err := e.afterAccessChanged(ctx, p.TeamID, err); err != nil {
+	if err := e.afterUsersChanged(ctx, p.TeamID, userIDOf(u), err); err != nil {
 		return User{}, err
 	}
 	return userOf(u), nil
