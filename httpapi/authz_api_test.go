@@ -34,6 +34,12 @@ func apiMatrixState(t *testing.T, e *opa.Engine, ids map[string]string) {
 		t.Fatal(err)
 	}
 	ids["gateway_setup_token_id"] = tok.ID
+	cert, err := e.CreateCertificate(context.Background(), opa.SystemPrincipal(team), opa.CertificateInput{
+		DisplayName: "matrix", CommonName: "matrix", Type: opa.CertificateTypeSigningRequest})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids["certificate_id"] = cert.ID
 }
 
 // expectAPI is the authorization policy of the team-level API routes (groups.go, users.go,
@@ -55,6 +61,8 @@ func expectAPI(r route, role string) (o outcome, ok bool) {
 		return expectASAProject(r, role), true
 	case "sudo_command_bundles":
 		return expectSudoBundle(r, role), true
+	case "certificates":
+		return expectCertificate(r, role), true
 	case "gateways", "gateway_setup_tokens":
 		return expectGateway(r, first, role), true
 	default:
@@ -108,6 +116,19 @@ func expectSudoBundle(r route, role string) outcome {
 	case role == "all" || role == "resource":
 		return allowed
 	case r.method == "GET" && (role == "security" || role == "delegated" || role == "other_delegate"):
+		return allowed
+	default:
+		return denied
+	}
+}
+
+// expectCertificate: AD smart-card certificates are managed by resource admins and read by
+// team-wide resource and security admins, like AD connections (certificate.go).
+func expectCertificate(r route, role string) outcome {
+	switch {
+	case role == "all" || role == "resource":
+		return allowed
+	case r.method == "GET" && role == "security":
 		return allowed
 	default:
 		return denied

@@ -297,11 +297,11 @@ func TestAuthzMatrix(t *testing.T) {
 	for _, br := range bodyRoutes {
 		h := &hostile{ids: map[string]string{"team": "demo", "conn": ids["ad_connection_id"], "rg": ids["resource_group_id"],
 			"shared_project": ids["project_id"], "project": ids["project_id"], "account": ids["ad_account_id"], "rule": ids["ad_account_rule_id"],
-			"bundle": ids["sudo_command_bundle_id"]}}
+			"bundle": ids["sudo_command_bundle_id"], "certificate": ids["certificate_id"]}}
 		path := strings.NewReplacer("{team}", "{team_name}", "{conn}", "{ad_connection_id}", "{rule}", "{ad_account_rule_id}",
 			"{account}", "{ad_account_id}", "{rg}", "{resource_group_id}", "{project}", "{project_id}",
 			"{server_job}", "{task_settings_id}", "{user_job}", "{user_sync_task_settings_id}", "{app_instance}", "{appInstanceId}",
-			"{policy}", "{security_policy_id}", "{gateway}", "{gateway_id}", "{bundle}", "{sudo_command_bundle_id}").Replace(br.path)
+			"{policy}", "{security_policy_id}", "{gateway}", "{gateway_id}", "{bundle}", "{sudo_command_bundle_id}", "{certificate}", "{certificate_id}").Replace(br.path)
 		bodies[path] = h.path(br.seeds[0])
 	}
 	// Valid settings bodies: what GET returns (so a denial is not masked by a 400 for the body).

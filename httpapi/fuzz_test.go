@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/opakit/opa"
 	"github.com/opakit/opa/storage"
 )
 
@@ -36,6 +37,12 @@ func newHostile(tb testing.TB) *hostile {
 	h.ids["project_name"] = "asa-servers"
 	h.ids["gateway"] = lt.Gateways["gateway1"]
 	h.ids["bundle"] = lt.SudoBundles["restart-web"]
+	if team, err := srv.Engine().Team(context.Background(), "demo"); err == nil {
+		if c, err := srv.Engine().CreateCertificate(context.Background(), opa.SystemPrincipal(team), opa.CertificateInput{
+			DisplayName: "fuzz", CommonName: "fuzz", Type: opa.CertificateTypeSigningRequest}); err == nil {
+			h.ids["certificate"] = c.ID
+		}
+	}
 	ctx := context.Background()
 	_ = srv.Engine().Store().View(ctx, func(tx storage.ReadTx) error {
 		if as, err := storage.Accounts.All(tx); err == nil && len(as) > 0 {
@@ -80,7 +87,7 @@ func newHostile(tb testing.TB) *hostile {
 		}
 		h.ids[key] = out.ID
 	}
-	for _, k := range []string{"conn", "rg", "project", "account", "rule", "server_job", "user_job"} {
+	for _, k := range []string{"conn", "rg", "project", "account", "rule", "server_job", "user_job", "certificate"} {
 		if h.ids[k] == "" {
 			tb.Fatalf("demo fixture has no %s", k)
 		}
@@ -211,6 +218,8 @@ var bodyRoutes = []bodyRoute{
 	{"ServerPasswordSettings", "all", "PUT", "/v1/teams/{team}/resource_groups/{rg}/projects/{project}/server_password_settings", []string{
 		`{"enable_periodic_rotation":true,"periodic_rotation_duration_in_seconds":3600,"min_length_in_bytes":12,"max_length_in_bytes":16,"character_options":{"upper_case":true,"lower_case":true,"digits":true,"punctuation":true},"managed_privileged_accounts_config":["root","pamadmin"]}`,
 		`{"enable_periodic_rotation":false,"min_length_in_bytes":8,"max_length_in_bytes":64,"managed_privileged_accounts_config":[],"character_options":{"upper_case":true}}`}},
+	{"CertificateCreate", "all", "POST", "/v1/teams/{team}/certificates/json", certificateSeeds},
+	{"CertificateUpdate", "all", "PUT", "/v1/teams/{team}/certificates/{certificate}", []string{`{"display_name":"renamed"}`, `{"display_name":null}`}},
 	{"SudoBundleCreate", "all", "POST", "/v1/teams/{team}/sudo_command_bundles", sudoBundleSeeds},
 	{"SudoBundleUpdate", "all", "PUT", "/v1/teams/{team}/sudo_command_bundles/{bundle}", sudoBundleSeeds},
 	{"PolicyCreate", "all", "POST", "/v1/teams/{team}/security_policy", policySeeds},

@@ -219,6 +219,14 @@ func (h *Handler) routes() {
 	m.Handle("PUT "+sudo+"/{sudo_command_bundle_id}", h.v1(updateSudoBundle))
 	m.Handle("DELETE "+sudo+"/{sudo_command_bundle_id}", h.v1(deleteSudoBundle))
 
+	// AD smart-card certificates (docs/wire.md#certificates).
+	const cert = team + "/certificates/{certificate_id}"
+	m.Handle("POST "+team+"/certificates/json", h.v1(createCertificate))
+	m.Handle("GET "+cert, h.v1(getCertificate))
+	m.Handle("PUT "+cert, h.v1(updateCertificate))
+	m.Handle("DELETE "+cert, h.v1(deleteCertificate))
+	m.Handle("POST "+cert+"/upload", h.v1(uploadCertificate))
+
 	// Okta Directories Integration (docs/wire.md#directories-api).
 	m.Handle("POST /api/v1/directories/{appInstanceId}/groups/modify", h.okta(modifyDirectoryGroup))
 

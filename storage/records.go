@@ -596,3 +596,20 @@ type SudoCommand struct {
 	ArgsType    string `json:"args_type,omitempty"` // executables: any, none, custom
 	Args        string `json:"args,omitempty"`      // custom arguments
 }
+
+// Certificate is an AD smart-card (passwordless) certificate of a team: a certificate signing
+// request awaiting its signed certificate, or a certificate (self-signed, or uploaded for a
+// request). Content is public PEM; the private key is sealed.
+type Certificate struct {
+	ID               string    `json:"id"`
+	TeamID           string    `json:"team_id"`
+	DisplayName      string    `json:"display_name"`
+	CommonName       string    `json:"common_name"`
+	Type             string    `json:"type"`   // certificate_signing_request, self_signed
+	Status           string    `json:"status"` // request_created, valid
+	EnterpriseSigned bool      `json:"enterprise_signed,omitempty"`
+	Content          string    `json:"content"`
+	PrivateKey       Sealed    `json:"private_key"`
+	CreatedAt        time.Time `json:"created_at"`
+	ExpiresAt        time.Time `json:"expires_at,omitzero"`
+}

@@ -568,6 +568,16 @@ const (
 	SudoBundlesByName IndexName[SudoBundle] = "name"
 )
 
+// Certificates holds every team's AD smart-card certificates and certificate requests.
+var Certificates = define[Certificate]("certificates",
+	idx(CertificatesByTeam, "TeamID"))
+
+// Indexes of Certificates.
+const (
+	// CertificatesByTeam lists a team's certificates. No engine query reads it yet.
+	CertificatesByTeam IndexName[Certificate] = "team"
+)
+
 // UDAccounts holds the Universal Directory accounts of every project.
 var UDAccounts = define[UDAccount]("ud_accounts",
 	idx(UDAccountsByTeam, "TeamID"),
