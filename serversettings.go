@@ -9,14 +9,15 @@ import (
 )
 
 // ServerCheckoutSettings is a project's checkout settings for its server accounts
-// (ResourceCheckoutSettings, docs/wire.md#server-settings): the lists hold server account names.
-// The engine manages no server accounts: the settings are kept and served, and affect nothing
-// else.
+// (ResourceCheckoutSettings, docs/wire.md#server-settings): the lists hold server account names,
+// and an empty list is omitted, as the SDK's model omits it (the provider's tests compare a read
+// list with nil). The engine manages no server accounts: the settings are kept and served, and
+// affect nothing else.
 type ServerCheckoutSettings struct {
 	CheckoutRequired          bool     `json:"checkout_required"`
 	CheckoutDurationInSeconds int      `json:"checkout_duration_in_seconds"`
-	IncludeList               []string `json:"include_list"`
-	ExcludeList               []string `json:"exclude_list"`
+	IncludeList               []string `json:"include_list,omitempty"`
+	ExcludeList               []string `json:"exclude_list,omitempty"`
 }
 
 // ServerPasswordSettings is a project's password policy for its server accounts (the provider's
