@@ -87,8 +87,18 @@ func (e *Engine) lostAccessCheckouts(ctx context.Context, teamID string, userIDs
 			}
 		case teamID != "":
 			cos, err = storage.Checkouts.BorrowList(tx, storage.CheckoutsByTeam, teamID)
-		default:
-			cos, err = storage.Checkouts.All(tx)
+		default: // every team's, borrowed: only the few kept are copied
+			teams, terr := storage.Teams.All(tx)
+			if terr != nil {
+				return terr
+			}
+			for _, t := range teams {
+				theirs, err := storage.Checkouts.BorrowList(tx, storage.CheckoutsByTeam, t.ID)
+				if err != nil {
+					return err
+				}
+				cos = append(cos, theirs...)
+			}
 		}
 		if err != nil {
 			return err
