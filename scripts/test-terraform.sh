@@ -32,7 +32,8 @@
 # A component that cannot be installed is a failure, never a skip (CI=true or not).
 #
 # The cache directory is $OPA_TF_CACHE, default ${XDG_CACHE_HOME:-~/.cache}/opa-terraform.
-# OPA_TF_KEEP=1 keeps the work directory (state, logs, TF_LOG=DEBUG provider log) and says where.
+# OPA_TF_KEEP=1 keeps the work directory (state, logs) and says where; OPA_TF_DEBUG=1 adds the
+# provider's debug log (terraform-debug.log) to it.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
@@ -109,7 +110,10 @@ key_secret="$(sed -n 's/^key secret: *//p' "$work/opaserver.log")"
 export TF_CLI_CONFIG_FILE="$work/terraformrc" TF_IN_AUTOMATION=1 CHECKPOINT_DISABLE=1 TF_INPUT=0
 "$tf" version >/dev/null || die "$tf does not run"
 "$tf" fmt -check -diff "$config" >&2 || die "$config is not in terraform fmt's canonical form"
-export TF_LOG_PROVIDER=DEBUG TF_LOG_PATH="$work/terraform-debug.log"
+if [ "${OPA_TF_DEBUG:-}" = 1 ]; then
+	# The provider's debug log shows the requests it sends, the fixture's test credentials among them.
+	export TF_LOG_PROVIDER=DEBUG TF_LOG_PATH="$work/terraform-debug.log"
+fi
 export OKTAPAM_API_HOST="$base" OKTAPAM_TEAM="$team" OKTAPAM_KEY="$key_id" OKTAPAM_SECRET="$key_secret"
 export OKTAPAM_TRUSTED_DOMAIN_OVERRIDE=127.0.0.1 # the provider talks only to Okta's domains otherwise
 mkdir -p "$work/config"
