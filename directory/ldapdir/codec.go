@@ -9,7 +9,9 @@ import (
 	"unicode/utf8"
 
 	"github.com/cockroachdb/errors"
+	ber "github.com/go-asn1-ber/asn1-ber"
 	"github.com/go-ldap/ldap/v3"
+	"github.com/google/uuid"
 
 	"github.com/opakit/opa/directory"
 	"github.com/opakit/opa/internal/errclass"
@@ -61,6 +63,54 @@ func DecodeGUID(b []byte) (string, error) {
 		binary.LittleEndian.Uint16(b[4:6]),
 		binary.LittleEndian.Uint16(b[6:8]),
 		b[8:10], b[10:16]), nil
+}
+
+// EncodeGUID turns a GUID in its canonical string form into AD's 16-byte objectGUID (the Windows
+// layout DecodeGUID reads). A string that is not a GUID returns an ErrInvalid error. It is safe
+// for concurrent use.
+func EncodeGUID(s string) ([]byte, error) {
+	u, err := uuid.Parse(s)
+	if err != nil || len(s) != 36 {
+		return nil, errclass.Mark(directory.ErrInvalid, "objectGUID: %q is not a GUID", s)
+	}
+	b := make([]byte, 16)
+	binary.LittleEndian.PutUint32(b[0:4], binary.BigEndian.Uint32(u[0:4]))
+	binary.LittleEndian.PutUint16(b[4:6], binary.BigEndian.Uint16(u[4:6]))
+	binary.LittleEndian.PutUint16(b[6:8], binary.BigEndian.Uint16(u[6:8]))
+	copy(b[8:], u[8:])
+	return b, nil
+}
+
+// adFilter returns filter as AD must receive it: an equality assertion on objectGUID whose value
+// is a GUID in string form (as directory.Entry gives it, and as the engine asks for it) carries
+// the GUID's 16 bytes instead, since AD compares objectGUID as binary and matches no string.
+// Everything else is left as it is (AD reads objectSid in its S-1-… string form itself).
+func adFilter(filter string) (string, error) {
+	p, err := ldap.CompileFilter(filter)
+	if err != nil {
+		return "", err
+	}
+	changed := false
+	var walk func(*ber.Packet)
+	walk = func(p *ber.Packet) {
+		if p.Tag == ldap.FilterEqualityMatch && len(p.Children) == 2 &&
+			strings.EqualFold(ber.DecodeString(p.Children[0].Data.Bytes()), "objectGUID") {
+			if b, err := EncodeGUID(ber.DecodeString(p.Children[1].Data.Bytes())); err == nil {
+				v := ber.NewString(ber.ClassUniversal, ber.TypePrimitive, ber.TagOctetString, string(b), "Condition")
+				p.Children[1] = v
+				changed = true
+			}
+			return
+		}
+		for _, c := range p.Children {
+			walk(c)
+		}
+	}
+	walk(p)
+	if !changed {
+		return filter, nil
+	}
+	return ldap.DecompileFilter(p)
 }
 
 // EscapeFilter escapes a value for use inside an RFC 4515 search filter ("*", "(", ")", "\" and

@@ -7,7 +7,8 @@
 // service account (simple bind). It keeps a bounded pool of bound connections and replaces one the
 // server has dropped. Searches use the paged-results control (RFC 2696) so every entry of a large
 // domain is returned. objectSid and objectGUID come back as strings (S-1-5-21-… and the canonical
-// GUID form). SetPassword replaces unicodePwd the AD way.
+// GUID form), and a filter may name an objectGUID in that form: Search sends it as the GUID's 16
+// bytes, which is what AD compares. SetPassword replaces unicodePwd the AD way.
 //
 // Errors carry the classes of package directory: ErrUnavailable when no domain controller can be
 // reached, ErrTimeout when the context's deadline (or the request timeout) passes, ErrNotFound for
@@ -434,8 +435,9 @@ func (d *Directory) Search(ctx context.Context, req directory.SearchRequest) ([]
 	if filter == "" {
 		filter = "(objectClass=*)"
 	}
-	if _, err := ldap.CompileFilter(filter); err != nil {
-		return nil, errclass.Tag(errors.Newf("invalid search filter %q: %v", filter, err), directory.ErrInvalid)
+	filter, err := adFilter(filter)
+	if err != nil {
+		return nil, errclass.Tag(errors.Newf("invalid search filter %q: %v", req.Filter, err), directory.ErrInvalid)
 	}
 	if _, err := ldap.ParseDN(req.BaseDN); err != nil {
 		return nil, errclass.Tag(errors.Newf("invalid base DN %q: %v", req.BaseDN, err), directory.ErrInvalid)
@@ -448,7 +450,7 @@ func (d *Directory) Search(ctx context.Context, req directory.SearchRequest) ([]
 		return nil, invalidf("invalid size limit %d", req.SizeLimit)
 	}
 	var out []*directory.Entry
-	err := d.do(ctx, "search", func(ctx context.Context, c *conn) error {
+	err = d.do(ctx, "search", func(ctx context.Context, c *conn) error {
 		out = out[:0]
 		d.stats.searches.Add(1)
 		paging := ldap.NewControlPaging(uint32(d.cfg.pageSize))

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/cockroachdb/errors"
+	ber "github.com/go-asn1-ber/asn1-ber"
 	"github.com/go-ldap/ldap/v3"
 	"github.com/google/go-cmp/cmp"
 
@@ -78,6 +79,63 @@ func TestDecodeGUID(t *testing.T) {
 	}
 	if _, err := DecodeGUID(make([]byte, 15)); !errors.Is(err, directory.ErrInvalid) {
 		t.Errorf("DecodeGUID(15 bytes) error = %v, want ErrInvalid", err)
+	}
+}
+
+// TestEncodeGUIDAndADFilter: objectGUID equality values in string form reach AD as the GUID's 16
+// bytes (AD matches no string form), inside any filter; presence, other attributes, objectSid
+// and values that are not GUIDs are left alone.
+func TestEncodeGUIDAndADFilter(t *testing.T) {
+	ms := []byte{0xE0, 0x04, 0x25, 0x3F, 0x89, 0x4F, 0xD3, 0x11, 0x9A, 0x0C, 0x03, 0x05, 0xE8, 0x2C, 0x33, 0x01}
+	b, err := EncodeGUID("3F2504E0-4F89-11D3-9A0C-0305E82C3301")
+	if err != nil || string(b) != string(ms) {
+		t.Fatalf("EncodeGUID = %x, %v; want %x", b, err, ms)
+	}
+	if back, _ := DecodeGUID(b); back != "3f2504e0-4f89-11d3-9a0c-0305e82c3301" {
+		t.Fatalf("round trip %q", back)
+	}
+	for _, bad := range []string{"", "3f2504e0", "{3f2504e0-4f89-11d3-9a0c-0305e82c3301}", "urn:uuid:3f2504e0-4f89-11d3-9a0c-0305e82c3301"} {
+		if _, err := EncodeGUID(bad); !errors.Is(err, directory.ErrInvalid) {
+			t.Errorf("EncodeGUID(%q) error = %v, want ErrInvalid", bad, err)
+		}
+	}
+	// equalityValues returns the attribute=value pairs of the equality assertions of filter, as
+	// AD receives them (the compiled filter's bytes).
+	equalityValues := func(filter string) map[string]string {
+		t.Helper()
+		p, err := ldap.CompileFilter(filter)
+		if err != nil {
+			t.Fatalf("%q: %v", filter, err)
+		}
+		out := map[string]string{}
+		var walk func(*ber.Packet)
+		walk = func(p *ber.Packet) {
+			if p.Tag == ldap.FilterEqualityMatch {
+				out[ber.DecodeString(p.Children[0].Data.Bytes())] = ber.DecodeString(p.Children[1].Data.Bytes())
+				return
+			}
+			for _, c := range p.Children {
+				walk(c)
+			}
+		}
+		walk(p)
+		return out
+	}
+	got, err := adFilter("(&(objectClass=group)(|(objectGUID=3f2504e0-4f89-11d3-9a0c-0305e82c3301)(objectSid=S-1-5-21-1-2-3-500)(cn=x)))")
+	if err != nil {
+		t.Fatal(err)
+	}
+	vals := equalityValues(got)
+	if vals["objectGUID"] != string(ms) || vals["objectSid"] != "S-1-5-21-1-2-3-500" || vals["cn"] != "x" || vals["objectClass"] != "group" {
+		t.Fatalf("adFilter gave %q: %q", got, vals)
+	}
+	for _, same := range []string{"(objectGUID=*)", "(objectGUID=not-a-guid)", "(cn=3f2504e0-4f89-11d3-9a0c-0305e82c3301)", "(objectClass=user)"} {
+		if got, err := adFilter(same); err != nil || got != same {
+			t.Errorf("adFilter(%q) = %q, %v; want it unchanged", same, got, err)
+		}
+	}
+	if _, err := adFilter("(("); err == nil {
+		t.Error("adFilter accepted a malformed filter")
 	}
 }
 
