@@ -399,7 +399,9 @@ func (e *Engine) ADAccountMatch(ctx context.Context, p Principal, connID, accoun
 // new match; match_status and matched_user follow at once. Overrides persist across rule changes and
 // syncs. Needs resource_admin (or delegated_resource_admin of the account's resource group).
 // Errors: ErrInvalid when both fields are set or the account is not INDIVIDUAL; ErrNotFound for an
-// unknown connection, account or override user; ErrForbidden. Safe for concurrent use.
+// unknown connection, account or override user; ErrForbidden. The checkout of a holder who loses
+// access through the new match is checked in (system_user_lost_access, lostaccess.go). Safe for
+// concurrent use.
 func (e *Engine) UpdateADAccountMatch(ctx context.Context, p Principal, connID, accountID string, in AccountMatchInput) (AccountMatch, error) {
 	if err := p.check(); err != nil {
 		return AccountMatch{}, err
@@ -445,6 +447,11 @@ func (e *Engine) UpdateADAccountMatch(ctx context.Context, p Principal, connID, 
 		out = matchView(a)
 		return nil
 	})
+	// Another match takes the account from its former owner's own individual accounts: a loss of
+	// access (lostaccess.go).
+	if err == nil {
+		e.afterAccessChange(ctx, p.TeamID, nil)
+	}
 	return out, err
 }
 

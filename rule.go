@@ -391,7 +391,8 @@ func (e *Engine) UpdateAccountRule(ctx context.Context, p Principal, connID, rul
 // that then re-evaluates the connection's accounts (evaluateConnection). When that evaluation
 // changes more accounts than one transaction should write, the change commits first and
 // evaluateChunked finishes the evaluation before ruleChange returns; an error from that part is
-// returned with the change itself kept.
+// returned with the change itself kept. Then the checkouts whose holders lost access through the
+// change are checked in (afterAccessChange).
 func (e *Engine) ruleChange(ctx context.Context, p Principal, connID string, fn func(tx storage.WriteTx, now time.Time) error) error {
 	var (
 		deferred bool
@@ -415,6 +416,9 @@ func (e *Engine) ruleChange(ctx context.Context, p Principal, connID string, fn 
 	}
 	if err == nil {
 		e.rotateInitial(ctx, connID)
+		// A rule change can take an account out of what a holder's policy selects (another
+		// type, project or resource group) while it stays managed: a loss of access (lostaccess.go).
+		e.afterAccessChange(ctx, p.TeamID, nil)
 	}
 	return err
 }
