@@ -262,6 +262,22 @@ func (s *Server) Directories() map[string]*memdir.Dir {
 	return maps.Clone(s.cur.Load().loaded.Directories)
 }
 
+// OktaID returns the Okta id (00g… for a group, 00u… for a user) that groups/modify
+// (POST /api/v1/directories/{appInstanceId}/groups/modify) accepts for the directory object ref
+// names (a DN, objectSid or objectGUID) in the directory of the connection for domain: the id the
+// fixture's okta_ids assign, else the stable derived one (opa.Engine.DirectoryOktaID). Errors:
+// opa.ErrNotFound when no team of the fixture has a connection for domain, or ref names no group
+// or user there; opa.ErrUnavailable when the directory cannot be reached. Safe for concurrent use.
+func (s *Server) OktaID(domain, ref string) (string, error) {
+	st := s.cur.Load()
+	for _, lt := range st.loaded.Teams {
+		if id, ok := lt.Connections[strings.ToLower(domain)]; ok {
+			return st.engine.DirectoryOktaID(context.Background(), opa.SystemPrincipal(opa.Team{ID: lt.ID, Name: lt.Name}), id, ref)
+		}
+	}
+	return "", errclass.Mark(opa.ErrNotFound, "no team of the fixture has a connection for domain %q", domain)
+}
+
 // Token returns a bearer token of the first service key of the first team, valid now: the same
 // one until it expires on the fake clock (an hour after it was issued) or a reset or restore drops
 // it, then a new one. It returns "" when the team has no service key, or when issuing failed.

@@ -390,3 +390,40 @@ func TestCloseStopsTheServer(t *testing.T) {
 		t.Fatalf("a closed server answered %d", resp.StatusCode)
 	}
 }
+
+// TestOktaIDForGroupsModify: the Okta ids a downstream test sends to groups/modify, read from the
+// server: the demo fixture's assigned one (the reference's sample) and a stable derived one, which
+// the route then accepts; an unknown domain or object is opa.ErrNotFound.
+func TestOktaIDForGroupsModify(t *testing.T) {
+	srv := opatest.NewServer(t)
+	group, err := srv.OktaID("CORP.example.com", "CN=Helpdesk,OU=Groups,DC=corp,DC=example,DC=com")
+	if err != nil || group != "00g1xucgTZFrziXg10g4" {
+		t.Fatalf("Helpdesk: %q, %v", group, err)
+	}
+	user, err := srv.OktaID("corp.example.com", "CN=Jane Doe,OU=Users,DC=corp,DC=example,DC=com")
+	if err != nil || !strings.HasPrefix(user, "00u") || len(user) != 20 {
+		t.Fatalf("Jane Doe: %q, %v", user, err)
+	}
+	if again, _ := srv.OktaID("corp.example.com", "CN=Jane Doe,OU=Users,DC=corp,DC=example,DC=com"); again != user {
+		t.Fatalf("the derived id changed: %q then %q", user, again)
+	}
+	req, _ := http.NewRequest("POST", srv.URL+"/api/v1/directories/0oa1corpexample0ad01/groups/modify",
+		strings.NewReader(`{"id":"`+group+`","parameters":{"action":"ADD","attribute":"member","values":["`+user+`"]}}`))
+	req.Header.Set("Authorization", "SSWS 00demo-okta-api-token-change-me")
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := srv.HTTP.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	en, _ := srv.Directory("corp.example.com").Entry("CN=Helpdesk,OU=Groups,DC=corp,DC=example,DC=com")
+	if resp.StatusCode != 200 || !strings.Contains(strings.Join(en.GetAll("member"), "|"), "CN=Jane Doe") {
+		t.Fatalf("groups/modify with the ids: %d, members %v", resp.StatusCode, en.GetAll("member"))
+	}
+	if _, err := srv.OktaID("nowhere.example", "CN=x"); !errors.Is(err, opa.ErrNotFound) {
+		t.Fatalf("unknown domain: %v", err)
+	}
+	if _, err := srv.OktaID("corp.example.com", "CN=Nobody,DC=corp,DC=example,DC=com"); !errors.Is(err, opa.ErrNotFound) {
+		t.Fatalf("unknown object: %v", err)
+	}
+}
