@@ -478,6 +478,9 @@ func (v accessView) uams(userID, privilegeType string, decider bool) []UserAcces
 	}
 	for _, g := range v.grants {
 		for _, priv := range g.rule.Privileges {
+			if v.r.ud != nil && priv == PrivilegeRotatePassword {
+				priv = PrivilegeUpdatePassword // a UD rule stored before rotate_password became update_password
+			}
 			if privilegeType != "" && priv != privilegeType {
 				continue
 			}

@@ -15,6 +15,10 @@ const (
 	PrivilegePasswordCheckoutRDP = "password_checkout_rdp"
 	PrivilegePasswordCheckoutSSH = "password_checkout_ssh"
 	PrivilegeRotatePassword      = "rotate_password"
+	// PrivilegeUpdatePassword is the rotation privilege of Okta Universal Directory accounts: the
+	// SDK's service-account privileges are reveal_password and update_password, so a UD rule's
+	// rotate_password is stored and shown as update_password (docs/wire.md#security-policies).
+	PrivilegeUpdatePassword = "update_password"
 )
 
 // Account types of managed AD accounts: the same values as AccountShared and AccountIndividual,
@@ -32,7 +36,7 @@ const (
 
 func knownPrivilege(s string) bool {
 	switch s {
-	case PrivilegeRevealPassword, PrivilegePasswordCheckoutRDP, PrivilegePasswordCheckoutSSH, PrivilegeRotatePassword:
+	case PrivilegeRevealPassword, PrivilegePasswordCheckoutRDP, PrivilegePasswordCheckoutSSH, PrivilegeRotatePassword, PrivilegeUpdatePassword:
 		return true
 	}
 	return false
@@ -360,7 +364,10 @@ func (e *Engine) checkPolicyRule(tx storage.ReadTx, p Principal, r storage.Polic
 	}
 	for _, pr := range r.Privileges {
 		if !knownPrivilege(pr) {
-			return invalidf("unknown privilege %q (want reveal_password, password_checkout_rdp, password_checkout_ssh or rotate_password)", pr)
+			return invalidf("unknown privilege %q (want reveal_password, password_checkout_rdp, password_checkout_ssh, rotate_password or, for UD accounts, update_password)", pr)
+		}
+		if pr == PrivilegeUpdatePassword && ruleResourceType(r) == RuleResourceAD {
+			return invalidf("update_password applies to UD accounts; AD accounts take rotate_password")
 		}
 	}
 	if err := e.checkPrivilegeOptions(tx, p.TeamID, r); err != nil {

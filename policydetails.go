@@ -116,7 +116,21 @@ func ruleResourceType(r storage.PolicyRule) string {
 
 // normalizeRule derives what one side of a rule implies for the other: Privileges from
 // PrivilegeOptions, and the MFA and access request flags from their details (or the reverse).
+//
+// A UD rule's rotate_password becomes update_password, the SDK's name for it on service accounts.
 func normalizeRule(r *storage.PolicyRule) {
+	if ruleResourceType(*r) == RuleResourceUD {
+		for i, pr := range r.Privileges {
+			if pr == PrivilegeRotatePassword {
+				r.Privileges[i] = PrivilegeUpdatePassword
+			}
+		}
+		for i := range r.PrivilegeOptions {
+			if r.PrivilegeOptions[i].Type == PrivilegeRotatePassword {
+				r.PrivilegeOptions[i].Type = PrivilegeUpdatePassword
+			}
+		}
+	}
 	if len(r.PrivilegeOptions) > 0 {
 		r.Privileges = nil
 		for _, o := range r.PrivilegeOptions {

@@ -332,8 +332,11 @@ func (e *Engine) authorizeRotate(ctx context.Context, p Principal, find accessFi
 	})
 }
 
-// rotatePrivilege reports whether the privilege lets its holder rotate the password.
-func rotatePrivilege(s string) bool { return s == PrivilegeRotatePassword }
+// rotatePrivilege reports whether the privilege lets its holder rotate the password
+// (rotate_password on AD accounts, update_password on UD accounts).
+func rotatePrivilege(s string) bool {
+	return s == PrivilegeRotatePassword || s == PrivilegeUpdatePassword
+}
 
 func (e *Engine) checkRotate(v accessView, p Principal, m UserAccessMethod, met decisions) error {
 	if _, err := v.authorize(m, rotatePrivilege, met); err != nil {

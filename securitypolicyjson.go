@@ -257,6 +257,9 @@ func securityPolicyRuleOf(n *namer, policyID string, r storage.PolicyRule) Secur
 		}
 	}
 	for _, o := range opts {
+		if typ == RuleResourceUD && o.Type == PrivilegeRotatePassword {
+			o.Type = PrivilegeUpdatePassword // stored before UD rules took update_password
+		}
 		pv := SecurityPolicyPrivilege{Type: o.Type, Granted: o.Granted, AdminLevel: o.AdminLevel, SudoDisplayName: o.SudoDisplayName, Secret: o.Secret}
 		for _, id := range o.SudoBundleIDs {
 			pv.SudoCommandBundles = append(pv.SudoCommandBundles, *n.sudoBundle(id))

@@ -74,7 +74,7 @@ func TestUDAccountsLifecycle(t *testing.T) {
 		switch m.Details.Privileges[0].PrivilegeType {
 		case opa.PrivilegeRevealPassword:
 			reveal = m
-		case opa.PrivilegeRotatePassword:
+		case opa.PrivilegeUpdatePassword:
 			rotate = m
 		}
 	}
@@ -118,7 +118,7 @@ func TestUDAccountsLifecycle(t *testing.T) {
 	ms1, err := f.e.UDAccountUAMs(f.ctx, f.alice, ids[1])
 	must(t, err)
 	for _, m := range ms1 {
-		if m.Details.Privileges[0].PrivilegeType == opa.PrivilegeRotatePassword {
+		if m.Details.Privileges[0].PrivilegeType == opa.PrivilegeUpdatePassword {
 			rotate = m
 		} else {
 			reveal = m

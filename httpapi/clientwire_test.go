@@ -523,8 +523,13 @@ func TestClientWireUDAccessMethodsAndRotate(t *testing.T) {
 		if p.PrivilegeType == nil || p.PrivilegeValue["_type"] != *p.PrivilegeType || p.PrivilegeValue[*p.PrivilegeType] != true {
 			t.Fatalf("privilege %s", m.Details)
 		}
+		// ServiceAccountPrivilegeContainerPrivilegeValue knows only these two discriminators; any
+		// other _type decodes as Unknown.
+		if *p.PrivilegeType != "reveal_password" && *p.PrivilegeType != "update_password" {
+			t.Fatalf("privilege %s is not one the SDK knows for service accounts", m.Details)
+		}
 		switch m.UserAccessType {
-		case "rotate_password":
+		case "update_password":
 			rotate = raw
 		case "reveal_password":
 			reveal = raw

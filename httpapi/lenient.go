@@ -340,7 +340,7 @@ func privilegesFromObject(b json.RawMessage) ([]opa.UAMPrivilege, error) {
 		return nil, errclass.Mark(errclass.Invalid, "details.privileges must be a list or an object")
 	}
 	list := []opa.UAMPrivilege{}
-	for _, k := range []string{opa.PrivilegeRevealPassword, opa.PrivilegePasswordCheckoutRDP, opa.PrivilegePasswordCheckoutSSH, opa.PrivilegeRotatePassword} {
+	for _, k := range []string{opa.PrivilegeRevealPassword, opa.PrivilegePasswordCheckoutRDP, opa.PrivilegePasswordCheckoutSSH, opa.PrivilegeRotatePassword, opa.PrivilegeUpdatePassword} {
 		if on, ok := obj[k].(bool); ok && on {
 			list = append(list, opa.UAMPrivilege{PrivilegeType: k, PrivilegeValue: map[string]bool{k: true}})
 		}

@@ -492,3 +492,42 @@ func TestSecurityPolicyChangeChecksInLostAccess(t *testing.T) {
 		t.Fatalf("checked-in list: %v", co.List)
 	}
 }
+
+// TestUDRulePrivilegeNames: a UD rule's rotation privilege is update_password, the SDK's name on
+// service accounts (SecurityPolicyRulePrivilegeTypeForServiceAccounts): sent as update_password
+// it reads back so, sent as rotate_password it reads back as update_password, and an AD rule
+// refuses update_password.
+func TestUDRulePrivilegeNames(t *testing.T) {
+	e := newEnv(t)
+	lt := e.srv.Loaded().Team("demo")
+	group, project := lt.GroupIDs["engineers"], lt.Projects["infra/service-accounts"]
+	body := func(typ, selector, priv string) string {
+		return `{"name":"ud-` + priv + `-` + typ + `","type":"default","active":true,"principals":{"user_groups":[{"id":"` + group + `"}]},"rules":[
+		 {"name":"r","resource_type":"` + typ + `","resource_selector":{"_type":"` + typ + `","selectors":[` + selector + `]},
+		  "privileges":[{"privilege_type":"reveal_password","privilege_value":{"_type":"reveal_password","reveal_password":true}},
+		   {"privilege_type":"` + priv + `","privilege_value":{"_type":"` + priv + `","` + priv + `":true}}]}]}`
+	}
+	ud := `{"selector_type":"okta_universal_directory_project","selector":{"_type":"okta_universal_directory_project","project":{"id":"` + project + `"}}}`
+	ad := `{"selector_type":"active_directory","selector":{"_type":"active_directory","shared_accounts":{"by_domain":["corp.example.com"]}}}`
+	for _, sent := range []string{"update_password", "rotate_password"} {
+		var created struct {
+			ID string `json:"id"`
+		}
+		e.must(200, "security", "POST", "/security_policy", body("okta_app_based_resource", ud, sent)).json(t, &created)
+		var got struct {
+			Rules []struct {
+				Privileges []struct {
+					PrivilegeType  string         `json:"privilege_type"`
+					PrivilegeValue map[string]any `json:"privilege_value"`
+				} `json:"privileges"`
+			} `json:"rules"`
+		}
+		e.must(200, "security", "GET", "/security_policy/"+created.ID, nil).json(t, &got)
+		p := got.Rules[0].Privileges[1]
+		if p.PrivilegeType != "update_password" || p.PrivilegeValue["_type"] != "update_password" || p.PrivilegeValue["update_password"] != true {
+			t.Fatalf("sent %s, read back %+v", sent, p)
+		}
+	}
+	e.must(400, "security", "POST", "/security_policy", body("active_directory_based_resource", ad, "update_password"))
+	e.must(200, "security", "POST", "/security_policy", body("active_directory_based_resource", ad, "rotate_password"))
+}
