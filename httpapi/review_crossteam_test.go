@@ -1,7 +1,11 @@
 package httpapi_test
 
 import (
+	"bytes"
 	"encoding/json"
+	"io"
+	"mime/multipart"
+	"net/http"
 	"strings"
 	"testing"
 
@@ -33,6 +37,8 @@ func TestCrossTeamNewRoutes(t *testing.T) {
 	rg := idOf(t, e.must(201, "all", "POST", "/resource_groups", map[string]any{"name": "b-rg"}))
 	prj := idOf(t, e.must(201, "all", "POST", "/resource_groups/"+rg+"/projects", map[string]any{"name": "b-p"}))
 	group := idOf(t, e.must(200, "all", "GET", "/groups/engineers", nil))
+	cert := idOf(t, e.must(201, "all", "POST", "/certificates/json", map[string]any{"display_name": "b's cert", "common_name": "b",
+		"type": "certificate_signing_request", "details": map[string]any{"organization": "B"}}))
 	aRG := srv.Loaded().Team("alpha").ResourceGroups["rg"]
 	aPrj := srv.Loaded().Team("alpha").Projects["rg/p"]
 
@@ -65,6 +71,7 @@ func TestCrossTeamNewRoutes(t *testing.T) {
 		"setup token":   nil,
 		"bundle":        strings.Replace(tfBundleCreate, `"name":"test-sudo-command-bundle-x1"`, `"name":"stolen"`, 1),
 		"rg":            map[string]any{"name": "stolen"},
+		"certificate":   map[string]any{"display_name": "stolen"},
 		"project":       map[string]any{"gateway_selector": "a=b"},
 		"B prj in A rg": map[string]any{"gateway_selector": "a=b"},
 	}
@@ -90,6 +97,19 @@ func TestCrossTeamNewRoutes(t *testing.T) {
 				t.Errorf("%s %s (B's %s) with A's token in B's team: status %d, want 401: %s", method, p, name, r.status, r.body)
 			}
 		}
+	}
+	// A uploads a well-formed certificate for B's request's key (anyone can make one: the
+	// request is public), in A's path and in B's.
+	var req struct {
+		Content string `json:"content"`
+	}
+	e.must(200, "all", "GET", "/certificates/"+cert, nil).json(t, &req)
+	signed := signCSR(t, req.Content, srv.Clock.Now())
+	if r := uploadAt(t, srv.URL+a+"/certificates/"+cert+"/upload", e.tokens["A"], signed); r.status != 404 {
+		t.Errorf("A uploads to B's certificate in A's team: %d %s", r.status, r.body)
+	}
+	if r := e.upload("A", cert, "file", signed); r.status != 401 {
+		t.Errorf("A uploads to B's certificate in B's team: %d %s", r.status, r.body)
 	}
 	// A creates a project in B's resource group, in A's path.
 	if r := e.do("A", "POST", a+"/resource_groups/"+rg+"/projects", map[string]any{"name": "x"}); r.status != 404 {
@@ -120,10 +140,14 @@ func TestCrossTeamNewRoutes(t *testing.T) {
 	if diff := cmp.Diff(before, state()); diff != "" {
 		t.Errorf("B's objects changed (-before +after):\n%s", diff)
 	}
+	// The certificate A sent was good: B's own administrator's upload of it succeeds.
+	if r := e.upload("all", cert, "file", signed); r.status != 200 {
+		t.Errorf("B uploads the certificate A sent: %d %s", r.status, r.body)
+	}
 	// Lists of A show nothing of B.
 	for _, p := range []string{"/gateways", "/gateway_setup_tokens", "/sudo_command_bundles", "/resource_groups"} {
 		r := e.must(200, "A", "GET", a+p, nil)
-		for _, id := range []string{gw, tok, bundle, rg, prj} {
+		for _, id := range []string{gw, tok, bundle, rg, prj, cert} {
 			if strings.Contains(string(r.body), id) {
 				t.Errorf("A's %s lists B's %s: %s", p, id, r.body)
 			}
@@ -133,4 +157,30 @@ func TestCrossTeamNewRoutes(t *testing.T) {
 		}
 		r.json(t, &l)
 	}
+}
+
+// uploadAt posts content as the "file" part of a multipart body to url with the bearer token.
+func uploadAt(t *testing.T, url, token string, content []byte) response {
+	t.Helper()
+	var b bytes.Buffer
+	mw := multipart.NewWriter(&b)
+	part, err := mw.CreateFormFile("file", "cert-upload-tf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = part.Write(content)
+	_ = mw.Close()
+	req, err := http.NewRequest("POST", url, &b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return response{status: resp.StatusCode, header: resp.Header, body: body}
 }

@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"context"
+	"crypto/x509"
 	"encoding/base64"
 	"net/http/httptest"
 	"os"
@@ -13,6 +14,7 @@ import (
 	"github.com/opakit/opa"
 	"github.com/opakit/opa/fixture"
 	"github.com/opakit/opa/httpapi"
+	"github.com/opakit/opa/storage"
 	"github.com/opakit/opa/storage/filestore"
 )
 
@@ -69,6 +71,12 @@ func TestSecretsOfNewRoutesStayHidden(t *testing.T) {
 	call(200, "", "POST", team+"/service_token", map[string]string{"key_id": key.ID, "key_secret": key.Secret})
 	call(401, "", "POST", team+"/service_token", map[string]string{"key_id": key.ID, "key_secret": key.Secret + "x"})
 
+	var cert struct {
+		ID string `json:"id"`
+	}
+	call(201, admin, "POST", team+"/certificates/json", map[string]any{"display_name": "review", "common_name": "review",
+		"type": "self_signed", "details": map[string]any{"ttl_days": 30}}).json(t, &cert)
+
 	secrets := map[string]string{"setup token": tok.Token, "service key secret": key.Secret}
 	if raw, err := base64.StdEncoding.DecodeString(tok.Token); err == nil {
 		secrets["setup token claims"] = string(raw)
@@ -78,6 +86,7 @@ func TestSecretsOfNewRoutesStayHidden(t *testing.T) {
 		team + "/service_users", team + "/service_users/review-bot", team + "/service_users/review-bot/keys"} {
 		haystacks["GET "+p] = string(call(200, admin, "GET", p, nil).body)
 	}
+	haystacks["GET certificate"] = string(call(200, admin, "GET", team+"/certificates/"+cert.ID, nil).body)
 	haystacks["request log"] = string(call(200, "", "GET", "/_fake/requests?limit=1000", nil).body)
 	if !strings.Contains(haystacks["request log"], "/_fake/gateways") && !strings.Contains(haystacks["request log"], "service_token") {
 		t.Fatalf("the request log has none of the requests, so its scan proves nothing: %.300s", haystacks["request log"])
@@ -96,6 +105,40 @@ func TestSecretsOfNewRoutesStayHidden(t *testing.T) {
 	})
 	if files == 0 {
 		t.Fatal("the store wrote no files")
+	}
+	// The certificate's private key: no PEM private key anywhere, and the stored record's key is
+	// sealed (not a PKCS #8 key, nor the base64 of one).
+	for hname, hay := range haystacks {
+		if strings.Contains(hay, "PRIVATE KEY") {
+			t.Errorf("a PEM private key in %s", hname)
+		}
+	}
+	reopened, err := filestore.Open(dataDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reopened.Close()
+	if err := reopened.View(ctx, func(tx storage.ReadTx) error {
+		rec, err := storage.Certificates.Get(tx, cert.ID)
+		if err != nil {
+			return err
+		}
+		if len(rec.PrivateKey) == 0 {
+			t.Error("the certificate record has no key")
+		}
+		if _, err := x509.ParsePKCS8PrivateKey(rec.PrivateKey); err == nil {
+			t.Error("the certificate's private key is stored in plaintext")
+		}
+		for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+			if der, err := enc.DecodeString(string(rec.PrivateKey)); err == nil {
+				if _, err := x509.ParsePKCS8PrivateKey(der); err == nil {
+					t.Error("the certificate's private key is stored as base64 plaintext")
+				}
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
 	}
 	for sname, s := range secrets {
 		forms := []string{s, base64.StdEncoding.EncodeToString([]byte(s)), base64.RawURLEncoding.EncodeToString([]byte(s))}
