@@ -21,42 +21,46 @@ type NamedObject struct {
 	Missing bool   `json:"missing"`
 }
 
-// namer resolves ids to NamedObjects within one transaction, caching lookups.
+// namer resolves ids to NamedObjects within one transaction, caching lookups. It borrows the
+// records it names (Table.Borrow: no copy) and keeps only their names.
 type namer struct {
 	tx    storage.ReadTx
-	cache map[string]NamedObject
+	cache map[namedKey]NamedObject
 }
 
-func newNamer(tx storage.ReadTx) *namer { return &namer{tx: tx, cache: map[string]NamedObject{}} }
+// namedKey is a namer's cache key: an object's type and id.
+type namedKey struct{ typ, id string }
+
+func newNamer(tx storage.ReadTx) *namer { return &namer{tx: tx, cache: map[namedKey]NamedObject{}} }
 
 func (n *namer) get(typ, id string) *NamedObject {
 	if id == "" {
 		return nil
 	}
-	key := typ + "\x00" + id
+	key := namedKey{typ, id}
 	if o, ok := n.cache[key]; ok {
 		return &o
 	}
 	o := NamedObject{ID: id, Type: typ, Missing: true}
 	switch typ {
 	case NamedResourceGroup:
-		if r, err := storage.ResourceGroups.Get(n.tx, id); err == nil {
+		if r, err := storage.ResourceGroups.Borrow(n.tx, id); err == nil {
 			o.Name, o.Missing = r.Name, false
 		}
 	case NamedProject:
-		if r, err := storage.Projects.Get(n.tx, id); err == nil {
+		if r, err := storage.Projects.Borrow(n.tx, id); err == nil {
 			o.Name, o.Missing = r.Name, false
 		}
 	case NamedUser:
-		if r, err := storage.Users.Get(n.tx, id); err == nil {
+		if r, err := storage.Users.Borrow(n.tx, id); err == nil {
 			o.Name, o.Missing = r.Username, false
 		}
 	case NamedConnection:
-		if r, err := storage.Connections.Get(n.tx, id); err == nil {
+		if r, err := storage.Connections.Borrow(n.tx, id); err == nil {
 			o.Name, o.Missing = r.Domain, false
 		}
 	case namedGroup:
-		if r, err := storage.Groups.Get(n.tx, id); err == nil {
+		if r, err := storage.Groups.Borrow(n.tx, id); err == nil {
 			o.Name, o.Missing = r.Name, false
 		}
 	case namedSudoBundle:
