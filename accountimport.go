@@ -56,26 +56,30 @@ func (e *Engine) planAccounts(ctx context.Context, dir directory.Directory, conn
 		if upnF == "" {
 			upnF = DefaultUPNField
 		}
-		entries, err := dir.Search(ctx, directory.SearchRequest{
+		// The directory's entries come a page at a time (directory.SearchPages), so only one page
+		// of them is in memory beside the accounts made from them.
+		err := directory.SearchPages(ctx, dir, directory.SearchRequest{
 			BaseDN: src.baseDN, Scope: directory.ScopeSubtree, Filter: src.filter,
 			Attributes: []string{sidF, upnF, "sAMAccountName", "givenName", "sn", "displayName", "mail", "memberOf"},
+		}, writeChunk, func(entries []*directory.Entry) error {
+			for _, en := range entries {
+				sid := en.Get(sidF)
+				if sid == "" {
+					skipped++
+					continue
+				}
+				a := &storage.Account{
+					TeamID: conn.TeamID, ConnectionID: conn.ID, Domain: conn.Domain, SID: sid,
+					UPN: en.Get(upnF), SAMAccountName: en.Get("sAMAccountName"), DistinguishedName: en.DN,
+					FirstName: en.Get("givenName"), LastName: en.Get("sn"), DisplayName: en.Get("displayName"),
+					Email: en.Get("mail"), OktaGroupNames: groupNames(en.GetAll("memberOf")),
+				}
+				found[strings.ToLower(sid)] = a
+			}
+			return nil
 		})
 		if err != nil {
 			return nil, 0, errors.Wrapf(err, "searching %q", src.baseDN)
-		}
-		for _, en := range entries {
-			sid := en.Get(sidF)
-			if sid == "" {
-				skipped++
-				continue
-			}
-			a := &storage.Account{
-				TeamID: conn.TeamID, ConnectionID: conn.ID, Domain: conn.Domain, SID: sid,
-				UPN: en.Get(upnF), SAMAccountName: en.Get("sAMAccountName"), DistinguishedName: en.DN,
-				FirstName: en.Get("givenName"), LastName: en.Get("sn"), DisplayName: en.Get("displayName"),
-				Email: en.Get("mail"), OktaGroupNames: groupNames(en.GetAll("memberOf")),
-			}
-			found[strings.ToLower(sid)] = a
 		}
 	}
 	return found, skipped, nil
@@ -154,10 +158,12 @@ func (e *Engine) syncAccounts(ctx context.Context, s accountSync) (*storage.Sync
 	if err != nil {
 		return fail(err)
 	}
+	// The connection's accounts are borrowed (read, never changed: a change is a copy, and each
+	// write re-reads its record), so the diff holds no second copy of every account.
 	var existing []*storage.Account
 	if err := e.store.View(ctx, func(tx storage.ReadTx) error {
 		var err error
-		existing, err = storage.Accounts.List(tx, storage.AccountsByConnection, conn.ID)
+		existing, err = storage.Accounts.BorrowList(tx, storage.AccountsByConnection, conn.ID)
 		return err
 	}); err != nil {
 		return fail(err)

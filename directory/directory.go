@@ -118,6 +118,40 @@ type Directory interface {
 	ModifyMembers(ctx context.Context, groupDN, attribute string, add bool, members []string) error
 }
 
+// PageSearcher is implemented by a Directory that can hand over a search's entries a page at a
+// time, so that a reader of a large directory holds one page of entries rather than all of them.
+// SearchPages runs req and calls page with the entries Search would return, in the same order, at
+// most size at a time (size < 1: one call with every entry; no call when nothing matches). page
+// owns each slice it gets. An error from page stops the search and is returned as is; the other
+// errors are Search's. page must not change the directory.
+type PageSearcher interface {
+	SearchPages(ctx context.Context, req SearchRequest, size int, page func([]*Entry) error) error
+}
+
+// SearchPages runs req on dir and calls page with its entries, at most size at a time: through
+// dir's own SearchPages when it is a PageSearcher (then only one page of entries is in memory at
+// once), otherwise by cutting Search's result into pages. Errors are as PageSearcher's.
+func SearchPages(ctx context.Context, dir Directory, req SearchRequest, size int, page func([]*Entry) error) error {
+	if ps, ok := dir.(PageSearcher); ok {
+		return ps.SearchPages(ctx, req, size, page)
+	}
+	entries, err := dir.Search(ctx, req)
+	if err != nil {
+		return err
+	}
+	if size < 1 {
+		size = len(entries)
+	}
+	for len(entries) > 0 {
+		n := min(size, len(entries))
+		if err := page(entries[:n:n]); err != nil {
+			return err
+		}
+		entries = entries[n:]
+	}
+	return nil
+}
+
 // Team is the team a connection belongs to: its id and its name (unique, compared
 // case-insensitively, never renamed).
 type Team struct {

@@ -99,6 +99,14 @@ func (b *bound) Search(ctx context.Context, req directory.SearchRequest) ([]*dir
 	return b.dir.Search(ctx, req)
 }
 
+// SearchPages is Dir.SearchPages after the bind check.
+func (b *bound) SearchPages(ctx context.Context, req directory.SearchRequest, size int, page func([]*directory.Entry) error) error {
+	if err := b.bind(ctx); err != nil {
+		return err
+	}
+	return b.dir.SearchPages(ctx, req, size, page)
+}
+
 func (b *bound) SetPassword(ctx context.Context, dn, password string) error {
 	if err := b.bind(ctx); err != nil {
 		return err

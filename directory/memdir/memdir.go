@@ -520,8 +520,42 @@ func (d *Dir) fault(ctx context.Context, search bool) error {
 // Search implements directory.Directory. Errors: directory.ErrNotFound for a missing base DN,
 // directory.ErrInvalid for a malformed DN or filter, and the fault errors.
 func (d *Dir) Search(ctx context.Context, req directory.SearchRequest) ([]*directory.Entry, error) {
-	if err := d.fault(ctx, true); err != nil {
+	var out []*directory.Entry
+	err := d.search(ctx, req, func(e *directory.Entry) error {
+		out = append(out, e)
+		return nil
+	})
+	if err != nil {
 		return nil, err
+	}
+	return out, nil
+}
+
+// SearchPages implements directory.PageSearcher: Search's entries, at most size to a call of
+// page, built one page at a time. The directory's read lock is held until the search is over, so
+// page must not change the directory.
+func (d *Dir) SearchPages(ctx context.Context, req directory.SearchRequest, size int, page func([]*directory.Entry) error) error {
+	var buf []*directory.Entry
+	err := d.search(ctx, req, func(e *directory.Entry) error {
+		buf = append(buf, e)
+		if size > 0 && len(buf) >= size {
+			full := buf
+			buf = nil
+			return page(full)
+		}
+		return nil
+	})
+	if err == nil && len(buf) > 0 {
+		err = page(buf)
+	}
+	return err
+}
+
+// search runs req and calls emit with each matching entry in order (sorted by normalized DN),
+// stopping at emit's first error.
+func (d *Dir) search(ctx context.Context, req directory.SearchRequest, emit func(*directory.Entry) error) error {
+	if err := d.fault(ctx, true); err != nil {
+		return err
 	}
 	filter := req.Filter
 	if filter == "" {
@@ -529,21 +563,21 @@ func (d *Dir) Search(ctx context.Context, req directory.SearchRequest) ([]*direc
 	}
 	f, err := ldap.CompileFilter(filter)
 	if err != nil {
-		return nil, errclass.Wrap(err, directory.ErrInvalid, "bad LDAP filter %q", filter)
+		return errclass.Wrap(err, directory.ErrInvalid, "bad LDAP filter %q", filter)
 	}
 	if err := checkFilter(f); err != nil {
-		return nil, err
+		return err
 	}
 	lowerFilterAttrs(f)
 	base, err := NormalizeDN(req.BaseDN)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	d.mu.RLock()
 	defer d.mu.RUnlock()
 	b, ok := d.entries[base]
 	if !ok {
-		return nil, errclass.Mark(directory.ErrNotFound, "base DN %q does not exist", req.BaseDN)
+		return errclass.Mark(directory.ErrNotFound, "base DN %q does not exist", req.BaseDN)
 	}
 	var cands []*node
 	switch req.Scope {
@@ -564,22 +598,24 @@ func (d *Dir) Search(ctx context.Context, req directory.SearchRequest) ([]*direc
 		walk(b)
 	}
 	slices.SortFunc(cands, func(a, b *node) int { return strings.Compare(a.norm, b.norm) })
-	var out []*directory.Entry
+	found := 0
 	for i, n := range cands {
 		if i%1024 == 0 {
 			if err := ctxErr(ctx); err != nil {
-				return nil, err
+				return err
 			}
 		}
 		if !d.match(f, n) {
 			continue
 		}
-		out = append(out, d.entryOf(n, req.Attributes))
-		if req.SizeLimit > 0 && len(out) >= req.SizeLimit {
+		if err := emit(d.entryOf(n, req.Attributes)); err != nil {
+			return err
+		}
+		if found++; req.SizeLimit > 0 && found >= req.SizeLimit {
 			break
 		}
 	}
-	return out, nil
+	return nil
 }
 
 func (d *Dir) entryOf(n *node, want []string) *directory.Entry {
