@@ -48,6 +48,8 @@ func (a *AgentAction) validate() error {
 		return invalidf("parameters.action must be ADD or REMOVE")
 	case strings.TrimSpace(a.Parameters.Attribute) == "":
 		return invalidf("parameters.attribute is required (member for AD)")
+	case membershipAttribute(a.Parameters.Attribute) == "":
+		return invalidf("parameters.attribute must be member (AD) or uniqueMember (LDAP), the attributes that hold member DNs")
 	case len(a.Parameters.Values) == 0:
 		return invalidf("parameters.values needs at least one user id")
 	case len(a.Parameters.Values) > MaxGroupMembershipValues:
@@ -58,7 +60,23 @@ func (a *AgentAction) validate() error {
 			return invalidf("parameters.values holds an empty user id")
 		}
 	}
+	a.Parameters.Attribute = membershipAttribute(a.Parameters.Attribute)
 	return nil
+}
+
+// membershipAttribute returns the name of the membership attribute attr names case-insensitively
+// ("member" or "uniqueMember", the group attributes that hold member DNs, which is what the
+// directory receives), or "" for any other. Decided here (docs/wire.md#directories-api): the
+// other attributes of a group are the directory's own (objectGUID, objectSid, memberOf,
+// objectClass, distinguishedName, cn…), which AD refuses to be written this way, and an
+// attribute option (member;range=…) is not an attribute.
+func membershipAttribute(attr string) string {
+	for _, m := range []string{"member", "uniqueMember"} {
+		if strings.EqualFold(strings.TrimSpace(attr), m) {
+			return m
+		}
+	}
+	return ""
 }
 
 // ModifyDirectoryGroup adds users to or removes them from a group in the directory of the AD
@@ -71,7 +89,8 @@ func (a *AgentAction) validate() error {
 // domain. Groups must be of objectClass
 // group, groupOfNames or groupOfUniqueNames. The directory receives member DNs.
 //
-// Errors: ErrInvalid for a missing id, action (ADD or REMOVE), attribute or values; ErrNotFound
+// Errors: ErrInvalid for a missing id, action (ADD or REMOVE), attribute (member or uniqueMember,
+// see membershipAttribute) or values; ErrNotFound
 // for an unknown app instance (or one of another team), group or user; ErrUnavailable when no
 // agent serves the directory (the API's 502); ErrTimeout when the agent does not answer in time
 // (504). Every attempt past validation is audited. Safe for concurrent use.
