@@ -19,6 +19,7 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -549,6 +550,46 @@ func BenchmarkSambaSetPassword(b *testing.B) {
 		i++
 		if err := d.SetPassword(ctx(b), dn, fmt.Sprintf("Bench-Rotation-%d-Xy9!", i)); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// TestSambaSearchByGUIDAndSID: a filter naming an objectGUID in its string form (the form Entry
+// gives and groups/modify receives) finds the object on a real AD, which compares objectGUID as
+// 16 bytes; so does an objectSid in S-1-… form, alone and inside the OR filter groups/modify
+// batches its lookups into. Samba also matches a GUID sent as a string (Windows AD does not), so
+// this test proves the 16-byte form Search now sends finds the object on a DC; the byte layout
+// itself is pinned by TestEncodeGUIDAndADFilter.
+func TestSambaSearchByGUIDAndSID(t *testing.T) {
+	s := needSamba(t)
+	d := s.adminDir(t)
+	alice, bob := s.toolShow(t, "alice"), s.toolShow(t, "bob")
+	if alice["objectGUID"] == "" || bob["objectSid"] == "" {
+		t.Fatalf("samba-tool gave no GUID/SID: %v %v", alice, bob)
+	}
+	for _, tc := range []struct {
+		name, filter string
+		want         []string
+	}{
+		{"guid", "(objectGUID=" + alice["objectGUID"] + ")", []string{alice["dn"]}},
+		{"guid upper case", "(objectGUID=" + strings.ToUpper(alice["objectGUID"]) + ")", []string{alice["dn"]}},
+		{"sid", "(objectSid=" + bob["objectSid"] + ")", []string{bob["dn"]}},
+		{"or of both", "(|(objectGUID=" + alice["objectGUID"] + ")(objectSid=" + bob["objectSid"] + "))", []string{alice["dn"], bob["dn"]}},
+		{"unknown guid", "(objectGUID=00000000-0000-0000-0000-000000000001)", nil},
+	} {
+		got, err := d.Search(ctx(t), directory.SearchRequest{BaseDN: s.baseDN, Filter: tc.filter, Attributes: []string{"objectGUID"}})
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		var dns []string
+		for _, e := range got {
+			dns = append(dns, e.DN)
+		}
+		sort.Strings(dns)
+		want := append([]string(nil), tc.want...)
+		sort.Strings(want)
+		if strings.Join(dns, "|") != strings.Join(want, "|") {
+			t.Errorf("%s: found %q, want %q", tc.name, dns, want)
 		}
 	}
 }
