@@ -216,7 +216,8 @@ func (e *Engine) RenameCertificate(ctx context.Context, p Principal, id, display
 }
 
 // DeleteCertificate deletes a certificate and its key (a hard delete). Needs resource_admin.
-// ErrNotFound for an unknown id. Safe for concurrent use.
+// ErrNotFound for an unknown id; ErrConflict while an AD connection uses it. Safe for concurrent
+// use.
 func (e *Engine) DeleteCertificate(ctx context.Context, p Principal, id string) error {
 	if err := p.require(RoleResourceAdmin); err != nil {
 		return err
@@ -225,6 +226,15 @@ func (e *Engine) DeleteCertificate(ctx context.Context, p Principal, id string) 
 		c, err := teamCertificate(tx, p, id)
 		if err != nil {
 			return err
+		}
+		conns, err := storage.Connections.BorrowList(tx, storage.ConnectionsByTeam, p.TeamID)
+		if err != nil {
+			return err
+		}
+		for _, conn := range conns {
+			if conn.CertificateID == c.ID {
+				return conflictf("certificate %q is used by AD connection %q", c.DisplayName, conn.Name)
+			}
 		}
 		return storage.Certificates.Delete(tx, c.ID)
 	})

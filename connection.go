@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/cockroachdb/errors"
+
 	"github.com/opakit/opa/storage"
 )
 
@@ -38,6 +40,8 @@ type ADConnection struct {
 	DomainControllers      []string `json:"domain_controllers"`
 	ServiceAccountUsername string   `json:"service_account_username"`
 	ActiveTaskSettingsID   string   `json:"active_task_settings_id"`
+	UsePasswordless        bool     `json:"use_passwordless"`
+	CertificateID          string   `json:"certificate_id,omitempty"`
 }
 
 // OPAConnection is the OPA view of an AD connection (ActiveDirectoryConnection), in the wire format.
@@ -66,6 +70,10 @@ type ADConnectionInput struct {
 	ServiceAccountPassword string   `json:"service_account_password,omitempty"`
 	AppInstanceID          string   `json:"app_instance_id,omitempty"`
 	Status                 string   `json:"status,omitempty"`
+	// UsePasswordless makes the connection authenticate with CertificateID, a certificate of the
+	// team (CreateCertificate); each needs the other.
+	UsePasswordless bool   `json:"use_passwordless,omitempty"`
+	CertificateID   string `json:"certificate_id,omitempty"`
 }
 
 var (
@@ -93,6 +101,8 @@ func (in *ADConnectionInput) validate() error {
 		return invalidf("app_instance_id must be 1-64 letters, digits, '-' or '_'")
 	case in.Status != "" && in.Status != ConnectionConnected && in.Status != ConnectionDisconnected && in.Status != ConnectionInactive:
 		return invalidf("status must be connected, disconnected or inactive")
+	case in.UsePasswordless != (in.CertificateID != ""):
+		return invalidf("use_passwordless and certificate_id go together")
 	}
 	for _, dc := range in.DomainControllers {
 		if net.ParseIP(dc) == nil && (!domainRE.MatchString(dc) || len(dc) > 253) {
@@ -122,7 +132,7 @@ func adView(c *storage.Connection) ADConnection {
 	return ADConnection{
 		ID: c.ID, Name: c.Name, GatewayID: c.GatewayID, GatewayName: c.GatewayName, Domain: c.Domain,
 		DomainControllers: dcs, ServiceAccountUsername: c.ServiceAccountUsername,
-		ActiveTaskSettingsID: c.ActiveTaskSettingsID,
+		ActiveTaskSettingsID: c.ActiveTaskSettingsID, UsePasswordless: c.UsePasswordless, CertificateID: c.CertificateID,
 	}
 }
 
@@ -171,6 +181,7 @@ func (e *Engine) CreateADConnection(ctx context.Context, p Principal, in ADConne
 		ID: e.newID(), TeamID: p.TeamID, Name: in.Name, Domain: in.Domain, AppInstanceID: in.AppInstanceID,
 		Status: in.Status, GatewayID: in.GatewayID, GatewayName: in.GatewayName,
 		DomainControllers: slices.Clone(in.DomainControllers), ServiceAccountUsername: in.ServiceAccountUsername,
+		UsePasswordless: in.UsePasswordless, CertificateID: in.CertificateID,
 		SyncStatus: SyncNotSynced, CreatedAt: now, UpdatedAt: now,
 	}
 	if c.AppInstanceID == "" {
@@ -194,6 +205,9 @@ func (e *Engine) CreateADConnection(ctx context.Context, p Principal, in ADConne
 		if err := connectionFree(tx, &c); err != nil {
 			return err
 		}
+		if err := checkConnectionCertificate(tx, p, in.CertificateID); err != nil {
+			return err
+		}
 		c.GatewayName = gatewayNameOf(tx, c.TeamID, c.GatewayID, in.GatewayName)
 		if err := wrapConflict(storage.Connections.Insert(tx, &c), "the team already has an AD connection for domain %q", c.Domain); err != nil {
 			return err
@@ -204,6 +218,21 @@ func (e *Engine) CreateADConnection(ctx context.Context, p Principal, in ADConne
 		return ADConnection{}, err
 	}
 	return adView(&c), nil
+}
+
+// checkConnectionCertificate checks that a connection's certificate_id, when set, names a
+// certificate of p's team (ErrInvalid otherwise).
+func checkConnectionCertificate(tx storage.ReadTx, p Principal, id string) error {
+	if id == "" {
+		return nil
+	}
+	if _, err := teamCertificate(tx, p, id); err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return invalidf("certificate %q does not exist", id)
+		}
+		return err
+	}
+	return nil
 }
 
 // connectionFree returns ErrConflict when c's app instance id or its team's domain already
@@ -258,6 +287,10 @@ func (e *Engine) UpdateADConnection(ctx context.Context, p Principal, id string,
 		if !sameDirectorySettings(c, cur) || !bytes.Equal(c.ServiceAccountPassword, cur.ServiceAccountPassword) {
 			return conflictf("AD connection %q changed meanwhile; read it again and retry", id)
 		}
+		if err := checkConnectionCertificate(tx, p, in.CertificateID); err != nil {
+			return err
+		}
+		c.UsePasswordless, c.CertificateID = in.UsePasswordless, in.CertificateID
 		c.Name, c.Domain, c.GatewayID = in.Name, in.Domain, in.GatewayID
 		c.GatewayName = gatewayNameOf(tx, c.TeamID, in.GatewayID, in.GatewayName)
 		c.DomainControllers = next.DomainControllers
@@ -331,8 +364,7 @@ func (e *Engine) ADConnections(ctx context.Context, p Principal, page PageReques
 // ADConnectionFilter narrows ADConnectionsWhere; an empty field does not filter.
 type ADConnectionFilter struct {
 	GatewayID string // connections through this gateway
-	// CertificateID: connections using this passwordless certificate. The engine keeps no
-	// certificates on connections, so a non-empty CertificateID matches none.
+	// CertificateID: connections using this passwordless certificate.
 	CertificateID string
 }
 
@@ -345,7 +377,7 @@ func (e *Engine) ADConnectionsWhere(ctx context.Context, p Principal, f ADConnec
 	var keep func(*storage.Connection) bool
 	if f != (ADConnectionFilter{}) {
 		keep = func(c *storage.Connection) bool {
-			return f.CertificateID == "" && (f.GatewayID == "" || c.GatewayID == f.GatewayID)
+			return (f.CertificateID == "" || c.CertificateID == f.CertificateID) && (f.GatewayID == "" || c.GatewayID == f.GatewayID)
 		}
 	}
 	return connectionPage(ctx, e, p, keep, page, adView)

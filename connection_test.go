@@ -121,7 +121,7 @@ func TestADConnectionLifecycle(t *testing.T) {
 	s := newSyncEnv(t)
 	c := s.conn(t)
 	b, _ := json.Marshal(c)
-	if strings.Contains(string(b), "p@$$w0rD") || strings.Contains(string(b), "password") {
+	if strings.Contains(string(b), "p@$$w0rD") || strings.Contains(string(b), `password"`) {
 		t.Fatalf("the password leaks: %s", b)
 	}
 	got, err := s.e.ADConnection(ctx, s.security, c.ID)

@@ -244,3 +244,56 @@ func TestCertificateSelfSigned(t *testing.T) {
 var certificateSeeds = []string{tfCSRCreate, tfSelfSignedCreate,
 	`{"display_name":"d","common_name":"c","type":"self_signed","details":null}`,
 	`{"display_name":"d","common_name":"c","type":"certificate_signing_request","details":{"country":"U"}}`}
+
+// TestCertificateOnADConnection is data_source_ad_connections_test.go: a self-signed certificate,
+// a connection with use_passwordless and its certificate_id (TF's ADConnection body), and the
+// connections list filtered by certificate_id finding exactly it (before paging); the certificate
+// cannot be deleted while the connection uses it; an unknown certificate or a half-set pair is
+// refused.
+func TestCertificateOnADConnection(t *testing.T) {
+	e := newEnv(t)
+	cert := *wantCertificate(t, e.must(201, "all", "POST", "/certificates/json",
+		`{"display_name":"test_acc","common_name":"test_acc","type":"self_signed","details":{"ttl_days":1}}`), "valid", false).ID
+	other := *wantCertificate(t, e.must(201, "all", "POST", "/certificates/json", tfSelfSignedCreate), "valid", false).ID
+	body := newConnBody("passwordless.example.com")
+	body["use_passwordless"], body["certificate_id"] = true, cert
+	var created struct {
+		ID              string `json:"id"`
+		UsePasswordless *bool  `json:"use_passwordless"`
+		CertificateID   string `json:"certificate_id"`
+	}
+	e.must(201, "resource", "POST", "/integrations/ad_connections", body).json(t, &created)
+	var got struct {
+		UsePasswordless *bool   `json:"use_passwordless"`
+		CertificateID   *string `json:"certificate_id"`
+	}
+	e.must(200, "all", "GET", "/integrations/ad_connections/"+created.ID, nil).json(t, &got)
+	if got.UsePasswordless == nil || !*got.UsePasswordless || got.CertificateID == nil || *got.CertificateID != cert {
+		t.Fatalf("connection reads back use_passwordless %v, certificate_id %v", got.UsePasswordless, got.CertificateID)
+	}
+	items, _ := e.handWrittenList("all", "/integrations/ad_connections", map[string]string{"certificate_id": cert})
+	if len(items) != 1 || items[0]["id"] != created.ID || items[0]["certificate_id"] != cert {
+		t.Fatalf("filtered by certificate_id: %v", items)
+	}
+	if items, _ := e.handWrittenList("all", "/integrations/ad_connections", map[string]string{"certificate_id": other}); len(items) != 0 {
+		t.Fatalf("another certificate matched %v", items)
+	}
+	e.must(409, "all", "DELETE", "/certificates/"+cert, nil)
+
+	for name, edit := range map[string]func(b map[string]any){
+		"unknown certificate":       func(b map[string]any) { b["certificate_id"] = "00000000-0000-4000-8000-000000000000" },
+		"certificate only":          func(b map[string]any) { b["use_passwordless"] = false },
+		"passwordless without cert": func(b map[string]any) { delete(b, "certificate_id") },
+	} {
+		b := newConnBody("refused.example.com")
+		b["use_passwordless"], b["certificate_id"] = true, cert
+		edit(b)
+		if r := e.do("all", "POST", "/integrations/ad_connections", b); r.status != 400 {
+			t.Errorf("%s: %d %s", name, r.status, r.body)
+		}
+	}
+	// Dropping passwordless frees the certificate.
+	body["use_passwordless"], body["certificate_id"] = nil, nil
+	e.must(204, "all", "PUT", "/integrations/ad_connections/"+created.ID, body)
+	e.must(204, "all", "DELETE", "/certificates/"+cert, nil)
+}

@@ -101,16 +101,16 @@ func listADConnections(w http.ResponseWriter, r *http.Request, e *opa.Engine, p 
 	if err != nil {
 		return err
 	}
-	// gateway_id and certificate_id filter before paging (the engine keeps no certificates, so
-	// certificate_id matches nothing); include_certificate_details / include_cert_details are
-	// accepted and change nothing (docs/wire.md#connections).
+	// gateway_id and certificate_id filter before paging; include_certificate_details /
+	// include_cert_details are accepted and change nothing (docs/wire.md#connections).
 	q := r.URL.Query()
 	page, err := e.ADConnectionsWhere(r.Context(), p, opa.ADConnectionFilter{GatewayID: q.Get("gateway_id"), CertificateID: q.Get("certificate_id")}, pr)
 	if err != nil {
 		return err
 	}
 	writePage(w, r, mapPage(page, func(c opa.ADConnection) adConnectionListed {
-		return adConnectionListed{ID: c.ID, Name: c.Name, GatewayID: c.GatewayID, Domain: c.Domain, DomainControllers: c.DomainControllers}
+		return adConnectionListed{ID: c.ID, Name: c.Name, GatewayID: c.GatewayID, Domain: c.Domain, DomainControllers: c.DomainControllers,
+			CertificateID: c.CertificateID}
 	}))
 	return nil
 }
@@ -126,6 +126,7 @@ type adConnectionListed struct {
 	GatewayID         string   `json:"gateway_id"`
 	Domain            string   `json:"domain"`
 	DomainControllers []string `json:"domain_controllers"`
+	CertificateID     string   `json:"certificate_id,omitempty"`
 }
 
 // adConnectionCreated is the create response (ADConnection): no gateway_name, no password.
@@ -136,6 +137,8 @@ type adConnectionCreated struct {
 	Domain                 string   `json:"domain"`
 	ServiceAccountUsername string   `json:"service_account_username"`
 	DomainControllers      []string `json:"domain_controllers"`
+	UsePasswordless        bool     `json:"use_passwordless"`
+	CertificateID          string   `json:"certificate_id,omitempty"`
 }
 
 func createADConnection(w http.ResponseWriter, r *http.Request, e *opa.Engine, p opa.Principal) error {
@@ -148,7 +151,8 @@ func createADConnection(w http.ResponseWriter, r *http.Request, e *opa.Engine, p
 		return err
 	}
 	encode(w, http.StatusCreated, adConnectionCreated{ID: c.ID, Name: c.Name, GatewayID: c.GatewayID, Domain: c.Domain,
-		ServiceAccountUsername: c.ServiceAccountUsername, DomainControllers: c.DomainControllers})
+		ServiceAccountUsername: c.ServiceAccountUsername, DomainControllers: c.DomainControllers,
+		UsePasswordless: c.UsePasswordless, CertificateID: c.CertificateID})
 	return nil
 }
 

@@ -188,22 +188,26 @@ type RuleSettings struct {
 // Connection is an AD connection, seen both as the ASA integration (gateway, domain controllers,
 // service account) and as the OPA connection (app instance, status, sync state).
 type Connection struct {
-	ID                     string       `json:"id"`
-	TeamID                 string       `json:"team_id"`
-	Name                   string       `json:"name"`
-	Domain                 string       `json:"domain"`
-	AppInstanceID          string       `json:"app_instance_id"`
-	Status                 string       `json:"status"` // connected, disconnected, inactive
-	GatewayID              string       `json:"gateway_id,omitempty"`
-	GatewayName            string       `json:"gateway_name,omitempty"`
-	DomainControllers      []string     `json:"domain_controllers,omitempty"`
-	ServiceAccountUsername string       `json:"service_account_username,omitempty"`
-	ServiceAccountPassword Sealed       `json:"service_account_password,omitempty"`
-	ActiveTaskSettingsID   string       `json:"active_task_settings_id,omitempty"`
-	SyncStatus             string       `json:"sync_status"` // NOT_SYNCED, SYNC_IN_PROGRESS, SYNC_FAILED, SYNC_COMPLETED
-	SyncStartedAt          time.Time    `json:"sync_started_at,omitempty"`
-	LastSyncAt             time.Time    `json:"last_sync_at,omitempty"`
-	RuleSettings           RuleSettings `json:"rule_settings"`
+	ID                     string   `json:"id"`
+	TeamID                 string   `json:"team_id"`
+	Name                   string   `json:"name"`
+	Domain                 string   `json:"domain"`
+	AppInstanceID          string   `json:"app_instance_id"`
+	Status                 string   `json:"status"` // connected, disconnected, inactive
+	GatewayID              string   `json:"gateway_id,omitempty"`
+	GatewayName            string   `json:"gateway_name,omitempty"`
+	DomainControllers      []string `json:"domain_controllers,omitempty"`
+	ServiceAccountUsername string   `json:"service_account_username,omitempty"`
+	ServiceAccountPassword Sealed   `json:"service_account_password,omitempty"`
+	ActiveTaskSettingsID   string   `json:"active_task_settings_id,omitempty"`
+	// UsePasswordless: the connection authenticates with CertificateID (a Certificate of the team)
+	// instead of the service account password.
+	UsePasswordless bool         `json:"use_passwordless,omitempty"`
+	CertificateID   string       `json:"certificate_id,omitempty"`
+	SyncStatus      string       `json:"sync_status"` // NOT_SYNCED, SYNC_IN_PROGRESS, SYNC_FAILED, SYNC_COMPLETED
+	SyncStartedAt   time.Time    `json:"sync_started_at,omitempty"`
+	LastSyncAt      time.Time    `json:"last_sync_at,omitempty"`
+	RuleSettings    RuleSettings `json:"rule_settings"`
 	// OktaIDs are the Okta ids assigned to objects of the connection's directory: Okta id (00g…,
 	// 00u…) → the object's objectGUID in lower case. Objects without one have a derived id.
 	OktaIDs   map[string]string `json:"okta_ids,omitempty"`
