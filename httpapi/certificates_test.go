@@ -297,3 +297,6 @@ func TestCertificateOnADConnection(t *testing.T) {
 	e.must(204, "all", "PUT", "/integrations/ad_connections/"+created.ID, body)
 	e.must(204, "all", "DELETE", "/certificates/"+cert, nil)
 }
+
+func FuzzCertificateCreate(f *testing.F) { fuzzRoute(f, "CertificateCreate") }
+func FuzzCertificateUpdate(f *testing.F) { fuzzRoute(f, "CertificateUpdate") }

@@ -229,3 +229,6 @@ var sudoBundleSeeds = []string{
 	`{"name":"n","structured_commands":[{"command":"/bin/","command_type":"directory","args_type":"none"}]}`,
 	`{"name":"n","run_as":"#0","structured_commands":null}`,
 }
+
+func FuzzSudoBundleCreate(f *testing.F) { fuzzRoute(f, "SudoBundleCreate") }
+func FuzzSudoBundleUpdate(f *testing.F) { fuzzRoute(f, "SudoBundleUpdate") }
