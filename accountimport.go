@@ -281,6 +281,9 @@ func (e *Engine) syncAccounts(ctx context.Context, s accountSync) (*storage.Sync
 		return fail(err)
 	}
 	e.rotateInitial(ctx, conn.ID)
+	// A directory change the sync read (an account moved to another OU) can take an account that
+	// stays managed out of what a holder's policy selects: a loss of access (lostaccess.go).
+	e.afterAccessChange(ctx, conn.TeamID, nil)
 	return res, nil
 }
 

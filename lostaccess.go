@@ -21,8 +21,8 @@ import (
 //
 // It is noticed after every change that can take access away — UpdatePolicy, DeletePolicy,
 // UpdateSecurityPolicy, RemoveGroupMember, DeleteGroup, SetUserGroups, SetUserStatus,
-// SetUserStatusByName, UpdateADAccountMatch and every account rule or rule settings change
-// (ruleChange) — and by Tick for a change whose sweep did not finish. Exactly once, as for expiry (expiry.go): the check-in commits only
+// SetUserStatusByName, UpdateADAccountMatch, every account rule or rule settings change
+// (ruleChange) and every account sync that completes — and by Tick for a change whose sweep did not finish. Exactly once, as for expiry (expiry.go): the check-in commits only
 // while the checkout is still the resource's active one and its holder still lacks access (both
 // checked in the check-in's transaction), and its rotation runs only while it is still pending.
 

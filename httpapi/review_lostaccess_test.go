@@ -2,8 +2,10 @@ package httpapi_test
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 
+	"github.com/opakit/opa/directory/memdir"
 	"github.com/opakit/opa/opatest"
 	"github.com/opakit/opa/revealjwe"
 )
@@ -144,4 +146,43 @@ func TestMatchChangeChecksInLostAccess(t *testing.T) {
 	}
 	e.must(200, "all", "PUT", ra+"/accounts/"+acct+"/match", map[string]any{"match_override_user_id": john})
 	wantLostAccessCheckinAs(t, e, "jane", acct)
+}
+
+// TestAccountSyncChecksInLostAccess: the demo end user holds svc-sql (SHARED, through the policy's
+// rule for shared accounts); in the directory svc-sql moves to OU=Admins, where the account rules
+// make it INDIVIDUAL; the next account sync (force sync) reads the move, and the holder, who
+// lost access through it, is checked in by that sync, not at some later Tick.
+func TestAccountSyncChecksInLostAccess(t *testing.T) {
+	e := newEnv(t)
+	acct := checkOutSvcSQL(t, e)
+	dir := e.srv.Directory("corp.example.com")
+	const from = "CN=svc-sql,OU=ServiceAccounts,DC=corp,DC=example,DC=com"
+	const to = "CN=svc-sql,OU=Admins,DC=corp,DC=example,DC=com"
+	en, err := dir.Entry(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	attrs := map[string][]string{}
+	for k, v := range en.Attributes {
+		if !strings.EqualFold(k, "distinguishedName") {
+			attrs[k] = v
+		}
+	}
+	if err := dir.Remove(from); err != nil {
+		t.Fatal(err)
+	}
+	if err := dir.Add(memdir.EntrySpec{DN: to, Attributes: attrs}); err != nil {
+		t.Fatal(err)
+	}
+	ra := "/resource_assignment/active_directory/" + e.connID()
+	e.must(204, "all", "PUT", ra+"/force_sync", nil)
+	var a struct {
+		AccountType       string `json:"account_type"`
+		DistinguishedName string `json:"distinguished_name"`
+	}
+	e.must(200, "all", "GET", ra+"/accounts/"+acct, nil).json(t, &a)
+	if a.AccountType != "INDIVIDUAL" || !strings.EqualFold(a.DistinguishedName, to) {
+		t.Fatalf("svc-sql after the sync: %+v", a)
+	}
+	wantLostAccessCheckin(t, e, acct)
 }
