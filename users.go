@@ -8,8 +8,8 @@ import (
 	"github.com/opakit/opa/storage"
 )
 
-// UserFilter selects the users of a list (Engine.ListUsers, ListServiceUsers, GroupMembers). The
-// zero value selects every user, human or service, in any status.
+// UserFilter selects the users of a list (Engine.ListUsers, GroupMembers; the service users list is
+// ListUsers with Services). The zero value selects every user, human or service, in any status.
 type UserFilter struct {
 	// Contains keeps users whose username contains it; StartsWith, whose username starts with it
 	// (both case-insensitive).
