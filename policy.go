@@ -369,6 +369,9 @@ func (e *Engine) checkPolicyRule(tx storage.ReadTx, p Principal, r storage.Polic
 		if pr == PrivilegeUpdatePassword && ruleResourceType(r) == RuleResourceAD {
 			return invalidf("update_password applies to UD accounts; AD accounts take rotate_password")
 		}
+		if ruleResourceType(r) == RuleResourceUD && pr != PrivilegeRevealPassword && pr != PrivilegeUpdatePassword {
+			return invalidf("UD accounts take reveal_password and update_password (rotate_password), not %s", pr)
+		}
 	}
 	if err := e.checkPrivilegeOptions(tx, p.TeamID, r); err != nil {
 		return err

@@ -495,8 +495,8 @@ func TestSecurityPolicyChangeChecksInLostAccess(t *testing.T) {
 
 // TestUDRulePrivilegeNames: a UD rule's rotation privilege is update_password, the SDK's name on
 // service accounts (SecurityPolicyRulePrivilegeTypeForServiceAccounts): sent as update_password
-// it reads back so, sent as rotate_password it reads back as update_password, and an AD rule
-// refuses update_password.
+// it reads back so, sent as rotate_password it reads back as update_password; an AD rule
+// refuses update_password and a UD rule the checkout privileges.
 func TestUDRulePrivilegeNames(t *testing.T) {
 	e := newEnv(t)
 	lt := e.srv.Loaded().Team("demo")
@@ -529,5 +529,8 @@ func TestUDRulePrivilegeNames(t *testing.T) {
 		}
 	}
 	e.must(400, "security", "POST", "/security_policy", body("active_directory_based_resource", ad, "update_password"))
+	// The SDK's service-account privileges are reveal_password and update_password only: a UD
+	// access method for a checkout privilege would decode as Unknown.
+	e.must(400, "security", "POST", "/security_policy", body("okta_app_based_resource", ud, "password_checkout_rdp"))
 	e.must(200, "security", "POST", "/security_policy", body("active_directory_based_resource", ad, "rotate_password"))
 }
