@@ -77,7 +77,10 @@ type ADConnectionInput struct {
 }
 
 var (
-	domainRE      = regexp.MustCompile(`^(?i)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$`)
+	domainRE = regexp.MustCompile(`^(?i)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$`)
+	// connDomainRE is domainRE with "_" allowed in a label, as the service allows it in a
+	// connection's domain (the provider's acceptance tests create test_acc_…-<random>.example.com).
+	connDomainRE  = regexp.MustCompile(`^(?i)[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?(\.[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?)*$`)
 	appInstanceRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 )
 
@@ -91,7 +94,7 @@ func (in *ADConnectionInput) validate() error {
 		return invalidf("gateway_id must be a UUID")
 	case len(in.GatewayName) > 255:
 		return invalidf("gateway_name must be at most 255 characters")
-	case in.Domain == "" || len(in.Domain) > 253 || !domainRE.MatchString(in.Domain):
+	case in.Domain == "" || len(in.Domain) > 253 || !connDomainRE.MatchString(in.Domain):
 		return invalidf("domain %q must be a DNS domain name such as corp.example.com", in.Domain)
 	case len(in.ServiceAccountUsername) > 255:
 		return invalidf("service_account_username must be at most 255 characters")

@@ -116,3 +116,19 @@ func TestTerraformFixture(t *testing.T) {
 	e.must(200, "tf", "GET", "/groups/terraform-admins", nil)
 	e.must(200, "tf", "GET", "/service_users/terraform", nil)
 }
+
+// TestTerraformConnectionDomainUnderscore: the provider's acceptance tests create AD connections
+// for domains such as test_acc_datasource_ad_connection-<random>.example.com, which the service
+// accepts; a domain that is no DNS name at all is still 400.
+func TestTerraformConnectionDomainUnderscore(t *testing.T) {
+	e := newEnv(t)
+	body := newConnBody("test_acc_datasource_ad_connection-NB0EPVHMDYF7T9G3I5HC.example.com")
+	var created map[string]any
+	e.must(201, "all", "POST", "/integrations/ad_connections", body).json(t, &created)
+	if created["domain"] != "test_acc_datasource_ad_connection-NB0EPVHMDYF7T9G3I5HC.example.com" {
+		t.Fatalf("created %v", created)
+	}
+	for _, bad := range []string{"corp example.com", "-corp.example.com", "corp..example.com", "corp.example.com/x"} {
+		e.must(400, "all", "POST", "/integrations/ad_connections", newConnBody(bad))
+	}
+}
