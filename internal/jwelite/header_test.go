@@ -10,7 +10,9 @@ import (
 // scanner: the oracle for FuzzDecodeHeader.
 func referenceHeader(raw []byte) (Header, bool) {
 	var members map[string]json.RawMessage
-	if t := bytes.TrimSpace(raw); len(t) == 0 || t[0] != '{' || json.Unmarshal(t, &members) != nil {
+	// Only JSON's own whitespace (RFC 8259: space, tab, CR, LF) may surround the object;
+	// bytes.TrimSpace would also drop \f, \v and Unicode spaces that encoding/json refuses.
+	if t := bytes.Trim(raw, " \t\r\n"); len(t) == 0 || t[0] != '{' || json.Unmarshal(t, &members) != nil {
 		return Header{}, false
 	}
 	var h Header
@@ -53,7 +55,7 @@ var headerSeeds = []string{
 	`{"epk":1,"epk":{"x":"1"}}`, `{"epk":{"x":1},"epk":{"x":"1"}}`, `{"epk":{"x":"1","x":2}}`,
 	`{"kid":"\ud800"}`, `{"kid":"\ud800\u0041"}`, `{"kid":"\udc00\ud800"}`, "{\"kid\":\"\xff\"}",
 	`{"a":01}`, `{"a":1.}`, `{"a":-}`, `{"a":1e}`, `{"a":"\x"}`, "{\"a\":\"\x01\"}", `{"a":tru}`,
-	`{}`, `[]`, `null`, `{"a":1}x`, `{"a":1,}`, `{,}`, `{"a" 1}`, `{"a":[1,]}`, `{"crit":["b64"]}`,
+	`{}`, `[]`, `null`, "{}\f", "\v{}", "{}\u00a0", `{"a":1}x`, `{"a":1,}`, `{,}`, `{"a" 1}`, `{"a":[1,]}`, `{"crit":["b64"]}`,
 }
 
 func TestDecodeHeaderMatchesEncodingJSON(t *testing.T) {
